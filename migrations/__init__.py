@@ -1,0 +1,1 @@
+"""Alembic migrations: all DDL of the molvis registry."""

