@@ -1,12 +1,84 @@
-"""Adduct arithmetic: neutral monoisotopic mass <-> ion m/z for the common ESI/APCI adducts."""
+"""Adduct arithmetic: neutral monoisotopic mass <-> ion m/z for any '[nM+X-Y]z±' adduct."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-PROTON = 1.007276
-ELECTRON = 0.000549
+ELECTRON = 0.000548580
+PROTON = 1.007276467
+ELEMENTS = {
+    "H": 1.00782503,
+    "C": 12.0,
+    "N": 14.00307401,
+    "O": 15.99491462,
+    "Na": 22.98976928,
+    "K": 38.96370649,
+    "Li": 7.01600344,
+    "Cl": 34.96885268,
+    "Br": 78.9183371,
+    "F": 18.99840316,
+    "S": 31.97207117,
+    "P": 30.97376199,
+    "I": 126.904473,
+    "Si": 27.97692653,
+    "Ca": 39.96259086,
+    "Fe": 55.93493633,
+    "Mg": 23.9850417,
+    "Ag": 106.905097,
+    "Cu": 62.9295989,
+    "Zn": 63.9291422,
+}
+ABBREVIATIONS = {
+    "FA": "CH2O2",
+    "HCOOH": "CH2O2",
+    "HCOO": "CHO2",
+    "HCO2": "CHO2",
+    "Hac": "C2H4O2",
+    "CH3COOH": "C2H4O2",
+    "CH3COO": "C2H3O2",
+    "OAc": "C2H3O2",
+    "ACN": "C2H3N",
+    "CH3CN": "C2H3N",
+    "MeOH": "CH4O",
+    "CH3OH": "CH4O",
+    "TFA": "C2HF3O2",
+    "DMSO": "C2H6OS",
+    "IsoProp": "C3H8O",
+}
+# Canonical spellings for adducts that have several in the wild.
+_ALIASES = {
+    "[M+HCOO]-": "[M+FA-H]-",
+    "[M+CHO2]-": "[M+FA-H]-",
+    "[M+HCO2]-": "[M+FA-H]-",
+    "[M+FA]-": "[M+FA-H]-",
+    "[M+HCOOH-H]-": "[M+FA-H]-",
+    "[M+H2CO2-H]-": "[M+FA-H]-",
+    "[M-H+CH2O2]-": "[M+FA-H]-",
+    "[M-H+HCOOH]-": "[M+FA-H]-",
+    "[M+CH3COO]-": "[M+Hac-H]-",
+    "[M+C2H3O2]-": "[M+Hac-H]-",
+    "[M+OAc]-": "[M+Hac-H]-",
+    "[M+CH3COOH-H]-": "[M+Hac-H]-",
+    "[M-H+CH3COOH]-": "[M+Hac-H]-",
+    "[M-H2O+H]+": "[M+H-H2O]+",
+    "[M-2H2O+H]+": "[M+H-2H2O]+",
+    "[M+CH3CN+H]+": "[M+ACN+H]+",
+    "[M+]+": "[M]+",
+    "[M]+*": "[M]+",
+    "[M+.]+": "[M]+",
+    "[M-]-": "[M]-",
+    "[M]-*": "[M]-",
+    "[M-e]+": "[M]+",
+}
+_ADDUCT_RE = re.compile(r"^\[?(\d*)M((?:[+-][A-Za-z0-9]+)*)\]?(\d*)([+-]+)\*?$")
+_TERM_RE = re.compile(r"([+-])(\d*)([A-Za-z][A-Za-z0-9]*)")
+_FORMULA_RE = re.compile(r"([A-Z][a-z]?)(\d*)")
+
+
+class UnknownAdductError(ValueError):
+    """An adduct string molvis cannot turn into a mass shift."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,75 +101,85 @@ class Adduct:
         return "positive" if self.charge > 0 else "negative"
 
 
-# Mass shifts are ion mass minus n*M; cation/anion masses already account for electrons.
-# [M+Cl]- adds chloride (the report prints a minus sign there; that is an error).
-_ADDUCTS = [
-    Adduct("[M+H]+", 1, PROTON, 1),
-    Adduct("[M+Na]+", 1, 22.989221, 1),
-    Adduct("[M+K]+", 1, 38.963158, 1),
-    Adduct("[M+NH4]+", 1, 18.033823, 1),
-    Adduct("[M+H-H2O]+", 1, PROTON - 18.010565, 1),
-    Adduct("[M+H-2H2O]+", 1, PROTON - 2 * 18.010565, 1),
-    Adduct("[M]+", 1, -ELECTRON, 1),
-    Adduct("[M+Li]+", 1, 7.015455, 1),
-    Adduct("[M+2H]2+", 1, 2 * PROTON, 2),
-    Adduct("[M+H+Na]2+", 1, PROTON + 22.989221, 2),
-    Adduct("[2M+H]+", 2, PROTON, 1),
-    Adduct("[2M+Na]+", 2, 22.989221, 1),
-    Adduct("[M+ACN+H]+", 1, 41.026549 + PROTON, 1),
-    Adduct("[M-H]-", 1, -PROTON, -1),
-    Adduct("[M+Cl]-", 1, 34.969402, -1),
-    Adduct("[M+FA-H]-", 1, 46.005479 - PROTON, -1),
-    Adduct("[M+Hac-H]-", 1, 60.021129 - PROTON, -1),
-    Adduct("[M-H-H2O]-", 1, -PROTON - 18.010565, -1),
-    Adduct("[M+Br]-", 1, 78.918885, -1),
-    Adduct("[M]-", 1, ELECTRON, -1),
-    Adduct("[M-2H]2-", 1, -2 * PROTON, -2),
-    Adduct("[2M-H]-", 2, -PROTON, -1),
-    Adduct("[M+Na-2H]-", 1, 22.989221 - 2 * PROTON, -1),
-]
-ADDUCTS: dict[str, Adduct] = {a.name: a for a in _ADDUCTS}
+def formula_mass(formula: str) -> float:
+    """Monoisotopic mass of a formula or abbreviation ('H2O', 'FA', 'C6H10O5')."""
+    formula = ABBREVIATIONS.get(formula, formula)
+    parts = _FORMULA_RE.findall(formula)
+    if not parts or "".join(e + n for e, n in parts) != formula:
+        raise UnknownAdductError(f"cannot read formula {formula!r}")
+    mass = 0.0
+    for element, number in parts:
+        if element not in ELEMENTS:
+            raise UnknownAdductError(f"unknown element {element!r} in {formula!r}")
+        mass += ELEMENTS[element] * (int(number) if number else 1)
+    return mass
 
-_ALIASES = {
-    "[M+HCOO]-": "[M+FA-H]-",
-    "[M+CHO2]-": "[M+FA-H]-",
-    "[M+FA]-": "[M+FA-H]-",
-    "[M+HCOOH-H]-": "[M+FA-H]-",
-    "[M+CH3COO]-": "[M+Hac-H]-",
-    "[M+C2H3O2]-": "[M+Hac-H]-",
-    "[M+OAc]-": "[M+Hac-H]-",
-    "[M-H2O+H]+": "[M+H-H2O]+",
-    "[M+H-H2O]": "[M+H-H2O]+",
-    "[M+CH3CN+H]+": "[M+ACN+H]+",
-    "[M+]+": "[M]+",
-    "[M]+*": "[M]+",
-    "[M+.]+": "[M]+",
-    "[M-]-": "[M]-",
-}
-_BARE = re.compile(r"^\[?([^\]]+?)\]?(\d*[+-])?$")
+
+def _canonical(text: str) -> str:
+    t = text.strip().replace(" ", "")
+    if not t.startswith("["):
+        t = "[" + t if "]" in t else f"[{t}]" if not t.endswith(("+", "-")) else t
+    match = re.match(r"^(\[[^\]]*\])(\d*)([+-]+)(\*?)$", t)
+    if match:
+        body, number, signs, _ = match.groups()
+        charge = int(number) if number else len(signs)
+        t = f"{body}{charge if charge > 1 else ''}{signs[0]}"
+    return _ALIASES.get(t, t)
+
+
+@lru_cache(maxsize=4096)
+def parse_adduct(text: str) -> Adduct:
+    """Adduct from its usual notation; raises UnknownAdductError when it cannot be read."""
+    name = _canonical(text)
+    match = _ADDUCT_RE.match(name)
+    if not match:
+        raise UnknownAdductError(f"cannot read adduct {text!r} (expected e.g. [M+H]+)")
+    n_text, terms, charge_text, signs = match.groups()
+    charge = (int(charge_text) if charge_text else 1) * (1 if signs[0] == "+" else -1)
+    shift = 0.0
+    for sign, count, formula in _TERM_RE.findall(terms):
+        shift += (1 if sign == "+" else -1) * (int(count) if count else 1) * formula_mass(formula)
+    shift -= charge * ELECTRON
+    return Adduct(name, int(n_text) if n_text else 1, shift, charge)
 
 
 def normalize_adduct(text: str | None) -> str | None:
     """Canonical adduct name for common spellings ('M+H', '[M+H]', '[M+HCOO]-'), else None."""
-    if not text:
+    if not text or not text.strip():
         return None
-    t = text.strip().replace(" ", "")
-    if t in ADDUCTS:
-        return t
-    if t in _ALIASES:
-        return _ALIASES[t]
-    match = _BARE.match(t)
-    if not match:
+    if not re.search(r"[+-]\s*\*?$", text.strip()):
+        for guess in (text.strip() + "+", text.strip() + "-"):
+            try:
+                return parse_adduct("[" + guess.strip("[]+-") + "]" + guess[-1]).name
+            except UnknownAdductError:
+                continue
         return None
-    core, charge = match.group(1), match.group(2)
-    candidates = [f"[{core}]{charge}"] if charge else [f"[{core}]+", f"[{core}]-"]
-    for candidate in candidates:
-        name = _ALIASES.get(candidate, candidate)
-        if name in ADDUCTS:
-            return name
-    return None
+    try:
+        return parse_adduct(text).name
+    except UnknownAdductError:
+        return None
 
 
 def neutral_mass(precursor_mz: float, adduct: str) -> float:
-    """Neutral monoisotopic mass implied by a precursor m/z and adduct (KeyError if unknown)."""
-    return ADDUCTS[adduct].neutral_mass(precursor_mz)
+    """Neutral monoisotopic mass implied by a precursor m/z and adduct."""
+    return parse_adduct(adduct).neutral_mass(precursor_mz)
+
+
+COMMON_ADDUCTS = {
+    "positive": ("[M+H]+", "[M+Na]+", "[M+NH4]+", "[M+K]+", "[M]+", "[M+H-H2O]+"),
+    "negative": ("[M-H]-", "[M+FA-H]-", "[M+Cl]-", "[M+Hac-H]-", "[M]-"),
+}
+
+
+def infer_adduct(
+    precursor_mz: float, mass: float, ion_mode: str | None, ppm: float = 20.0
+) -> str | None:
+    """The common adduct whose m/z matches the precursor within `ppm`, if exactly one does."""
+    modes = [ion_mode] if ion_mode in COMMON_ADDUCTS else list(COMMON_ADDUCTS)
+    hits = [
+        a
+        for mode in modes
+        for a in COMMON_ADDUCTS[mode]
+        if abs(parse_adduct(a).mz(mass) - precursor_mz) <= precursor_mz * ppm * 1e-6
+    ]
+    return hits[0] if len(hits) == 1 else None

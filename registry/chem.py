@@ -32,13 +32,16 @@ class Identity:
 
 def mol_from_identifier(text: str) -> Chem.Mol:
     """Parse SMILES, InChI or a Molfile block into an RDKit molecule, or raise InvalidStructureError."""
-    text = text.strip()
-    if not text:
+    if "M  END" not in text:
+        text = text.strip()
+    if not text.strip():
         raise InvalidStructureError("empty structure")
+    if text.startswith("1S/"):
+        text = "InChI=" + text  # tables often drop the InChI= prefix
     if text.startswith("InChI="):
         mol = Chem.MolFromInchi(text, sanitize=True, removeHs=True)
         kind = "InChI"
-    elif "\n" in text and ("M  END" in text or "V2000" in text or "V3000" in text):
+    elif "M  END" in text:
         mol = Chem.MolFromMolBlock(text)
         kind = "Molfile"
     elif INCHIKEY_RE.match(text):
@@ -92,7 +95,11 @@ def check_inchikey(identity: Identity, given: str | None) -> None:
 
 
 def fingerprint_bits(smiles: str) -> str:
-    """The report's RDKit path fingerprint as a '0101...' string for a pgvector bit(2048)."""
+    """The report's RDKit path fingerprint as a '0101...' string for a pgvector bit(2048).
+
+    The report's parameters happen to equal RDKit's defaults; they are spelled out so a
+    change of RDKit defaults cannot silently change stored fingerprints.
+    """
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise InvalidStructureError(f"RDKit cannot parse SMILES {smiles!r}")

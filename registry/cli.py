@@ -72,8 +72,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path in skipped:
         console.print(f"[dim]skipped {path} (not a {args.kind} file by its name)[/dim]")
     for path in files:
-        with tqdm(desc=path.name[:40], unit=" rec", file=sys.stderr, disable=args.json or None,
-                  leave=False) as bar:
+        with tqdm(
+            desc=path.name[:40],
+            unit=" rec",
+            file=sys.stderr,
+            disable=args.json or None,
+            leave=False,
+        ) as bar:
             summary = ingest_file(engine, args.kind, path, args.source, options, bar.update)
         summaries.append(summary)
         if summary.status == "failed":
@@ -83,7 +88,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 f"{path}: {summary.status}: read {summary.read}, compounds new "
                 f"{summary.compounds_new} / existing {summary.compounds_existing}, inserted "
                 f"{summary.inserted}, duplicates {summary.duplicates}, rejected "
-                f"{summary.rejected} ({summary.seconds:.1f} s)", highlight=False
+                f"{summary.rejected} ({summary.seconds:.1f} s)",
+                highlight=False,
             )
             for example in summary.reject_examples[: args.show_rejects]:
                 console.print(f"  rejected {example}", highlight=False, markup=False)
@@ -92,7 +98,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"{len(summaries)} files: read {sum(s.read for s in summaries)}, inserted "
             f"{sum(s.inserted for s in summaries)}, duplicates {sum(s.duplicates for s in summaries)}"
             f", rejected {sum(s.rejected for s in summaries)}, failed "
-            f"{sum(s.status == 'failed' for s in summaries)}", highlight=False
+            f"{sum(s.status == 'failed' for s in summaries)}",
+            highlight=False,
         )
     if not args.no_fingerprints and any(s.status == "loaded" for s in summaries):
         from registry.db import session_scope
@@ -153,16 +160,30 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--source", required=True, help="source name, e.g. massbank-2025.05")
     ingest.add_argument("--licence", help="licence of the source (stored with it)")
     ingest.add_argument("--origin", help="where the source comes from (URL, DOI, lab)")
-    ingest.add_argument("--structure-index", metavar="TABLE",
-                        help="IR: CSV/TSV mapping file/cas/nist_id to smiles/inchi")
-    ingest.add_argument("--columns", metavar="FIELD=COL,...",
-                        help="CCS: map fields (smiles, inchi, inchikey, adduct, mz, ccs, method, "
-                        "drift_gas, name, id) to column headers")
+    ingest.add_argument(
+        "--structure-index",
+        metavar="TABLE",
+        help="IR: CSV/TSV mapping file/cas/nist_id to smiles/inchi",
+    )
+    ingest.add_argument(
+        "--columns",
+        metavar="FIELD=COL,...",
+        help="CCS: map fields (smiles, inchi, inchikey, adduct, mz, ccs, method, "
+        "drift_gas, name, id) to column headers",
+    )
     ingest.add_argument("--json", action="store_true", help="print the per-file summary as JSON")
-    ingest.add_argument("--show-rejects", type=int, default=3, metavar="N",
-                        help="print up to N rejected records per file (default 3)")
-    ingest.add_argument("--no-fingerprints", action="store_true",
-                        help="do not compute fingerprints of new compounds now")
+    ingest.add_argument(
+        "--show-rejects",
+        type=int,
+        default=3,
+        metavar="N",
+        help="print up to N rejected records per file (default 3)",
+    )
+    ingest.add_argument(
+        "--no-fingerprints",
+        action="store_true",
+        help="do not compute fingerprints of new compounds now",
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     stats = sub.add_parser("stats", help="registry counts")
@@ -187,8 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("MOLVIS_DEBUG"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(f"molvis: error: {type(exc).__name__}: {first} "
-              "(set MOLVIS_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"molvis: error: {type(exc).__name__}: {first} (set MOLVIS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 

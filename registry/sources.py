@@ -56,6 +56,8 @@ def sha256_of(path: Path) -> str:
 
 def decode(data: bytes, name: str) -> str:
     """Bytes to text; binary content (NUL bytes) is refused with a ParseError."""
+    if not data.strip():
+        raise ParseError(name, "empty file", line=1)
     if b"\x00" in data[:65536]:
         raise ParseError(name, "binary content, not a text file", line=1)
     try:
@@ -107,4 +109,3 @@ def iter_members(path: Path) -> Iterator[TextMember]:
         return
     inner, data = _decompress(str(path), path.read_bytes())
     yield TextMember(str(path), inner, decode(data, str(path)))
-

@@ -20,7 +20,9 @@ def _measurement_columns() -> list[sa.Column]:
     """Columns every measurement table shares: its compound, run, source and content hash."""
     return [
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("compound_id", sa.BigInteger, sa.ForeignKey("compound.id"), nullable=False, index=True),
+        sa.Column(
+            "compound_id", sa.BigInteger, sa.ForeignKey("compound.id"), nullable=False, index=True
+        ),
         sa.Column("run_id", sa.Integer, sa.ForeignKey("ingest_run.id"), nullable=False, index=True),
         sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id"), nullable=False),
         sa.Column("record_id", sa.Text),
@@ -135,4 +137,3 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_table("compound")
     op.drop_table("source")
-

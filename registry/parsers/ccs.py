@@ -71,8 +71,9 @@ def _structure(row: dict, cols: dict[str, str | None]) -> StructureRef:
     return StructureRef(text=text, given_inchikey=inchikey or None, names=[name] if name else [])
 
 
-def _long_records(table: pd.DataFrame, cols: dict[str, str | None], member: TextMember,
-                  first_no: int) -> Iterator[Parsed]:
+def _long_records(
+    table: pd.DataFrame, cols: dict[str, str | None], member: TextMember, first_no: int
+) -> Iterator[Parsed]:
     extra_cols = [c for c in table.columns if c not in cols.values()]
     for offset, row in enumerate(table.to_dict("records")):
         no = first_no + offset
@@ -107,7 +108,8 @@ def _long_records(table: pd.DataFrame, cols: dict[str, str | None], member: Text
                 mz=mz,
                 method=str(row[cols["method"]]).strip() or None if cols.get("method") else None,
                 drift_gas=str(row[cols["drift_gas"]]).strip() or None
-                if cols.get("drift_gas") else None,
+                if cols.get("drift_gas")
+                else None,
                 metadata=metadata,
             )
             yield Parsed(no, offset + 2, raw, record=record, location=location)
@@ -115,8 +117,13 @@ def _long_records(table: pd.DataFrame, cols: dict[str, str | None], member: Text
             yield Parsed(no, offset + 2, raw, reason=str(exc), location=location)
 
 
-def _wide_records(table: pd.DataFrame, cols: dict[str, str | None], member: TextMember,
-                  first_no: int, prefixes: list[str]) -> Iterator[Parsed]:
+def _wide_records(
+    table: pd.DataFrame,
+    cols: dict[str, str | None],
+    member: TextMember,
+    first_no: int,
+    prefixes: list[str],
+) -> Iterator[Parsed]:
     no = first_no
     for offset, row in enumerate(table.to_dict("records")):
         raw_row = "\t".join(str(v) for v in row.values())
@@ -146,8 +153,9 @@ def _wide_records(table: pd.DataFrame, cols: dict[str, str | None], member: Text
             no += 1
 
 
-def parse_ccs(member: TextMember, first_no: int = 1,
-              columns: dict[str, str] | None = None) -> Iterator[Parsed]:
+def parse_ccs(
+    member: TextMember, first_no: int = 1, columns: dict[str, str] | None = None
+) -> Iterator[Parsed]:
     """CCS rows of a CSV/TSV table; `columns` maps field names to odd headers."""
     table = read_table(member)
     cols: dict[str, str | None] = {f: find_column(table, a) for f, a in ALIASES.items()}

@@ -42,13 +42,16 @@ class StructureIndex:
         key_cols = [columns[c] for c in ("file", "cas", "nist_id", "id") if c in columns]
         if not structure_cols or not key_cols:
             raise ParseError(
-                str(path), "structure index needs a smiles or inchi column and a file/cas/nist_id column"
+                str(path),
+                "structure index needs a smiles or inchi column and a file/cas/nist_id column",
             )
         inchikey_col = columns.get("inchikey")
         index = cls()
         for row in table.itertuples(index=False):
             values = row._asdict()
-            structure = next((values[c] for c in structure_cols if isinstance(values[c], str)), None)
+            structure = next(
+                (values[c] for c in structure_cols if isinstance(values[c], str)), None
+            )
             if not structure:
                 continue
             given = values.get(inchikey_col) if inchikey_col else None
@@ -113,8 +116,16 @@ def _record(data: dict, member: TextMember, index: StructureIndex | None) -> IrR
         processed=processed,
         metadata={
             k: str(data[k])
-            for k in ("origin", "owner", "date", "spectrometer/data system", "path length",
-                      "resolution", "$nist source", "molform")
+            for k in (
+                "origin",
+                "owner",
+                "date",
+                "spectrometer/data system",
+                "path length",
+                "resolution",
+                "$nist source",
+                "molform",
+            )
             if data.get(k) not in (None, "")
         },
     )
@@ -132,8 +143,13 @@ def parse_jcamp(
     try:
         data = jcamp.read(io.StringIO(text))
     except (ValueError, IndexError, KeyError, TypeError) as exc:
-        yield Parsed(first_no, 1, text, reason=f"unreadable JCAMP-DX: {exc}",
-                     location=f"{member.name} record {first_no}")
+        yield Parsed(
+            first_no,
+            1,
+            text,
+            reason=f"unreadable JCAMP-DX: {exc}",
+            location=f"{member.name} record {first_no}",
+        )
         return
     blocks = data.get("children") or [data]
     for offset, block in enumerate(blocks):

@@ -12,8 +12,8 @@ import math
 import re
 from collections.abc import Iterator
 
-import numpy as np
 import matchms
+import numpy as np
 from matchms import Spectrum
 from rdkit import RDLogger
 
@@ -108,8 +108,17 @@ def build_record(metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray
     if ion_mode:
         ion_mode = {"p": "positive", "n": "negative"}.get(ion_mode[0].lower(), ion_mode.lower())
     names = [n for n in (_present(md.get("compound_name")),) if n]
-    extra_keys = ("formula", "instrument", "fragmentation", "retention_time", "license",
-                  "spectrum_id", "ms_level", "splash", "charge")
+    extra_keys = (
+        "formula",
+        "instrument",
+        "fragmentation",
+        "retention_time",
+        "license",
+        "spectrum_id",
+        "ms_level",
+        "splash",
+        "charge",
+    )
     return MsmsRecord(
         structure=StructureRef(
             text=smiles or inchi or "",
@@ -117,7 +126,8 @@ def build_record(metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray
             names=names,
             external_ids={k: v for k, v in (("cas", _present(md.get("casno"))),) if v},
         ),
-        record_id=_present(md.get("spectrum_id")) or _present(md.get("title"))
+        record_id=_present(md.get("spectrum_id"))
+        or _present(md.get("title"))
         or _present(md.get("compound_name")),
         precursor_mz=precursor_mz,
         adduct=adduct,
@@ -159,15 +169,25 @@ def parse_mgf(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
             no += 1
             block = None
         elif stripped.upper() == "BEGIN IONS":
-            yield Parsed(no, start, "\n".join(block[:-1]), reason="truncated: no END IONS",
-                         location=f"{member.name} record {no} (line {start})")
+            yield Parsed(
+                no,
+                start,
+                "\n".join(block[:-1]),
+                reason="truncated: no END IONS",
+                location=f"{member.name} record {no} (line {start})",
+            )
             no += 1
             block, start = [line], line_no
     if block is not None:
-        yield Parsed(no, start, "\n".join(block), reason="truncated: no END IONS at end of file",
-                     location=f"{member.name} record {no} (line {start})")
+        yield Parsed(
+            no,
+            start,
+            "\n".join(block),
+            reason="truncated: no END IONS at end of file",
+            location=f"{member.name} record {no} (line {start})",
+        )
     elif not seen:
-        raise ParseError(member.name, "no spectra (no BEGIN IONS block)", 1)
+        raise ParseError(member.name, "not an MGF file: no spectra (no BEGIN IONS block)", 1)
 
 
 def _mgf_record(block: list[str]) -> MsmsRecord:
@@ -272,7 +292,9 @@ def parse_massbank(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
             if not line.strip():
                 continue
             if not line.startswith("ACCESSION:"):
-                raise ParseError(member.name, "not a MassBank record (expected ACCESSION:)", line_no)
+                raise ParseError(
+                    member.name, "not a MassBank record (expected ACCESSION:)", line_no
+                )
             start = line_no
         block.append(line)
         if line.strip() == "//":
@@ -280,8 +302,13 @@ def parse_massbank(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
             no += 1
             block = []
     if block:
-        yield Parsed(no, start, "\n".join(block), reason="truncated: no closing '//'",
-                     location=f"{member.name} record {no} (line {start})")
+        yield Parsed(
+            no,
+            start,
+            "\n".join(block),
+            reason="truncated: no closing '//'",
+            location=f"{member.name} record {no} (line {start})",
+        )
     elif no == first_no:
         raise ParseError(member.name, "empty file", 1)
 

@@ -81,10 +81,16 @@ def _table(member: TextMember, first_no: int) -> Iterator[Parsed]:
     names = table[name_col].tolist() if name_col else [""] * len(values)
     keys = table[key_col].tolist() if key_col else [""] * len(values)
     for offset, (text, name, key) in enumerate(zip(values, names, keys, strict=True)):
-        structure = StructureRef(text=text, given_inchikey=key or None, names=[name] if name else [])
-        yield Parsed(first_no + offset, offset + 2, text,
-                     record=StructureRecord(structure, name or None),
-                     location=f"{member.name} record {first_no + offset} (line {offset + 2})")
+        structure = StructureRef(
+            text=text, given_inchikey=key or None, names=[name] if name else []
+        )
+        yield Parsed(
+            first_no + offset,
+            offset + 2,
+            text,
+            record=StructureRecord(structure, name or None),
+            location=f"{member.name} record {first_no + offset} (line {offset + 2})",
+        )
 
 
 def parse_structures(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:

@@ -1,0 +1,40 @@
+# molvis: `make demo` sets up and runs the main job on the embedded database; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV := .venv
+MOLVIS := $(VENV)/bin/molvis
+DATA ?= ../shared/data
+
+.PHONY: setup demo test lint clean-db
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: setup
+	$(MOLVIS) db upgrade
+	$(MOLVIS) ingest msms $(DATA)/gnps/pesticides.mgf --source gnps-pesticides \
+		--licence CC0 --origin "GNPS-COLLECTIONS-PESTICIDES via matchms test data"
+	$(MOLVIS) ingest msms $(DATA)/massbank/massbank_ms2.mgf.gz --source massbank-2025.05.1 \
+		--licence "per record (LICENSE key)" --origin "MassBank/MassBank-data 13484d4"
+	$(MOLVIS) ingest ir $(DATA)/ir/jcamp --source nist-webbook-ir \
+		--structure-index $(DATA)/ir/index.tsv --licence "NIST/Coblentz copyright, internal use"
+	$(MOLVIS) ingest ccs $(DATA)/ccs/ccs_combined.tsv.gz --source ccs-combined \
+		--licence "mixed: C3SDB MIT, AllCCS/ccsbase2 unlicensed, PNNL Apache-2.0"
+	$(MOLVIS) ingest ccs $(DATA)/ccs/raw/pnnl_metabolomicsccs --source pnnl-metabolomics-ccs \
+		--licence Apache-2.0
+	$(MOLVIS) stats
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check registry migrations tests
+	$(VENV)/bin/ruff format --check registry migrations tests
+
+clean-db:
+	-$(MOLVIS) db stop
+	rm -rf .molvis

@@ -1,0 +1,133 @@
+import pytest
+
+from registry.adducts import infer_adduct, neutral_mass, normalize_adduct, parse_adduct
+from registry.chem import (
+    FINGERPRINT_BITS,
+    InvalidStructureError,
+    check_inchikey,
+    fingerprint_bits,
+    identify,
+)
+
+CAFFEINE_SMILES = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
+CAFFEINE_INCHI = "InChI=1S/C8H10N4O2/c1-10-4-9-6-5(10)7(13)12(3)8(14)11(6)2/h4H,1-3H3"
+CAFFEINE_KEY = "RYYVLZVUVIJVGH-UHFFFAOYSA-N"
+CAFFEINE_MASS = 194.080376
+
+
+@pytest.mark.parametrize("text", [CAFFEINE_SMILES, CAFFEINE_INCHI, "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"])
+def test_any_identifier_gives_the_same_identity(text):
+    identity = identify(text)
+    assert identity.inchikey == CAFFEINE_KEY
+    assert identity.formula == "C8H10N4O2"
+    assert identity.monoisotopic_mass == pytest.approx(CAFFEINE_MASS, abs=1e-5)
+    assert identify(identity.smiles).smiles == identity.smiles
+
+
+def test_molfile_is_accepted():
+    from rdkit import Chem
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles(CAFFEINE_SMILES))
+    assert identify(block).inchikey == CAFFEINE_KEY
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("C1CC", "cannot parse SMILES"),
+        ("", "empty structure"),
+        ("InChI=1S/garbage", "cannot parse InChI"),
+        (CAFFEINE_KEY, "names but does not describe"),
+    ],
+)
+def test_bad_structures_are_refused(text, message):
+    with pytest.raises(InvalidStructureError, match=message):
+        identify(text)
+
+
+def test_inchikey_check_compares_the_skeleton():
+    identity = identify(CAFFEINE_SMILES)
+    check_inchikey(identity, CAFFEINE_KEY)
+    check_inchikey(identity, "RYYVLZVUVIJVGH-UHFFFAOYSA-M")  # protonation layer only
+    with pytest.raises(InvalidStructureError, match="disagrees with the structure"):
+        check_inchikey(identity, "KWILGNNWGSNMPA-UHFFFAOYSA-N")
+    with pytest.raises(InvalidStructureError, match="not a valid InChIKey"):
+        check_inchikey(identity, "not-a-key")
+
+
+def test_fingerprint_uses_the_report_parameters():
+    from rdkit import Chem
+
+    bits = fingerprint_bits(CAFFEINE_SMILES)
+    assert len(bits) == FINGERPRINT_BITS and set(bits) <= {"0", "1"}
+    assert bits == fingerprint_bits(identify(CAFFEINE_INCHI).smiles)
+    short_paths = Chem.RDKFingerprint(Chem.MolFromSmiles(CAFFEINE_SMILES), maxPath=4)
+    assert bits != short_paths.ToBitString()
+
+
+def _tanimoto(a: str, b: str) -> float:
+    on_a = {i for i, c in enumerate(a) if c == "1"}
+    on_b = {i for i, c in enumerate(b) if c == "1"}
+    return len(on_a & on_b) / len(on_a | on_b)
+
+
+def test_fingerprint_similarity_follows_structure():
+    caffeine = fingerprint_bits(CAFFEINE_SMILES)
+    theophylline = fingerprint_bits("Cn1c(=O)c2[nH]cnc2n(C)c1=O")
+    benzene = fingerprint_bits("c1ccccc1")
+    assert _tanimoto(caffeine, theophylline) > 0.5 > _tanimoto(caffeine, benzene)
+
+
+@pytest.mark.parametrize(
+    "adduct, mz",
+    [
+        ("[M+H]+", CAFFEINE_MASS + 1.007276),
+        ("[M+Na]+", CAFFEINE_MASS + 22.989221),
+        ("[M-H]-", CAFFEINE_MASS - 1.007276),
+        ("[M+Cl]-", CAFFEINE_MASS + 34.969402),  # the report's minus sign is wrong
+        ("[M+2H]2+", (CAFFEINE_MASS + 2 * 1.007276) / 2),
+        ("[2M+Na]+", 2 * CAFFEINE_MASS + 22.989221),
+    ],
+)
+def test_adduct_mass_round_trip(adduct, mz):
+    assert parse_adduct(adduct).mz(CAFFEINE_MASS) == pytest.approx(mz, abs=1e-6)
+    assert neutral_mass(mz, adduct) == pytest.approx(CAFFEINE_MASS, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("M+H", "[M+H]+"),
+        ("[M+H]", "[M+H]+"),
+        ("[M+HCOO]-", "[M+FA-H]-"),
+        ("[M-H2O+H]+", "[M+H-H2O]+"),
+        (" [M-H]- ", "[M-H]-"),
+        ("[M+XYZ]+", None),
+        ("[M+2H]++", "[M+2H]2+"),
+        ("[M+CH3COOH-H]-", "[M+Hac-H]-"),
+        ("[M-2H2O+H]+", "[M+H-2H2O]+"),
+        ("[M+Li]+*", "[M+Li]+"),
+        (None, None),
+    ],
+)
+def test_adduct_spellings(text, name):
+    assert normalize_adduct(text) == name
+
+
+@pytest.mark.parametrize(
+    "adduct, shift",
+    [
+        ("[M+H-NH3]+", 1.007276 - 17.026549),
+        ("[M-H-C6H10O5]-", -1.007276 - 162.052824),
+        ("[M+K]+", 38.963158),
+        ("[M+NH4]+", 18.033826),
+    ],
+)
+def test_any_formula_adduct_is_computed_from_element_masses(adduct, shift):
+    assert parse_adduct(adduct).mass_shift == pytest.approx(shift, abs=2e-6)
+
+
+def test_adduct_inferred_from_precursor_only_when_unambiguous():
+    assert infer_adduct(CAFFEINE_MASS + 1.007276, CAFFEINE_MASS, "positive") == "[M+H]+"
+    assert infer_adduct(CAFFEINE_MASS + 22.989221, CAFFEINE_MASS, None) == "[M+Na]+"
+    assert infer_adduct(CAFFEINE_MASS + 5.0, CAFFEINE_MASS, "positive") is None

@@ -1,0 +1,82 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.builders import mgf_block, write
+from tests.conftest import shared
+
+STATS_KEYS = (
+    "compounds",
+    "msms_spectra",
+    "ir_spectra",
+    "ccs_values",
+    "sources",
+    "rejected_records",
+)
+
+
+def molvis(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_ingest_json_and_stats_json(engine, tmp_path):
+    bad = mgf_block("bad", "C1CC(", "47.0", ["100 1"])
+    good = mgf_block("good", "CCO", "47.049", ["100 1"])
+    path = write(tmp_path, "two.mgf", good + bad)
+    result = molvis("ingest", "msms", str(path), "--source", "lab", "--json")
+    assert result.returncode == 0, result.stderr
+    (summary,) = json.loads(result.stdout)["files"]
+    assert {k: summary[k] for k in ("read", "inserted", "duplicates", "rejected")} == {
+        "read": 2,
+        "inserted": 1,
+        "duplicates": 0,
+        "rejected": 1,
+    }
+    stats = json.loads(molvis("stats", "--json").stdout)
+    assert all(isinstance(stats[k], int) for k in STATS_KEYS)
+    assert (stats["compounds"], stats["msms_spectra"], stats["rejected_records"]) == (1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "binary content"),
+        (b"##TITLE=x\n##JCAMP-DX=4.24\n1 2\n", "not an MGF file"),
+    ],
+)
+def test_unreadable_file_is_one_line_and_non_zero(engine, tmp_path, content, expected):
+    path = write(tmp_path, "x.mgf", content)
+    result = molvis("ingest", "msms", str(path), "--source", "lab")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert str(path) in line and expected in line
+
+
+def test_missing_path_and_db_url(engine):
+    result = molvis("ingest", "ccs", "/no/such/file.tsv", "--source", "x")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "no such file" in result.stderr
+    url = molvis("db", "url").stdout.strip()
+    assert url.startswith("postgresql://")
+
+
+def test_ir_ingest_from_cli_with_index(engine):
+    result = molvis(
+        "ingest",
+        "ir",
+        str(shared("ir", "jcamp")),
+        "--source",
+        "nist",
+        "--structure-index",
+        str(shared("ir", "index.tsv")),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    files = json.loads(result.stdout)["files"]
+    assert len(files) == 64 and sum(f["rejected"] for f in files) == 0

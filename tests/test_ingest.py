@@ -1,0 +1,168 @@
+import gzip
+import io
+import zipfile
+
+import pytest
+from sqlalchemy import text
+
+from registry.db import session_scope
+from registry.fingerprints import fill_missing
+from registry.ingest import IngestOptions, files_for, ingest_file
+from registry.parsers.ir import StructureIndex
+from tests.builders import mgf_block, write
+from tests.conftest import count, first_mgf_blocks, shared, snapshot
+
+PEAKS = ["100.0 10", "150.5 100", "200.1 40"]
+
+
+def test_gnps_ingest_then_rerun_changes_nothing(engine):
+    path = shared("gnps", "pesticides.mgf")
+    summary = ingest_file(engine, "msms", path, "gnps")
+    assert summary.status == "loaded"
+    assert (summary.read, summary.inserted, summary.rejected) == (76, 76, 0)
+    assert summary.compounds_new == count(engine, "compound") > 0
+    before = snapshot(engine)
+    again = ingest_file(engine, "msms", path, "gnps")
+    assert again.status == "unchanged"
+    assert (again.inserted, again.duplicates, again.compounds_new) == (0, 76, 0)
+    assert snapshot(engine) == before
+    with engine.connect() as conn:
+        run = conn.execute(text("SELECT file_sha256, status, inserted FROM ingest_run")).one()
+    assert len(run.file_sha256) == 64 and run.status == "loaded" and run.inserted == 76
+
+
+def test_same_spectra_from_two_files_are_stored_once(engine, tmp_path):
+    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 50)
+    first = ingest_file(engine, "msms", write(tmp_path, "a.mgf", mgf), "massbank")
+    second = ingest_file(engine, "msms", write(tmp_path, "b.mgf", mgf + "\n"), "massbank-copy")
+    assert first.inserted > 0 and second.inserted == 0
+    assert second.duplicates == first.inserted + first.duplicates
+    assert count(engine, "msms_spectrum") == first.inserted
+
+
+def test_damaged_records_are_kept_with_reason_and_raw_text(engine, tmp_path):
+    text_ = (
+        mgf_block("good", "CCO", "47.049", PEAKS)
+        + mgf_block("bad-smiles", "C1CC(", "47.049", PEAKS)
+        + mgf_block("wrong-key", "CCO", "47.049", PEAKS, INCHIKEY="RYYVLZVUVIJVGH-UHFFFAOYSA-N")
+        + mgf_block("nan", "CCCO", "61.06", ["100 nan"])
+        + mgf_block("good2", "CCCO", "61.065", PEAKS)
+    )
+    summary = ingest_file(engine, "msms", write(tmp_path, "mixed.mgf", text_), "lab")
+    assert (summary.read, summary.inserted, summary.rejected) == (5, 2, 3)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT record_no, line_no, reason, raw_text FROM rejected_record "
+                "ORDER BY record_no"
+            )
+        ).all()
+    assert [r.record_no for r in rows] == [2, 3, 4]
+    assert "cannot parse SMILES" in rows[0].reason and "TITLE=bad-smiles" in rows[0].raw_text
+    assert "disagrees with the structure" in rows[1].reason
+    assert "NaN" in rows[2].reason
+    assert rows[0].line_no == 11
+
+
+def test_error_mid_archive_rolls_the_whole_file_back(engine, tmp_path):
+    ingest_file(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
+    before = snapshot(engine)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "a_good.mgf", first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 20)
+        )
+        archive.writestr("b_broken.mgf", b"\x00\x01\x02" * 100)
+    summary = ingest_file(engine, "msms", write(tmp_path, "batch.zip", buffer.getvalue()), "mb")
+    assert summary.status == "failed"
+    assert "b_broken.mgf line 1: binary content" in summary.error
+    assert snapshot(engine) == before
+
+
+def test_derived_precursor_is_flagged(engine, tmp_path):
+    block = mgf_block("noprec", "CCO", "", PEAKS).replace("PEPMASS=\n", "")
+    summary = ingest_file(engine, "msms", write(tmp_path, "p.mgf", block), "lab")
+    assert summary.inserted == 1
+    with engine.connect() as conn:
+        mz, md = conn.execute(text("SELECT precursor_mz, metadata FROM msms_spectrum")).one()
+    assert mz == pytest.approx(46.041865 + 1.007276, abs=1e-5)
+    assert md["precursor_mz_derived"] is True
+
+
+def test_ir_folder_with_structure_index(engine):
+    index = StructureIndex.from_table(shared("ir", "index.tsv"))
+    files, skipped = files_for("ir", [shared("ir", "jcamp")])
+    assert len(files) == 64 and [p.name for p in skipped] == ["LICENSE_nzhagen_jcamp_repo.txt"]
+    summaries = [
+        ingest_file(engine, "ir", f, "nist-webbook", IngestOptions(structure_index=index))
+        for f in files
+    ]
+    assert all(s.status == "loaded" for s in summaries)
+    assert count(engine, "ir_spectrum") == sum(s.inserted for s in summaries) >= 60
+    assert count(engine, "compound") == 60
+    with engine.connect() as conn:
+        dims = conn.execute(text("SELECT DISTINCT vector_dims(processed) FROM ir_spectrum")).all()
+    assert dims == [(825,)]
+
+
+def test_ccs_inchikey_only_rows_attach_to_known_compounds(engine, tmp_path):
+    ingest_file(engine, "structures", write(tmp_path, "s.smi", "OC[C@H](N)C(O)=O serine\n"), "lib")
+    table = (
+        "InChi\tNeutral Name\tmPlusH\tmPlusHCCS\tmPlusHRsd\n"
+        "MTCFGRXMJLQNBG-REOHCLBHSA-N\tL-Serine\t106.049\t130.1\t0.2\n"
+        "AAAAAAAAAAAAAA-UHFFFAOYSA-N\tunknown\t200.1\t150.0\tN/A\n"
+        "QZIYBXSHAGNOE-XNSRJBNMSA-N\ttruncated key\t200.1\t150.0\tN/A\n"
+    )
+    summary = ingest_file(engine, "ccs", write(tmp_path, "wide.tsv", table), "pnnl")
+    assert (summary.inserted, summary.rejected) == (1, 2)
+    with engine.connect() as conn:
+        reasons = (
+            conn.execute(text("SELECT reason FROM rejected_record ORDER BY record_no"))
+            .scalars()
+            .all()
+        )
+    assert "no such compound in the registry" in reasons[0]
+    assert "not a valid InChIKey" in reasons[1]
+
+
+def test_ccs_slice_and_structures_library(engine, tmp_path):
+    with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
+        head = "".join(next(handle) for _ in range(501))
+    ccs = ingest_file(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
+    assert ccs.read == 500 and ccs.inserted + ccs.duplicates + ccs.rejected == 500
+    assert count(engine, "ccs_value") == ccs.inserted > 400
+    with gzip.open(shared("library", "test.csv.gz"), "rt") as handle:
+        lib = "".join(next(handle) for _ in range(201))
+    path = write(tmp_path, "moses.csv", lib)
+    first = ingest_file(engine, "structures", path, "moses")
+    assert first.inserted == first.compounds_new == 200
+    assert ingest_file(engine, "structures", path, "moses").status == "unchanged"
+
+
+def test_fingerprints_fill_and_jaccard_search(engine, tmp_path):
+    smiles = "Cn1cnc2c1c(=O)n(C)c(=O)n2C caffeine\nCn1c(=O)c2[nH]cnc2n(C)c1=O theophylline\n"
+    smiles += "c1ccccc1 benzene\nCCCCCCCCCC decane\n"
+    ingest_file(engine, "structures", write(tmp_path, "s.smi", smiles), "lib")
+    with session_scope(engine) as session:
+        assert fill_missing(session) == 4
+        assert fill_missing(session) == 0
+    with engine.connect() as conn:
+        order = (
+            conn.execute(
+                text(
+                    "SELECT names[1] FROM compound ORDER BY fingerprint <%> "
+                    "(SELECT fingerprint FROM compound WHERE 'caffeine' = ANY(names)) LIMIT 2"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert order == ["caffeine", "theophylline"]
+
+
+def test_names_and_ids_merge_without_duplicates(engine, tmp_path):
+    ingest_file(engine, "structures", write(tmp_path, "a.smi", "CCO ethanol\n"), "lib")
+    ingest_file(engine, "structures", write(tmp_path, "b.smi", "OCC alcohol\n"), "lib")
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT names FROM compound")).scalar_one()
+    assert names == ["ethanol", "alcohol"]

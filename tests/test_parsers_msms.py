@@ -1,0 +1,160 @@
+import io
+import tarfile
+
+import numpy as np
+import pytest
+
+from registry.parsers import ParseError
+from registry.parsers.msms import parse_mgf, parse_msms, parse_msp
+from registry.sources import iter_members
+from tests.builders import member, mgf_block, msp_record, write
+from tests.conftest import first_mgf_blocks, shared
+
+GOOD_PEAKS = ["100.0 10", "150.5 100", "200.1 40"]
+
+
+def records(parsed):
+    return [p.record for p in parsed if p.record is not None]
+
+
+def test_gnps_mgf_reads_every_spectrum():
+    (text_member,) = iter_members(shared("gnps", "pesticides.mgf"))
+    parsed = list(parse_msms(text_member))
+    assert len(parsed) == 76 and all(p.record is not None for p in parsed)
+    first = parsed[0].record
+    assert first.precursor_mz == pytest.approx(183.057)
+    assert first.ion_mode == "negative"
+    assert first.structure.text.startswith("C1=CC=C2")
+    assert first.mz.size == first.intensity.size > 0
+    assert np.all(np.diff(first.mz) >= 0)
+
+
+def test_massbank_mgf_slice_reads_with_metadata(tmp_path):
+    path = write(
+        tmp_path, "mb.mgf", first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 200)
+    )
+    (text_member,) = iter_members(path)
+    recs = records(parse_msms(text_member))
+    assert len(recs) >= 190
+    mellein = recs[0]
+    assert mellein.record_id == "MSBNK-AAFC-AC000001"
+    assert mellein.adduct == "[M+H]+"
+    assert mellein.instrument_type == "LC-ESI-ITFT"
+    assert mellein.collision_energy == "10(NCE)"
+    assert mellein.structure.given_inchikey == "KWILGNNWGSNMPA-UHFFFAOYSA-N"
+    assert mellein.metadata["license"] == "CC BY-SA"
+
+
+def test_massbank_record_files_from_the_archive(tmp_path):
+    archive = shared("massbank", "massbank_records.tar.xz")
+    texts = []
+    with tarfile.open(archive, "r:xz") as tar:
+        for info in tar:
+            if info.isfile() and info.name.endswith(".txt"):
+                texts.append((info.name, tar.extractfile(info).read()))
+            if len(texts) == 30:
+                break
+    bundle = tmp_path / "slice.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        for name, data in texts:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    parsed = [p for m in iter_members(bundle) for p in parse_msms(m)]
+    assert len(parsed) == 30
+    first = parsed[0].record
+    assert first.record_id == "MSBNK-AAFC-AC000001"
+    assert first.precursor_mz == pytest.approx(179.0697)
+    assert first.structure.external_ids["cas"] == "17397-85-2"
+    assert first.structure.names == ["Mellein"]
+    assert list(first.mz) == [133.0648, 151.0754, 155.9743, 161.0597, 179.0703]
+
+
+@pytest.mark.parametrize("flavour", ["nist", "mona", "msdial"])
+def test_msp_flavours_round_trip_real_spectra(flavour):
+    (gnps,) = iter_members(shared("gnps", "pesticides.mgf"))
+    originals = records(parse_msms(gnps))[:5]
+    text = "".join(msp_record(r, flavour) for r in originals)
+    parsed = records(parse_msp(member(text, "lib.msp")))
+    assert len(parsed) == 5
+    for got, want in zip(parsed, originals, strict=True):
+        assert got.precursor_mz == pytest.approx(want.precursor_mz)
+        assert got.adduct == want.adduct
+        assert got.ion_mode == "negative"
+        assert np.allclose(got.mz, want.mz, atol=1e-4)
+        assert np.allclose(got.intensity, want.intensity, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "peaks, reason",
+    [
+        ([], "no peaks"),
+        (["100.0 nan", "120.0 5"], "NaN"),
+        (["100.0 -5", "120.0 5"], "negative intensity"),
+        (["100.0 1e300", "120.0 5"], "too large"),
+        (["1e9 10"], "m/z outside"),
+        (["100.0 abc"], "cannot read peak"),
+        (["100.0 0", "120.0 0"], "zero intensity"),
+    ],
+)
+def test_damaged_peaks_reject_only_that_record(peaks, reason):
+    text = (
+        mgf_block("good", "CCO", "47.049", GOOD_PEAKS)
+        + mgf_block("bad", "CCO", "47.049", peaks)
+        + mgf_block("good2", "CCCO", "61.065", GOOD_PEAKS)
+    )
+    parsed = list(parse_mgf(member(text)))
+    assert [p.record is not None for p in parsed] == [True, False, True]
+    assert reason in parsed[1].reason
+    assert parsed[1].line_no == 11 and "TITLE=bad" in parsed[1].raw_text
+
+
+@pytest.mark.parametrize(
+    "pepmass, reason", [("abc", "not a number"), ("-3", "out of range"), ("1e12", "out of range")]
+)
+def test_bad_precursor_is_rejected(pepmass, reason):
+    parsed = list(parse_mgf(member(mgf_block("x", "CCO", pepmass, GOOD_PEAKS))))
+    assert reason in parsed[0].reason
+
+
+def test_missing_structure_is_rejected():
+    text = mgf_block("x", "", "47.0", GOOD_PEAKS)
+    assert "no structure" in next(parse_mgf(member(text))).reason
+
+
+def test_truncated_mgf_keeps_the_complete_records():
+    text = mgf_block("a", "CCO", "47.049", GOOD_PEAKS) + "BEGIN IONS\nTITLE=b\nPEPMASS=50\n100 1\n"
+    parsed = list(parse_mgf(member(text)))
+    assert parsed[0].record is not None
+    assert parsed[1].reason.startswith("truncated")
+
+
+def test_truncated_msp_peak_list_is_rejected():
+    text = "Name: x\nSMILES: CCO\nPrecursorMZ: 47.05\nNum Peaks: 3\n100 1\n120 2\n"
+    assert "Num Peaks says 3 but 2" in next(parse_msp(member(text, "x.msp"))).reason
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("a.mgf", "", "no spectra"),
+        ("a.mgf", "##TITLE=IR\n##JCAMP-DX=4.24\n1 2\n", "not an MGF file"),
+        ("a.mgf", "##TITLE=IR\n##JCAMP-DX=4.24\n", "not an MGF file"),
+        ("a.msp", "", "empty file"),
+        ("a.msp", "BEGIN IONS\nPEPMASS=1\n", "not an MSP file"),
+        ("a.txt", "hello world\n", "not an MS/MS file"),
+        ("a.txt", "ACCESSION: X\nCH$NAME: y\n", "truncated"),
+    ],
+)
+def test_wrong_format_names_file_and_line(name, text, message):
+    with pytest.raises(ParseError, match=message) as info:
+        parsed = list(parse_msms(member(text, name)))
+        assert parsed and message in parsed[0].reason
+        raise ParseError(name, parsed[0].reason, 1)
+    assert name in str(info.value)
+
+
+def test_binary_garbage_is_refused(tmp_path):
+    path = write(tmp_path, "garbage.mgf", bytes(range(256)) * 40)
+    with pytest.raises(ParseError, match="garbage.mgf line 1: binary content"):
+        list(iter_members(path))
