@@ -58,6 +58,11 @@ def mol_from_identifier(text: str) -> Chem.Mol:
 def identity_from_mol(mol: Chem.Mol) -> Identity:
     """Canonical SMILES, InChI, InChIKey, formula and monoisotopic mass of a molecule."""
     smiles = Chem.MolToSmiles(mol)
+    if any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
+        raise InvalidStructureError(
+            f"{smiles!r} has wildcard/R-group atoms (*): a Markush or partial structure, "
+            "not one compound"
+        )
     inchi = Chem.MolToInchi(mol)
     inchikey = Chem.InchiToInchiKey(inchi) if inchi else ""
     if not inchikey:

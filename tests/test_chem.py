@@ -38,6 +38,7 @@ def test_molfile_is_accepted():
         ("", "empty structure"),
         ("InChI=1S/garbage", "cannot parse InChI"),
         (CAFFEINE_KEY, "names but does not describe"),
+        ("*NC1=NC(=NC(=N1)Cl)N* |$R1;;;;;;;;;;R2;;$|", "Markush"),
     ],
 )
 def test_bad_structures_are_refused(text, message):
