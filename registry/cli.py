@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="registry counts")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
+
+    from registry import cli_models
+
+    cli_models.add_parsers(sub)
     return parser
 
 
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CliError as exc:
+    except (CliError, LookupError, ValueError) as exc:
         print(f"molvis: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

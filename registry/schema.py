@@ -142,3 +142,17 @@ class CcsValue(Base):
     drift_gas: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
     content_hash: Mapped[str] = mapped_column(Text, unique=True)
+
+
+class Model(Base):
+    """A trained model version: checkpoint file, config, metrics; at most one is active."""
+
+    __tablename__ = "model"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    version: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    is_active: Mapped[bool] = mapped_column(server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

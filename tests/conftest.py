@@ -16,7 +16,9 @@ from sqlalchemy import Engine, text
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", REPO.parent / "shared" / "data"))
 TEST_DATA = Path(__file__).resolve().parent / "data"
-TABLES = "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value"
+TABLES = (
+    "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value, model"
+)
 
 
 def shared(*parts: str) -> Path:

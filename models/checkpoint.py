@@ -1,0 +1,53 @@
+"""Checkpoints: hyperparameters + state dict + split + metrics, versioned by a content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from models.config import TrainConfig, config_from_dict
+from models.model import MultiModalModel
+
+
+def content_version(state: dict[str, torch.Tensor]) -> str:
+    """Short hash of the weights: the same weights always give the same version."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def make_checkpoint(model: MultiModalModel, split: dict[str, list[str]],
+                    metrics: dict[str, Any]) -> dict[str, Any]:
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    return {
+        "format": 1,
+        "config": model.config.to_dict(),
+        "state_dict": state,
+        "split": split,
+        "metrics": metrics,
+        "version": content_version(state),
+    }
+
+
+def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def load_checkpoint(path: Path, device: str = "cpu") -> tuple[MultiModalModel, dict[str, Any]]:
+    """The model in eval mode and the checkpoint's other contents."""
+    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    config: TrainConfig = config_from_dict(checkpoint["config"])
+    model = MultiModalModel(config)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device).eval()
+    return model, checkpoint

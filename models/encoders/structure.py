@@ -1,0 +1,30 @@
+"""Structure encoder: AttentiveFP (dgllife) over the molecular graph, read out to the shared size."""
+
+from __future__ import annotations
+
+import dgl
+import torch
+from dgllife.model.gnn import AttentiveFPGNN
+from dgllife.model.readout import AttentiveFPReadout
+from torch import nn
+
+from models.config import StructureEncoderConfig
+from models.encoders import Encoder
+from models.featurize import ATOM_FEATURES, BOND_FEATURES
+
+
+class StructureEncoder(Encoder):
+    def __init__(self, config: StructureEncoderConfig, embed_dim: int) -> None:
+        super().__init__()
+        self.gnn = AttentiveFPGNN(ATOM_FEATURES, BOND_FEATURES, config.num_layers,
+                                  config.graph_feat_size, config.dropout)
+        self.readout = AttentiveFPReadout(config.graph_feat_size, config.num_timesteps,
+                                          config.dropout)
+        self.project = nn.Sequential(
+            nn.Linear(config.graph_feat_size, config.graph_feat_size), nn.SiLU(),
+            nn.Linear(config.graph_feat_size, embed_dim),
+        )
+
+    def forward(self, graph: dgl.DGLGraph) -> torch.Tensor:
+        nodes = self.gnn(graph, graph.ndata["h"], graph.edata["e"])
+        return self.project(self.readout(graph, nodes))

@@ -1,0 +1,213 @@
+"""Top-k retrieval evaluation: rank candidate structures for each query, compare with the truth,
+and give the random-ranking expectation on the same candidate sets."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import dgl
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from models.config import TrainConfig
+from models.data import collate, msms_input
+from models.featurize import mol_graph
+from models.model import MultiModalModel
+from registry.adducts import UnknownAdductError, parse_adduct
+from registry.training_data import TrainingSet
+
+KS = (1, 5, 10, 20)
+
+
+def rank_of_truth(scores: np.ndarray, truth: int) -> int:
+    """1-based rank of the true candidate; ties count against it (pessimistic)."""
+    return int(np.sum(scores >= scores[truth]))
+
+
+def top_k_accuracy(scores: np.ndarray, truth: np.ndarray, ks=KS) -> list[float]:
+    """Fraction of queries (rows of `scores`) whose true column is within the top k."""
+    ranks = np.array([rank_of_truth(row, t) for row, t in zip(scores, truth, strict=True)])
+    return [float(np.mean(ranks <= k)) for k in ks]
+
+
+def random_top_k(n_candidates: np.ndarray, truth_present: np.ndarray, k: int) -> float:
+    """Expected top-k accuracy of a random ranking: mean of min(k, n) / n over the queries
+    whose truth is among their candidates (0 for the others)."""
+    n = np.maximum(np.asarray(n_candidates, dtype=float), 1)
+    present = np.asarray(truth_present, dtype=float)
+    return float(np.mean(present * np.minimum(k, n) / n)) if n.size else 0.0
+
+
+@dataclass
+class Query:
+    """One query: its modality, model input, true compound and the neutral mass it implies."""
+
+    modality: str
+    inputs: list[tuple[str, object]]  # (modality, model input); several for fused queries
+    truth: str  # InChIKey
+    neutral_mass: float | None
+
+
+def _embed_structures(model: MultiModalModel, smiles: list[str], device: torch.device,
+                      batch_size: int = 256) -> torch.Tensor:
+    graphs, ok = [], []
+    for s in smiles:
+        try:
+            graphs.append(mol_graph(s))
+            ok.append(True)
+        except ValueError:
+            ok.append(False)
+    out = torch.zeros((len(smiles), model.config.embed_dim))
+    embedded = []
+    for start in range(0, len(graphs), batch_size):
+        batch = dgl.batch(graphs[start : start + batch_size]).to(device)
+        embedded.append(model.embed("structure", batch).float().cpu())
+    if embedded:
+        out[torch.tensor(ok)] = torch.cat(embedded)
+    return out
+
+
+def _embed_queries(model: MultiModalModel, queries: list[Query], device: torch.device
+                   ) -> torch.Tensor:
+    """Unit query vectors; a fused query is the normalised sum of its modalities' mean vectors."""
+    flat = [(qi, m, x) for qi, q in enumerate(queries) for m, x in q.inputs]
+    vectors = torch.zeros((len(flat), model.config.embed_dim))
+    for modality in {m for _, m, _ in flat}:
+        idx = [n for n, (_, m, _) in enumerate(flat) if m == modality]
+        for start in range(0, len(idx), 256):
+            chunk = idx[start : start + 256]
+            batch = collate(modality, [flat[n][2] for n in chunk])
+            if isinstance(batch, dict):
+                batch = {k: v.to(device) for k, v in batch.items()}
+            else:
+                batch = batch.to(device)
+            vectors[chunk] = model.embed(modality, batch).float().cpu()
+    out = torch.zeros((len(queries), model.config.embed_dim))
+    for qi, query in enumerate(queries):
+        rows = [n for n, (i, _, _) in enumerate(flat) if i == qi]
+        per_modality = [vectors[[n for n in rows if flat[n][1] == m]].mean(0)
+                        for m in sorted({flat[n][1] for n in rows})]
+        out[qi] = F.normalize(torch.stack([F.normalize(v, dim=0) for v in per_modality]).sum(0),
+                              dim=0)
+    return out
+
+
+def _result(query: str, candidate_set: str, ranks: list[int | None], sizes: list[int]
+            ) -> dict[str, Any]:
+    found = np.array([r if r is not None else np.inf for r in ranks], dtype=float)
+    n = np.array(sizes, dtype=float)
+    result: dict[str, Any] = {
+        "query": query,
+        "candidate_set": candidate_set,
+        "n_queries": len(ranks),
+        "mean_candidates": float(n.mean()) if n.size else 0.0,
+        "truth_in_candidates": float(np.isfinite(found).mean()) if found.size else 0.0,
+    }
+    for k in KS:
+        result[f"top{k}"] = float(np.mean(found <= k)) if found.size else 0.0
+    for k in KS:
+        result[f"random_top{k}"] = random_top_k(n, np.isfinite(found), k)
+    return result
+
+
+@torch.inference_mode()
+def evaluate_queries(model: MultiModalModel, queries: list[Query], test_smiles: dict[str, str],
+                     candidates_for: Callable[[float], list[tuple[str, str]]] | None,
+                     device: torch.device, name: str) -> list[dict[str, Any]]:
+    """Rank test-split structures, and mass-window candidates when `candidates_for` is given."""
+    if not queries:
+        return []
+    q = _embed_queries(model, queries, device)
+    keys = list(test_smiles)
+    position = {k: n for n, k in enumerate(keys)}
+    structures = _embed_structures(model, [test_smiles[k] for k in keys], device)
+    scores = (q @ structures.T).numpy()
+    ranks = [rank_of_truth(scores[i], position[x.truth]) for i, x in enumerate(queries)]
+    results = [_result(name, "test_split", ranks, [len(keys)] * len(queries))]
+    if candidates_for is None:
+        return results
+    cache: dict[str, torch.Tensor] = {}
+    windows = []
+    for query in queries:
+        cands = candidates_for(query.neutral_mass) if query.neutral_mass else []
+        windows.append(cands)
+        missing = [(k, s) for k, s in cands if k not in cache]
+        if missing:
+            for (k, _), v in zip(missing, _embed_structures(model, [s for _, s in missing], device),
+                                 strict=True):
+                cache[k] = v
+    mw_ranks: list[int | None] = []
+    sizes = []
+    for i, (query, cands) in enumerate(zip(queries, windows, strict=True)):
+        sizes.append(len(cands))
+        keys_i = [k for k, _ in cands]
+        if query.truth not in keys_i:
+            mw_ranks.append(None)
+            continue
+        s = (torch.stack([cache[k] for k in keys_i]) @ q[i]).numpy()
+        mw_ranks.append(rank_of_truth(s, keys_i.index(query.truth)))
+    results.append(_result(name, "mass_window", mw_ranks, sizes))
+    return results
+
+
+def _neutral(mz: float | None, adduct: str | None) -> float | None:
+    if mz is None or not adduct:
+        return None
+    try:
+        return parse_adduct(adduct).neutral_mass(mz)
+    except UnknownAdductError:
+        return None
+
+
+def build_queries(data: TrainingSet, test_keys: set[str], config: TrainConfig,
+                  max_queries: int | None, seed: int = 0, blind: bool = False
+                  ) -> dict[str, list[Query]]:
+    """Queries per modality ('msms', 'ir', 'ccs', 'fused') for the compounds of the test split.
+
+    MS/MS and CCS queries carry the neutral mass their precursor and adduct imply; IR has no
+    precursor, so its window uses the compound's mass (the user's known mass). With `blind`,
+    MS/MS queries keep precursor and metadata but lose every peak (the spectrum-blind control).
+    """
+    keys = [c.inchikey for c in data.compounds]
+    masses = [c.monoisotopic_mass for c in data.compounds]
+    per_compound: dict[int, list[tuple[str, object, float | None]]] = {}
+    queries: dict[str, list[Query]] = {"msms": [], "ir": [], "ccs": []}
+    for row in data.msms:
+        if keys[row.compound] not in test_keys:
+            continue
+        tensor = msms_input(row, config)
+        if blind:
+            tensor.peaks[:] = 0
+            tensor.n_peaks = 0
+        mass = _neutral(row.precursor_mz, row.adduct)
+        queries["msms"].append(Query("msms", [("msms", tensor)], keys[row.compound], mass))
+        per_compound.setdefault(row.compound, []).append(("msms", tensor, mass))
+    for row in data.ir:
+        if keys[row.compound] in test_keys:
+            item = torch.from_numpy(row.vector)
+            queries["ir"].append(Query("ir", [("ir", item)], keys[row.compound],
+                                       masses[row.compound]))
+            per_compound.setdefault(row.compound, []).append(("ir", item, None))
+    for row in data.ccs:
+        if keys[row.compound] in test_keys:
+            item = (row.ccs, row.mz, row.adduct)
+            mass = _neutral(row.mz, row.adduct) or masses[row.compound]
+            queries["ccs"].append(Query("ccs", [("ccs", item)], keys[row.compound], mass))
+            per_compound.setdefault(row.compound, []).append(("ccs", item, mass))
+    fused = []
+    for compound, items in per_compound.items():
+        if len({m for m, _, _ in items}) < 2:
+            continue
+        mass = next((m for mod, _, m in items if mod == "msms" and m), None)
+        mass = mass or next((m for _, _, m in items if m), masses[compound])
+        fused.append(Query("fused", [(m, x) for m, x, _ in items], keys[compound], mass))
+    queries["fused"] = fused
+    rng = random.Random(seed)
+    for name, items in queries.items():
+        if max_queries and len(items) > max_queries:
+            queries[name] = rng.sample(items, max_queries)
+    return queries
