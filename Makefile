@@ -27,6 +27,7 @@ demo: setup
 	$(MOLVIS) ingest ccs $(DATA)/ccs/raw/pnnl_metabolomicsccs --source pnnl-metabolomics-ccs \
 		--licence Apache-2.0
 	$(MOLVIS) stats
+	$(MOLVIS) models
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

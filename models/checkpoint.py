@@ -22,8 +22,9 @@ def content_version(state: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:12]
 
 
-def make_checkpoint(model: MultiModalModel, split: dict[str, list[str]],
-                    metrics: dict[str, Any]) -> dict[str, Any]:
+def make_checkpoint(
+    model: MultiModalModel, split: dict[str, list[str]], metrics: dict[str, Any]
+) -> dict[str, Any]:
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return {
         "format": 1,

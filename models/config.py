@@ -76,6 +76,7 @@ class TrainConfig:
     seed: int = 0
     pairs: tuple[str, ...] = ("structure:msms", "structure:ir", "structure:ccs", "msms:ir")
     spectra_per_compound: int = 2
+    max_batches_per_pair: int | None = None
     max_compounds: int | None = None
     hard_negatives: bool = False
     device: str = "auto"

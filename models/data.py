@@ -55,9 +55,17 @@ class Prepared:
 
 
 def msms_input(row, config: TrainConfig) -> SpectrumTensor:
-    return spectrum_tensor(row.mz, row.intensity, row.precursor_mz, row.adduct, row.ion_mode,
-                           row.instrument_type, row.collision_energy, config.msms.max_peaks,
-                           config.msms.remove_precursor_peaks)
+    return spectrum_tensor(
+        row.mz,
+        row.intensity,
+        row.precursor_mz,
+        row.adduct,
+        row.ion_mode,
+        row.instrument_type,
+        row.collision_energy,
+        config.msms.max_peaks,
+        config.msms.remove_precursor_peaks,
+    )
 
 
 def prepare(data: TrainingSet, config: TrainConfig) -> Prepared:
@@ -74,7 +82,8 @@ def prepare(data: TrainingSet, config: TrainConfig) -> Prepared:
         split=[split_of(c.inchikey, config.seed) for c in data.compounds],
         graphs=graphs,
         fingerprints=torch.stack([fingerprint_tensor(c.fingerprint) for c in data.compounds])
-        if data.compounds else torch.zeros((0, 2048)),
+        if data.compounds
+        else torch.zeros((0, 2048)),
     )
     prepared.measurements["msms"] = [(r.compound, msms_input(r, config)) for r in data.msms]
     prepared.measurements["ir"] = [(r.compound, torch.from_numpy(r.vector)) for r in data.ir]
@@ -101,15 +110,23 @@ class PairBatch:
     right: object
 
 
-def pair_batches(prepared: Prepared, pair: tuple[str, str], split: str, config: TrainConfig,
-                 rng: random.Random, repeats: int = 1) -> list[PairBatch]:
+def pair_batches(
+    prepared: Prepared,
+    pair: tuple[str, str],
+    split: str,
+    config: TrainConfig,
+    rng: random.Random,
+    repeats: int = 1,
+) -> list[PairBatch]:
     """Batches of distinct compounds of `split` that have both modalities of `pair`; each
     compound appears `repeats` times per epoch with a random measurement each time. With
     hard negatives, batches are filled with compounds of similar mass."""
     grouped = {m: prepared.by_compound(m) for m in pair if m != "structure"}
     eligible = [
-        i for i in range(len(prepared.inchikeys))
-        if prepared.split[i] == split and prepared.graphs[i] is not None
+        i
+        for i in range(len(prepared.inchikeys))
+        if prepared.split[i] == split
+        and prepared.graphs[i] is not None
         and all(i in g for g in grouped.values())
     ]
     batches: list[PairBatch] = []

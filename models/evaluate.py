@@ -52,8 +52,9 @@ class Query:
     neutral_mass: float | None
 
 
-def _embed_structures(model: MultiModalModel, smiles: list[str], device: torch.device,
-                      batch_size: int = 256) -> torch.Tensor:
+def _embed_structures(
+    model: MultiModalModel, smiles: list[str], device: torch.device, batch_size: int = 256
+) -> torch.Tensor:
     graphs, ok = [], []
     for s in smiles:
         try:
@@ -71,8 +72,9 @@ def _embed_structures(model: MultiModalModel, smiles: list[str], device: torch.d
     return out
 
 
-def _embed_queries(model: MultiModalModel, queries: list[Query], device: torch.device
-                   ) -> torch.Tensor:
+def _embed_queries(
+    model: MultiModalModel, queries: list[Query], device: torch.device
+) -> torch.Tensor:
     """Unit query vectors; a fused query is the normalised sum of its modalities' mean vectors."""
     flat = [(qi, m, x) for qi, q in enumerate(queries) for m, x in q.inputs]
     vectors = torch.zeros((len(flat), model.config.embed_dim))
@@ -86,18 +88,19 @@ def _embed_queries(model: MultiModalModel, queries: list[Query], device: torch.d
             else:
                 batch = batch.to(device)
             vectors[chunk] = model.embed(modality, batch).float().cpu()
+    rows_of: dict[tuple[int, str], list[int]] = {}
+    for n, (qi, modality, _) in enumerate(flat):
+        rows_of.setdefault((qi, modality), []).append(n)
     out = torch.zeros((len(queries), model.config.embed_dim))
-    for qi, query in enumerate(queries):
-        rows = [n for n, (i, _, _) in enumerate(flat) if i == qi]
-        per_modality = [vectors[[n for n in rows if flat[n][1] == m]].mean(0)
-                        for m in sorted({flat[n][1] for n in rows})]
-        out[qi] = F.normalize(torch.stack([F.normalize(v, dim=0) for v in per_modality]).sum(0),
-                              dim=0)
+    for (qi, _), rows in rows_of.items():
+        out[qi] += F.normalize(vectors[rows].mean(0), dim=0)
+    out = F.normalize(out, dim=1)
     return out
 
 
-def _result(query: str, candidate_set: str, ranks: list[int | None], sizes: list[int]
-            ) -> dict[str, Any]:
+def _result(
+    query: str, candidate_set: str, ranks: list[int | None], sizes: list[int]
+) -> dict[str, Any]:
     found = np.array([r if r is not None else np.inf for r in ranks], dtype=float)
     n = np.array(sizes, dtype=float)
     result: dict[str, Any] = {
@@ -115,9 +118,14 @@ def _result(query: str, candidate_set: str, ranks: list[int | None], sizes: list
 
 
 @torch.inference_mode()
-def evaluate_queries(model: MultiModalModel, queries: list[Query], test_smiles: dict[str, str],
-                     candidates_for: Callable[[float], list[tuple[str, str]]] | None,
-                     device: torch.device, name: str) -> list[dict[str, Any]]:
+def evaluate_queries(
+    model: MultiModalModel,
+    queries: list[Query],
+    test_smiles: dict[str, str],
+    candidates_for: Callable[[float], list[tuple[str, str]]] | None,
+    device: torch.device,
+    name: str,
+) -> list[dict[str, Any]]:
     """Rank test-split structures, and mass-window candidates when `candidates_for` is given."""
     if not queries:
         return []
@@ -137,8 +145,9 @@ def evaluate_queries(model: MultiModalModel, queries: list[Query], test_smiles: 
         windows.append(cands)
         missing = [(k, s) for k, s in cands if k not in cache]
         if missing:
-            for (k, _), v in zip(missing, _embed_structures(model, [s for _, s in missing], device),
-                                 strict=True):
+            for (k, _), v in zip(
+                missing, _embed_structures(model, [s for _, s in missing], device), strict=True
+            ):
                 cache[k] = v
     mw_ranks: list[int | None] = []
     sizes = []
@@ -163,9 +172,14 @@ def _neutral(mz: float | None, adduct: str | None) -> float | None:
         return None
 
 
-def build_queries(data: TrainingSet, test_keys: set[str], config: TrainConfig,
-                  max_queries: int | None, seed: int = 0, blind: bool = False
-                  ) -> dict[str, list[Query]]:
+def build_queries(
+    data: TrainingSet,
+    test_keys: set[str],
+    config: TrainConfig,
+    max_queries: int | None,
+    seed: int = 0,
+    blind: bool = False,
+) -> dict[str, list[Query]]:
     """Queries per modality ('msms', 'ir', 'ccs', 'fused') for the compounds of the test split.
 
     MS/MS and CCS queries carry the neutral mass their precursor and adduct imply; IR has no
@@ -189,8 +203,9 @@ def build_queries(data: TrainingSet, test_keys: set[str], config: TrainConfig,
     for row in data.ir:
         if keys[row.compound] in test_keys:
             item = torch.from_numpy(row.vector)
-            queries["ir"].append(Query("ir", [("ir", item)], keys[row.compound],
-                                       masses[row.compound]))
+            queries["ir"].append(
+                Query("ir", [("ir", item)], keys[row.compound], masses[row.compound])
+            )
             per_compound.setdefault(row.compound, []).append(("ir", item, None))
     for row in data.ccs:
         if keys[row.compound] in test_keys:

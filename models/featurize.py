@@ -26,19 +26,66 @@ from dgllife.utils import (
 
 from registry.adducts import UnknownAdductError, parse_adduct
 
-ATOM_TYPES = ["C", "N", "O", "S", "F", "Si", "P", "Cl", "Br", "Mg", "Na", "Ca", "Fe", "As",
-              "Al", "I", "B", "V", "K", "Tl", "Yb", "Sb", "Sn", "Ag", "Pd", "Co", "Se", "Ti",
-              "Zn", "H", "Li", "Ge", "Cu", "Au", "Ni", "Cd", "In", "Mn", "Zr", "Cr", "Pt", "Hg",
-              "Pb"]
+ATOM_TYPES = [
+    "C",
+    "N",
+    "O",
+    "S",
+    "F",
+    "Si",
+    "P",
+    "Cl",
+    "Br",
+    "Mg",
+    "Na",
+    "Ca",
+    "Fe",
+    "As",
+    "Al",
+    "I",
+    "B",
+    "V",
+    "K",
+    "Tl",
+    "Yb",
+    "Sb",
+    "Sn",
+    "Ag",
+    "Pd",
+    "Co",
+    "Se",
+    "Ti",
+    "Zn",
+    "H",
+    "Li",
+    "Ge",
+    "Cu",
+    "Au",
+    "Ni",
+    "Cd",
+    "In",
+    "Mn",
+    "Zr",
+    "Cr",
+    "Pt",
+    "Hg",
+    "Pb",
+]
 # The report's features: element, formal charge, hybridization, H count, aromaticity;
 # bonds: order, ring, conjugation.
-ATOM_FEATURIZER = BaseAtomFeaturizer({"h": ConcatFeaturizer([
-    lambda a: atom_type_one_hot(a, ATOM_TYPES, encode_unknown=True),
-    lambda a: atom_formal_charge_one_hot(a, list(range(-2, 3)), encode_unknown=True),
-    atom_hybridization_one_hot,
-    lambda a: atom_total_num_H_one_hot(a, list(range(5)), encode_unknown=True),
-    atom_is_aromatic,
-])})
+ATOM_FEATURIZER = BaseAtomFeaturizer(
+    {
+        "h": ConcatFeaturizer(
+            [
+                lambda a: atom_type_one_hot(a, ATOM_TYPES, encode_unknown=True),
+                lambda a: atom_formal_charge_one_hot(a, list(range(-2, 3)), encode_unknown=True),
+                atom_hybridization_one_hot,
+                lambda a: atom_total_num_H_one_hot(a, list(range(5)), encode_unknown=True),
+                atom_is_aromatic,
+            ]
+        )
+    }
+)
 BOND_FEATURIZER = BaseBondFeaturizer(
     {"e": ConcatFeaturizer([bond_type_one_hot, bond_is_in_ring, bond_is_conjugated])},
     self_loop=False,
@@ -46,17 +93,43 @@ BOND_FEATURIZER = BaseBondFeaturizer(
 ATOM_FEATURES = ATOM_FEATURIZER.feat_size("h")
 BOND_FEATURES = BOND_FEATURIZER.feat_size("e")
 
-INSTRUMENT_TYPES = ["LC-ESI-QTOF", "LC-ESI-ITFT", "LC-ESI-QFT", "LC-ESI-QQ", "LC-ESI-IT",
-                    "LC-ESI-TOF", "LC-APCI-QTOF", "LC-ESI-QIT", "GC-APCI-QTOF", "ESI-QTOF"]
-ADDUCT_TYPES = ["[M+H]+", "[M-H]-", "[M+Na]+", "[M]+", "[M+NH4]+", "[M+FA-H]-", "[M+Hac-H]-",
-                "[M+H-H2O]+", "[M+K]+", "[M+Cl]-", "[M-2H]2-", "[M+2H]2+"]
+INSTRUMENT_TYPES = [
+    "LC-ESI-QTOF",
+    "LC-ESI-ITFT",
+    "LC-ESI-QFT",
+    "LC-ESI-QQ",
+    "LC-ESI-IT",
+    "LC-ESI-TOF",
+    "LC-APCI-QTOF",
+    "LC-ESI-QIT",
+    "GC-APCI-QTOF",
+    "ESI-QTOF",
+]
+ADDUCT_TYPES = [
+    "[M+H]+",
+    "[M-H]-",
+    "[M+Na]+",
+    "[M]+",
+    "[M+NH4]+",
+    "[M+FA-H]-",
+    "[M+Hac-H]-",
+    "[M+H-H2O]+",
+    "[M+K]+",
+    "[M+Cl]-",
+    "[M-2H]2-",
+    "[M+2H]2+",
+]
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 
 
 def mol_graph(smiles: str) -> dgl.DGLGraph:
     """DGL graph of a molecule with the report's atom ('h') and bond ('e') features."""
-    graph = smiles_to_bigraph(smiles, node_featurizer=ATOM_FEATURIZER,
-                              edge_featurizer=BOND_FEATURIZER, add_self_loop=False)
+    graph = smiles_to_bigraph(
+        smiles,
+        node_featurizer=ATOM_FEATURIZER,
+        edge_featurizer=BOND_FEATURIZER,
+        add_self_loop=False,
+    )
     if graph is None:
         raise ValueError(f"RDKit cannot parse SMILES {smiles!r}")
     if graph.num_edges() == 0:  # single-atom molecules still need edge features of the right width
@@ -92,10 +165,17 @@ class SpectrumTensor:
     collision_energy: float  # NaN when unknown
 
 
-def spectrum_tensor(mz: np.ndarray, intensity: np.ndarray, precursor_mz: float,
-                    adduct: str | None, ion_mode: str | None, instrument_type: str | None,
-                    collision_energy: str | None, max_peaks: int,
-                    remove_precursor_peaks: bool) -> SpectrumTensor:
+def spectrum_tensor(
+    mz: np.ndarray,
+    intensity: np.ndarray,
+    precursor_mz: float,
+    adduct: str | None,
+    ion_mode: str | None,
+    instrument_type: str | None,
+    collision_energy: str | None,
+    max_peaks: int,
+    remove_precursor_peaks: bool,
+) -> SpectrumTensor:
     """Keep the `max_peaks` most intense peaks (optionally only those below the precursor)."""
     mz = np.asarray(mz, dtype=np.float64)
     intensity = np.asarray(intensity, dtype=np.float64)
@@ -115,10 +195,15 @@ def spectrum_tensor(mz: np.ndarray, intensity: np.ndarray, precursor_mz: float,
             mode = 0 if parse_adduct(adduct).charge > 0 else 1
         except UnknownAdductError:
             pass
-    return SpectrumTensor(peaks, n, float(precursor_mz), mode,
-                          category(instrument_type, INSTRUMENT_TYPES),
-                          category(adduct, ADDUCT_TYPES),
-                          collision_energy_value(collision_energy))
+    return SpectrumTensor(
+        peaks,
+        n,
+        float(precursor_mz),
+        mode,
+        category(instrument_type, INSTRUMENT_TYPES),
+        category(adduct, ADDUCT_TYPES),
+        collision_energy_value(collision_energy),
+    )
 
 
 def collate_spectra(items: list[SpectrumTensor]) -> dict[str, torch.Tensor]:
@@ -143,8 +228,9 @@ def collate_ccs(values: list[tuple[float, float | None, str]]) -> dict[str, torc
     """CCS (A^2), ion m/z (NaN if unknown) and adduct code per row."""
     return {
         "ccs": torch.tensor([v[0] for v in values], dtype=torch.float32),
-        "mz": torch.tensor([math.nan if v[1] is None else v[1] for v in values],
-                           dtype=torch.float32),
+        "mz": torch.tensor(
+            [math.nan if v[1] is None else v[1] for v in values], dtype=torch.float32
+        ),
         "adduct": torch.tensor([category(v[2], ADDUCT_TYPES) for v in values]),
     }
 

@@ -30,8 +30,9 @@ def bce_tanimoto(q: torch.Tensor, r: torch.Tensor, tanimoto: torch.Tensor) -> to
     return F.binary_cross_entropy(prob, labels)
 
 
-def contrastive_margin(q: torch.Tensor, r: torch.Tensor, positive: float = 0.8,
-                       negative: float = 0.2) -> torch.Tensor:
+def contrastive_margin(
+    q: torch.Tensor, r: torch.Tensor, positive: float = 0.8, negative: float = 0.2
+) -> torch.Tensor:
     """Squared hinge: matching pairs pulled above `positive`, others pushed below `negative`."""
     sims = q @ r.T
     eye = torch.eye(q.shape[0], dtype=torch.bool, device=q.device)

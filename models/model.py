@@ -18,14 +18,17 @@ class MultiModalModel(nn.Module):
     def __init__(self, config: TrainConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoders = nn.ModuleDict({
-            "structure": StructureEncoder(config.structure, config.embed_dim),
-            "msms": MsmsEncoder(config.msms, config.embed_dim),
-            "ir": IrEncoder(config.ir, config.embed_dim),
-            "ccs": CcsEncoder(config.ccs, config.embed_dim),
-        })
-        self.log_scale = nn.Parameter(torch.tensor(math.log(1 / config.temperature)),
-                                      requires_grad=config.learn_temperature)
+        self.encoders = nn.ModuleDict(
+            {
+                "structure": StructureEncoder(config.structure, config.embed_dim),
+                "msms": MsmsEncoder(config.msms, config.embed_dim),
+                "ir": IrEncoder(config.ir, config.embed_dim),
+                "ccs": CcsEncoder(config.ccs, config.embed_dim),
+            }
+        )
+        self.log_scale = nn.Parameter(
+            torch.tensor(math.log(1 / config.temperature)), requires_grad=config.learn_temperature
+        )
 
     @property
     def logit_scale(self) -> torch.Tensor:

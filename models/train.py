@@ -50,8 +50,9 @@ def _to(batch, device: torch.device):
     return batch.to(device)
 
 
-def batch_loss(model: MultiModalModel, batch: PairBatch, prepared: Prepared,
-               device: torch.device) -> torch.Tensor:
+def batch_loss(
+    model: MultiModalModel, batch: PairBatch, prepared: Prepared, device: torch.device
+) -> torch.Tensor:
     left, right = batch.pair
     q = model.embed(right, _to(batch.right, device))
     r = model.embed(left, _to(batch.left, device))
@@ -74,25 +75,34 @@ def _autocast(device: torch.device, enabled: bool):
 
 
 @torch.inference_mode()
-def validation_top_k(model: MultiModalModel, prepared: Prepared, split: str,
-                     device: torch.device, ks=(1, 5, 10)) -> dict[str, float]:
+def validation_top_k(
+    model: MultiModalModel, prepared: Prepared, split: str, device: torch.device, ks=(1, 5, 10)
+) -> dict[str, float]:
     """MS/MS -> structure retrieval among every structure of the split (a quick epoch signal)."""
-    compounds = [i for i in range(len(prepared.inchikeys))
-                 if prepared.split[i] == split and prepared.graphs[i] is not None]
+    compounds = [
+        i
+        for i in range(len(prepared.inchikeys))
+        if prepared.split[i] == split and prepared.graphs[i] is not None
+    ]
     position = {c: n for n, c in enumerate(compounds)}
     queries = [(c, s) for c, s in prepared.measurements.get("msms", []) if c in position]
     if not queries or len(compounds) < 2:
         return {}
     queries = random.Random(0).sample(queries, min(len(queries), VALIDATION_QUERIES))
-    structures = torch.cat([
-        model.embed("structure", _to(collate("structure", [prepared.graphs[c] for c in chunk]),
-                                     device))
-        for chunk in _chunks(compounds, 256)
-    ])
-    spectra = torch.cat([
-        model.embed("msms", _to(collate("msms", [s for _, s in chunk]), device))
-        for chunk in _chunks(queries, 256)
-    ])
+    structures = torch.cat(
+        [
+            model.embed(
+                "structure", _to(collate("structure", [prepared.graphs[c] for c in chunk]), device)
+            )
+            for chunk in _chunks(compounds, 256)
+        ]
+    )
+    spectra = torch.cat(
+        [
+            model.embed("msms", _to(collate("msms", [s for _, s in chunk]), device))
+            for chunk in _chunks(queries, 256)
+        ]
+    )
     scores = (spectra @ structures.T).float().cpu().numpy()
     truth = np.array([position[c] for c, _ in queries])
     return {f"val_top{k}": v for k, v in zip(ks, top_k_accuracy(scores, truth, ks), strict=True)}
@@ -111,24 +121,38 @@ def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) ->
     device = pick_device(config.device)
     prepared = prepare(data, config)
     model = MultiModalModel(config).to(device)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
-                                 lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
     pairs = [tuple(p.split(":")) for p in config.pairs]
     rng = random.Random(config.seed)
-    val_batches = [b for p in pairs for b in pair_batches(prepared, p, "val", config,
-                                                          random.Random(config.seed))]
+    val_batches = [
+        b
+        for p in pairs
+        for b in pair_batches(prepared, p, "val", config, random.Random(config.seed))
+    ]
     history: list[dict[str, float]] = []
     best: dict[str, Any] | None = None
     best_loss = math.inf
     stale = 0
-    split = {s: [k for k, sp in zip(prepared.inchikeys, prepared.split, strict=True) if sp == s]
-             for s in ("train", "val", "test")}
+    split = {
+        s: [k for k, sp in zip(prepared.inchikeys, prepared.split, strict=True) if sp == s]
+        for s in ("train", "val", "test")
+    }
     epochs = tqdm(range(config.epochs), desc="epochs", disable=not show_progress)
     for epoch in epochs:
         started = time.perf_counter()
-        batches = [b for p in pairs for b in pair_batches(
-            prepared, p, "train", config, rng, repeats=config.spectra_per_compound)]
+        batches = []
+        for pair in pairs:
+            found = pair_batches(
+                prepared, pair, "train", config, rng, repeats=config.spectra_per_compound
+            )
+            if config.max_batches_per_pair and len(found) > config.max_batches_per_pair:
+                found = rng.sample(found, config.max_batches_per_pair)
+            batches += found
         rng.shuffle(batches)
         if not batches:
             raise ValueError("no training pairs: the registry holds too few measured compounds")
@@ -156,12 +180,19 @@ def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) ->
             **validation_top_k(model, prepared, "val", device),
         }
         history.append(record)
-        epochs.set_postfix({k: f"{v:.3f}" for k, v in record.items()
-                            if k in ("train_loss", "val_loss", "val_top1", "val_top5")})
+        epochs.set_postfix(
+            {
+                k: f"{v:.3f}"
+                for k, v in record.items()
+                if k in ("train_loss", "val_loss", "val_top1", "val_top5")
+            }
+        )
         score = record["val_loss"] if val_losses else record["train_loss"]
         if score < best_loss - 1e-4:
             best_loss, stale = score, 0
-            best = make_checkpoint(model, split, {"history": list(history), "best_epoch": epoch + 1})
+            best = make_checkpoint(
+                model, split, {"history": list(history), "best_epoch": epoch + 1}
+            )
         else:
             stale += 1
             if stale >= config.patience:

@@ -24,8 +24,15 @@ def ensure_pretrained(session) -> None:
 
     for n, path in enumerate(sorted(PRETRAINED_DIR.glob("*.pt"))):
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        register_model(session, path.stem, checkpoint["version"], str(path),
-                       checkpoint["config"], checkpoint.get("metrics", {}), activate=n == 0)
+        register_model(
+            session,
+            path.stem,
+            checkpoint["version"],
+            str(path),
+            checkpoint["config"],
+            checkpoint.get("metrics", {}),
+            activate=n == 0,
+        )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -42,26 +49,45 @@ def cmd_train(args: argparse.Namespace) -> int:
         config.epochs = args.epochs
     with session_scope(get_engine()) as session:
         data = load_training_set(session, config.max_compounds)
-    print(f"training {config.name} on {len(data.compounds)} compounds, {len(data.msms)} MS/MS, "
-          f"{len(data.ir)} IR, {len(data.ccs)} CCS", file=sys.stderr)
+    print(
+        f"training {config.name} on {len(data.compounds)} compounds, {len(data.msms)} MS/MS, "
+        f"{len(data.ir)} IR, {len(data.ccs)} CCS",
+        file=sys.stderr,
+    )
     result = train(data, config, show_progress=not args.quiet)
-    path = Path(args.output) if args.output else (
-        load_settings().home / "models" / f"{config.name}.pt")
+    path = (
+        Path(args.output)
+        if args.output
+        else (load_settings().home / "models" / f"{config.name}.pt")
+    )
     save_checkpoint(result.checkpoint, path)
     with session_scope(get_engine()) as session:
         ensure_pretrained(session)
-        register_model(session, config.name, result.checkpoint["version"], str(path.resolve()),
-                       result.checkpoint["config"], result.checkpoint["metrics"],
-                       activate=args.activate)
+        register_model(
+            session,
+            config.name,
+            result.checkpoint["version"],
+            str(path.resolve()),
+            result.checkpoint["config"],
+            result.checkpoint["metrics"],
+            activate=args.activate,
+        )
     best = result.checkpoint["metrics"]["best_epoch"]
-    print(f"saved {config.name} (version {result.checkpoint['version']}, best epoch {best}) "
-          f"to {path}" + ("; active" if args.activate else
-                          f"; activate with `molvis models activate {config.name}`"))
+    print(
+        f"saved {config.name} (version {result.checkpoint['version']}, best epoch {best}) "
+        f"to {path}"
+        + (
+            "; active"
+            if args.activate
+            else f"; activate with `molvis models activate {config.name}`"
+        )
+    )
     return 0
 
 
-def evaluation(model_name: str | None, ppm: float, max_queries: int | None,
-               mass_window: bool) -> dict[str, Any]:
+def evaluation(
+    model_name: str | None, ppm: float, max_queries: int | None, mass_window: bool
+) -> dict[str, Any]:
     """Top-k of every query modality on the model's test split, both candidate sets."""
     from models.checkpoint import load_checkpoint
     from models.evaluate import build_queries, evaluate_queries
@@ -81,6 +107,7 @@ def evaluation(model_name: str | None, ppm: float, max_queries: int | None,
     controls: list[dict[str, Any]] = []
     engine = get_engine()
     with session_scope(engine) as session:
+
         def candidates_for(mass: float) -> list[tuple[str, str]]:
             return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
 
@@ -91,8 +118,13 @@ def evaluation(model_name: str | None, ppm: float, max_queries: int | None,
         blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
         for result in evaluate_queries(model, blind, test_smiles, window, device, "msms"):
             controls.append({**result, "control": "spectrum_blind"})
-    report = {"model": info.name, "version": info.version, "ppm": ppm, "results": results,
-              "controls": controls}
+    report = {
+        "model": info.name,
+        "version": info.version,
+        "ppm": ppm,
+        "results": results,
+        "controls": controls,
+    }
     with session_scope(get_engine()) as session:
         update_metrics(session, info.name, {**info.metrics, "evaluation": report})
     return report
@@ -107,15 +139,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{report['model']} ({report['version']}): top-k on the test split")
-    for col in ("query", "candidates", "n", "mean cand.", "truth in", "top1", "top5", "top10",
-                "top20", "rnd top1", "rnd top20"):
+    for col in (
+        "query",
+        "candidates",
+        "n",
+        "mean cand.",
+        "truth in",
+        "top1",
+        "top5",
+        "top10",
+        "top20",
+        "rnd top1",
+        "rnd top20",
+    ):
         table.add_column(col, justify="left" if col in ("query", "candidates") else "right")
     for r in report["results"] + report["controls"]:
         label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
-        table.add_row(label, r["candidate_set"], str(r["n_queries"]), f"{r['mean_candidates']:.1f}",
-                      *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates",)),
-                      *(f"{100 * r[k]:.1f}%" for k in ("top1", "top5", "top10", "top20",
-                                                       "random_top1", "random_top20")))
+        table.add_row(
+            label,
+            r["candidate_set"],
+            str(r["n_queries"]),
+            f"{r['mean_candidates']:.1f}",
+            *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates",)),
+            *(
+                f"{100 * r[k]:.1f}%"
+                for k in ("top1", "top5", "top10", "top20", "random_top1", "random_top20")
+            ),
+        )
     Console(width=150).print(table)
     return 0
 
@@ -160,10 +210,15 @@ def add_parsers(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="top-k retrieval on the model's test split")
     evaluate.add_argument("--model", help="model name (default: the active one)")
     evaluate.add_argument("--ppm", type=float, default=10.0, help="mass window (default 10)")
-    evaluate.add_argument("--max-queries", type=int, default=3000,
-                          help="queries per modality, sampled (default 3000; 0 = all)")
-    evaluate.add_argument("--no-mass-window", action="store_true",
-                          help="only the test-split candidate set")
+    evaluate.add_argument(
+        "--max-queries",
+        type=int,
+        default=3000,
+        help="queries per modality, sampled (default 3000; 0 = all)",
+    )
+    evaluate.add_argument(
+        "--no-mass-window", action="store_true", help="only the test-split candidate set"
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
 

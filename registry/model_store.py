@@ -29,15 +29,24 @@ def _info(row: Model) -> ModelInfo:
     return ModelInfo(row.name, row.version, row.path, row.metrics or {}, row.is_active)
 
 
-def register_model(session: Session, name: str, version: str, path: str,
-                   config: dict[str, Any], metrics: dict[str, Any], activate: bool) -> ModelInfo:
+def register_model(
+    session: Session,
+    name: str,
+    version: str,
+    path: str,
+    config: dict[str, Any],
+    metrics: dict[str, Any],
+    activate: bool,
+) -> ModelInfo:
     """Insert or update the model called `name`; optionally make it the active one."""
     table = Model.__table__
     session.execute(
         pg_insert(table)
         .values(name=name, version=version, path=path, config=config, metrics=metrics)
-        .on_conflict_do_update(index_elements=["name"], set_={
-            "version": version, "path": path, "config": config, "metrics": metrics})
+        .on_conflict_do_update(
+            index_elements=["name"],
+            set_={"version": version, "path": path, "config": config, "metrics": metrics},
+        )
     )
     if activate:
         activate_model(session, name)
@@ -54,7 +63,9 @@ def list_models(session: Session) -> list[ModelInfo]:
 
 def get_model(session: Session, name: str | None = None) -> ModelInfo:
     """The model called `name`, or the active model when name is None."""
-    query = select(Model).where(Model.name == name) if name else select(Model).where(Model.is_active)
+    query = (
+        select(Model).where(Model.name == name) if name else select(Model).where(Model.is_active)
+    )
     row = session.scalars(query).first()
     if row is None:
         known = ", ".join(m.name for m in list_models(session)) or "none"

@@ -72,26 +72,40 @@ def load_training_set(session: Session, limit_compounds: int | None = None) -> T
     data = TrainingSet()
     sql = _COMPOUNDS + (f" LIMIT {int(limit_compounds)}" if limit_compounds else "")
     for row in session.execute(text(sql)):
-        data.compounds.append(CompoundRow(row.id, row.inchikey, row.smiles,
-                                          row.monoisotopic_mass, row.fingerprint))
+        data.compounds.append(
+            CompoundRow(row.id, row.inchikey, row.smiles, row.monoisotopic_mass, row.fingerprint)
+        )
     index = {c.id: i for i, c in enumerate(data.compounds)}
-    for row in session.execute(text(
-        "SELECT id, compound_id, precursor_mz, adduct, ion_mode, instrument_type, "
-        "collision_energy, mz, intensity FROM msms_spectrum ORDER BY id"
-    )):
+    for row in session.execute(
+        text(
+            "SELECT id, compound_id, precursor_mz, adduct, ion_mode, instrument_type, "
+            "collision_energy, mz, intensity FROM msms_spectrum ORDER BY id"
+        )
+    ):
         if row.compound_id in index:
-            data.msms.append(MsmsRow(index[row.compound_id], row.id, row.precursor_mz, row.adduct,
-                                     row.ion_mode, row.instrument_type, row.collision_energy,
-                                     np.asarray(row.mz), np.asarray(row.intensity)))
-    for row in session.execute(text(
-        "SELECT id, compound_id, processed::real[] AS processed FROM ir_spectrum ORDER BY id"
-    )):
+            data.msms.append(
+                MsmsRow(
+                    index[row.compound_id],
+                    row.id,
+                    row.precursor_mz,
+                    row.adduct,
+                    row.ion_mode,
+                    row.instrument_type,
+                    row.collision_energy,
+                    np.asarray(row.mz),
+                    np.asarray(row.intensity),
+                )
+            )
+    for row in session.execute(
+        text("SELECT id, compound_id, processed::real[] AS processed FROM ir_spectrum ORDER BY id")
+    ):
         if row.compound_id in index:
-            data.ir.append(IrRow(index[row.compound_id], row.id,
-                                 np.asarray(row.processed, dtype=np.float32)))
-    for row in session.execute(text(
-        "SELECT id, compound_id, ccs, mz, adduct FROM ccs_value ORDER BY id"
-    )):
+            data.ir.append(
+                IrRow(index[row.compound_id], row.id, np.asarray(row.processed, dtype=np.float32))
+            )
+    for row in session.execute(
+        text("SELECT id, compound_id, ccs, mz, adduct FROM ccs_value ORDER BY id")
+    ):
         if row.compound_id in index:
             data.ccs.append(CcsRow(index[row.compound_id], row.id, row.ccs, row.mz, row.adduct))
     return data
@@ -101,8 +115,10 @@ def candidates_in_window(session: Session, mass: float, ppm: float) -> list[Comp
     """Every registry compound whose monoisotopic mass lies within `ppm` of `mass`."""
     delta = mass * ppm * 1e-6
     rows = session.execute(
-        text("SELECT id, inchikey, smiles, monoisotopic_mass, NULL AS fingerprint FROM compound "
-             "WHERE monoisotopic_mass BETWEEN :lo AND :hi"),
+        text(
+            "SELECT id, inchikey, smiles, monoisotopic_mass, NULL AS fingerprint FROM compound "
+            "WHERE monoisotopic_mass BETWEEN :lo AND :hi"
+        ),
         {"lo": mass - delta, "hi": mass + delta},
     )
     return [CompoundRow(r.id, r.inchikey, r.smiles, r.monoisotopic_mass, None) for r in rows]

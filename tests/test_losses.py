@@ -14,9 +14,11 @@ def test_clip_infonce_by_hand():
     scale = torch.tensor(10.0)
     # row 0: logits [10, 6]; row 1: [0, 8]; columns: [10, 0] and [6, 8]
     rows = -math.log(math.exp(10) / (math.exp(10) + math.exp(6))) - math.log(
-        math.exp(8) / (1 + math.exp(8)))
+        math.exp(8) / (1 + math.exp(8))
+    )
     cols = -math.log(math.exp(10) / (math.exp(10) + 1)) - math.log(
-        math.exp(8) / (math.exp(6) + math.exp(8)))
+        math.exp(8) / (math.exp(6) + math.exp(8))
+    )
     expected = (rows / 2 + cols / 2) / 2
     assert clip_infonce(Q, R, scale).item() == pytest.approx(expected, rel=1e-5)
 
@@ -28,7 +30,8 @@ def test_clip_prefers_matching_pairs():
 def test_report_eq3_by_hand():
     # |q.r - S| = [[0, 0.1], [0.5, 0.2]]
     expected = -(1 - math.log(math.exp(0) + math.exp(0.1))) - (
-        0.8 - math.log(math.exp(0.5) + math.exp(0.2)))
+        0.8 - math.log(math.exp(0.5) + math.exp(0.2))
+    )
     assert report_eq3(Q, R, S).item() == pytest.approx(expected, abs=1e-6)
 
 
@@ -49,7 +52,11 @@ def test_every_loss_has_gradients():
     q = torch.nn.functional.normalize(torch.randn(4, 8), dim=1).requires_grad_()
     r = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
     s = torch.rand(4, 4)
-    for loss in (clip_infonce(q, r, torch.tensor(5.0)), report_eq3(q, r, s),
-                 bce_tanimoto(q, r, s), contrastive_margin(q, r)):
+    for loss in (
+        clip_infonce(q, r, torch.tensor(5.0)),
+        report_eq3(q, r, s),
+        bce_tanimoto(q, r, s),
+        contrastive_margin(q, r),
+    ):
         (grad,) = torch.autograd.grad(loss, q)
         assert torch.isfinite(grad).all() and grad.abs().sum() > 0

@@ -27,8 +27,13 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
     )
-    op.create_index("uq_model_one_active", "model", ["is_active"], unique=True,
-                    postgresql_where=sa.text("is_active"))
+    op.create_index(
+        "uq_model_one_active",
+        "model",
+        ["is_active"],
+        unique=True,
+        postgresql_where=sa.text("is_active"),
+    )
 
 
 def downgrade() -> None:

@@ -15,8 +15,11 @@ class CcsEncoder(Encoder):
         super().__init__()
         self.adduct = nn.Embedding(len(ADDUCT_TYPES) + 2, 16)
         self.net = nn.Sequential(
-            nn.Linear(4 + 16, config.hidden), nn.SiLU(), nn.Dropout(config.dropout),
-            nn.Linear(config.hidden, config.hidden), nn.SiLU(),
+            nn.Linear(4 + 16, config.hidden),
+            nn.SiLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.hidden),
+            nn.SiLU(),
             nn.Linear(config.hidden, embed_dim),
         )
 

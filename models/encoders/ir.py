@@ -14,12 +14,17 @@ class _Block(nn.Module):
         super().__init__()
         pad = kernel // 2
         self.body = nn.Sequential(
-            nn.Conv1d(c_in, c_out, kernel, stride, pad, bias=False), nn.BatchNorm1d(c_out),
-            nn.ReLU(), nn.Conv1d(c_out, c_out, kernel, 1, pad, bias=False), nn.BatchNorm1d(c_out),
+            nn.Conv1d(c_in, c_out, kernel, stride, pad, bias=False),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(),
+            nn.Conv1d(c_out, c_out, kernel, 1, pad, bias=False),
+            nn.BatchNorm1d(c_out),
         )
-        self.skip = (nn.Identity() if c_in == c_out and stride == 1 else
-                     nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride, bias=False),
-                                   nn.BatchNorm1d(c_out)))
+        self.skip = (
+            nn.Identity()
+            if c_in == c_out and stride == 1
+            else nn.Sequential(nn.Conv1d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm1d(c_out))
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.body(x) + self.skip(x))
@@ -28,8 +33,9 @@ class _Block(nn.Module):
 class IrEncoder(Encoder):
     def __init__(self, config: IrEncoderConfig, embed_dim: int) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv1d(1, config.channels[0], config.kernel_size, 2,
-                                             config.kernel_size // 2)]
+        layers: list[nn.Module] = [
+            nn.Conv1d(1, config.channels[0], config.kernel_size, 2, config.kernel_size // 2)
+        ]
         c_in = config.channels[0]
         for c_out in config.channels:
             layers.append(_Block(c_in, c_out, config.kernel_size, 2))

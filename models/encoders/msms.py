@@ -37,8 +37,15 @@ class _Metadata(nn.Module):
         energy = batch["collision_energy"]
         known = torch.isfinite(energy)
         energy_in = torch.stack([torch.where(known, energy / 100.0, 0.0), known.float()], -1)
-        return torch.stack([self.ion_mode(batch["ion_mode"]), self.instrument(batch["instrument"]),
-                            self.adduct(batch["adduct"]), self.energy(energy_in)], dim=1)
+        return torch.stack(
+            [
+                self.ion_mode(batch["ion_mode"]),
+                self.instrument(batch["instrument"]),
+                self.adduct(batch["adduct"]),
+                self.energy(energy_in),
+            ],
+            dim=1,
+        )
 
 
 class MsmsEncoder(Encoder):
@@ -48,32 +55,57 @@ class MsmsEncoder(Encoder):
         d = config.d_model
         self.peak_in = nn.Sequential(nn.Linear(d + 1, d), nn.SiLU(), nn.Linear(d, d))
         self.precursor_flag = nn.Parameter(torch.zeros(d))
-        layer = nn.TransformerEncoderLayer(d, config.nhead, config.dim_feedforward,
-                                           config.dropout, batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, config.num_encoder_layers,
-                                             enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d,
+            config.nhead,
+            config.dim_feedforward,
+            config.dropout,
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, config.num_encoder_layers, enable_nested_tensor=False
+        )
         self.metadata = _Metadata(d)
-        dec = nn.TransformerDecoderLayer(d, config.nhead, config.dim_feedforward,
-                                         config.dropout, batch_first=True, norm_first=True)
+        dec = nn.TransformerDecoderLayer(
+            d,
+            config.nhead,
+            config.dim_feedforward,
+            config.dropout,
+            batch_first=True,
+            norm_first=True,
+        )
         self.decoder = nn.TransformerDecoder(dec, config.num_decoder_layers)
         self.head = nn.Linear(d, config.head_dim)
         self.norm = nn.BatchNorm1d(config.head_dim)
-        self.out = nn.Sequential(nn.Linear(config.head_dim, config.head_dim), nn.SELU(),
-                                 nn.Linear(config.head_dim, embed_dim))
+        self.out = nn.Sequential(
+            nn.Linear(config.head_dim, config.head_dim),
+            nn.SELU(),
+            nn.Linear(config.head_dim, embed_dim),
+        )
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         c = self.config
         peaks = batch["peaks"]
         mz = torch.cat([batch["precursor_mz"].unsqueeze(1), peaks[..., 0]], dim=1)
-        intensity = torch.cat([torch.ones_like(batch["precursor_mz"]).unsqueeze(1),
-                               peaks[..., 1]], dim=1)
-        tokens = self.peak_in(torch.cat(
-            [sinusoidal_mz(mz, c.d_model, c.lambda_min, c.lambda_max), intensity.unsqueeze(-1)],
-            dim=-1))
+        intensity = torch.cat(
+            [torch.ones_like(batch["precursor_mz"]).unsqueeze(1), peaks[..., 1]], dim=1
+        )
+        tokens = self.peak_in(
+            torch.cat(
+                [sinusoidal_mz(mz, c.d_model, c.lambda_min, c.lambda_max), intensity.unsqueeze(-1)],
+                dim=-1,
+            )
+        )
         tokens[:, 0] = tokens[:, 0] + self.precursor_flag
         positions = torch.arange(peaks.shape[1], device=peaks.device)
-        padding = torch.cat([torch.zeros_like(batch["n_peaks"], dtype=torch.bool).unsqueeze(1),
-                             positions.unsqueeze(0) >= batch["n_peaks"].unsqueeze(1)], dim=1)
+        padding = torch.cat(
+            [
+                torch.zeros_like(batch["n_peaks"], dtype=torch.bool).unsqueeze(1),
+                positions.unsqueeze(0) >= batch["n_peaks"].unsqueeze(1),
+            ],
+            dim=1,
+        )
         memory = self.encoder(tokens, src_key_padding_mask=padding)
         decoded = self.decoder(self.metadata(batch), memory, memory_key_padding_mask=padding)
         pooled = self.head(decoded).max(dim=1).values

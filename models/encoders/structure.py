@@ -16,12 +16,15 @@ from models.featurize import ATOM_FEATURES, BOND_FEATURES
 class StructureEncoder(Encoder):
     def __init__(self, config: StructureEncoderConfig, embed_dim: int) -> None:
         super().__init__()
-        self.gnn = AttentiveFPGNN(ATOM_FEATURES, BOND_FEATURES, config.num_layers,
-                                  config.graph_feat_size, config.dropout)
-        self.readout = AttentiveFPReadout(config.graph_feat_size, config.num_timesteps,
-                                          config.dropout)
+        self.gnn = AttentiveFPGNN(
+            ATOM_FEATURES, BOND_FEATURES, config.num_layers, config.graph_feat_size, config.dropout
+        )
+        self.readout = AttentiveFPReadout(
+            config.graph_feat_size, config.num_timesteps, config.dropout
+        )
         self.project = nn.Sequential(
-            nn.Linear(config.graph_feat_size, config.graph_feat_size), nn.SiLU(),
+            nn.Linear(config.graph_feat_size, config.graph_feat_size),
+            nn.SiLU(),
             nn.Linear(config.graph_feat_size, embed_dim),
         )
 

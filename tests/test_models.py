@@ -1,0 +1,136 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from models.config import TrainConfig, config_from_dict, load_config
+from models.data import split_of
+from models.encoders.msms import sinusoidal_mz
+from models.evaluate import random_top_k, rank_of_truth, top_k_accuracy
+from models.featurize import (
+    collate_ccs,
+    collate_graphs,
+    collate_spectra,
+    collision_energy_value,
+    mol_graph,
+    spectrum_tensor,
+)
+from models.model import MultiModalModel
+from tests.conftest import REPO
+
+TINY = load_config(REPO / "models" / "configs" / "tiny.yaml")
+
+
+def spectra(n: int):
+    rng = np.random.default_rng(0)
+    return collate_spectra(
+        [
+            spectrum_tensor(
+                np.sort(rng.uniform(50, 300, 10 + i)),
+                rng.uniform(1, 100, 10 + i),
+                310.0,
+                "[M+H]+",
+                "positive",
+                "LC-ESI-QTOF",
+                "35 eV",
+                64,
+                False,
+            )
+            for i in range(n)
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return MultiModalModel(TINY).eval()
+
+
+def test_every_encoder_gives_unit_vectors_of_the_shared_size(model):
+    d = TINY.embed_dim
+    graphs = collate_graphs([mol_graph(s) for s in ("CCO", "c1ccccc1O", "[Na+].[Cl-]")])
+    outputs = {
+        "structure": model.embed("structure", graphs),
+        "msms": model.embed("msms", spectra(3)),
+        "ir": model.embed("ir", torch.rand(3, 825)),
+        "ccs": model.embed(
+            "ccs",
+            collate_ccs([(150.0, 200.0, "[M+H]+"), (180.0, None, "x"), (130.0, 90.0, "[M-H]-")]),
+        ),
+    }
+    for name, out in outputs.items():
+        assert out.shape == (3, d), name
+        assert torch.allclose(out.norm(dim=1), torch.ones(3), atol=1e-5), name
+
+
+def test_sinusoidal_embedding_by_hand():
+    out = sinusoidal_mz(torch.tensor([100.0]), dim=4, lambda_min=0.1, lambda_max=1000.0)
+    # i=0: wavelength 0.1; i=1: 0.1 * (1e4)^(2/2) = 1000
+    expected = [
+        math.sin(2 * math.pi * 1000),
+        math.cos(2 * math.pi * 1000),
+        math.sin(2 * math.pi * 0.1),
+        math.cos(2 * math.pi * 0.1),
+    ]
+    assert out[0].tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_spectrum_tensor_keeps_the_most_intense_peaks():
+    mz = np.array([50.0, 60.0, 70.0, 80.0, 200.0])
+    intensity = np.array([1.0, 100.0, 5.0, 50.0, 80.0])
+    t = spectrum_tensor(mz, intensity, 190.0, None, None, None, "10(NCE)", 3, False)
+    assert t.n_peaks == 3 and t.peaks[:3, 0].tolist() == [60.0, 80.0, 200.0]
+    assert t.peaks[0, 1] == pytest.approx(1.0) and t.collision_energy == 10.0
+    cut = spectrum_tensor(mz, intensity, 190.0, "[M+H]+", None, None, None, 3, True)
+    assert cut.peaks[:3, 0].tolist() == [60.0, 70.0, 80.0] and cut.ion_mode == 0
+    assert math.isnan(collision_energy_value(None))
+
+
+def test_padding_does_not_change_embeddings(model):
+    batch = spectra(2)
+    alone = model.embed("msms", {k: v[:1] for k, v in batch.items()})
+    assert torch.allclose(model.embed("msms", batch)[:1], alone, atol=1e-5)
+
+
+def test_split_is_deterministic_by_skeleton():
+    keys = [
+        f"{i:014d}".replace("0", "A").replace("1", "B")[:14] + "-UHFFFAOYSA-N" for i in range(2000)
+    ]
+    splits = [split_of(k, 0) for k in keys]
+    assert splits == [split_of(k, 0) for k in keys]
+    assert split_of("RYYVLZVUVIJVGH-UHFFFAOYSA-N", 0) == split_of("RYYVLZVUVIJVGH-XXXXXXXXXX-N", 0)
+    share = {s: splits.count(s) / len(splits) for s in ("train", "val", "test")}
+    assert share["train"] == pytest.approx(0.70, abs=0.04)
+    assert share["test"] == pytest.approx(0.15, abs=0.03)
+    assert [split_of(k, 1) for k in keys] != splits
+
+
+def test_ranking_on_a_constructed_case():
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.3, 0.8], [0.5, 0.5, 0.1]])
+    truth = np.array([0, 0, 1])
+    assert [rank_of_truth(s, t) for s, t in zip(scores, truth, strict=True)] == [1, 3, 2]
+    assert top_k_accuracy(scores, truth, ks=(1, 2, 3)) == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert random_top_k(np.array([4, 10]), np.array([True, True]), 1) == pytest.approx(0.175)
+    assert random_top_k(np.array([4, 10]), np.array([True, False]), 5) == pytest.approx(0.5)
+
+
+def test_checkpoint_round_trip(tmp_path, model):
+    checkpoint = make_checkpoint(model, {"train": ["A"], "val": [], "test": ["B"]}, {"x": 1})
+    path = save_checkpoint(checkpoint, tmp_path / "m.pt")
+    loaded, meta = load_checkpoint(path)
+    assert meta["version"] == checkpoint["version"] and meta["split"]["test"] == ["B"]
+    graphs = collate_graphs([mol_graph("CCO"), mol_graph("CCN")])
+    assert torch.allclose(loaded.embed("structure", graphs), model.embed("structure", graphs))
+    assert torch.allclose(loaded.embed("msms", spectra(2)), model.embed("msms", spectra(2)))
+
+
+def test_config_refuses_unknown_keys():
+    with pytest.raises(ValueError, match="unknown TrainConfig keys: epoch"):
+        config_from_dict({"epoch": 3})
+    with pytest.raises(ValueError, match="loss 'mse'"):
+        config_from_dict({"loss": "mse"})
+    assert config_from_dict({"msms": {"d_model": 32}}).msms.d_model == 32
+    assert isinstance(config_from_dict({}), TrainConfig)

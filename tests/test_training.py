@@ -1,0 +1,71 @@
+import gzip
+import json
+
+import pytest
+
+from models.config import load_config
+from models.train import train
+from registry.db import session_scope
+from registry.ingest import ingest_file
+from registry.training_data import load_training_set
+from tests.builders import write
+from tests.conftest import REPO, first_mgf_blocks, shared
+from tests.test_cli import molvis
+
+RESULT_KEYS = {
+    "query",
+    "candidate_set",
+    "n_queries",
+    "mean_candidates",
+    "top1",
+    "top5",
+    "top10",
+    "top20",
+    "random_top1",
+    "random_top5",
+    "random_top20",
+}
+
+
+@pytest.fixture
+def seeded(engine, tmp_path):
+    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 1500)
+    ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
+    with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
+        head = "".join(next(handle) for _ in range(301))
+    ingest_file(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
+    return engine
+
+
+def test_two_epochs_lower_the_loss(seeded):
+    with session_scope(seeded) as session:
+        data = load_training_set(session)
+    assert len(data.msms) > 1000 and len(data.ccs) > 200
+    config = load_config(REPO / "models" / "configs" / "tiny.yaml")
+    config.max_compounds = None
+    result = train(data, config, show_progress=False)
+    first, second = result.history
+    assert second["train_loss"] < first["train_loss"]
+    assert set(result.checkpoint["split"]) == {"train", "val", "test"}
+    assert result.checkpoint["metrics"]["best_epoch"] in (1, 2)
+
+
+def test_train_evaluate_and_models_from_the_cli(seeded, tmp_path):
+    out = tmp_path / "tiny.pt"
+    config = REPO / "models" / "configs" / "tiny.yaml"
+    result = molvis("train", "--config", str(config), "--output", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    listed = molvis("models", "--json")
+    names = {m["name"]: m for m in json.loads(listed.stdout)}
+    assert "molvis-tiny" in names and not names["molvis-tiny"]["is_active"]
+    assert molvis("models", "activate", "molvis-tiny").returncode == 0
+    report = json.loads(molvis("evaluate", "--json", "--max-queries", "200").stdout)
+    assert report["model"] == "molvis-tiny"
+    combos = {(r["query"], r["candidate_set"]) for r in report["results"]}
+    assert {("msms", "test_split"), ("msms", "mass_window")} <= combos
+    for r in report["results"]:
+        assert RESULT_KEYS <= set(r)
+        assert all(0 <= r[k] <= 1 for k in RESULT_KEYS if k.startswith(("top", "random")))
+    assert report["controls"][0]["control"] == "spectrum_blind"
+    bad = molvis("models", "activate", "no-such-model")
+    assert bad.returncode != 0 and "no model named" in bad.stderr
