@@ -1,0 +1,1 @@
+"""Dagster orchestration of molvis and the jobs it shares with the CLI."""

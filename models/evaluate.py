@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import dgl
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from models.config import TrainConfig
-from models.data import collate, msms_input
-from models.featurize import mol_graph
+from models.data import msms_input
+from models.embed import embed_inputs, embed_smiles
 from models.model import MultiModalModel
 from registry.adducts import UnknownAdductError, parse_adduct
 from registry.training_data import TrainingSet
@@ -53,22 +52,13 @@ class Query:
 
 
 def _embed_structures(
-    model: MultiModalModel, smiles: list[str], device: torch.device, batch_size: int = 256
+    model: MultiModalModel, smiles: list[str], device: torch.device
 ) -> torch.Tensor:
-    graphs, ok = [], []
-    for s in smiles:
-        try:
-            graphs.append(mol_graph(s))
-            ok.append(True)
-        except ValueError:
-            ok.append(False)
+    """Structure vectors; unparsable structures get a zero vector (never ranked first)."""
+    ok, vectors = embed_smiles(model, smiles, device)
     out = torch.zeros((len(smiles), model.config.embed_dim))
-    embedded = []
-    for start in range(0, len(graphs), batch_size):
-        batch = dgl.batch(graphs[start : start + batch_size]).to(device)
-        embedded.append(model.embed("structure", batch).float().cpu())
-    if embedded:
-        out[torch.tensor(ok)] = torch.cat(embedded)
+    if ok.any():
+        out[torch.from_numpy(ok)] = torch.from_numpy(vectors)
     return out
 
 
@@ -80,14 +70,9 @@ def _embed_queries(
     vectors = torch.zeros((len(flat), model.config.embed_dim))
     for modality in {m for _, m, _ in flat}:
         idx = [n for n, (_, m, _) in enumerate(flat) if m == modality]
-        for start in range(0, len(idx), 256):
-            chunk = idx[start : start + 256]
-            batch = collate(modality, [flat[n][2] for n in chunk])
-            if isinstance(batch, dict):
-                batch = {k: v.to(device) for k, v in batch.items()}
-            else:
-                batch = batch.to(device)
-            vectors[chunk] = model.embed(modality, batch).float().cpu()
+        vectors[idx] = torch.from_numpy(
+            embed_inputs(model, modality, [flat[n][2] for n in idx], device)
+        )
     rows_of: dict[tuple[int, str], list[int]] = {}
     for n, (qi, modality, _) in enumerate(flat):
         rows_of.setdefault((qi, modality), []).append(n)

@@ -1,4 +1,4 @@
-"""`molvis train`, `molvis evaluate` and `molvis models`: the CLI's model commands."""
+"""`molvis train`, `embed`, `evaluate` and `models`: the CLI's model commands."""
 
 from __future__ import annotations
 
@@ -9,129 +9,64 @@ from pathlib import Path
 from typing import Any
 
 from registry.db import get_engine, session_scope
-from registry.settings import load_settings
-
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "models" / "pretrained"
-
-
-def ensure_pretrained(session) -> None:
-    """First use: register the checkpoints shipped with molvis, the first one as active."""
-    from registry.model_store import list_models, register_model
-
-    if list_models(session):
-        return
-    import torch
-
-    for n, path in enumerate(sorted(PRETRAINED_DIR.glob("*.pt"))):
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-        register_model(
-            session,
-            path.stem,
-            checkpoint["version"],
-            str(path),
-            checkpoint["config"],
-            checkpoint.get("metrics", {}),
-            activate=n == 0,
-        )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.checkpoint import save_checkpoint
+    from assets.jobs import train_and_register
     from models.config import load_config
-    from models.train import train
-    from registry.model_store import register_model
-    from registry.training_data import load_training_set
 
     config = load_config(Path(args.config))
     if args.name:
         config.name = args.name
     if args.epochs:
         config.epochs = args.epochs
-    with session_scope(get_engine()) as session:
-        data = load_training_set(session, config.max_compounds)
-    print(
-        f"training {config.name} on {len(data.compounds)} compounds, {len(data.msms)} MS/MS, "
-        f"{len(data.ir)} IR, {len(data.ccs)} CCS",
-        file=sys.stderr,
+    out = train_and_register(
+        config,
+        Path(args.output) if args.output else None,
+        args.activate,
+        show_progress=not args.quiet,
     )
-    result = train(data, config, show_progress=not args.quiet)
-    path = (
-        Path(args.output)
-        if args.output
-        else (load_settings().home / "models" / f"{config.name}.pt")
-    )
-    save_checkpoint(result.checkpoint, path)
-    with session_scope(get_engine()) as session:
-        ensure_pretrained(session)
-        register_model(
-            session,
-            config.name,
-            result.checkpoint["version"],
-            str(path.resolve()),
-            result.checkpoint["config"],
-            result.checkpoint["metrics"],
-            activate=args.activate,
-        )
-    best = result.checkpoint["metrics"]["best_epoch"]
     print(
-        f"saved {config.name} (version {result.checkpoint['version']}, best epoch {best}) "
-        f"to {path}"
+        f"saved {out['name']} (version {out['version']}, best epoch {out['best_epoch']}) "
+        f"to {out['path']}"
         + (
             "; active"
             if args.activate
-            else f"; activate with `molvis models activate {config.name}`"
+            else f"; activate with `molvis models activate {out['name']}`"
         )
     )
     return 0
 
 
-def evaluation(
-    model_name: str | None, ppm: float, max_queries: int | None, mass_window: bool
-) -> dict[str, Any]:
-    """Top-k of every query modality on the model's test split, both candidate sets."""
-    from models.checkpoint import load_checkpoint
-    from models.evaluate import build_queries, evaluate_queries
-    from models.train import pick_device
-    from registry.model_store import get_model, update_metrics
-    from registry.training_data import candidates_in_window, load_training_set
+def cmd_embed(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
 
-    with session_scope(get_engine()) as session:
-        ensure_pretrained(session)
-        info = get_model(session, model_name)
-        data = load_training_set(session)
-    device = pick_device("auto")
-    model, checkpoint = load_checkpoint(Path(info.path), str(device))
-    test_keys = set(checkpoint["split"]["test"])
-    test_smiles = {c.inchikey: c.smiles for c in data.compounds if c.inchikey in test_keys}
-    results: list[dict[str, Any]] = []
-    controls: list[dict[str, Any]] = []
-    engine = get_engine()
-    with session_scope(engine) as session:
+    from assets.jobs import embed_backfill
 
-        def candidates_for(mass: float) -> list[tuple[str, str]]:
-            return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
+    bars: dict[str, tqdm] = {}
 
-        window = candidates_for if mass_window else None
-        queries = build_queries(data, test_keys, model.config, max_queries)
-        for name in ("msms", "ir", "ccs", "fused"):
-            results += evaluate_queries(model, queries[name], test_smiles, window, device, name)
-        blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
-        for result in evaluate_queries(model, blind, test_smiles, window, device, "msms"):
-            controls.append({**result, "control": "spectrum_blind"})
-    report = {
-        "model": info.name,
-        "version": info.version,
-        "ppm": ppm,
-        "results": results,
-        "controls": controls,
-    }
-    with session_scope(get_engine()) as session:
-        update_metrics(session, info.name, {**info.metrics, "evaluation": report})
-    return report
+    def progress(modality: str, n: int) -> None:
+        if modality not in bars:
+            bars[modality] = tqdm(
+                desc=f"embed {modality}", unit=" rows", file=sys.stderr, disable=args.quiet or None
+            )
+        bars[modality].update(n)
+
+    counts = embed_backfill(args.model, args.batch_size, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    print(
+        json.dumps(counts)
+        if args.json
+        else ", ".join(f"{k}: {v}" for k, v in counts.items()) + " embedded"
+    )
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    report = evaluation(args.model, args.ppm, args.max_queries, not args.no_mass_window)
+    from assets.jobs import evaluate_model
+
+    report = evaluate_model(args.model, args.ppm, args.max_queries or None, not args.no_mass_window)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -171,6 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from assets.jobs import ensure_pretrained
     from registry.model_store import activate_model, list_models
 
     with session_scope(get_engine()) as session:
@@ -221,6 +157,13 @@ def add_parsers(sub) -> None:
     )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    embed = sub.add_parser("embed", help="embed every compound and measurement lacking vectors")
+    embed.add_argument("--model", help="model name (default: the active one)")
+    embed.add_argument("--batch-size", type=int, default=1024)
+    embed.add_argument("--json", action="store_true")
+    embed.add_argument("--quiet", action="store_true")
+    embed.set_defaults(func=cmd_embed)
 
     models = sub.add_parser("models", help="list models, or activate one")
     models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")

@@ -18,6 +18,7 @@ class UnknownModelError(LookupError):
 
 @dataclass(frozen=True)
 class ModelInfo:
+    id: int
     name: str
     version: str
     path: str
@@ -26,7 +27,7 @@ class ModelInfo:
 
 
 def _info(row: Model) -> ModelInfo:
-    return ModelInfo(row.name, row.version, row.path, row.metrics or {}, row.is_active)
+    return ModelInfo(row.id, row.name, row.version, row.path, row.metrics or {}, row.is_active)
 
 
 def register_model(

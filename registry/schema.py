@@ -156,3 +156,23 @@ class Model(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     is_active: Mapped[bool] = mapped_column(server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StructureEmbedding(Base):
+    """A compound's structure embedding under one model version."""
+
+    __tablename__ = "structure_embedding"
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id"), primary_key=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
+    embedding: Mapped[list[float]] = mapped_column(Vector(256))
+
+
+class MeasurementEmbedding(Base):
+    """A measurement's embedding (MS/MS, IR or CCS) under one model version."""
+
+    __tablename__ = "measurement_embedding"
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id"), primary_key=True)
+    modality: Mapped[str] = mapped_column(Text, primary_key=True)
+    measurement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"))
+    embedding: Mapped[list[float]] = mapped_column(Vector(256))

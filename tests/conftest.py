@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", REPO.parent / "shared" / "data"))
 TEST_DATA = Path(__file__).resolve().parent / "data"
 TABLES = (
-    "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value, model"
+    "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value, model, "
+    "structure_embedding, measurement_embedding"
 )
 
 

@@ -1,0 +1,167 @@
+"""Embedding storage: which compounds and measurements lack vectors for a model, and writing
+them (delete-then-insert per shard, so a re-run of a partition is safe)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from registry.training_data import CcsRow, IrRow, MsmsRow
+
+_MISSING_STRUCTURES = """
+SELECT c.id, c.smiles FROM compound c
+WHERE c.id > :after {shard}
+  AND NOT EXISTS (SELECT 1 FROM structure_embedding e
+                  WHERE e.model_id = :model AND e.compound_id = c.id)
+ORDER BY c.id LIMIT :limit
+"""
+
+
+def _shard_clause(shards: int | None) -> str:
+    return "AND mod(c.id, :shards) = :shard" if shards else ""
+
+
+def structures_missing(
+    session: Session, model_id: int, batch_size: int, shards: int | None = None, shard: int = 0
+) -> Iterator[list[tuple[int, str]]]:
+    """Batches of (compound id, SMILES) without an embedding for the model, by keyset paging."""
+    after = 0
+    sql = text(_MISSING_STRUCTURES.format(shard=_shard_clause(shards)))
+    while True:
+        rows = session.execute(
+            sql,
+            {
+                "after": after,
+                "model": model_id,
+                "limit": batch_size,
+                "shards": shards,
+                "shard": shard,
+            },
+        ).all()
+        if not rows:
+            return
+        after = rows[-1][0]
+        yield [(r[0], r[1]) for r in rows]
+
+
+def write_structure_embeddings(
+    session: Session, model_id: int, ids: list[int], vectors: np.ndarray
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO structure_embedding (model_id, compound_id, embedding) "
+            "SELECT :model, unnest(CAST(:ids AS bigint[])), "
+            "unnest(CAST(:vectors AS text[]))::vector "
+            "ON CONFLICT (model_id, compound_id) DO UPDATE SET embedding = EXCLUDED.embedding"
+        ),
+        {"model": model_id, "ids": ids, "vectors": [_vector_text(v) for v in vectors]},
+    )
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.6g}" for x in vector) + "]"
+
+
+def delete_structure_shard(session: Session, model_id: int, shards: int, shard: int) -> int:
+    return session.execute(
+        text(
+            "DELETE FROM structure_embedding WHERE model_id = :model "
+            "AND mod(compound_id, :shards) = :shard"
+        ),
+        {"model": model_id, "shards": shards, "shard": shard},
+    ).rowcount
+
+
+def measurements_missing(
+    session: Session, model_id: int, modality: str
+) -> list[MsmsRow | IrRow | CcsRow]:
+    """Measurements of one modality without an embedding for the model (compound = its id)."""
+    missing = (
+        "NOT EXISTS (SELECT 1 FROM measurement_embedding e WHERE e.model_id = :model "
+        "AND e.modality = :modality AND e.measurement_id = t.id)"
+    )
+    params = {"model": model_id, "modality": modality}
+    if modality == "msms":
+        rows = session.execute(
+            text(
+                "SELECT id, compound_id, precursor_mz, adduct, ion_mode, instrument_type, "
+                f"collision_energy, mz, intensity FROM msms_spectrum t WHERE {missing} ORDER BY id"
+            ),
+            params,
+        )
+        return [
+            MsmsRow(
+                r.compound_id,
+                r.id,
+                r.precursor_mz,
+                r.adduct,
+                r.ion_mode,
+                r.instrument_type,
+                r.collision_energy,
+                np.asarray(r.mz),
+                np.asarray(r.intensity),
+            )
+            for r in rows
+        ]
+    if modality == "ir":
+        rows = session.execute(
+            text(
+                "SELECT id, compound_id, processed::real[] AS processed FROM ir_spectrum t "
+                f"WHERE {missing} ORDER BY id"
+            ),
+            params,
+        )
+        return [IrRow(r.compound_id, r.id, np.asarray(r.processed, dtype=np.float32)) for r in rows]
+    rows = session.execute(
+        text(
+            f"SELECT id, compound_id, ccs, mz, adduct FROM ccs_value t WHERE {missing} ORDER BY id"
+        ),
+        params,
+    )
+    return [CcsRow(r.compound_id, r.id, r.ccs, r.mz, r.adduct) for r in rows]
+
+
+def write_measurement_embeddings(
+    session: Session,
+    model_id: int,
+    modality: str,
+    measurement_ids: list[int],
+    compound_ids: list[int],
+    vectors: np.ndarray,
+) -> None:
+    session.execute(
+        text(
+            "INSERT INTO measurement_embedding "
+            "(model_id, modality, measurement_id, compound_id, embedding) "
+            "SELECT :model, :modality, unnest(CAST(:mids AS bigint[])), "
+            "unnest(CAST(:cids AS bigint[])), unnest(CAST(:vectors AS text[]))::vector "
+            "ON CONFLICT (model_id, modality, measurement_id) "
+            "DO UPDATE SET embedding = EXCLUDED.embedding"
+        ),
+        {
+            "model": model_id,
+            "modality": modality,
+            "mids": measurement_ids,
+            "cids": compound_ids,
+            "vectors": [_vector_text(v) for v in vectors],
+        },
+    )
+
+
+def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
+    structures = session.execute(
+        text("SELECT count(*) FROM structure_embedding WHERE model_id = :m"), {"m": model_id}
+    ).scalar()
+    per = dict(
+        session.execute(
+            text(
+                "SELECT modality, count(*) FROM measurement_embedding WHERE model_id = :m "
+                "GROUP BY modality"
+            ),
+            {"m": model_id},
+        ).all()
+    )
+    return {"structure": structures, **per}
