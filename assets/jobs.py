@@ -135,10 +135,13 @@ def embed_backfill(
     shards: int | None = None,
     shard: int = 0,
     replace: bool = False,
+    structures: bool = True,
+    measurements: bool = True,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Embed every compound (and, without shards, every measurement) lacking a vector for the
-    model. Each batch commits on its own; with `replace` the shard is deleted first."""
+    """Embed every compound and measurement lacking a vector for the model (structures may be
+    limited to one id shard). Structure batches commit one by one; with `replace` the shard is
+    deleted first, so re-running a partition is safe."""
     import torch
 
     from models.data import msms_input
@@ -157,22 +160,23 @@ def embed_backfill(
     if replace and shards:
         with session_scope(engine) as session:
             store.delete_structure_shard(session, info.id, shards, shard)
-    with session_scope(engine) as reader:
+    if structures:
+        with session_scope(engine) as reader:
 
-        def write(ids: list[int], vectors) -> None:
-            with session_scope(engine) as writer:
-                store.write_structure_embeddings(writer, info.id, ids, vectors)
+            def write(ids: list[int], vectors) -> None:
+                with session_scope(engine) as writer:
+                    store.write_structure_embeddings(writer, info.id, ids, vectors)
 
-        done = backfill(
-            store.structures_missing(reader, info.id, batch_size, shards, shard),
-            model,
-            write,
-            device,
-            (lambda n: progress("structure", n)) if progress else None,
-        )
-    counts["structure"] = done.embedded
-    counts["structure_skipped"] = done.skipped
-    if shards:
+            done = backfill(
+                store.structures_missing(reader, info.id, batch_size, shards, shard),
+                model,
+                write,
+                device,
+                (lambda n: progress("structure", n)) if progress else None,
+            )
+        counts["structure"] = done.embedded
+        counts["structure_skipped"] = done.skipped
+    if not measurements:
         return counts
     for modality in ("msms", "ir", "ccs"):
         with session_scope(engine) as session:

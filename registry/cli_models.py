@@ -52,15 +52,33 @@ def cmd_embed(args: argparse.Namespace) -> int:
             )
         bars[modality].update(n)
 
+    from registry.embeddings import build_hnsw_index
+    from registry.model_store import get_model
+
     counts = embed_backfill(args.model, args.batch_size, progress=progress)
     for bar in bars.values():
         bar.close()
+    with session_scope(get_engine()) as session:
+        build_hnsw_index(session, get_model(session, args.model).id)
     print(
         json.dumps(counts)
         if args.json
         else ", ".join(f"{k}: {v}" for k, v in counts.items()) + " embedded"
     )
     return 0
+
+
+def cmd_orchestrate(args: argparse.Namespace) -> int:
+    import os
+    import subprocess
+
+    from registry.settings import load_settings
+
+    home = load_settings().home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = ["dagster", "dev", "-m", "assets", "-p", str(args.port)]
+    return subprocess.call(command, env=env)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -164,6 +182,10 @@ def add_parsers(sub) -> None:
     embed.add_argument("--json", action="store_true")
     embed.add_argument("--quiet", action="store_true")
     embed.set_defaults(func=cmd_embed)
+
+    orchestrate = sub.add_parser("orchestrate", help="Dagster UI on this registry (dagster dev)")
+    orchestrate.add_argument("--port", type=int, default=3000)
+    orchestrate.set_defaults(func=cmd_orchestrate)
 
     models = sub.add_parser("models", help="list models, or activate one")
     models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")

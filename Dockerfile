@@ -1,0 +1,17 @@
+# molvis application image: CLI, Dagster code location and Streamlit UI.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libxrender1 libxext6 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY registry registry
+COPY migrations migrations
+COPY models models
+COPY assets assets
+COPY ui ui
+RUN pip install --no-cache-dir .
+ENV MOLVIS_HOME=/data/molvis DAGSTER_HOME=/opt/dagster/home
+RUN mkdir -p /data/molvis /opt/dagster/home \
+    && cp assets/deploy/dagster.yaml assets/deploy/workspace.yaml /opt/dagster/home/
+EXPOSE 3000 8501
+CMD ["molvis", "--help"]

@@ -1,0 +1,41 @@
+"""The one Dagster Definitions of molvis: `dagster dev -m assets` loads it."""
+
+from __future__ import annotations
+
+from dagster import Definitions, define_asset_job
+
+from assets.checks import CHECKS
+from assets.ingest import INGEST_ASSETS, fingerprints
+from assets.resources import RegistryResource
+from assets.sensors import INGEST_JOBS, inbox_sensor
+from assets.training import (
+    active_model,
+    measurement_embeddings,
+    structure_embeddings,
+    structure_index,
+    trained_model,
+)
+
+ALL_ASSETS = [
+    *INGEST_ASSETS,
+    fingerprints,
+    trained_model,
+    active_model,
+    structure_embeddings,
+    measurement_embeddings,
+    structure_index,
+]
+
+defs = Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=CHECKS,
+    sensors=[inbox_sensor],
+    jobs=[
+        *INGEST_JOBS.values(),
+        define_asset_job(
+            "train_and_embed",
+            selection=[fingerprints, trained_model, active_model, measurement_embeddings],
+        ),
+    ],
+    resources={"registry": RegistryResource()},
+)
