@@ -190,9 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
 
-    from registry import cli_models
+    from registry import cli_models, cli_search
 
     cli_models.add_parsers(sub)
+    cli_search.add_parser(sub)
     return parser
 
 
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, LookupError, ValueError) as exc:
+    except (CliError, LookupError, ValueError, FileNotFoundError) as exc:
         print(f"molvis: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

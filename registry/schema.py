@@ -176,3 +176,11 @@ class MeasurementEmbedding(Base):
     measurement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"))
     embedding: Mapped[list[float]] = mapped_column(Vector(256))
+
+
+class CompoundSource(Base):
+    """Which sources brought a compound (structure-only libraries included)."""
+
+    __tablename__ = "compound_source"
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), primary_key=True)

@@ -72,7 +72,9 @@ def _cas_to_nist_id(cas: str | None) -> str | None:
     return "C" + cas.replace("-", "") if cas and _CAS_RE.match(cas) else None
 
 
-def _record(data: dict, member: TextMember, index: StructureIndex | None) -> IrRecord:
+def _record(
+    data: dict, member: TextMember, index: StructureIndex | None, require_structure: bool = True
+) -> IrRecord:
     x, y = data.get("x"), data.get("y")
     if x is None or y is None or len(x) == 0:
         raise RecordError("no XYDATA/PEAK TABLE points")
@@ -93,7 +95,7 @@ def _record(data: dict, member: TextMember, index: StructureIndex | None) -> IrR
         found = index.lookup(file_name, cas, _cas_to_nist_id(cas))
         if found:
             structure, given = found
-    if not structure:
+    if not structure and require_structure:
         raise RecordError(
             f"no structure: the file has no ##$SMILES/##$INCHI and CAS {cas or '(none)'} "
             "is not in the structure index (--structure-index)"
@@ -101,7 +103,7 @@ def _record(data: dict, member: TextMember, index: StructureIndex | None) -> IrR
     title = str(data.get("title") or "").strip() or None
     return IrRecord(
         structure=StructureRef(
-            text=str(structure),
+            text=str(structure or ""),
             given_inchikey=str(given) if given else None,
             names=[title] if title else [],
             external_ids={"cas": cas} if cas else {},
@@ -132,7 +134,10 @@ def _record(data: dict, member: TextMember, index: StructureIndex | None) -> IrR
 
 
 def parse_jcamp(
-    member: TextMember, first_no: int = 1, index: StructureIndex | None = None
+    member: TextMember,
+    first_no: int = 1,
+    index: StructureIndex | None = None,
+    require_structure: bool = True,
 ) -> Iterator[Parsed]:
     """One record per spectrum block of a JCAMP-DX file."""
     text = member.text
@@ -157,6 +162,6 @@ def parse_jcamp(
         location = f"{member.name} record {no}"
         raw = text if len(blocks) == 1 else str(block.get("title", ""))
         try:
-            yield Parsed(no, 1, raw, record=_record(block, member, index), location=location)
+            yield Parsed(no, 1, raw, record=_record(block, member, index, require_structure), location=location)
         except RecordError as exc:
             yield Parsed(no, 1, raw, reason=str(exc), location=location)

@@ -74,8 +74,11 @@ def _number(value: object, what: str) -> float:
     return number
 
 
-def build_record(metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray) -> MsmsRecord:
-    """Validate peaks and metadata of one spectrum and return the plain record."""
+def build_record(
+    metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray, require_structure: bool = True
+) -> MsmsRecord:
+    """Validate peaks and metadata of one spectrum and return the plain record. Library
+    spectra need a structure; query spectra (unknowns) do not."""
     if mz.size == 0:
         raise RecordError("spectrum has no peaks")
     if not (np.all(np.isfinite(mz)) and np.all(np.isfinite(intensity))):
@@ -100,7 +103,7 @@ def build_record(metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray
     inchi = _present(md.get("inchi"))
     if inchi and not inchi.startswith("InChI="):
         inchi = "InChI=" + inchi
-    if not smiles and not inchi:
+    if not smiles and not inchi and require_structure:
         raise RecordError("no structure (neither SMILES nor InChI given)")
     raw_adduct = _present(md.get("adduct"))
     adduct = normalize_adduct(raw_adduct) or raw_adduct
@@ -149,7 +152,9 @@ def _parsed(no: int, line: int, block: list[str], member: TextMember, build) -> 
         return Parsed(no, line, raw, reason=str(exc), location=location)
 
 
-def parse_mgf(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
+def parse_mgf(
+    member: TextMember, first_no: int = 1, require_structure: bool = True
+) -> Iterator[Parsed]:
     """MGF: BEGIN IONS / KEY=VALUE / peak lines / END IONS."""
     block: list[str] | None = None
     start = 0
@@ -165,7 +170,7 @@ def parse_mgf(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
             continue
         block.append(line)
         if stripped.upper() == "END IONS":
-            yield _parsed(no, start, block, member, lambda b=block: _mgf_record(b))
+            yield _parsed(no, start, block, member, lambda b=block: _mgf_record(b, require_structure))
             no += 1
             block = None
         elif stripped.upper() == "BEGIN IONS":
@@ -190,7 +195,7 @@ def parse_mgf(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
         raise ParseError(member.name, "not an MGF file: no spectra (no BEGIN IONS block)", 1)
 
 
-def _mgf_record(block: list[str]) -> MsmsRecord:
+def _mgf_record(block: list[str], require_structure: bool) -> MsmsRecord:
     metadata: dict[str, str] = {}
     peak_lines: list[str] = []
     for line in block[1:-1]:
@@ -203,10 +208,12 @@ def _mgf_record(block: list[str]) -> MsmsRecord:
         else:
             peak_lines.append(stripped)
     mz, intensity = _peaks(peak_lines)
-    return build_record(metadata, mz, intensity)
+    return build_record(metadata, mz, intensity, require_structure)
 
 
-def parse_msp(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
+def parse_msp(
+    member: TextMember, first_no: int = 1, require_structure: bool = True
+) -> Iterator[Parsed]:
     """MSP: 'Key: value' lines, 'Num Peaks: N', N peaks, a blank line between records."""
     lines = member.text.splitlines()
     blocks: list[tuple[int, list[str]]] = []
@@ -228,10 +235,10 @@ def parse_msp(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
     if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
         raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", blocks[0][0])
     for offset, (line_no, block) in enumerate(blocks):
-        yield _parsed(first_no + offset, line_no, block, member, lambda b=block: _msp_record(b))
+        yield _parsed(first_no + offset, line_no, block, member, lambda b=block: _msp_record(b, require_structure))
 
 
-def _msp_record(block: list[str]) -> MsmsRecord:
+def _msp_record(block: list[str], require_structure: bool) -> MsmsRecord:
     metadata: dict[str, str] = {}
     peaks: list[str] | None = None
     expected = None
@@ -257,7 +264,7 @@ def _msp_record(block: list[str]) -> MsmsRecord:
     if expected is not None and len(pairs) != expected:
         raise RecordError(f"Num Peaks says {expected} but {len(pairs)} peaks follow (truncated?)")
     mz, intensity = _peaks(pairs)
-    return build_record(metadata, mz, intensity)
+    return build_record(metadata, mz, intensity, require_structure)
 
 
 _MASSBANK_KEYS = {
@@ -282,7 +289,9 @@ _MASSBANK_SUBKEYS = {
 }
 
 
-def parse_massbank(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
+def parse_massbank(
+    member: TextMember, first_no: int = 1, require_structure: bool = True
+) -> Iterator[Parsed]:
     """MassBank record format: 'TAG: value' lines, PK$PEAK block, '//' ends a record."""
     block: list[str] = []
     start = 1
@@ -298,7 +307,7 @@ def parse_massbank(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
             start = line_no
         block.append(line)
         if line.strip() == "//":
-            yield _parsed(no, start, block, member, lambda b=block: _massbank_record(b))
+            yield _parsed(no, start, block, member, lambda b=block: _massbank_record(b, require_structure))
             no += 1
             block = []
     if block:
@@ -313,7 +322,7 @@ def parse_massbank(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
         raise ParseError(member.name, "empty file", 1)
 
 
-def _massbank_record(block: list[str]) -> MsmsRecord:
+def _massbank_record(block: list[str], require_structure: bool) -> MsmsRecord:
     metadata: dict[str, str] = {}
     peak_lines: list[str] = []
     in_peaks = False
@@ -344,26 +353,28 @@ def _massbank_record(block: list[str]) -> MsmsRecord:
     if ms_level and ms_level.upper() != "MS2":
         raise RecordError(f"{ms_level} spectrum, not MS/MS (MS2)")
     mz, intensity = _peaks(peak_lines)
-    record = build_record(metadata, mz, intensity)
+    record = build_record(metadata, mz, intensity, require_structure)
     if cas:
         record.structure.external_ids["cas"] = cas
     return record
 
 
-def parse_msms(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
+def parse_msms(
+    member: TextMember, first_no: int = 1, require_structure: bool = True
+) -> Iterator[Parsed]:
     """Choose the reader by file name, else by the first meaningful line."""
     name = member.inner_name.lower()
     if name.endswith(".mgf"):
-        return parse_mgf(member, first_no)
+        return parse_mgf(member, first_no, require_structure)
     if name.endswith(".msp"):
-        return parse_msp(member, first_no)
+        return parse_msp(member, first_no, require_structure)
     head = member.text.lstrip()[:200]
     if head.startswith("ACCESSION:"):
-        return parse_massbank(member, first_no)
+        return parse_massbank(member, first_no, require_structure)
     if head.upper().startswith("BEGIN IONS"):
-        return parse_mgf(member, first_no)
+        return parse_mgf(member, first_no, require_structure)
     if head.lower().startswith("name:"):
-        return parse_msp(member, first_no)
+        return parse_msp(member, first_no, require_structure)
     if not head:
         raise ParseError(member.name, "empty file", 1)
     raise ParseError(member.name, "not an MS/MS file (MGF, MSP or MassBank record expected)", 1)

@@ -1,0 +1,142 @@
+"""Multimodal retrieval through the SQL function molvis_search(): candidate filters (mass
+window, formula, CCS window, sources) and fused per-modality cosine scores, as plain results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from registry.adducts import parse_adduct
+
+
+@dataclass
+class SearchRequest:
+    """Query vectors per modality ('msms', 'ir', 'ccs') and the candidate filters."""
+
+    vectors: dict[str, np.ndarray]
+    weights: dict[str, float] = field(default_factory=dict)
+    neutral_mass: float | None = None
+    ppm: float = 10.0
+    formula: str | None = None
+    ccs: float | None = None
+    ccs_adduct: str | None = None
+    ccs_tolerance_pct: float = 3.0
+    sources: list[str] | None = None
+    k: int = 20
+    model: str | None = None
+
+
+@dataclass
+class Hit:
+    """One ranked structure; `scores` holds the cosine of each query modality, `score` their
+    weighted mean (the ranking key)."""
+
+    rank: int
+    inchikey: str
+    smiles: str
+    name: str | None
+    monoisotopic_mass: float
+    score: float
+    scores: dict[str, float]
+
+    def as_dict(self) -> dict:
+        return {"rank": self.rank, "inchikey": self.inchikey, "smiles": self.smiles,
+                "name": self.name, "score": round(self.score, 6), "scores": self.scores,
+                "monoisotopic_mass": self.monoisotopic_mass}
+
+
+@dataclass
+class SearchResult:
+    query: str
+    candidates: int
+    hits: list[Hit]
+    weights: dict[str, float]
+
+    def as_dict(self) -> dict:
+        return {"query": self.query, "candidates": self.candidates, "weights": self.weights,
+                "hits": [h.as_dict() for h in self.hits]}
+
+
+def neutral_mass_from(precursor_mz: float, adduct: str) -> float:
+    return parse_adduct(adduct).neutral_mass(precursor_mz)
+
+
+def _vector_text(v: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(v, dtype=np.float64)) + "]"
+
+
+SEARCH_SQL = text("""
+SELECT * FROM molvis_search(
+    CAST(:vectors AS vector[]), CAST(:modalities AS text[]), CAST(:weights AS float8[]),
+    neutral_mass => :neutral_mass, ppm => :ppm, formula => :formula, ccs => :ccs,
+    ccs_adduct => :ccs_adduct, ccs_tolerance_pct => :ccs_tol, sources => :sources,
+    k => :k, model_name => :model)
+""")
+
+
+def search(session: Session, request: SearchRequest, title: str = "") -> SearchResult:
+    """Ranked structures for one query; raises ValueError for a query without vectors."""
+    if not request.vectors:
+        raise ValueError("a search needs at least one query modality (MS/MS, IR or CCS)")
+    modalities = sorted(request.vectors)
+    weights = [float(request.weights.get(m, 1.0)) for m in modalities]
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("modality weights must be non-negative and not all zero")
+    rows = session.execute(SEARCH_SQL, {
+        "vectors": [_vector_text(request.vectors[m]) for m in modalities],
+        "modalities": modalities, "weights": weights,
+        "neutral_mass": request.neutral_mass, "ppm": request.ppm, "formula": request.formula,
+        "ccs": request.ccs, "ccs_adduct": request.ccs_adduct,
+        "ccs_tol": request.ccs_tolerance_pct, "sources": request.sources, "k": request.k,
+        "model": request.model,
+    }).all()
+    hits = [Hit(r.rank, r.inchikey, r.smiles, r.name, r.monoisotopic_mass, float(r.score),
+                {k: float(v) for k, v in r.scores.items()}) for r in rows]
+    candidates = int(rows[0].candidates) if rows else 0
+    return SearchResult(title, candidates, hits, dict(zip(modalities, weights, strict=True)))
+
+
+@dataclass
+class Neighbour:
+    inchikey: str
+    smiles: str
+    name: str | None
+    tanimoto: float
+
+
+def similar_structures(session: Session, inchikey: str, k: int = 10) -> list[Neighbour]:
+    """Nearest compounds by the report's fingerprint (Jaccard distance, HNSW-indexed)."""
+    rows = session.execute(text("""
+        SELECT c.inchikey, c.smiles, c.names[1] AS name,
+               1 - (c.fingerprint <%> q.fingerprint) AS tanimoto
+        FROM compound c, (SELECT fingerprint FROM compound WHERE inchikey = :key) q
+        WHERE c.inchikey <> :key AND c.fingerprint IS NOT NULL
+        ORDER BY c.fingerprint <%> q.fingerprint LIMIT :k"""), {"key": inchikey, "k": k})
+    return [Neighbour(r.inchikey, r.smiles, r.name, float(r.tanimoto)) for r in rows]
+
+
+@dataclass
+class LibraryMatch:
+    spectrum_id: int
+    inchikey: str
+    name: str | None
+    similarity: float
+
+
+def library_search(session: Session, modality: str, vector: np.ndarray, model: str | None = None,
+                   k: int = 10) -> list[LibraryMatch]:
+    """Stored measurements of one modality nearest to a query embedding (spectral library
+    search by embedding; see registry.spectral for the classical scores)."""
+    rows = session.execute(text("""
+        SELECT e.measurement_id, c.inchikey, c.names[1] AS name,
+               1 - (e.embedding <=> CAST(:q AS vector)) AS similarity
+        FROM measurement_embedding e JOIN compound c ON c.id = e.compound_id
+        WHERE e.modality = :modality AND e.model_id = (
+            SELECT id FROM model WHERE (CAST(:model AS text) IS NULL AND is_active)
+                                    OR name = :model)
+        ORDER BY e.embedding <=> CAST(:q AS vector) LIMIT :k"""),
+        {"q": _vector_text(vector), "modality": modality, "model": model, "k": k})
+    return [LibraryMatch(r.measurement_id, r.inchikey, r.name, float(r.similarity)) for r in rows]
