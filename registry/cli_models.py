@@ -81,6 +81,16 @@ def cmd_orchestrate(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
+               str(args.port), "--server.headless", str(args.headless).lower(),
+               "--browser.gatherUsageStats", "false"]
+    return subprocess.call(command)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from assets.jobs import evaluate_model
 
@@ -186,6 +196,11 @@ def add_parsers(sub) -> None:
     orchestrate = sub.add_parser("orchestrate", help="Dagster UI on this registry (dagster dev)")
     orchestrate.add_argument("--port", type=int, default=3000)
     orchestrate.set_defaults(func=cmd_orchestrate)
+
+    ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--headless", action="store_true", help="do not open a browser")
+    ui.set_defaults(func=cmd_ui)
 
     models = sub.add_parser("models", help="list models, or activate one")
     models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")

@@ -65,6 +65,24 @@ def database_url(settings: Settings | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+READER_ROLE = "molvis_reader"
+
+
+def reader_database_url(settings: Settings | None = None) -> str:
+    """URL for read-only use (UI, SQL search): MOLVIS_READER_URL, else the same server as the
+    read-only role that the migrations create (passwordless on the embedded server's socket)."""
+    settings = settings or load_settings()
+    if settings.reader_url:
+        return database_url(Settings(settings.home, settings.reader_url))
+    url = make_url(database_url(settings))
+    return url.set(username=READER_ROLE, password=None).render_as_string(hide_password=False)
+
+
+def get_reader_engine(settings: Settings | None = None) -> Engine:
+    """Engine that can only read: the UI connects with it."""
+    return _engine_for(reader_database_url(settings))
+
+
 def libpq_url(url: str) -> str:
     """The same URL without the SQLAlchemy driver suffix, for psql and psycopg."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)

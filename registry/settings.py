@@ -13,6 +13,7 @@ class Settings:
 
     home: Path
     database_url: str | None
+    reader_url: str | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -23,4 +24,5 @@ def load_settings() -> Settings:
     """Settings from the environment; no URL means the embedded server under MOLVIS_HOME."""
     home = Path(os.environ.get("MOLVIS_HOME", ".molvis")).expanduser().resolve()
     url = os.environ.get("MOLVIS_DATABASE_URL") or None
-    return Settings(home=home, database_url=url)
+    reader = os.environ.get("MOLVIS_READER_URL") or None
+    return Settings(home=home, database_url=url, reader_url=reader)
