@@ -4,7 +4,7 @@ VENV := .venv
 MOLVIS := $(VENV)/bin/molvis
 DATA ?= ../shared/data
 
-.PHONY: setup demo test lint clean-db
+.PHONY: setup demo test lint clean-db browser
 
 setup: $(VENV)/.installed
 
@@ -27,14 +27,23 @@ demo: setup
 	$(MOLVIS) ingest ccs $(DATA)/ccs/raw/pnnl_metabolomicsccs --source pnnl-metabolomics-ccs \
 		--licence Apache-2.0
 	$(MOLVIS) stats
+	$(MOLVIS) train --config models/configs/tiny.yaml --quiet
 	$(MOLVIS) models
+	$(MOLVIS) embed
+	$(MOLVIS) ui --open
 
-test: setup
+# Debian's Chromium and ChromeDriver for the headless-browser test (skipped where they are missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "chromium could not be installed: the browser test will be skipped"
+
+test: setup browser
 	$(VENV)/bin/python -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check registry migrations tests
-	$(VENV)/bin/ruff format --check registry migrations tests
+	$(VENV)/bin/ruff check registry migrations models assets ui tests bench
+	$(VENV)/bin/ruff format --check registry migrations models assets ui tests bench
 
 clean-db:
 	-$(MOLVIS) db stop

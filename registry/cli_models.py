@@ -83,12 +83,22 @@ def cmd_orchestrate(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     import subprocess
+    import webbrowser
 
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    url = f"http://localhost:{args.port}/"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
-               str(args.port), "--server.headless", str(args.headless).lower(),
+               str(args.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
-    return subprocess.call(command)
+    print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
+    server = subprocess.Popen(command)
+    if args.open:
+        webbrowser.open(url)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -199,7 +209,7 @@ def add_parsers(sub) -> None:
 
     ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")
     ui.add_argument("--port", type=int, default=8501)
-    ui.add_argument("--headless", action="store_true", help="do not open a browser")
+    ui.add_argument("--open", action="store_true", help="open the page in a browser")
     ui.set_defaults(func=cmd_ui)
 
     models = sub.add_parser("models", help="list models, or activate one")

@@ -16,7 +16,7 @@ depends_on = None
 READER = "molvis_reader"
 
 SEARCH_FUNCTION = r"""
-CREATE FUNCTION molvis_search(
+CREATE OR REPLACE FUNCTION molvis_search(
     query_vectors vector[],
     modalities text[],
     weights float8[] DEFAULT NULL,
@@ -56,7 +56,9 @@ BEGIN
     SELECT l2_normalize(sum(q * array_fill(wt::real, ARRAY[vector_dims(q)])::vector))
       INTO fused FROM unnest(query_vectors, w) AS t(q, wt);
     IF NOT filtered THEN
-        PERFORM set_config('hnsw.ef_search', greatest(40, 2 * k)::text, true);
+        PERFORM set_config('hnsw.ef_search',
+            greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, 2 * k)::text,
+            true);
         RETURN QUERY EXECUTE format($q$
             WITH top AS (
                 SELECT e.compound_id, e.embedding FROM structure_embedding e

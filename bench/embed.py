@@ -1,0 +1,77 @@
+"""Structure-embedding backfill: molecules/s and peak RSS (featurise + embed + write) for the
+shipped model on real MOSES structures, with a batch-size sweep; memory should stay flat as N
+grows because compounds are streamed in batches, never loaded whole."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import SHARED, write_result
+
+CHILD = """
+import json, os, sys, time
+from pathlib import Path
+from bench.common import scratch_database, peak_rss_mb
+from registry.db import session_scope
+from registry.ingest import ingest_file
+from registry.model_store import register_model
+from registry import embeddings as store
+from models.checkpoint import load_checkpoint
+from models.embed import backfill
+from models.train import pick_device
+n, batch, smi, ckpt = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with scratch_database() as engine:
+    ingest_file(engine, "structures", Path(smi), "bench")
+    model, checkpoint = load_checkpoint(Path(ckpt))
+    device = pick_device("auto")
+    with session_scope(engine) as s:
+        info = register_model(s, "bench", checkpoint["version"], ckpt, {}, {}, True)
+    rss_before = peak_rss_mb()
+    start = time.perf_counter()
+    with session_scope(engine) as reader:
+        def write(ids, vectors):
+            with session_scope(engine) as w:
+                store.write_structure_embeddings(w, info.id, ids, vectors)
+        counts = backfill(store.structures_missing(reader, info.id, batch), model, write, device)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"n": n, "batch_size": batch, "device": str(device),
+                      "per_s": round(counts.embedded / seconds, 1),
+                      "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "rss_before_backfill_mb": round(rss_before, 1)}))
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--checkpoint", default=str(Path(__file__).resolve().parents[1] /
+                                                    "models" / "pretrained" / "molvis-base.pt"))
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    rows = []
+    with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
+        next(handle)
+        pool = [next(handle).strip() for _ in range(max(args.sizes))]
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            smi = Path(tmp, f"{n}.smi")
+            smi.write_text("\n".join(pool[:n]) + "\n")
+            for batch in args.batch_sizes:
+                # each run in a fresh process so peak RSS belongs to that run alone
+                out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(batch), str(smi),
+                                      args.checkpoint], capture_output=True, text=True,
+                                     check=True)
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(rows[-1], flush=True)
+    write_result("embed", {"rows": rows}, args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Ingestion throughput: records/s end to end into PostgreSQL beside the bare parse rate of the
+same text in the same process (ratio = database overhead), for MGF, MSP, MassBank, JCAMP-DX and
+CCS tables."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import tarfile
+from pathlib import Path
+
+from bench.common import SHARED, scratch_database, timed, write_result
+from registry.chem import identify
+from registry.ingest import KINDS, IngestOptions, ingest_file
+from registry.parsers.ir import StructureIndex
+from registry.sources import iter_members
+
+
+def _mgf(n: int) -> str:
+    out, count = [], 0
+    with gzip.open(SHARED / "massbank" / "massbank_ms2.mgf.gz", "rt") as handle:
+        for line in handle:
+            out.append(line)
+            if line.strip() == "END IONS":
+                count += 1
+                if count == n:
+                    break
+    return "".join(out)
+
+
+def _msp(mgf_text: str) -> str:
+    from registry.parsers.msms import parse_mgf
+    from registry.sources import TextMember
+
+    blocks = []
+    for parsed in parse_mgf(TextMember("x.mgf", "x.mgf", mgf_text)):
+        r = parsed.record
+        if r is None:
+            continue
+        lines = [f"Name: {r.record_id}", f"SMILES: {r.structure.text}",
+                 f"PrecursorMZ: {r.precursor_mz}", f"Precursor_type: {r.adduct or ''}",
+                 f"Ion_mode: {r.ion_mode or ''}", f"Num Peaks: {r.mz.size}"]
+        lines += [f"{m:.5f} {i:.2f}" for m, i in zip(r.mz, r.intensity, strict=True)]
+        blocks.append("\n".join(lines) + "\n\n")
+    return "".join(blocks)
+
+
+def _massbank(n: int, folder: Path) -> Path:
+    out = folder / "massbank.tar"
+    count = 0
+    with tarfile.open(SHARED / "massbank" / "massbank_records.tar.xz", "r:xz") as src, \
+            tarfile.open(out, "w") as dst:
+        for info in src:
+            if info.isfile() and info.name.endswith(".txt"):
+                dst.addfile(info, src.extractfile(info))
+                count += 1
+                if count == n:
+                    break
+    return out
+
+
+def _ccs(n: int) -> str:
+    with gzip.open(SHARED / "ccs" / "ccs_combined.tsv.gz", "rt") as handle:
+        return "".join(next(handle) for _ in range(n + 1))
+
+
+def inputs(n: int, folder: Path) -> list[tuple[str, str, Path]]:
+    mgf = _mgf(n)
+    (folder / "b.mgf").write_text(mgf)
+    (folder / "b.msp").write_text(_msp(mgf))
+    (folder / "b.tsv").write_text(_ccs(n))
+    return [("MGF", "msms", folder / "b.mgf"), ("MSP", "msms", folder / "b.msp"),
+            ("MassBank", "msms", _massbank(n, folder)), ("CCS table", "ccs", folder / "b.tsv"),
+            ("JCAMP-DX (64 files)", "ir", SHARED / "ir" / "jcamp")]
+
+
+def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool
+               ) -> tuple[int, float]:
+    """Parse only (or parse + RDKit normalisation) of the same files, nothing written."""
+    files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
+    identify.cache_clear()
+    with timed() as t:
+        n = 0
+        for file in files:
+            for member in iter_members(file):
+                kwargs = {"index": options.structure_index} if kind == "ir" else {}
+                for parsed in KINDS[kind].parse(member, 1, **kwargs):
+                    n += 1
+                    if normalize and parsed.record is not None and parsed.record.structure.text:
+                        try:
+                            identify(parsed.record.structure.text)
+                        except ValueError:
+                            pass
+    identify.cache_clear()
+    return n, t["seconds"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=5000, help="records per format (default 5000)")
+    parser.add_argument("--output", type=Path, help="JSON result path")
+    args = parser.parse_args(argv)
+    import tempfile
+
+    options = IngestOptions(structure_index=StructureIndex.from_table(SHARED / "ir" / "index.tsv"))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
+        for label, kind, path in inputs(args.n, Path(tmp)):
+            n_parse, parse_s = bare_parse(kind, path, options, normalize=False)
+            _, normalize_s = bare_parse(kind, path, options, normalize=True)
+            files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
+            with timed() as t:
+                summaries = [ingest_file(engine, kind, f, f"bench-{label}", options)
+                             for f in files]
+            read = sum(s.read for s in summaries)
+            rows.append({"format": label, "records": read,
+                         "parse_per_s": round(n_parse / parse_s, 1),
+                         "parse_normalize_per_s": round(n_parse / normalize_s, 1),
+                         "end_to_end_per_s": round(read / t["seconds"], 1),
+                         "end_to_end_vs_parse": round(t["seconds"] / parse_s, 2),
+                         "end_to_end_vs_parse_normalize": round(t["seconds"] / normalize_s, 2)})
+    write_result("ingest", {"n": args.n, "rows": rows}, args.output)
+
+
+if __name__ == "__main__":
+    main()
