@@ -4,7 +4,7 @@ VENV := .venv
 MOLVIS := $(VENV)/bin/molvis
 DATA ?= ../shared/data
 
-.PHONY: setup demo test lint clean-db browser
+.PHONY: setup demo test lint clean-db browser bench
 
 setup: $(VENV)/.installed
 
@@ -48,3 +48,11 @@ lint: setup
 clean-db:
 	-$(MOLVIS) db stop
 	rm -rf .molvis
+
+# Benchmarks (not part of the tests): JSON results under bench/results/, summarised in BENCHMARKS.md.
+bench: setup
+	$(VENV)/bin/python -m bench.ingest --n 5000
+	$(VENV)/bin/python -m bench.fingerprints --n 20000
+	$(VENV)/bin/python -m bench.embed --sizes 10000 100000 --batch-sizes 256 1024
+	$(VENV)/bin/python -m bench.query --sizes 10000 100000 1000000
+	$(VENV)/bin/python -m bench.accuracy
