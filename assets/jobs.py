@@ -112,10 +112,13 @@ def evaluate_model(
 
         window = candidates_for if mass_window else None
         queries = build_queries(data, test_keys, model.config, max_queries)
+        cache: dict = {}
         for name in ("msms", "ir", "ccs", "fused"):
-            results += evaluate_queries(model, queries[name], test_smiles, window, device, name)
+            results += evaluate_queries(
+                model, queries[name], test_smiles, window, device, name, cache
+            )
         blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
-        for result in evaluate_queries(model, blind, test_smiles, window, device, "msms"):
+        for result in evaluate_queries(model, blind, test_smiles, window, device, "msms", cache):
             controls.append({**result, "control": "spectrum_blind"})
     report = {
         "model": info.name,

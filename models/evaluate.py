@@ -110,8 +110,10 @@ def evaluate_queries(
     candidates_for: Callable[[float], list[tuple[str, str]]] | None,
     device: torch.device,
     name: str,
+    cache: dict[str, torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rank test-split structures, and mass-window candidates when `candidates_for` is given."""
+    """Rank test-split structures, and mass-window candidates when `candidates_for` is given.
+    `cache` keeps candidate structure vectors between calls (InChIKey -> vector)."""
     if not queries:
         return []
     q = _embed_queries(model, queries, device)
@@ -123,7 +125,7 @@ def evaluate_queries(
     results = [_result(name, "test_split", ranks, [len(keys)] * len(queries))]
     if candidates_for is None:
         return results
-    cache: dict[str, torch.Tensor] = {}
+    cache = {} if cache is None else cache
     windows = []
     for query in queries:
         cands = candidates_for(query.neutral_mass) if query.neutral_mass else []
