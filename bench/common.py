@@ -19,8 +19,9 @@ from sqlalchemy.engine import make_url
 from registry.db import database_url, get_engine
 from registry.migrate import upgrade
 
-SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared"
-                             / "data"))
+SHARED = Path(
+    os.environ.get("MOLVIS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -55,8 +56,12 @@ def timed() -> Iterator[dict[str, float]]:
 
 
 def machine() -> dict[str, str | int]:
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count() or 0, "date": datetime.now(UTC).strftime("%Y-%m-%d")}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count() or 0,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+    }
 
 
 def write_result(name: str, payload: dict, output: Path | None) -> Path:

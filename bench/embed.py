@@ -51,8 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 1024])
-    parser.add_argument("--checkpoint", default=str(Path(__file__).resolve().parents[1] /
-                                                    "models" / "pretrained" / "molvis-base.pt"))
+    parser.add_argument(
+        "--checkpoint",
+        default=str(
+            Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
+        ),
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
     rows = []
@@ -65,9 +69,12 @@ def main(argv: list[str] | None = None) -> None:
             smi.write_text("\n".join(pool[:n]) + "\n")
             for batch in args.batch_sizes:
                 # each run in a fresh process so peak RSS belongs to that run alone
-                out = subprocess.run([sys.executable, "-c", CHILD, str(n), str(batch), str(smi),
-                                      args.checkpoint], capture_output=True, text=True,
-                                     check=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, str(n), str(batch), str(smi), args.checkpoint],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(rows[-1], flush=True)
     write_result("embed", {"rows": rows}, args.output)

@@ -32,10 +32,16 @@ def main(argv: list[str] | None = None) -> None:
         ingest_file(engine, "structures", path, "bench")
         with timed() as ours, session_scope(engine) as session:
             filled = fill_missing(session)
-    write_result("fingerprints", {
-        "molecules": filled, "rdkit_bare_per_s": round(args.n / bare["seconds"], 1),
-        "ours_with_write_per_s": round(filled / ours["seconds"], 1),
-        "ours_vs_bare": round(ours["seconds"] / bare["seconds"], 2)}, args.output)
+    write_result(
+        "fingerprints",
+        {
+            "molecules": filled,
+            "rdkit_bare_per_s": round(args.n / bare["seconds"], 1),
+            "ours_with_write_per_s": round(filled / ours["seconds"], 1),
+            "ours_vs_bare": round(ours["seconds"] / bare["seconds"], 2),
+        },
+        args.output,
+    )
 
 
 if __name__ == "__main__":

@@ -37,9 +37,14 @@ def _msp(mgf_text: str) -> str:
         r = parsed.record
         if r is None:
             continue
-        lines = [f"Name: {r.record_id}", f"SMILES: {r.structure.text}",
-                 f"PrecursorMZ: {r.precursor_mz}", f"Precursor_type: {r.adduct or ''}",
-                 f"Ion_mode: {r.ion_mode or ''}", f"Num Peaks: {r.mz.size}"]
+        lines = [
+            f"Name: {r.record_id}",
+            f"SMILES: {r.structure.text}",
+            f"PrecursorMZ: {r.precursor_mz}",
+            f"Precursor_type: {r.adduct or ''}",
+            f"Ion_mode: {r.ion_mode or ''}",
+            f"Num Peaks: {r.mz.size}",
+        ]
         lines += [f"{m:.5f} {i:.2f}" for m, i in zip(r.mz, r.intensity, strict=True)]
         blocks.append("\n".join(lines) + "\n\n")
     return "".join(blocks)
@@ -48,8 +53,10 @@ def _msp(mgf_text: str) -> str:
 def _massbank(n: int, folder: Path) -> Path:
     out = folder / "massbank.tar"
     count = 0
-    with tarfile.open(SHARED / "massbank" / "massbank_records.tar.xz", "r:xz") as src, \
-            tarfile.open(out, "w") as dst:
+    with (
+        tarfile.open(SHARED / "massbank" / "massbank_records.tar.xz", "r:xz") as src,
+        tarfile.open(out, "w") as dst,
+    ):
         for info in src:
             if info.isfile() and info.name.endswith(".txt"):
                 dst.addfile(info, src.extractfile(info))
@@ -69,13 +76,16 @@ def inputs(n: int, folder: Path) -> list[tuple[str, str, Path]]:
     (folder / "b.mgf").write_text(mgf)
     (folder / "b.msp").write_text(_msp(mgf))
     (folder / "b.tsv").write_text(_ccs(n))
-    return [("MGF", "msms", folder / "b.mgf"), ("MSP", "msms", folder / "b.msp"),
-            ("MassBank", "msms", _massbank(n, folder)), ("CCS table", "ccs", folder / "b.tsv"),
-            ("JCAMP-DX (64 files)", "ir", SHARED / "ir" / "jcamp")]
+    return [
+        ("MGF", "msms", folder / "b.mgf"),
+        ("MSP", "msms", folder / "b.msp"),
+        ("MassBank", "msms", _massbank(n, folder)),
+        ("CCS table", "ccs", folder / "b.tsv"),
+        ("JCAMP-DX (64 files)", "ir", SHARED / "ir" / "jcamp"),
+    ]
 
 
-def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool
-               ) -> tuple[int, float]:
+def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool) -> tuple[int, float]:
     """Parse only (or parse + RDKit normalisation) of the same files, nothing written."""
     files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
     identify.cache_clear()
@@ -110,15 +120,19 @@ def main(argv: list[str] | None = None) -> None:
             _, normalize_s = bare_parse(kind, path, options, normalize=True)
             files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
             with timed() as t:
-                summaries = [ingest_file(engine, kind, f, f"bench-{label}", options)
-                             for f in files]
+                summaries = [ingest_file(engine, kind, f, f"bench-{label}", options) for f in files]
             read = sum(s.read for s in summaries)
-            rows.append({"format": label, "records": read,
-                         "parse_per_s": round(n_parse / parse_s, 1),
-                         "parse_normalize_per_s": round(n_parse / normalize_s, 1),
-                         "end_to_end_per_s": round(read / t["seconds"], 1),
-                         "end_to_end_vs_parse": round(t["seconds"] / parse_s, 2),
-                         "end_to_end_vs_parse_normalize": round(t["seconds"] / normalize_s, 2)})
+            rows.append(
+                {
+                    "format": label,
+                    "records": read,
+                    "parse_per_s": round(n_parse / parse_s, 1),
+                    "parse_normalize_per_s": round(n_parse / normalize_s, 1),
+                    "end_to_end_per_s": round(read / t["seconds"], 1),
+                    "end_to_end_vs_parse": round(t["seconds"] / parse_s, 2),
+                    "end_to_end_vs_parse_normalize": round(t["seconds"] / normalize_s, 2),
+                }
+            )
     write_result("ingest", {"n": args.n, "rows": rows}, args.output)
 
 

@@ -29,18 +29,25 @@ def _load(engine, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
         conn = raw.driver_connection
         register_vector(conn)
         with conn.cursor() as cur:
-            cur.execute("INSERT INTO model (name, version, path, config, is_active) "
-                        "VALUES ('bench', 'v', '-', '{}', true) RETURNING id")
+            cur.execute(
+                "INSERT INTO model (name, version, path, config, is_active) "
+                "VALUES ('bench', 'v', '-', '{}', true) RETURNING id"
+            )
             model_id = cur.fetchone()[0]
-            with cur.copy("COPY compound (id, inchikey, inchi, smiles, formula, monoisotopic_mass,"
-                          " fingerprint) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY compound (id, inchikey, inchi, smiles, formula, monoisotopic_mass,"
+                " fingerprint) FROM STDIN"
+            ) as copy:
                 for i in range(n):
                     key = f"{i:014d}".translate(str.maketrans("0123456789", "ABCDEFGHIJ"))
                     bits = "".join("1" if b else "0" for b in rng.random(2048) < 0.3)
-                    copy.write_row((i + 1, f"{key}-UHFFFAOYSA-N", "-", "C", "C",
-                                    float(masses[i]), bits))
-            with cur.copy("COPY structure_embedding (model_id, compound_id, embedding) "
-                          "FROM STDIN WITH (FORMAT BINARY)") as copy:
+                    copy.write_row(
+                        (i + 1, f"{key}-UHFFFAOYSA-N", "-", "C", "C", float(masses[i]), bits)
+                    )
+            with cur.copy(
+                "COPY structure_embedding (model_id, compound_id, embedding) "
+                "FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy:
                 copy.set_types(["int4", "int8", "vector"])
                 for i in range(n):
                     copy.write_row((model_id, i + 1, vectors[i]))
@@ -52,8 +59,10 @@ def _load(engine, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ms = np.array(samples) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p95_ms": round(float(np.percentile(ms, 95)), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+    }
 
 
 def run_size(n: int, queries: int, ef_search: int, ppm: float, seed: int) -> dict:
@@ -91,29 +100,43 @@ def run_size(n: int, queries: int, ef_search: int, ppm: float, seed: int) -> dic
                 start = time.perf_counter()
                 exact = np.argsort(-(vectors @ q))[:20]
                 numpy_scan.append(time.perf_counter() - start)
-                got = {int(h.inchikey[:14].translate(str.maketrans("ABCDEFGHIJ", "0123456789")))
-                       for h in result.hits}
+                got = {
+                    int(h.inchikey[:14].translate(str.maketrans("ABCDEFGHIJ", "0123456789")))
+                    for h in result.hits
+                }
                 recalls.append(len(got & set(exact.tolist())) / 20)
                 mass = float(rng.choice(masses))
                 start = time.perf_counter()
-                filtered = search(session, SearchRequest({"msms": q}, neutral_mass=mass, ppm=ppm,
-                                                         k=20, model="bench"))
+                filtered = search(
+                    session,
+                    SearchRequest({"msms": q}, neutral_mass=mass, ppm=ppm, k=20, model="bench"),
+                )
                 window.append(time.perf_counter() - start)
                 window_sizes.append(filtered.candidates)
                 start = time.perf_counter()
-                session.execute(text(
-                    "SELECT id FROM compound ORDER BY fingerprint <%> "
-                    "(SELECT fingerprint FROM compound WHERE id = :i) LIMIT 20"),
-                    {"i": int(rng.integers(1, n + 1))}).all()
+                session.execute(
+                    text(
+                        "SELECT id FROM compound ORDER BY fingerprint <%> "
+                        "(SELECT fingerprint FROM compound WHERE id = :i) LIMIT 20"
+                    ),
+                    {"i": int(rng.integers(1, n + 1))},
+                ).all()
                 tanimoto.append(time.perf_counter() - start)
     return {
-        "compounds": n, "queries": queries, "ef_search": ef_search,
+        "compounds": n,
+        "queries": queries,
+        "ef_search": ef_search,
         "load_seconds": round(load_t["seconds"], 1),
-        "hnsw_build_seconds": round(build_t["seconds"], 1), "hnsw_size_mb": round(index_mb, 1),
+        "hnsw_build_seconds": round(build_t["seconds"], 1),
+        "hnsw_size_mb": round(index_mb, 1),
         "fingerprint_hnsw_build_seconds": round(fp_build_t["seconds"], 1),
-        "fused_hnsw": _percentiles(fused), "recall_at_20": round(float(np.mean(recalls)), 4),
-        "mass_window": {**_percentiles(window), "ppm": ppm,
-                        "mean_candidates": round(float(np.mean(window_sizes)), 1)},
+        "fused_hnsw": _percentiles(fused),
+        "recall_at_20": round(float(np.mean(recalls)), 4),
+        "mass_window": {
+            **_percentiles(window),
+            "ppm": ppm,
+            "mean_candidates": round(float(np.mean(window_sizes)), 1),
+        },
         "tanimoto_hnsw": _percentiles(tanimoto),
         "numpy_brute_force": _percentiles(numpy_scan),
     }
@@ -132,8 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     for n in args.sizes:
         rows.append(run_size(n, args.queries, args.ef_search, args.ppm, args.seed))
         print(rows[-1], flush=True)
-    write_result("query", {"vectors": "random unit vectors (not model embeddings)",
-                           "rows": rows}, args.output)
+    write_result(
+        "query",
+        {"vectors": "random unit vectors (not model embeddings)", "rows": rows},
+        args.output,
+    )
 
 
 if __name__ == "__main__":

@@ -27,58 +27,113 @@ class CompoundView:
 
 
 def compound(session: Session, inchikey: str) -> CompoundView | None:
-    row = session.execute(text("""
+    row = (
+        session.execute(
+            text("""
         SELECT c.*, coalesce(array_agg(DISTINCT s.name) FILTER (WHERE s.name IS NOT NULL), '{}')
                  AS source_names
         FROM compound c LEFT JOIN compound_source cs ON cs.compound_id = c.id
         LEFT JOIN source s ON s.id = cs.source_id
-        WHERE c.inchikey = :key GROUP BY c.id"""), {"key": inchikey}).mappings().first()
+        WHERE c.inchikey = :key GROUP BY c.id"""),
+            {"key": inchikey},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
-    view = CompoundView(row["id"], row["inchikey"], row["inchi"], row["smiles"], row["formula"],
-                        row["monoisotopic_mass"], list(row["names"]), dict(row["external_ids"]),
-                        list(row["source_names"]))
+    view = CompoundView(
+        row["id"],
+        row["inchikey"],
+        row["inchi"],
+        row["smiles"],
+        row["formula"],
+        row["monoisotopic_mass"],
+        list(row["names"]),
+        dict(row["external_ids"]),
+        list(row["source_names"]),
+    )
     params = {"cid": view.id}
-    view.msms = [dict(r) for r in session.execute(text("""
+    view.msms = [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT m.id, m.record_id, m.precursor_mz, m.adduct, m.ion_mode, m.instrument_type,
                m.collision_energy, m.mz, m.intensity, s.name AS source
         FROM msms_spectrum m JOIN source s ON s.id = m.source_id
-        WHERE m.compound_id = :cid ORDER BY m.id LIMIT 200"""), params).mappings()]
-    view.ir = [dict(r) for r in session.execute(text("""
+        WHERE m.compound_id = :cid ORDER BY m.id LIMIT 200"""),
+            params,
+        ).mappings()
+    ]
+    view.ir = [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT i.id, i.title, i.x, i.y, i.x_units, i.y_units, i.state, s.name AS source
         FROM ir_spectrum i JOIN source s ON s.id = i.source_id
-        WHERE i.compound_id = :cid ORDER BY i.id"""), params).mappings()]
-    view.ccs = [dict(r) for r in session.execute(text("""
+        WHERE i.compound_id = :cid ORDER BY i.id"""),
+            params,
+        ).mappings()
+    ]
+    view.ccs = [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT v.ccs, v.adduct, v.mz, v.method, s.name AS source
         FROM ccs_value v JOIN source s ON s.id = v.source_id
-        WHERE v.compound_id = :cid ORDER BY v.adduct, v.ccs"""), params).mappings()]
+        WHERE v.compound_id = :cid ORDER BY v.adduct, v.ccs"""),
+            params,
+        ).mappings()
+    ]
     return view
 
 
 def ccs_landscape(session: Session, adduct: str, limit: int = 5000) -> list[tuple[float, float]]:
     """(m/z, CCS) of the library's ions of one adduct, for the CCS-vs-m/z plot."""
-    rows = session.execute(text(
-        "SELECT mz, ccs FROM ccs_value WHERE adduct = :a AND mz IS NOT NULL "
-        "ORDER BY id LIMIT :n"), {"a": adduct, "n": limit})
+    rows = session.execute(
+        text(
+            "SELECT mz, ccs FROM ccs_value WHERE adduct = :a AND mz IS NOT NULL "
+            "ORDER BY id LIMIT :n"
+        ),
+        {"a": adduct, "n": limit},
+    )
     return [(r.mz, r.ccs) for r in rows]
 
 
 def recent_runs(session: Session, limit: int = 20) -> list[dict[str, Any]]:
-    return [dict(r) for r in session.execute(text("""
+    return [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT r.id, r.kind, r.file_path, s.name AS source, r.records_read, r.inserted,
                r.duplicates, r.rejected, r.finished_at
         FROM ingest_run r JOIN source s ON s.id = r.source_id
-        ORDER BY r.id DESC LIMIT :n"""), {"n": limit}).mappings()]
+        ORDER BY r.id DESC LIMIT :n"""),
+            {"n": limit},
+        ).mappings()
+    ]
 
 
 def recent_rejects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    return [dict(r) for r in session.execute(text("""
+    return [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT j.record_no, j.line_no, j.reason, r.file_path
         FROM rejected_record j JOIN ingest_run r ON r.id = j.run_id
-        ORDER BY j.id DESC LIMIT :n"""), {"n": limit}).mappings()]
+        ORDER BY j.id DESC LIMIT :n"""),
+            {"n": limit},
+        ).mappings()
+    ]
 
 
 def reject_reasons(session: Session, limit: int = 15) -> list[dict[str, Any]]:
-    return [dict(r) for r in session.execute(text("""
+    return [
+        dict(r)
+        for r in session.execute(
+            text("""
         SELECT left(reason, 90) AS reason, count(*) AS records FROM rejected_record
-        GROUP BY 1 ORDER BY 2 DESC LIMIT :n"""), {"n": limit}).mappings()]
+        GROUP BY 1 ORDER BY 2 DESC LIMIT :n"""),
+            {"n": limit},
+        ).mappings()
+    ]

@@ -37,6 +37,21 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"database at revision {migrate.current_revision() or 'base (empty)'}")
     elif args.action == "stop":
         print("embedded server stopped" if stop_embedded() else "no embedded server running")
+    elif args.action == "reader-password":
+        from registry.db import READER_ROLE, session_scope
+
+        if not args.revision:
+            raise CliError("give the password: molvis db reader-password SECRET")
+        with session_scope() as session:
+            quoted = (
+                session.connection()
+                .exec_driver_sql("SELECT quote_literal(%s)", (args.revision,))
+                .scalar()
+            )
+            session.connection().exec_driver_sql(
+                f"ALTER ROLE {READER_ROLE} WITH LOGIN PASSWORD {quoted}"
+            )
+        print(f"password set for {READER_ROLE}")
     return 0
 
 
@@ -149,9 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molvis", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="database: upgrade, downgrade, url, stop")
-    db.add_argument("action", choices=["upgrade", "downgrade", "url", "stop"])
-    db.add_argument("revision", nargs="?", help="target revision (default head / base)")
+    db = sub.add_parser("db", help="database: upgrade, downgrade, url, stop, reader-password")
+    db.add_argument("action", choices=["upgrade", "downgrade", "url", "stop", "reader-password"])
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="target revision (default head / base); the password for reader-password",
+    )
     db.set_defaults(func=cmd_db)
 
     ingest = sub.add_parser("ingest", help="load files of one kind into the registry")

@@ -87,9 +87,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     url = f"http://localhost:{args.port}/"
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port",
-               str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
     server = subprocess.Popen(command)
     if args.open:

@@ -82,8 +82,13 @@ def build_queries(args: argparse.Namespace) -> tuple[list[Query], list[str]]:
             raise ValueError(f"{args.msms}: no usable spectrum ({'; '.join(problems[:3])})")
     queries = []
     for n, spectrum in enumerate(spectra, start=1):
-        title = (spectrum.record_id if spectrum and spectrum.record_id else
-                 f"{Path(args.msms).name}#{n}" if spectrum else "query")
+        title = (
+            spectrum.record_id
+            if spectrum and spectrum.record_id
+            else f"{Path(args.msms).name}#{n}"
+            if spectrum
+            else "query"
+        )
         q = Query(title, msms=spectrum, ir=ir, ccs=args.ccs, ccs_adduct=ccs_adduct)
         q.precursor_mz = args.precursor_mz or (spectrum.precursor_mz if spectrum else None)
         q.adduct = adduct or (spectrum.adduct if spectrum else None) or ccs_adduct
@@ -126,9 +131,17 @@ def run_search(args: argparse.Namespace) -> list[dict]:
                 ion_mz = q.precursor_mz if q.adduct == q.ccs_adduct else None
                 vectors["ccs"] = ccs_vector(model, q.ccs, ion_mz, q.ccs_adduct, device)
             request = SearchRequest(
-                vectors=vectors, weights=weights, neutral_mass=q.neutral_mass, ppm=args.ppm,
-                formula=args.formula, ccs=q.ccs, ccs_adduct=q.ccs_adduct,
-                sources=args.source or None, k=args.top, model=info.name)
+                vectors=vectors,
+                weights=weights,
+                neutral_mass=q.neutral_mass,
+                ppm=args.ppm,
+                formula=args.formula,
+                ccs=q.ccs,
+                ccs_adduct=q.ccs_adduct,
+                sources=args.source or None,
+                k=args.top,
+                model=info.name,
+            )
             result = search(session, request, q.title).as_dict()
             result["model"] = info.name
             result["neutral_mass"] = q.neutral_mass
@@ -154,12 +167,16 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for result in results:
         mass = f", neutral mass {result['neutral_mass']:.5f}" if result["neutral_mass"] else ""
-        print(f"\n{result['query']}: {result['candidates']} candidates{mass}"
-              + "".join(f" ({n})" for n in result["notes"]))
+        print(
+            f"\n{result['query']}: {result['candidates']} candidates{mass}"
+            + "".join(f" ({n})" for n in result["notes"])
+        )
         for hit in result["hits"]:
             parts = " ".join(f"{k}={v:.3f}" for k, v in hit["scores"].items())
-            print(f"{hit['rank']:3d}. {hit['score']:.3f}  {hit['inchikey']}  "
-                  f"{(hit['name'] or '')[:40]:40s}  {parts}  {hit['smiles']}")
+            print(
+                f"{hit['rank']:3d}. {hit['score']:.3f}  {hit['inchikey']}  "
+                f"{(hit['name'] or '')[:40]:40s}  {parts}  {hit['smiles']}"
+            )
     return 0
 
 
@@ -174,7 +191,9 @@ def add_parser(sub) -> None:
     p.add_argument("--ppm", type=float, default=10.0, help="neutral-mass window (default 10)")
     p.add_argument("--formula", help="keep only candidates of this formula")
     p.add_argument("--source", action="append", help="keep candidates from this source (repeat)")
-    p.add_argument("--weight", action="append", metavar="MOD=W", help="modality weight, e.g. ccs=0.5")
+    p.add_argument(
+        "--weight", action="append", metavar="MOD=W", help="modality weight, e.g. ccs=0.5"
+    )
     p.add_argument("--top", type=int, default=20, help="hits per query (default 20)")
     p.add_argument("--model", help="model name (default: the active one)")
     p.add_argument("--json", action="store_true")

@@ -170,8 +170,10 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
 def build_hnsw_index(session: Session, model_id: int) -> str:
     """HNSW index (inner product on unit vectors = cosine) over one model's structure vectors."""
     name = f"ix_structure_embedding_hnsw_m{int(model_id)}"
-    session.execute(text(
-        f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding "
-        f"USING hnsw (embedding vector_ip_ops) WHERE model_id = {int(model_id)}"
-    ))
+    session.execute(
+        text(
+            f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding "
+            f"USING hnsw (embedding vector_ip_ops) WHERE model_id = {int(model_id)}"
+        )
+    )
     return name

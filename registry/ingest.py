@@ -343,10 +343,16 @@ class _Writer:
                 merges,
             )
             self.changes += len(merges)
-        provenance = pg_insert(CompoundSource.__table__).on_conflict_do_nothing().returning(
-            CompoundSource.__table__.c.compound_id)
-        pairs = [{"compound_id": ids[key], "source_id": self.run.source_id} for key in by_key
-                 if key in ids]
+        provenance = (
+            pg_insert(CompoundSource.__table__)
+            .on_conflict_do_nothing()
+            .returning(CompoundSource.__table__.c.compound_id)
+        )
+        pairs = [
+            {"compound_id": ids[key], "source_id": self.run.source_id}
+            for key in by_key
+            if key in ids
+        ]
         if pairs:
             self.changes += len(self.session.execute(provenance, pairs).all())
         self.seen_compounds.update(by_key)

@@ -43,9 +43,15 @@ class Hit:
     scores: dict[str, float]
 
     def as_dict(self) -> dict:
-        return {"rank": self.rank, "inchikey": self.inchikey, "smiles": self.smiles,
-                "name": self.name, "score": round(self.score, 6), "scores": self.scores,
-                "monoisotopic_mass": self.monoisotopic_mass}
+        return {
+            "rank": self.rank,
+            "inchikey": self.inchikey,
+            "smiles": self.smiles,
+            "name": self.name,
+            "score": round(self.score, 6),
+            "scores": self.scores,
+            "monoisotopic_mass": self.monoisotopic_mass,
+        }
 
 
 @dataclass
@@ -56,8 +62,12 @@ class SearchResult:
     weights: dict[str, float]
 
     def as_dict(self) -> dict:
-        return {"query": self.query, "candidates": self.candidates, "weights": self.weights,
-                "hits": [h.as_dict() for h in self.hits]}
+        return {
+            "query": self.query,
+            "candidates": self.candidates,
+            "weights": self.weights,
+            "hits": [h.as_dict() for h in self.hits],
+        }
 
 
 def neutral_mass_from(precursor_mz: float, adduct: str) -> float:
@@ -85,16 +95,35 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
     weights = [float(request.weights.get(m, 1.0)) for m in modalities]
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError("modality weights must be non-negative and not all zero")
-    rows = session.execute(SEARCH_SQL, {
-        "vectors": [_vector_text(request.vectors[m]) for m in modalities],
-        "modalities": modalities, "weights": weights,
-        "neutral_mass": request.neutral_mass, "ppm": request.ppm, "formula": request.formula,
-        "ccs": request.ccs, "ccs_adduct": request.ccs_adduct,
-        "ccs_tol": request.ccs_tolerance_pct, "sources": request.sources, "k": request.k,
-        "model": request.model,
-    }).all()
-    hits = [Hit(r.rank, r.inchikey, r.smiles, r.name, r.monoisotopic_mass, float(r.score),
-                {k: float(v) for k, v in r.scores.items()}) for r in rows]
+    rows = session.execute(
+        SEARCH_SQL,
+        {
+            "vectors": [_vector_text(request.vectors[m]) for m in modalities],
+            "modalities": modalities,
+            "weights": weights,
+            "neutral_mass": request.neutral_mass,
+            "ppm": request.ppm,
+            "formula": request.formula,
+            "ccs": request.ccs,
+            "ccs_adduct": request.ccs_adduct,
+            "ccs_tol": request.ccs_tolerance_pct,
+            "sources": request.sources,
+            "k": request.k,
+            "model": request.model,
+        },
+    ).all()
+    hits = [
+        Hit(
+            r.rank,
+            r.inchikey,
+            r.smiles,
+            r.name,
+            r.monoisotopic_mass,
+            float(r.score),
+            {k: float(v) for k, v in r.scores.items()},
+        )
+        for r in rows
+    ]
     candidates = int(rows[0].candidates) if rows else 0
     return SearchResult(title, candidates, hits, dict(zip(modalities, weights, strict=True)))
 
@@ -109,12 +138,15 @@ class Neighbour:
 
 def similar_structures(session: Session, inchikey: str, k: int = 10) -> list[Neighbour]:
     """Nearest compounds by the report's fingerprint (Jaccard distance, HNSW-indexed)."""
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT c.inchikey, c.smiles, c.names[1] AS name,
                1 - (c.fingerprint <%> q.fingerprint) AS tanimoto
         FROM compound c, (SELECT fingerprint FROM compound WHERE inchikey = :key) q
         WHERE c.inchikey <> :key AND c.fingerprint IS NOT NULL
-        ORDER BY c.fingerprint <%> q.fingerprint LIMIT :k"""), {"key": inchikey, "k": k})
+        ORDER BY c.fingerprint <%> q.fingerprint LIMIT :k"""),
+        {"key": inchikey, "k": k},
+    )
     return [Neighbour(r.inchikey, r.smiles, r.name, float(r.tanimoto)) for r in rows]
 
 
@@ -126,11 +158,13 @@ class LibraryMatch:
     similarity: float
 
 
-def library_search(session: Session, modality: str, vector: np.ndarray, model: str | None = None,
-                   k: int = 10) -> list[LibraryMatch]:
+def library_search(
+    session: Session, modality: str, vector: np.ndarray, model: str | None = None, k: int = 10
+) -> list[LibraryMatch]:
     """Stored measurements of one modality nearest to a query embedding (spectral library
     search by embedding; see registry.spectral for the classical scores)."""
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT e.measurement_id, c.inchikey, c.names[1] AS name,
                1 - (e.embedding <=> CAST(:q AS vector)) AS similarity
         FROM measurement_embedding e JOIN compound c ON c.id = e.compound_id
@@ -138,5 +172,6 @@ def library_search(session: Session, modality: str, vector: np.ndarray, model: s
             SELECT id FROM model WHERE (CAST(:model AS text) IS NULL AND is_active)
                                     OR name = :model)
         ORDER BY e.embedding <=> CAST(:q AS vector) LIMIT :k"""),
-        {"q": _vector_text(vector), "modality": modality, "model": model, "k": k})
+        {"q": _vector_text(vector), "modality": modality, "model": model, "k": k},
+    )
     return [LibraryMatch(r.measurement_id, r.inchikey, r.name, float(r.similarity)) for r in rows]

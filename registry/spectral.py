@@ -24,38 +24,54 @@ class SpectralMatch:
 def _spectrum(mz, intensity, precursor_mz: float) -> Spectrum:
     mz = np.asarray(mz, dtype=float)
     order = np.argsort(mz)
-    return Spectrum(mz=mz[order], intensities=np.asarray(intensity, dtype=float)[order],
-                    metadata={"precursor_mz": precursor_mz}, metadata_harmonization=False)
+    return Spectrum(
+        mz=mz[order],
+        intensities=np.asarray(intensity, dtype=float)[order],
+        metadata={"precursor_mz": precursor_mz},
+        metadata_harmonization=False,
+    )
 
 
-def msms_library_search(session: Session, mz: np.ndarray, intensity: np.ndarray,
-                        precursor_mz: float, ppm: float = 10.0, modified: bool = False,
-                        tolerance: float = 0.01, k: int = 10) -> list[SpectralMatch]:
+def msms_library_search(
+    session: Session,
+    mz: np.ndarray,
+    intensity: np.ndarray,
+    precursor_mz: float,
+    ppm: float = 10.0,
+    modified: bool = False,
+    tolerance: float = 0.01,
+    k: int = 10,
+) -> list[SpectralMatch]:
     """Stored MS/MS spectra whose precursor lies within `ppm`, scored by matchms
     CosineGreedy (or ModifiedCosine, which also aligns peaks shifted by the precursor delta)."""
     delta = precursor_mz * ppm * 1e-6 if not modified else 200.0
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT s.id, s.mz, s.intensity, s.precursor_mz, c.inchikey, c.names[1] AS name
         FROM msms_spectrum s JOIN compound c ON c.id = s.compound_id
         WHERE s.precursor_mz BETWEEN :lo AND :hi"""),
-        {"lo": precursor_mz - delta, "hi": precursor_mz + delta}).all()
+        {"lo": precursor_mz - delta, "hi": precursor_mz + delta},
+    ).all()
     query = _spectrum(mz, intensity, precursor_mz)
     scorer = ModifiedCosine(tolerance=tolerance) if modified else CosineGreedy(tolerance=tolerance)
     matches = []
     for r in rows:
         result = scorer.pair(query, _spectrum(r.mz, r.intensity, r.precursor_mz))
-        matches.append(SpectralMatch(r.id, r.inchikey, r.name, float(result["score"]),
-                                     int(result["matches"])))
+        matches.append(
+            SpectralMatch(r.id, r.inchikey, r.name, float(result["score"]), int(result["matches"]))
+        )
     return sorted(matches, key=lambda m: -m.score)[:k]
 
 
-def ir_library_search(session: Session, processed: np.ndarray, k: int = 10
-                      ) -> list[SpectralMatch]:
+def ir_library_search(session: Session, processed: np.ndarray, k: int = 10) -> list[SpectralMatch]:
     """Stored IR spectra by cosine on the unit-norm 825-point grid (pgvector exact scan)."""
     vector = "[" + ",".join(f"{x:.7g}" for x in processed) + "]"
-    rows = session.execute(text("""
+    rows = session.execute(
+        text("""
         SELECT s.id, c.inchikey, c.names[1] AS name,
                1 - (s.processed <=> CAST(:q AS vector)) AS score
         FROM ir_spectrum s JOIN compound c ON c.id = s.compound_id
-        ORDER BY s.processed <=> CAST(:q AS vector) LIMIT :k"""), {"q": vector, "k": k})
+        ORDER BY s.processed <=> CAST(:q AS vector) LIMIT :k"""),
+        {"q": vector, "k": k},
+    )
     return [SpectralMatch(r.id, r.inchikey, r.name, float(r.score), 0) for r in rows]

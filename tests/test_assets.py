@@ -20,8 +20,15 @@ def by_name(name):
 
 def test_definitions_load():
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"msms_files", "fingerprints", "trained_model", "active_model",
-            "structure_embeddings", "measurement_embeddings", "structure_index"} <= keys
+    assert {
+        "msms_files",
+        "fingerprints",
+        "trained_model",
+        "active_model",
+        "structure_embeddings",
+        "measurement_embeddings",
+        "structure_index",
+    } <= keys
 
 
 @pytest.fixture
@@ -31,50 +38,81 @@ def instance():
 
 
 def test_full_graph_on_a_slice(engine, tmp_path, instance):
-    path = write(tmp_path, "mb.mgf",
-                 first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 1500))
+    path = write(
+        tmp_path, "mb.mgf", first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 1500)
+    )
     key = str(path)
     instance.add_dynamic_partitions(FILE_PARTITIONS["msms"].name, [key])
     ingest_config = {"ops": {"msms_files": {"config": {"source": "massbank"}}}}
-    run = materialize([by_name("msms_files")], partition_key=key, resources=RESOURCES,
-                      instance=instance, run_config=ingest_config)
+    run = materialize(
+        [by_name("msms_files")],
+        partition_key=key,
+        resources=RESOURCES,
+        instance=instance,
+        run_config=ingest_config,
+    )
     assert run.success
     before = snapshot(engine)
-    again = materialize([by_name("msms_files")], partition_key=key, resources=RESOURCES,
-                        instance=instance, run_config=ingest_config)
+    again = materialize(
+        [by_name("msms_files")],
+        partition_key=key,
+        resources=RESOURCES,
+        instance=instance,
+        run_config=ingest_config,
+    )
     assert again.success and snapshot(engine) == before
 
-    train_config = {"ops": {"trained_model": {"config": {"config_path": TINY,
-                                                         "eval_max_queries": 200}}}}
-    result = materialize([by_name("fingerprints"), by_name("trained_model"),
-                          by_name("active_model"), by_name("measurement_embeddings")],
-                         resources=RESOURCES, instance=instance, run_config=train_config,
-                         selection=["fingerprints", "trained_model", "active_model",
-                                    "measurement_embeddings"])
+    train_config = {
+        "ops": {"trained_model": {"config": {"config_path": TINY, "eval_max_queries": 200}}}
+    }
+    result = materialize(
+        [
+            by_name("fingerprints"),
+            by_name("trained_model"),
+            by_name("active_model"),
+            by_name("measurement_embeddings"),
+        ],
+        resources=RESOURCES,
+        instance=instance,
+        run_config=train_config,
+        selection=["fingerprints", "trained_model", "active_model", "measurement_embeddings"],
+    )
     assert result.success
     for shard in SHARDS.get_partition_keys():
-        assert materialize([by_name("structure_embeddings")], partition_key=shard,
-                           resources=RESOURCES, instance=instance).success
+        assert materialize(
+            [by_name("structure_embeddings")],
+            partition_key=shard,
+            resources=RESOURCES,
+            instance=instance,
+        ).success
     index = materialize([by_name("structure_index")], resources=RESOURCES, instance=instance)
     assert index.success
     with engine.connect() as conn:
         compounds = conn.execute(text("SELECT count(*) FROM compound")).scalar()
         embedded = conn.execute(text("SELECT count(*) FROM structure_embedding")).scalar()
-        spectra = conn.execute(text(
-            "SELECT count(*) FROM measurement_embedding WHERE modality = 'msms'")).scalar()
+        spectra = conn.execute(
+            text("SELECT count(*) FROM measurement_embedding WHERE modality = 'msms'")
+        ).scalar()
     assert embedded == compounds and spectra == snapshot(engine)["msms_spectrum"]
     assert embeddings_complete(registry=RegistryResource()).passed
 
     # a shard re-run is delete-then-insert: same rows afterwards
-    assert materialize([by_name("structure_embeddings")], partition_key="03",
-                       resources=RESOURCES, instance=instance).success
+    assert materialize(
+        [by_name("structure_embeddings")],
+        partition_key="03",
+        resources=RESOURCES,
+        instance=instance,
+    ).success
     assert snapshot(engine)["structure_embedding"] == embedded
 
     # deliberately broken rows make the checks fail
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO compound (inchikey, inchi, smiles, formula, monoisotopic_mass) "
-            "VALUES ('AAAAAAAAAAAAAA-UHFFFAOYSA-N', 'InChI=1S/CH4/h1H4', 'C', 'CH4', 16.03)"))
+        conn.execute(
+            text(
+                "INSERT INTO compound (inchikey, inchi, smiles, formula, monoisotopic_mass) "
+                "VALUES ('AAAAAAAAAAAAAA-UHFFFAOYSA-N', 'InChI=1S/CH4/h1H4', 'C', 'CH4', 16.03)"
+            )
+        )
     assert not fingerprints_complete(registry=RegistryResource()).passed
     assert not embeddings_complete(registry=RegistryResource()).passed
 

@@ -19,8 +19,13 @@ from tests.conftest import REPO, first_mgf_blocks, shared
 
 
 def run(module: str, *args: str) -> dict:
-    result = subprocess.run([sys.executable, "-m", f"bench.{module}", *args], cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result
 
@@ -29,15 +34,19 @@ def run(module: str, *args: str) -> dict:
 def tiny_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
-    return save_checkpoint(make_checkpoint(model, {"train": [], "val": [], "test": []}, {}),
-                           tmp_path / "tiny.pt")
+    return save_checkpoint(
+        make_checkpoint(model, {"train": [], "val": [], "test": []}, {}), tmp_path / "tiny.pt"
+    )
 
 
-@pytest.mark.parametrize("module, args, key", [
-    ("ingest", ["--n", "30"], "rows"),
-    ("fingerprints", ["--n", "50"], "rdkit_bare_per_s"),
-    ("query", ["--sizes", "300", "--queries", "5"], "rows"),
-])
+@pytest.mark.parametrize(
+    "module, args, key",
+    [
+        ("ingest", ["--n", "30"], "rows"),
+        ("fingerprints", ["--n", "50"], "rdkit_bare_per_s"),
+        ("query", ["--sizes", "300", "--queries", "5"], "rows"),
+    ],
+)
 def test_benchmark_scripts_run_small(engine, tmp_path, module, args, key):
     out = tmp_path / f"{module}.json"
     run(module, *args, "--output", str(out))
@@ -46,8 +55,17 @@ def test_benchmark_scripts_run_small(engine, tmp_path, module, args, key):
 
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     out = tmp_path / "embed.json"
-    run("embed", "--sizes", "100", "--batch-sizes", "64", "--checkpoint", str(tiny_checkpoint),
-        "--output", str(out))
+    run(
+        "embed",
+        "--sizes",
+        "100",
+        "--batch-sizes",
+        "64",
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--output",
+        str(out),
+    )
     (row,) = json.loads(out.read_text())["rows"]
     assert row["n"] == 100 and row["per_s"] > 0 and row["peak_rss_mb"] > 0
 
@@ -56,14 +74,25 @@ def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 300)
     ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
     with session_scope(engine) as session:
-        keys = [k for (k,) in session.execute(text(
-            "SELECT inchikey FROM compound ORDER BY inchikey LIMIT 10"))]
+        keys = [
+            k
+            for (k,) in session.execute(
+                text("SELECT inchikey FROM compound ORDER BY inchikey LIMIT 10")
+            )
+        ]
     checkpoint = torch.load(tiny_checkpoint, weights_only=False)
     checkpoint["split"]["test"] = keys
     save_checkpoint(checkpoint, tiny_checkpoint)
     with session_scope(engine) as session:
-        register_model(session, "tiny", checkpoint["version"], str(tiny_checkpoint),
-                       checkpoint["config"], {}, True)
+        register_model(
+            session,
+            "tiny",
+            checkpoint["version"],
+            str(tiny_checkpoint),
+            checkpoint["config"],
+            {},
+            True,
+        )
     out = tmp_path / "accuracy.json"
     run("accuracy", "--max-queries", "20", "--output", str(out))
     report = json.loads(out.read_text())

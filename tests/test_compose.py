@@ -18,25 +18,32 @@ def settings_variables() -> set[str]:
 
 def test_services_and_images():
     assert SERVICES["db"]["image"].startswith("pgvector/pgvector:")
-    assert {"migrate", "dagster-webserver", "dagster-daemon"} <= set(APP_SERVICES)
-    assert SERVICES["migrate"]["command"] == "molvis db upgrade"
-    for name in ("dagster-webserver", "dagster-daemon"):
+    assert {"migrate", "dagster-webserver", "dagster-daemon", "ui"} <= set(APP_SERVICES)
+    assert "molvis db upgrade" in SERVICES["migrate"]["command"]
+    assert SERVICES["ui"]["command"].startswith("molvis ui")
+    for name in ("dagster-webserver", "dagster-daemon", "ui"):
         assert SERVICES[name]["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully")
+            "service_completed_successfully"
+        )
 
 
 def test_environment_matches_the_settings_module():
     read_by_code = settings_variables()
-    assert read_by_code == {"MOLVIS_DATABASE_URL", "MOLVIS_HOME"}
+    assert {"MOLVIS_DATABASE_URL", "MOLVIS_HOME", "MOLVIS_READER_URL"} <= read_by_code
     for name in APP_SERVICES:
         env = SERVICES[name]["environment"]
-        assert read_by_code <= set(env)
+        assert {"MOLVIS_DATABASE_URL", "MOLVIS_HOME"} <= set(env)
         assert {k for k in env if k.startswith("MOLVIS_")} <= read_by_code
-        assert env["MOLVIS_DATABASE_URL"].endswith("@db:5432/" + SERVICES["db"]["environment"][
-            "POSTGRES_DB"])
+        assert env["MOLVIS_DATABASE_URL"].endswith(
+            "@db:5432/" + SERVICES["db"]["environment"]["POSTGRES_DB"]
+        )
     instance = yaml.safe_load((REPO / "assets" / "deploy" / "dagster.yaml").read_text())
     url_var = instance["storage"]["postgres"]["postgres_url"]["env"]
     assert all(url_var in SERVICES[n]["environment"] for n in APP_SERVICES)
+    reader = SERVICES["ui"]["environment"]["MOLVIS_READER_URL"]
+    assert reader.startswith("postgresql://molvis_reader:")
+    password = reader.split(":")[2].split("@")[0]
+    assert f"reader-password {password}" in SERVICES["migrate"]["command"]
 
 
 def test_volumes_are_declared_and_gpu_is_reserved():

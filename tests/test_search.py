@@ -31,14 +31,26 @@ def unit(v) -> np.ndarray:
 def library(engine, tmp_path):
     smi = "".join(f"{s} {n}\n" for n, s, _ in LIBRARY)
     ingest_file(engine, "structures", write(tmp_path, "lib.smi", smi), "handmade")
-    ingest_file(engine, "ccs", write(tmp_path, "ccs.csv",
-                "smiles,adduct,ccs\nCn1cnc2c1c(=O)[nH]c(=O)n2C,[M+H]+,200.0\n"
-                "Cn1c(=O)c2[nH]cnc2n(C)c1=O,[M+H]+,139.0\n"), "ccs-lab")
+    ingest_file(
+        engine,
+        "ccs",
+        write(
+            tmp_path,
+            "ccs.csv",
+            "smiles,adduct,ccs\nCn1cnc2c1c(=O)[nH]c(=O)n2C,[M+H]+,200.0\n"
+            "Cn1c(=O)c2[nH]cnc2n(C)c1=O,[M+H]+,139.0\n",
+        ),
+        "ccs-lab",
+    )
     with session_scope(engine) as session:
         model = register_model(session, "handmade", "v1", "/nonexistent.pt", {}, {}, True)
         ids = dict(session.execute(text("SELECT names[1], id FROM compound")).all())
-        write_structure_embeddings(session, model.id, [ids[n] for n, _, _ in LIBRARY],
-                                   np.stack([unit(v) for _, _, v in LIBRARY]))
+        write_structure_embeddings(
+            session,
+            model.id,
+            [ids[n] for n, _, _ in LIBRARY],
+            np.stack([unit(v) for _, _, v in LIBRARY]),
+        )
         build_hnsw_index(session, model.id)
     return engine
 
@@ -50,8 +62,12 @@ def names(result) -> list[str]:
 def test_rank_one_is_the_nearest(library):
     with session_scope(library) as session:
         open_search = search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=5))
-        assert names(open_search) == ["caffeine", "theobromine", "theophylline", "paraxanthine",
-                                      "benzene"][: len(open_search.hits)]
+        assert (
+            names(open_search)
+            == ["caffeine", "theobromine", "theophylline", "paraxanthine", "benzene"][
+                : len(open_search.hits)
+            ]
+        )
         assert open_search.hits[0].score == pytest.approx(1.0, abs=1e-5)
         assert open_search.candidates == 5
         toward_b = search(session, SearchRequest({"msms": unit([0, 1, 0])}, k=2))
@@ -60,8 +76,9 @@ def test_rank_one_is_the_nearest(library):
 
 def test_mass_window_keeps_only_the_isomers(library):
     with session_scope(library) as session:
-        result = search(session, SearchRequest({"msms": unit([0, 1, 0])},
-                                               neutral_mass=180.06406, ppm=10))
+        result = search(
+            session, SearchRequest({"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10)
+        )
     assert names(result) == ["paraxanthine", "theophylline", "theobromine"]
     assert result.candidates == 3
 
@@ -69,8 +86,10 @@ def test_mass_window_keeps_only_the_isomers(library):
 def test_fusion_weights_and_per_modality_scores(library):
     q_msms, q_ccs = unit([1, 0, 0]), unit([0, 1, 0])
     with session_scope(library) as session:
-        result = search(session, SearchRequest({"msms": q_msms, "ccs": q_ccs},
-                                               weights={"msms": 1.0, "ccs": 3.0}, k=5))
+        result = search(
+            session,
+            SearchRequest({"msms": q_msms, "ccs": q_ccs}, weights={"msms": 1.0, "ccs": 3.0}, k=5),
+        )
     for hit in result.hits:
         v = unit(next(v for n, _, v in LIBRARY if n == hit.name))
         expected = {"msms": float(v @ q_msms), "ccs": float(v @ q_ccs)}
@@ -88,15 +107,24 @@ def test_sql_function_equals_an_exact_numpy_ranking(library):
     window = [(n, unit(v)) for n, _, v in LIBRARY if n not in ("caffeine", "benzene")]
     expected = sorted(window, key=lambda nv: -float(nv[1] @ query))
     assert names(result) == [n for n, _ in expected]
-    assert [h.score for h in result.hits] == pytest.approx([float(v @ query) for _, v in expected],
-                                                           abs=1e-5)
+    assert [h.score for h in result.hits] == pytest.approx(
+        [float(v @ query) for _, v in expected], abs=1e-5
+    )
 
 
 def test_ccs_formula_and_source_filters(library):
     q = unit([0, 1, 0])
     with session_scope(library) as session:
-        ccs = search(session, SearchRequest({"ccs": q}, neutral_mass=180.06406, ccs=140.0,
-                                            ccs_adduct="[M+H]+", ccs_tolerance_pct=3))
+        ccs = search(
+            session,
+            SearchRequest(
+                {"ccs": q},
+                neutral_mass=180.06406,
+                ccs=140.0,
+                ccs_adduct="[M+H]+",
+                ccs_tolerance_pct=3,
+            ),
+        )
         formula = search(session, SearchRequest({"msms": q}, formula="C6H6"))
         sourced = search(session, SearchRequest({"msms": q}, sources=["ccs-lab"]))
     # theobromine's measured 200 A^2 is outside 140 +- 3 %; paraxanthine has no CCS: kept
@@ -113,7 +141,6 @@ def test_search_needs_a_query(library):
 def test_reader_role_reads_and_searches_but_cannot_write(library):
     reader = get_reader_engine()
     with Session(reader) as session:
-        assert names(search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=1))) == [
-            "caffeine"]
+        assert names(search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=1))) == ["caffeine"]
     with reader.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(text("INSERT INTO source (name) VALUES ('intruder')"))

@@ -27,8 +27,9 @@ def seeded_model(engine, tmp_path):
     ingest_file(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
     torch.manual_seed(0)
     model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
-    path = save_checkpoint(make_checkpoint(model, {"train": [], "val": [], "test": []}, {}),
-                           tmp_path / "ui-model.pt")
+    path = save_checkpoint(
+        make_checkpoint(model, {"train": [], "val": [], "test": []}, {}), tmp_path / "ui-model.pt"
+    )
     with session_scope(engine) as session:
         register_model(session, "ui-model", "v", str(path), model.config.to_dict(), {}, True)
     embed_backfill("ui-model")
@@ -47,7 +48,9 @@ def test_query_page_with_apptest(seeded_model):
     assert not at.exception and not at.error
     assert "candidates within 10 ppm" in at.caption[0].value
     table = at.dataframe[0].value
-    assert list(table["rank"])[:1] == [1] and "UYJUZNLFJAWNEZ-UHFFFAOYSA-N" in set(table["inchikey"])
+    assert list(table["rank"])[:1] == [1] and "UYJUZNLFJAWNEZ-UHFFFAOYSA-N" in set(
+        table["inchikey"]
+    )
 
 
 def test_bad_upload_gives_a_message_not_a_crash(seeded_model):
@@ -92,16 +95,39 @@ def test_headless_browser_search(seeded_model, tmp_path):
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(APP),
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1800",
-                 f"--user-data-dir={tmp_path / 'chrome'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1800",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+    ):
         options.add_argument(flag)
     driver = None
     try:
@@ -117,16 +143,17 @@ def test_headless_browser_search(seeded_model, tmp_path):
         area = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "textarea")))
         area.send_keys(PEAKS)
         area.send_keys(Keys.CONTROL, Keys.ENTER)
-        precursor = driver.find_element(
-            By.CSS_SELECTOR, "input[aria-label^='precursor m/z']")
+        precursor = driver.find_element(By.CSS_SELECTOR, "input[aria-label^='precursor m/z']")
         precursor.send_keys(Keys.CONTROL, "a")
         precursor.send_keys("183.057", Keys.ENTER)
         time.sleep(1)
-        button = wait.until(ec.element_to_be_clickable(
-            (By.XPATH, "//button[.//p[text()='Search']]")))
+        button = wait.until(
+            ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Search']]"))
+        )
         button.click()
-        caption = wait.until(ec.presence_of_element_located(
-            (By.XPATH, "//*[contains(text(), 'candidates')]")))
+        caption = wait.until(
+            ec.presence_of_element_located((By.XPATH, "//*[contains(text(), 'candidates')]"))
+        )
         assert "model ui-model" in caption.text
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stDataFrame']")))
         time.sleep(2)

@@ -49,12 +49,15 @@ def query_page() -> None:
     st.header("Which structures fit my unknown?")
     left, right = st.columns(2)
     with left:
-        upload = st.file_uploader("MS/MS (MGF, MSP, MassBank) or IR (JCAMP-DX) file",
-                                  type=["mgf", "msp", "txt", "jdx", "dx", "gz"])
+        upload = st.file_uploader(
+            "MS/MS (MGF, MSP, MassBank) or IR (JCAMP-DX) file",
+            type=["mgf", "msp", "txt", "jdx", "dx", "gz"],
+        )
         pasted = st.text_area("…or paste peaks, one 'm/z intensity' per line", height=120)
     with right:
-        precursor = st.number_input("precursor m/z (0 = from the file)", min_value=0.0,
-                                    value=0.0, format="%.5f")
+        precursor = st.number_input(
+            "precursor m/z (0 = from the file)", min_value=0.0, value=0.0, format="%.5f"
+        )
         adduct = st.selectbox("adduct", ["from the file", *ADDUCTS])
         ppm = st.number_input("mass window (ppm)", min_value=0.1, value=10.0)
         formula = st.text_input("formula (optional)").strip() or None
@@ -62,22 +65,34 @@ def query_page() -> None:
         ccs_adduct = st.selectbox("CCS adduct", ADDUCTS)
         k = st.slider("hits", 5, 100, 20)
     w1, w2, w3 = st.columns(3)
-    weights = {"msms": w1.slider("MS/MS weight", 0.0, 1.0, 1.0),
-               "ir": w2.slider("IR weight", 0.0, 1.0, 1.0),
-               "ccs": w3.slider("CCS weight", 0.0, 1.0, 0.5)}
+    weights = {
+        "msms": w1.slider("MS/MS weight", 0.0, 1.0, 1.0),
+        "ir": w2.slider("IR weight", 0.0, 1.0, 1.0),
+        "ccs": w3.slider("CCS weight", 0.0, 1.0, 0.5),
+    }
     if not st.button("Search", type="primary"):
         return
-    given = QueryInput(precursor_mz=precursor or None,
-                       adduct=None if adduct == "from the file" else adduct,
-                       ccs=ccs or None, ccs_adduct=ccs_adduct if ccs else None)
+    given = QueryInput(
+        precursor_mz=precursor or None,
+        adduct=None if adduct == "from the file" else adduct,
+        ccs=ccs or None,
+        ccs_adduct=ccs_adduct if ccs else None,
+    )
     try:
         run_search(given, upload, pasted, ppm, formula, k, weights)
     except (ParseError, RecordError, ValueError, LookupError) as exc:
         st.error(str(exc).splitlines()[0])
 
 
-def run_search(given: QueryInput, upload, pasted: str, ppm: float, formula: str | None, k: int,
-               weights: dict[str, float]) -> None:
+def run_search(
+    given: QueryInput,
+    upload,
+    pasted: str,
+    ppm: float,
+    formula: str | None,
+    k: int,
+    weights: dict[str, float],
+) -> None:
     from models.query import ccs_vector, ir_vector, msms_vector
 
     spectra, ir = ([], None)
@@ -104,28 +119,49 @@ def run_search(given: QueryInput, upload, pasted: str, ppm: float, formula: str 
     if given.ccs:
         ion_mz = precursor if adduct == given.ccs_adduct else None
         vectors["ccs"] = ccs_vector(model, given.ccs, ion_mz, given.ccs_adduct, device)
-    request = SearchRequest(vectors=vectors, weights=weights,
-                            neutral_mass=neutral_mass(precursor, adduct), ppm=ppm,
-                            formula=formula, ccs=given.ccs, ccs_adduct=given.ccs_adduct, k=k,
-                            model=info.name)
+    request = SearchRequest(
+        vectors=vectors,
+        weights=weights,
+        neutral_mass=neutral_mass(precursor, adduct),
+        ppm=ppm,
+        formula=formula,
+        ccs=given.ccs,
+        ccs_adduct=given.ccs_adduct,
+        k=k,
+        model=info.name,
+    )
     with session() as s:
         result = search(s, request, spectrum.record_id if spectrum else "query")
     mass = request.neutral_mass
-    st.caption(f"model {info.name} · {result.candidates} candidates"
-               + (f" within {ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)"))
+    st.caption(
+        f"model {info.name} · {result.candidates} candidates"
+        + (f" within {ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)")
+    )
     if not result.hits:
         st.warning("no candidate passed the filters")
         return
-    rows = [{"structure": components.svg_data_url(components.structure_svg(h.smiles)),
-             "rank": h.rank, "name": h.name, "score": round(h.score, 4),
-             **{f"{m} score": round(v, 4) for m, v in h.scores.items()},
-             "inchikey": h.inchikey, "open": f"?page=compound&inchikey={h.inchikey}"}
-            for h in result.hits]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, row_height=90,
-                 column_config={
-                     "structure": st.column_config.ImageColumn("structure", width="medium"),
-                     "open": st.column_config.LinkColumn("compound page", display_text="open"),
-                 })
+    rows = [
+        {
+            "structure": components.svg_data_url(components.structure_svg(h.smiles)),
+            "rank": h.rank,
+            "name": h.name,
+            "score": round(h.score, 4),
+            **{f"{m} score": round(v, 4) for m, v in h.scores.items()},
+            "inchikey": h.inchikey,
+            "open": f"?page=compound&inchikey={h.inchikey}",
+        }
+        for h in result.hits
+    ]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        use_container_width=True,
+        row_height=90,
+        column_config={
+            "structure": st.column_config.ImageColumn("structure", width="medium"),
+            "open": st.column_config.LinkColumn("compound page", display_text="open"),
+        },
+    )
 
 
 def compound_page() -> None:
@@ -143,27 +179,58 @@ def compound_page() -> None:
     st.header(view.names[0] if view.names else view.inchikey)
     left, right = st.columns([1, 2])
     left.image(components.structure_svg(view.smiles, 320, 240))
-    right.table(pd.DataFrame({"field": ["InChIKey", "formula", "monoisotopic mass", "SMILES",
-                                        "sources", *view.external_ids],
-                              "value": [view.inchikey, view.formula,
-                                        f"{view.monoisotopic_mass:.5f}", view.smiles,
-                                        ", ".join(view.sources),
-                                        *map(str, view.external_ids.values())]}))
+    right.table(
+        pd.DataFrame(
+            {
+                "field": [
+                    "InChIKey",
+                    "formula",
+                    "monoisotopic mass",
+                    "SMILES",
+                    "sources",
+                    *view.external_ids,
+                ],
+                "value": [
+                    view.inchikey,
+                    view.formula,
+                    f"{view.monoisotopic_mass:.5f}",
+                    view.smiles,
+                    ", ".join(view.sources),
+                    *map(str, view.external_ids.values()),
+                ],
+            }
+        )
+    )
     query = st.session_state.get("query_spectrum")
     if view.msms:
         st.subheader(f"MS/MS spectra ({len(view.msms)})")
         for spectrum in view.msms[:5]:
-            title = (f"{spectrum['record_id']} · {spectrum['adduct']} · "
-                     f"{spectrum['instrument_type']} · CE {spectrum['collision_energy']}")
+            title = (
+                f"{spectrum['record_id']} · {spectrum['adduct']} · "
+                f"{spectrum['instrument_type']} · CE {spectrum['collision_energy']}"
+            )
             if query:
-                st.pyplot(components.mirror_plot(*query, spectrum["mz"], spectrum["intensity"],
-                                                 spectrum["record_id"] or "library"))
+                st.pyplot(
+                    components.mirror_plot(
+                        *query,
+                        spectrum["mz"],
+                        spectrum["intensity"],
+                        spectrum["record_id"] or "library",
+                    )
+                )
             else:
                 st.pyplot(components.stick_plot(spectrum["mz"], spectrum["intensity"], title))
     for spectrum in view.ir:
         st.subheader("IR spectrum")
-        st.pyplot(components.ir_plot(spectrum["x"], spectrum["y"], spectrum["x_units"],
-                                     spectrum["y_units"], spectrum["title"] or ""))
+        st.pyplot(
+            components.ir_plot(
+                spectrum["x"],
+                spectrum["y"],
+                spectrum["x_units"],
+                spectrum["y_units"],
+                spectrum["title"] or "",
+            )
+        )
     if view.ccs:
         st.subheader("CCS")
         st.dataframe(pd.DataFrame(view.ccs), hide_index=True)
@@ -188,8 +255,12 @@ def registry_page() -> None:
         cols[n].metric(key.replace("_", " "), f"{counts[key]:,}")
     st.dataframe(pd.DataFrame(stats["per_source"]), hide_index=True)
     st.subheader("models")
-    st.dataframe(pd.DataFrame([{"name": m.name, "version": m.version, "active": m.is_active}
-                               for m in models]), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            [{"name": m.name, "version": m.version, "active": m.is_active} for m in models]
+        ),
+        hide_index=True,
+    )
     st.subheader("recent ingest runs")
     st.dataframe(pd.DataFrame(runs), hide_index=True)
     st.subheader("why records were rejected")

@@ -45,10 +45,15 @@ def stick_plot(mz, intensity, title: str = ""):
 def mirror_plot(query_mz, query_intensity, library_mz, library_intensity, label: str = ""):
     """Query spectrum up, library spectrum down (the field's usual comparison view)."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.vlines(query_mz, 0, _relative(query_intensity), color="#1f77b4", linewidth=1,
-              label="query")
-    ax.vlines(library_mz, 0, -_relative(library_intensity), color="#d62728", linewidth=1,
-              label=label or "library")
+    ax.vlines(query_mz, 0, _relative(query_intensity), color="#1f77b4", linewidth=1, label="query")
+    ax.vlines(
+        library_mz,
+        0,
+        -_relative(library_intensity),
+        color="#d62728",
+        linewidth=1,
+        label=label or "library",
+    )
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xlabel("m/z")
     ax.set_ylabel("rel. intensity (%)")

@@ -33,8 +33,11 @@ def _member(name: str, data: bytes) -> TextMember:
     import lzma
 
     inner = name
-    for suffix, fn in ((".gz", gzip.decompress), (".xz", lzma.decompress),
-                       (".bz2", bz2.decompress)):
+    for suffix, fn in (
+        (".gz", gzip.decompress),
+        (".xz", lzma.decompress),
+        (".bz2", bz2.decompress),
+    ):
         if name.lower().endswith(suffix):
             inner = name[: -len(suffix)]
             try:

@@ -113,10 +113,18 @@ $fn$;
 def upgrade() -> None:
     op.create_table(
         "compound_source",
-        sa.Column("compound_id", sa.BigInteger, sa.ForeignKey("compound.id", ondelete="CASCADE"),
-                  primary_key=True),
-        sa.Column("source_id", sa.Integer, sa.ForeignKey("source.id", ondelete="CASCADE"),
-                  primary_key=True),
+        sa.Column(
+            "compound_id",
+            sa.BigInteger,
+            sa.ForeignKey("compound.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "source_id",
+            sa.Integer,
+            sa.ForeignKey("source.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
     )
     op.execute("""
         INSERT INTO compound_source (compound_id, source_id)

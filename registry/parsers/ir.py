@@ -162,6 +162,12 @@ def parse_jcamp(
         location = f"{member.name} record {no}"
         raw = text if len(blocks) == 1 else str(block.get("title", ""))
         try:
-            yield Parsed(no, 1, raw, record=_record(block, member, index, require_structure), location=location)
+            yield Parsed(
+                no,
+                1,
+                raw,
+                record=_record(block, member, index, require_structure),
+                location=location,
+            )
         except RecordError as exc:
             yield Parsed(no, 1, raw, reason=str(exc), location=location)

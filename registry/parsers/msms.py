@@ -170,7 +170,9 @@ def parse_mgf(
             continue
         block.append(line)
         if stripped.upper() == "END IONS":
-            yield _parsed(no, start, block, member, lambda b=block: _mgf_record(b, require_structure))
+            yield _parsed(
+                no, start, block, member, lambda b=block: _mgf_record(b, require_structure)
+            )
             no += 1
             block = None
         elif stripped.upper() == "BEGIN IONS":
@@ -235,7 +237,13 @@ def parse_msp(
     if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
         raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", blocks[0][0])
     for offset, (line_no, block) in enumerate(blocks):
-        yield _parsed(first_no + offset, line_no, block, member, lambda b=block: _msp_record(b, require_structure))
+        yield _parsed(
+            first_no + offset,
+            line_no,
+            block,
+            member,
+            lambda b=block: _msp_record(b, require_structure),
+        )
 
 
 def _msp_record(block: list[str], require_structure: bool) -> MsmsRecord:
@@ -307,7 +315,9 @@ def parse_massbank(
             start = line_no
         block.append(line)
         if line.strip() == "//":
-            yield _parsed(no, start, block, member, lambda b=block: _massbank_record(b, require_structure))
+            yield _parsed(
+                no, start, block, member, lambda b=block: _massbank_record(b, require_structure)
+            )
             no += 1
             block = []
     if block:
