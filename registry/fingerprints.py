@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from registry.chem import fingerprint_bits
@@ -21,9 +21,12 @@ def fill_missing(session: Session, batch_size: int = 5000) -> int:
         ).all()
         if not rows:
             return done
-        table = Compound.__table__
         session.execute(
-            update(table).where(table.c.id == bindparam("cid")).values(fingerprint=bindparam("fp")),
-            [{"cid": cid, "fp": fingerprint_bits(smiles)} for cid, smiles in rows],
+            text(
+                "UPDATE compound c SET fingerprint = CAST(v.fp AS bit(2048)) "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:fps AS text[])) AS v(id, fp) "
+                "WHERE c.id = v.id"
+            ),
+            {"ids": [cid for cid, _ in rows], "fps": [fingerprint_bits(s) for _, s in rows]},
         )
         done += len(rows)
