@@ -43,6 +43,8 @@ def read_msms_queries(path: Path) -> tuple[list[MsmsRecord], list[str]]:
     from registry.parsers.msms import parse_msms
     from registry.sources import iter_members
 
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     records, problems = [], []
     for member in iter_members(path):
         for parsed in parse_msms(member, require_structure=False):
@@ -57,6 +59,8 @@ def read_ir_query(path: Path) -> IrRecord:
     from registry.parsers.ir import parse_jcamp
     from registry.sources import iter_members
 
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     for member in iter_members(path):
         for parsed in parse_jcamp(member, require_structure=False):
             if parsed.record is None:
@@ -104,7 +108,7 @@ def build_queries(args: argparse.Namespace) -> tuple[list[Query], list[str]]:
         if spectrum is not None and spectrum.precursor_mz is None:
             spectrum.precursor_mz = q.precursor_mz
         queries.append(q)
-    if not any((q.msms, q.ir, q.ccs is not None) for q in queries):
+    if not any(q.msms or q.ir or q.ccs is not None for q in queries):
         raise ValueError("give a measurement to search with: --msms, --ir or --ccs")
     return queries, problems
 

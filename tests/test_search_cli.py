@@ -1,0 +1,109 @@
+"""The whole path with the shipped model on a seeded real database: ingest, embed, search."""
+
+import json
+
+import numpy as np
+import pytest
+
+from assets.jobs import embed_backfill
+from registry.db import session_scope
+from registry.fingerprints import fill_missing
+from registry.ingest import IngestOptions, ingest_file
+from registry.parsers.ir import StructureIndex
+from registry.search import library_search, similar_structures
+from registry.spectral import ir_library_search, msms_library_search
+from registry.training_data import load_training_set
+from tests.builders import write
+from tests.conftest import REPO, first_mgf_blocks, shared
+from tests.test_cli import molvis
+
+HIT_KEYS = {"rank", "inchikey", "smiles", "name", "score", "scores"}
+
+
+@pytest.fixture
+def seeded(engine, tmp_path):
+    if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
+        pytest.skip("no shipped model")
+    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 150)
+    ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
+    index = StructureIndex.from_table(shared("ir", "index.tsv"))
+    for name in ("toluene.jdx", "benzene.jdx", "ethyl_benzene.jdx"):
+        ingest_file(engine, "ir", shared("ir", "jcamp", name), "nist",
+                    IngestOptions(structure_index=index))
+    with session_scope(engine) as session:
+        fill_missing(session)
+    counts = embed_backfill(None)
+    assert counts["structure"] > 0 and counts["msms"] > 0
+    return mgf
+
+
+def unknowns(mgf: str, n: int) -> str:
+    """The first n spectra with every structure line removed (they are the unknowns)."""
+    blocks = mgf.split("END IONS")[:n]
+    kept = []
+    for block in blocks:
+        lines = [ln for ln in block.splitlines()
+                 if not ln.startswith(("SMILES=", "INCHI=", "INCHIKEY=", "NAME="))]
+        kept.append("\n".join(lines) + "\nEND IONS\n")
+    return "".join(kept)
+
+
+def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
+    path = write(tmp_path, "unknowns.mgf", unknowns(seeded, 3))
+    result = molvis("search", "--msms", str(path), "--top", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    blocks = json.loads(result.stdout)
+    assert [b["query"] for b in blocks] == ["MSBNK-AAFC-AC000001", "MSBNK-AAFC-AC000002",
+                                            "MSBNK-AAFC-AC000003"]
+    for block in blocks:
+        assert isinstance(block["candidates"], int) and block["candidates"] >= len(block["hits"])
+        assert [h["rank"] for h in block["hits"]] == list(range(1, len(block["hits"]) + 1))
+        for hit in block["hits"]:
+            assert HIT_KEYS <= set(hit) and set(hit["scores"]) == {"msms"}
+        scores = [h["score"] for h in block["hits"]]
+        assert scores == sorted(scores, reverse=True)
+    # mellein's spectra: the true structure is among the mass-window candidates
+    assert "KWILGNNWGSNMPA-UHFFFAOYSA-N" in {h["inchikey"] for h in blocks[0]["hits"]}
+
+
+def test_search_with_ccs_and_formula(seeded, tmp_path):
+    path = write(tmp_path, "one.mgf", unknowns(seeded, 1))
+    result = molvis("search", "--msms", str(path), "--ccs", "140", "--ccs-adduct", "[M+H]+",
+                    "--formula", "C10H10O3", "--json")
+    assert result.returncode == 0, result.stderr
+    (block,) = json.loads(result.stdout)
+    assert block["hits"] and all(set(h["scores"]) == {"msms", "ccs"} for h in block["hits"])
+    assert block["hits"][0]["inchikey"] == "KWILGNNWGSNMPA-UHFFFAOYSA-N"
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give a measurement"),
+    (["--ccs", "150"], "--ccs needs --ccs-adduct"),
+    (["--msms", "MISSING"], "no such file"),
+    (["--adduct", "[M+Xx]+", "--ccs", "150", "--ccs-adduct", "[M+H]+"], "unknown adduct"),
+])
+def test_bad_search_input_is_one_line(engine, args, message):
+    result = molvis("search", *args)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+def test_spectral_library_and_structure_similarity(seeded, engine):
+    with session_scope(engine) as session:
+        data = load_training_set(session)
+        spectrum = data.msms[0]
+        matches = msms_library_search(session, spectrum.mz, spectrum.intensity,
+                                      spectrum.precursor_mz)
+        assert matches[0].score == pytest.approx(1.0, abs=1e-6)
+        modified = msms_library_search(session, spectrum.mz, spectrum.intensity,
+                                       spectrum.precursor_mz, modified=True)
+        assert modified[0].score == pytest.approx(1.0, abs=1e-6)
+        toluene = next(r for r in data.ir)
+        (best, *_) = ir_library_search(session, toluene.vector)
+        assert best.score == pytest.approx(1.0, abs=1e-5)
+        key = data.compounds[spectrum.compound].inchikey
+        neighbours = similar_structures(session, key, 3)
+        assert len(neighbours) == 3 and all(0 <= n.tanimoto <= 1 for n in neighbours)
+        assert neighbours[0].tanimoto >= neighbours[-1].tanimoto
+        by_embedding = library_search(session, "ir", np.ones(256) / 16.0, k=2)
+        assert len(by_embedding) == 2
