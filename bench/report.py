@@ -23,50 +23,145 @@ def _table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def render(notes: str) -> str:
-    parts = ["# Benchmarks", "", "Rendered by `python -m bench.report` from `bench/results/*.json`"
-             " (written by `make bench`; each script alone: `python -m bench.NAME --help`).", ""]
+    parts = [
+        "# Benchmarks",
+        "",
+        "Rendered by `python -m bench.report` from `bench/results/*.json`"
+        " (written by `make bench`; each script alone: `python -m bench.NAME --help`).",
+        "",
+    ]
     if notes:
         parts += [notes, ""]
-    if (r := _load("ingest")):
-        parts += [f"## Ingestion ({r['machine']['date']}, {r['machine']['cpus']} cores, "
-                  f"n = {r['n']} per format)", "", _table(
-                      ["format", "records", "parse/s", "parse+RDKit/s", "end-to-end/s",
-                       "end-to-end vs parse", "vs parse+RDKit"],
-                      [[x["format"], x["records"], x["parse_per_s"], x["parse_normalize_per_s"],
-                        x["end_to_end_per_s"], x["end_to_end_vs_parse"],
-                        x["end_to_end_vs_parse_normalize"]] for x in r["rows"]]), ""]
-    if (r := _load("fingerprints")):
-        parts += ["## Fingerprints", "", _table(
-            ["molecules", "RDKit bare/s", "ours incl. write/s", "ours vs bare (time)"],
-            [[r["molecules"], r["rdkit_bare_per_s"], r["ours_with_write_per_s"],
-              r["ours_vs_bare"]]]), ""]
-    if (r := _load("embed")):
-        parts += ["## Structure-embedding backfill (shipped model)", "", _table(
-            ["compounds", "batch", "device", "molecules/s", "peak RSS MB"],
-            [[x["n"], x["batch_size"], x["device"], x["per_s"], x["peak_rss_mb"]]
-             for x in r["rows"]]), ""]
-    if (r := _load("query")):
-        parts += [f"## Query latency ({r['vectors']})", "", _table(
-            ["compounds", "fused HNSW p50/p95 ms", "recall@20", "ef_search",
-             "mass window p50/p95 ms (mean candidates)", "Tanimoto HNSW p50/p95 ms",
-             "NumPy brute force p50/p95 ms", "HNSW build s", "HNSW MB"],
-            [[x["compounds"], f"{x['fused_hnsw']['p50_ms']} / {x['fused_hnsw']['p95_ms']}",
-              x["recall_at_20"], x["ef_search"],
-              f"{x['mass_window']['p50_ms']} / {x['mass_window']['p95_ms']} "
-              f"({x['mass_window']['mean_candidates']})",
-              f"{x['tanimoto_hnsw']['p50_ms']} / {x['tanimoto_hnsw']['p95_ms']}",
-              f"{x['numpy_brute_force']['p50_ms']} / {x['numpy_brute_force']['p95_ms']}",
-              x["hnsw_build_seconds"], x["hnsw_size_mb"]] for x in r["rows"]]), ""]
-    if (r := _load("accuracy")):
-        rows = [[x["query"] + (" (spectrum-blind)" if x.get("control") else ""),
-                 x["candidate_set"], x["n_queries"], round(x["mean_candidates"], 1),
-                 *(f"{100 * x[k]:.1f}" for k in ("top1", "top5", "top10", "top20",
-                                                 "random_top1", "random_top20"))]
-                for x in r["results"] + r["controls"]]
-        parts += [f"## Retrieval accuracy ({r['model']} {r['version']}, {r['ppm']} ppm)", "",
-                  _table(["query", "candidates", "n", "mean cand.", "top1 %", "top5 %",
-                          "top10 %", "top20 %", "random top1 %", "random top20 %"], rows),
-                  "", f"The report's top-5: {100 * r['report_top5']:.3f} %.", ""]
+    if r := _load("ingest"):
+        parts += [
+            f"## Ingestion ({r['machine']['date']}, {r['machine']['cpus']} cores, "
+            f"n = {r['n']} per format)",
+            "",
+            _table(
+                [
+                    "format",
+                    "records",
+                    "parse/s",
+                    "parse+RDKit/s",
+                    "end-to-end/s",
+                    "end-to-end vs parse",
+                    "vs parse+RDKit",
+                ],
+                [
+                    [
+                        x["format"],
+                        x["records"],
+                        x["parse_per_s"],
+                        x["parse_normalize_per_s"],
+                        x["end_to_end_per_s"],
+                        x["end_to_end_vs_parse"],
+                        x["end_to_end_vs_parse_normalize"],
+                    ]
+                    for x in r["rows"]
+                ],
+            ),
+            "",
+        ]
+    if r := _load("fingerprints"):
+        parts += [
+            "## Fingerprints",
+            "",
+            _table(
+                ["molecules", "RDKit bare/s", "ours incl. write/s", "ours vs bare (time)"],
+                [
+                    [
+                        r["molecules"],
+                        r["rdkit_bare_per_s"],
+                        r["ours_with_write_per_s"],
+                        r["ours_vs_bare"],
+                    ]
+                ],
+            ),
+            "",
+        ]
+    if r := _load("embed"):
+        parts += [
+            "## Structure-embedding backfill (shipped model)",
+            "",
+            _table(
+                ["compounds", "batch", "device", "molecules/s", "peak RSS MB"],
+                [
+                    [x["n"], x["batch_size"], x["device"], x["per_s"], x["peak_rss_mb"]]
+                    for x in r["rows"]
+                ],
+            ),
+            "",
+        ]
+    if r := _load("query"):
+        parts += [
+            f"## Query latency ({r['vectors']})",
+            "",
+            _table(
+                [
+                    "compounds",
+                    "fused HNSW p50/p95 ms",
+                    "recall@20",
+                    "ef_search",
+                    "mass window p50/p95 ms (mean candidates)",
+                    "Tanimoto HNSW p50/p95 ms",
+                    "NumPy brute force p50/p95 ms",
+                    "HNSW build s",
+                    "HNSW MB",
+                ],
+                [
+                    [
+                        x["compounds"],
+                        f"{x['fused_hnsw']['p50_ms']} / {x['fused_hnsw']['p95_ms']}",
+                        x["recall_at_20"],
+                        x["ef_search"],
+                        f"{x['mass_window']['p50_ms']} / {x['mass_window']['p95_ms']} "
+                        f"({x['mass_window']['mean_candidates']})",
+                        f"{x['tanimoto_hnsw']['p50_ms']} / {x['tanimoto_hnsw']['p95_ms']}",
+                        f"{x['numpy_brute_force']['p50_ms']} / {x['numpy_brute_force']['p95_ms']}",
+                        x["hnsw_build_seconds"],
+                        x["hnsw_size_mb"],
+                    ]
+                    for x in r["rows"]
+                ],
+            ),
+            "",
+        ]
+    if r := _load("accuracy"):
+        rows = [
+            [
+                x["query"] + (" (spectrum-blind)" if x.get("control") else ""),
+                x["candidate_set"],
+                x["n_queries"],
+                round(x["mean_candidates"], 1),
+                *(
+                    f"{100 * x[k]:.1f}"
+                    for k in ("top1", "top5", "top10", "top20", "random_top1", "random_top20")
+                ),
+            ]
+            for x in r["results"] + r["controls"]
+        ]
+        parts += [
+            f"## Retrieval accuracy ({r['model']} {r['version']}, {r['ppm']} ppm)",
+            "",
+            _table(
+                [
+                    "query",
+                    "candidates",
+                    "n",
+                    "mean cand.",
+                    "top1 %",
+                    "top5 %",
+                    "top10 %",
+                    "top20 %",
+                    "random top1 %",
+                    "random top20 %",
+                ],
+                rows,
+            ),
+            "",
+            f"The report's top-5: {100 * r['report_top5']:.3f} %.",
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -28,8 +28,9 @@ def seeded(engine, tmp_path):
     ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
     index = StructureIndex.from_table(shared("ir", "index.tsv"))
     for name in ("toluene.jdx", "benzene.jdx", "ethyl_benzene.jdx"):
-        ingest_file(engine, "ir", shared("ir", "jcamp", name), "nist",
-                    IngestOptions(structure_index=index))
+        ingest_file(
+            engine, "ir", shared("ir", "jcamp", name), "nist", IngestOptions(structure_index=index)
+        )
     with session_scope(engine) as session:
         fill_missing(session)
     counts = embed_backfill(None)
@@ -42,8 +43,11 @@ def unknowns(mgf: str, n: int) -> str:
     blocks = mgf.split("END IONS")[:n]
     kept = []
     for block in blocks:
-        lines = [ln for ln in block.splitlines()
-                 if not ln.startswith(("SMILES=", "INCHI=", "INCHIKEY=", "NAME="))]
+        lines = [
+            ln
+            for ln in block.splitlines()
+            if not ln.startswith(("SMILES=", "INCHI=", "INCHIKEY=", "NAME="))
+        ]
         kept.append("\n".join(lines) + "\nEND IONS\n")
     return "".join(kept)
 
@@ -53,8 +57,11 @@ def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
     result = molvis("search", "--msms", str(path), "--top", "5", "--json")
     assert result.returncode == 0, result.stderr
     blocks = json.loads(result.stdout)
-    assert [b["query"] for b in blocks] == ["MSBNK-AAFC-AC000001", "MSBNK-AAFC-AC000002",
-                                            "MSBNK-AAFC-AC000003"]
+    assert [b["query"] for b in blocks] == [
+        "MSBNK-AAFC-AC000001",
+        "MSBNK-AAFC-AC000002",
+        "MSBNK-AAFC-AC000003",
+    ]
     for block in blocks:
         assert isinstance(block["candidates"], int) and block["candidates"] >= len(block["hits"])
         assert [h["rank"] for h in block["hits"]] == list(range(1, len(block["hits"]) + 1))
@@ -68,20 +75,33 @@ def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
 
 def test_search_with_ccs_and_formula(seeded, tmp_path):
     path = write(tmp_path, "one.mgf", unknowns(seeded, 1))
-    result = molvis("search", "--msms", str(path), "--ccs", "140", "--ccs-adduct", "[M+H]+",
-                    "--formula", "C10H10O3", "--json")
+    result = molvis(
+        "search",
+        "--msms",
+        str(path),
+        "--ccs",
+        "140",
+        "--ccs-adduct",
+        "[M+H]+",
+        "--formula",
+        "C10H10O3",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     (block,) = json.loads(result.stdout)
     assert block["hits"] and all(set(h["scores"]) == {"msms", "ccs"} for h in block["hits"])
     assert block["hits"][0]["inchikey"] == "KWILGNNWGSNMPA-UHFFFAOYSA-N"
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "give a measurement"),
-    (["--ccs", "150"], "--ccs needs --ccs-adduct"),
-    (["--msms", "MISSING"], "no such file"),
-    (["--adduct", "[M+Xx]+", "--ccs", "150", "--ccs-adduct", "[M+H]+"], "unknown adduct"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "give a measurement"),
+        (["--ccs", "150"], "--ccs needs --ccs-adduct"),
+        (["--msms", "MISSING"], "no such file"),
+        (["--adduct", "[M+Xx]+", "--ccs", "150", "--ccs-adduct", "[M+H]+"], "unknown adduct"),
+    ],
+)
 def test_bad_search_input_is_one_line(engine, args, message):
     result = molvis("search", *args)
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -92,11 +112,13 @@ def test_spectral_library_and_structure_similarity(seeded, engine):
     with session_scope(engine) as session:
         data = load_training_set(session)
         spectrum = data.msms[0]
-        matches = msms_library_search(session, spectrum.mz, spectrum.intensity,
-                                      spectrum.precursor_mz)
+        matches = msms_library_search(
+            session, spectrum.mz, spectrum.intensity, spectrum.precursor_mz
+        )
         assert matches[0].score == pytest.approx(1.0, abs=1e-6)
-        modified = msms_library_search(session, spectrum.mz, spectrum.intensity,
-                                       spectrum.precursor_mz, modified=True)
+        modified = msms_library_search(
+            session, spectrum.mz, spectrum.intensity, spectrum.precursor_mz, modified=True
+        )
         assert modified[0].score == pytest.approx(1.0, abs=1e-6)
         toluene = next(r for r in data.ir)
         (best, *_) = ir_library_search(session, toluene.vector)
