@@ -145,7 +145,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         area.send_keys(Keys.CONTROL, Keys.ENTER)
         precursor = driver.find_element(By.CSS_SELECTOR, "input[aria-label^='precursor m/z']")
         precursor.send_keys(Keys.CONTROL, "a")
-        precursor.send_keys("183.057", Keys.ENTER)
+        precursor.send_keys("185.0709", Keys.ENTER)  # as if [M+H]+: the page assumes it
         time.sleep(1)
         button = wait.until(
             ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Search']]"))
@@ -154,7 +154,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         caption = wait.until(
             ec.presence_of_element_located((By.XPATH, "//*[contains(text(), 'candidates')]"))
         )
-        assert "model ui-model" in caption.text
+        assert "model ui-model" in caption.text and "assumed [M+H]+" in caption.text
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stDataFrame']")))
         time.sleep(2)
         shot = tmp_path / "query_page.png"

@@ -109,6 +109,10 @@ def run_search(
         spectrum = spectra[titles.index(st.selectbox("spectrum of the file", titles))]
     precursor = given.precursor_mz or (spectrum.precursor_mz if spectrum else None)
     adduct = given.adduct or (spectrum.adduct if spectrum else None) or given.ccs_adduct
+    assumed = ""
+    if precursor and not adduct:
+        adduct = "[M-H]-" if spectrum is not None and spectrum.ion_mode == "negative" else "[M+H]+"
+        assumed = f" (no adduct given: assumed {adduct})"
     vectors = {}
     if spectrum is not None:
         spectrum.precursor_mz = precursor
@@ -136,6 +140,7 @@ def run_search(
     st.caption(
         f"model {info.name} · {result.candidates} candidates"
         + (f" within {ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)")
+        + assumed
     )
     if not result.hits:
         st.warning("no candidate passed the filters")
