@@ -65,7 +65,7 @@ def test_massbank_record_files_from_the_archive(tmp_path):
     first = parsed[0].record
     assert first.record_id == "MSBNK-AAFC-AC000001"
     assert first.precursor_mz == pytest.approx(179.0697)
-    assert first.structure.external_ids["cas"] == "17397-85-2"
+    assert first.structure.external_ids == {"cas": "17397-85-2", "pubchem_cid": "28516"}
     assert first.structure.names == ["Mellein"]
     assert list(first.mz) == [133.0648, 151.0754, 155.9743, 161.0597, 179.0703]
 

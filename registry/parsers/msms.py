@@ -336,7 +336,7 @@ def _massbank_record(block: list[str], require_structure: bool) -> MsmsRecord:
     metadata: dict[str, str] = {}
     peak_lines: list[str] = []
     in_peaks = False
-    cas = None
+    cas = pubchem = None
     for line in block[:-1]:
         if line.startswith("  "):
             if in_peaks:
@@ -359,6 +359,8 @@ def _massbank_record(block: list[str], require_structure: bool) -> MsmsRecord:
                 metadata["inchikey"] = ident.strip()
             elif db == "CAS":
                 cas = ident.strip()
+            elif db == "PUBCHEM" and ident.strip().startswith("CID:"):
+                pubchem = ident.strip()[4:]
     ms_level = metadata.get("ms_level", "")
     if ms_level and ms_level.upper() != "MS2":
         raise RecordError(f"{ms_level} spectrum, not MS/MS (MS2)")
@@ -366,6 +368,8 @@ def _massbank_record(block: list[str], require_structure: bool) -> MsmsRecord:
     record = build_record(metadata, mz, intensity, require_structure)
     if cas:
         record.structure.external_ids["cas"] = cas
+    if pubchem:
+        record.structure.external_ids["pubchem_cid"] = pubchem
     return record
 
 
