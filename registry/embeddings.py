@@ -57,12 +57,13 @@ def write_structure_embeddings(
             "unnest(CAST(:vectors AS text[]))::vector "
             "ON CONFLICT (model_id, compound_id) DO UPDATE SET embedding = EXCLUDED.embedding"
         ),
-        {"model": model_id, "ids": ids, "vectors": [_vector_text(v) for v in vectors]},
+        {"model": model_id, "ids": ids, "vectors": [vector_literal(v) for v in vectors]},
     )
 
 
-def _vector_text(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.6g}" for x in vector) + "]"
+def vector_literal(vector: np.ndarray) -> str:
+    """A pgvector text literal ('[0.1,0.2,...]') for binding as text and casting in SQL."""
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float64)) + "]"
 
 
 def delete_structure_shard(session: Session, model_id: int, shards: int, shard: int) -> int:
@@ -146,7 +147,7 @@ def write_measurement_embeddings(
             "modality": modality,
             "mids": measurement_ids,
             "cids": compound_ids,
-            "vectors": [_vector_text(v) for v in vectors],
+            "vectors": [vector_literal(v) for v in vectors],
         },
     )
 

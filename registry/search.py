@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.adducts import parse_adduct
+from registry.embeddings import vector_literal
 
 
 @dataclass
@@ -74,10 +75,6 @@ def neutral_mass_from(precursor_mz: float, adduct: str) -> float:
     return parse_adduct(adduct).neutral_mass(precursor_mz)
 
 
-def _vector_text(v: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(v, dtype=np.float64)) + "]"
-
-
 SEARCH_SQL = text("""
 SELECT * FROM molvis_search(
     CAST(:vectors AS vector[]), CAST(:modalities AS text[]), CAST(:weights AS float8[]),
@@ -98,7 +95,7 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
     rows = session.execute(
         SEARCH_SQL,
         {
-            "vectors": [_vector_text(request.vectors[m]) for m in modalities],
+            "vectors": [vector_literal(request.vectors[m]) for m in modalities],
             "modalities": modalities,
             "weights": weights,
             "neutral_mass": request.neutral_mass,
@@ -172,6 +169,6 @@ def library_search(
             SELECT id FROM model WHERE (CAST(:model AS text) IS NULL AND is_active)
                                     OR name = :model)
         ORDER BY e.embedding <=> CAST(:q AS vector) LIMIT :k"""),
-        {"q": _vector_text(vector), "modality": modality, "model": model, "k": k},
+        {"q": vector_literal(vector), "modality": modality, "model": model, "k": k},
     )
     return [LibraryMatch(r.measurement_id, r.inchikey, r.name, float(r.similarity)) for r in rows]

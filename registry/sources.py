@@ -77,6 +77,12 @@ def _decompress(name: str, data: bytes) -> tuple[str, bytes]:
     return name, data
 
 
+def member_from_bytes(name: str, data: bytes) -> TextMember:
+    """One named blob (a file, an archive member, an upload) as decompressed text."""
+    inner, data = _decompress(name, data)
+    return TextMember(name, inner, decode(data, name))
+
+
 def iter_members(path: Path) -> Iterator[TextMember]:
     """Text documents inside a file: itself (decompressed) or each member of an archive."""
     lower = path.name.lower()
@@ -86,9 +92,7 @@ def iter_members(path: Path) -> Iterator[TextMember]:
                 for info in sorted(archive.infolist(), key=lambda i: i.filename):
                     if info.is_dir():
                         continue
-                    inner, data = _decompress(info.filename, archive.read(info))
-                    label = f"{path}:{info.filename}"
-                    yield TextMember(label, inner, decode(data, label))
+                    yield member_from_bytes(f"{path}:{info.filename}", archive.read(info))
         except zipfile.BadZipFile as exc:
             raise ParseError(str(path), f"damaged zip archive: {exc}") from exc
         return
@@ -101,11 +105,8 @@ def iter_members(path: Path) -> Iterator[TextMember]:
                     handle = archive.extractfile(info)
                     if handle is None:
                         continue
-                    inner, data = _decompress(info.name, handle.read())
-                    label = f"{path}:{info.name}"
-                    yield TextMember(label, inner, decode(data, label))
+                    yield member_from_bytes(f"{path}:{info.name}", handle.read())
         except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as exc:
             raise ParseError(str(path), f"damaged tar archive: {exc}") from exc
         return
-    inner, data = _decompress(str(path), path.read_bytes())
-    yield TextMember(str(path), inner, decode(data, str(path)))
+    yield member_from_bytes(str(path), path.read_bytes())

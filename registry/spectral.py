@@ -11,6 +11,8 @@ from matchms.similarity import CosineGreedy, ModifiedCosine
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from registry.embeddings import vector_literal
+
 
 @dataclass
 class SpectralMatch:
@@ -65,7 +67,7 @@ def msms_library_search(
 
 def ir_library_search(session: Session, processed: np.ndarray, k: int = 10) -> list[SpectralMatch]:
     """Stored IR spectra by cosine on the unit-norm 825-point grid (pgvector exact scan)."""
-    vector = "[" + ",".join(f"{x:.7g}" for x in processed) + "]"
+    vector = vector_literal(processed)
     rows = session.execute(
         text("""
         SELECT s.id, c.inchikey, c.names[1] AS name,

@@ -11,7 +11,7 @@ from registry.parsers import ParseError, RecordError
 from registry.parsers.ir import parse_jcamp
 from registry.parsers.msms import build_record, parse_msms
 from registry.records import IrRecord, MsmsRecord
-from registry.sources import TextMember, decode
+from registry.sources import member_from_bytes
 
 
 @dataclass
@@ -27,29 +27,9 @@ class QueryInput:
     ccs_adduct: str | None = None
 
 
-def _member(name: str, data: bytes) -> TextMember:
-    import bz2
-    import gzip
-    import lzma
-
-    inner = name
-    for suffix, fn in (
-        (".gz", gzip.decompress),
-        (".xz", lzma.decompress),
-        (".bz2", bz2.decompress),
-    ):
-        if name.lower().endswith(suffix):
-            inner = name[: -len(suffix)]
-            try:
-                data = fn(data)
-            except (OSError, EOFError, lzma.LZMAError) as exc:
-                raise ParseError(name, f"damaged {suffix} compression: {exc}") from exc
-    return TextMember(name, inner, decode(data, name))
-
-
 def parse_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None]:
     """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload."""
-    member = _member(name, data)
+    member = member_from_bytes(name, data)
     if member.inner_name.lower().endswith((".jdx", ".dx", ".jcamp")):
         for parsed in parse_jcamp(member, require_structure=False):
             if parsed.record is None:
