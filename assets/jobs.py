@@ -141,14 +141,16 @@ def embed_backfill(
     structures: bool = True,
     measurements: bool = True,
     progress: Callable[[str, int], None] | None = None,
+    workers: int | None = None,
 ) -> dict[str, int]:
     """Embed every compound and measurement lacking a vector for the model (structures may be
     limited to one id shard). Structure batches commit one by one; with `replace` the shard is
-    deleted first, so re-running a partition is safe."""
+    deleted first, so re-running a partition is safe. `workers`: featurisation processes
+    (default: half the cores on CPU, all but one with a GPU)."""
     import torch
 
     from models.data import msms_input
-    from models.embed import backfill, embed_inputs
+    from models.embed import backfill, default_workers, embed_inputs
     from registry import embeddings as store
     from registry.training_data import CcsRow, IrRow
 
@@ -176,6 +178,7 @@ def embed_backfill(
                 write,
                 device,
                 (lambda n: progress("structure", n)) if progress else None,
+                default_workers(device) if workers is None else workers,
             )
         counts["structure"] = done.embedded
         counts["structure_skipped"] = done.skipped

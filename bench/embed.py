@@ -25,7 +25,7 @@ from registry import embeddings as store
 from models.checkpoint import load_checkpoint
 from models.embed import backfill
 from models.train import pick_device
-n, batch, smi, ckpt = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+n, batch, smi, ckpt, workers = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 with scratch_database() as engine:
     ingest_file(engine, "structures", Path(smi), "bench")
     model, checkpoint = load_checkpoint(Path(ckpt))
@@ -38,9 +38,10 @@ with scratch_database() as engine:
         def write(ids, vectors):
             with session_scope(engine) as w:
                 store.write_structure_embeddings(w, info.id, ids, vectors)
-        counts = backfill(store.structures_missing(reader, info.id, batch), model, write, device)
+        counts = backfill(store.structures_missing(reader, info.id, batch), model, write, device,
+                          workers=workers)
     seconds = time.perf_counter() - start
-    print(json.dumps({"n": n, "batch_size": batch, "device": str(device),
+    print(json.dumps({"n": n, "batch_size": batch, "workers": workers, "device": str(device),
                       "per_s": round(counts.embedded / seconds, 1),
                       "peak_rss_mb": round(peak_rss_mb(), 1),
                       "rss_before_backfill_mb": round(rss_before, 1)}))
@@ -51,6 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="featurisation processes to sweep (0: featurise inline)",
+    )
     parser.add_argument(
         "--checkpoint",
         default=str(
@@ -68,15 +76,13 @@ def main(argv: list[str] | None = None) -> None:
             smi = Path(tmp, f"{n}.smi")
             smi.write_text("\n".join(pool[:n]) + "\n")
             for batch in args.batch_sizes:
-                # each run in a fresh process so peak RSS belongs to that run alone
-                out = subprocess.run(
-                    [sys.executable, "-c", CHILD, str(n), str(batch), str(smi), args.checkpoint],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                print(rows[-1], flush=True)
+                for workers in args.workers:
+                    # each run in a fresh process so peak RSS belongs to that run alone
+                    command = [sys.executable, "-c", CHILD, str(n), str(batch), str(smi)]
+                    command += [args.checkpoint, str(workers)]
+                    out = subprocess.run(command, capture_output=True, text=True, check=True)
+                    rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                    print(rows[-1], flush=True)
     write_result("embed", {"rows": rows}, args.output)
 
 

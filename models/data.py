@@ -7,18 +7,16 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-import dgl
 import numpy as np
 import torch
 
+from models import molgraph
 from models.config import TrainConfig
 from models.featurize import (
     SpectrumTensor,
     collate_ccs,
-    collate_graphs,
     collate_spectra,
     fingerprint_tensor,
-    mol_graph,
     spectrum_tensor,
 )
 from registry.training_data import TrainingSet
@@ -43,7 +41,7 @@ class Prepared:
     inchikeys: list[str]
     masses: np.ndarray
     split: list[str]
-    graphs: list[dgl.DGLGraph | None]
+    graphs: list[molgraph.MolGraph | None]
     fingerprints: torch.Tensor
     measurements: dict[str, list[tuple[int, object]]] = field(default_factory=dict)
 
@@ -70,10 +68,10 @@ def msms_input(row, config: TrainConfig) -> SpectrumTensor:
 
 def prepare(data: TrainingSet, config: TrainConfig) -> Prepared:
     """Featurise every compound and measurement once; unparsable structures are left out."""
-    graphs: list[dgl.DGLGraph | None] = []
+    graphs: list[molgraph.MolGraph | None] = []
     for compound in data.compounds:
         try:
-            graphs.append(mol_graph(compound.smiles))
+            graphs.append(molgraph.featurize(compound.smiles))
         except ValueError:
             graphs.append(None)
     prepared = Prepared(
@@ -94,7 +92,7 @@ def prepare(data: TrainingSet, config: TrainConfig) -> Prepared:
 def collate(modality: str, items: list[object]):
     """Model input batch for one modality."""
     if modality == "structure":
-        return collate_graphs(items)
+        return molgraph.batch(items)
     if modality == "msms":
         return collate_spectra(items)
     if modality == "ir":

@@ -3,15 +3,19 @@ backfills and search). Inputs are plain records; outputs are float32 unit vector
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-import dgl
 import numpy as np
 import torch
 
+from models import molgraph
 from models.data import collate
-from models.featurize import mol_graph
 from models.model import MultiModalModel
 
 
@@ -21,27 +25,43 @@ def _to(batch, device: torch.device):
     return batch.to(device)
 
 
+def featurize_all(smiles: list[str]) -> list[molgraph.MolGraph | None]:
+    """Graph arrays of each SMILES, None where RDKit cannot parse it."""
+    graphs: list[molgraph.MolGraph | None] = []
+    for s in smiles:
+        try:
+            graphs.append(molgraph.featurize(s))
+        except ValueError:
+            graphs.append(None)
+    return graphs
+
+
 @torch.inference_mode()
+def embed_graphs(
+    model: MultiModalModel,
+    graphs: list[molgraph.MolGraph | None],
+    device: torch.device,
+    batch_size: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ok mask, vectors of the graphs that are not None), in input order."""
+    ok = np.array([g is not None for g in graphs], dtype=bool)
+    good = [g for g in graphs if g is not None]
+    parts = [
+        model.embed("structure", molgraph.batch(good[i : i + batch_size]).to(device))
+        .float()
+        .cpu()
+        .numpy()
+        for i in range(0, len(good), batch_size)
+    ]
+    vectors = np.concatenate(parts) if parts else np.zeros((0, model.config.embed_dim), np.float32)
+    return ok, vectors
+
+
 def embed_smiles(
     model: MultiModalModel, smiles: list[str], device: torch.device, batch_size: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ok mask, vectors of the parsable structures), in input order."""
-    graphs, ok = [], np.zeros(len(smiles), dtype=bool)
-    for n, s in enumerate(smiles):
-        try:
-            graphs.append(mol_graph(s))
-            ok[n] = True
-        except ValueError:
-            continue
-    parts = [
-        model.embed("structure", dgl.batch(graphs[i : i + batch_size]).to(device))
-        .float()
-        .cpu()
-        .numpy()
-        for i in range(0, len(graphs), batch_size)
-    ]
-    vectors = np.concatenate(parts) if parts else np.zeros((0, model.config.embed_dim), np.float32)
-    return ok, vectors
+    return embed_graphs(model, featurize_all(smiles), device, batch_size)
 
 
 @torch.inference_mode()
@@ -69,18 +89,30 @@ class BackfillCounts:
     skipped: int = 0
 
 
+def default_workers(device: torch.device) -> int:
+    """Featurisation processes for a backfill: on CPU half the cores (the model's threads get
+    the other half; measured best on 2 cores), with a GPU all cores but one."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1) if device.type != "cpu" else max(1, cores // 2)
+
+
 def backfill(
     batches: Iterable[list[tuple[int, str]]],
     model: MultiModalModel,
     write: Callable[[list[int], np.ndarray], None],
     device: torch.device,
     progress: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> BackfillCounts:
     """Embed (id, smiles) batches as they stream in and hand each batch to `write`, so memory
-    stays flat however many compounds there are. Unparsable structures are counted, not written."""
+    stays flat however many compounds there are. With `workers`, RDKit featurisation runs in
+    that many processes a few batches ahead of the model, which keeps the remaining cores
+    (a single batch is featurised inline: starting processes costs seconds). Unparsable
+    structures are counted, not written."""
     counts = BackfillCounts()
-    for batch in batches:
-        ok, vectors = embed_smiles(model, [s for _, s in batch], device)
+
+    def finish(batch: list[tuple[int, str]], graphs: list[molgraph.MolGraph | None]) -> None:
+        ok, vectors = embed_graphs(model, graphs, device, len(batch))
         ids = [cid for (cid, _), good in zip(batch, ok, strict=True) if good]
         if ids:
             write(ids, vectors)
@@ -88,4 +120,28 @@ def backfill(
         counts.skipped += len(batch) - len(ids)
         if progress:
             progress(len(batch))
+
+    stream = iter(batches)
+    head = list(itertools.islice(stream, 2))
+    if workers <= 0 or len(head) < 2:
+        for batch in itertools.chain(head, stream):
+            finish(batch, featurize_all([s for _, s in batch]))
+        return counts
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            pending: deque[tuple[list[tuple[int, str]], Future]] = deque()
+            for batch in itertools.chain(head, stream):
+                pending.append((batch, pool.submit(featurize_all, [s for _, s in batch])))
+                if len(pending) > workers:
+                    done, future = pending.popleft()
+                    finish(done, future.result())
+            while pending:
+                done, future = pending.popleft()
+                finish(done, future.result())
+    finally:
+        torch.set_num_threads(threads)
     return counts

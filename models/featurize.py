@@ -1,4 +1,5 @@
-"""Turn plain records into tensors: molecular graphs (dgllife) and fixed-size spectrum arrays."""
+"""Turn plain records into model inputs: fixed-size spectrum arrays, CCS values and fingerprints
+(molecular graphs are in `models.molgraph`)."""
 
 from __future__ import annotations
 
@@ -6,92 +7,10 @@ import math
 import re
 from dataclasses import dataclass
 
-import dgl
 import numpy as np
 import torch
-from dgllife.utils import (
-    BaseAtomFeaturizer,
-    BaseBondFeaturizer,
-    ConcatFeaturizer,
-    atom_formal_charge_one_hot,
-    atom_hybridization_one_hot,
-    atom_is_aromatic,
-    atom_total_num_H_one_hot,
-    atom_type_one_hot,
-    bond_is_conjugated,
-    bond_is_in_ring,
-    bond_type_one_hot,
-    smiles_to_bigraph,
-)
 
 from registry.adducts import UnknownAdductError, parse_adduct
-
-ATOM_TYPES = [
-    "C",
-    "N",
-    "O",
-    "S",
-    "F",
-    "Si",
-    "P",
-    "Cl",
-    "Br",
-    "Mg",
-    "Na",
-    "Ca",
-    "Fe",
-    "As",
-    "Al",
-    "I",
-    "B",
-    "V",
-    "K",
-    "Tl",
-    "Yb",
-    "Sb",
-    "Sn",
-    "Ag",
-    "Pd",
-    "Co",
-    "Se",
-    "Ti",
-    "Zn",
-    "H",
-    "Li",
-    "Ge",
-    "Cu",
-    "Au",
-    "Ni",
-    "Cd",
-    "In",
-    "Mn",
-    "Zr",
-    "Cr",
-    "Pt",
-    "Hg",
-    "Pb",
-]
-# The report's features: element, formal charge, hybridization, H count, aromaticity;
-# bonds: order, ring, conjugation.
-ATOM_FEATURIZER = BaseAtomFeaturizer(
-    {
-        "h": ConcatFeaturizer(
-            [
-                lambda a: atom_type_one_hot(a, ATOM_TYPES, encode_unknown=True),
-                lambda a: atom_formal_charge_one_hot(a, list(range(-2, 3)), encode_unknown=True),
-                atom_hybridization_one_hot,
-                lambda a: atom_total_num_H_one_hot(a, list(range(5)), encode_unknown=True),
-                atom_is_aromatic,
-            ]
-        )
-    }
-)
-BOND_FEATURIZER = BaseBondFeaturizer(
-    {"e": ConcatFeaturizer([bond_type_one_hot, bond_is_in_ring, bond_is_conjugated])},
-    self_loop=False,
-)
-ATOM_FEATURES = ATOM_FEATURIZER.feat_size("h")
-BOND_FEATURES = BOND_FEATURIZER.feat_size("e")
 
 INSTRUMENT_TYPES = [
     "LC-ESI-QTOF",
@@ -120,21 +39,6 @@ ADDUCT_TYPES = [
     "[M+2H]2+",
 ]
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-
-
-def mol_graph(smiles: str) -> dgl.DGLGraph:
-    """DGL graph of a molecule with the report's atom ('h') and bond ('e') features."""
-    graph = smiles_to_bigraph(
-        smiles,
-        node_featurizer=ATOM_FEATURIZER,
-        edge_featurizer=BOND_FEATURIZER,
-        add_self_loop=False,
-    )
-    if graph is None:
-        raise ValueError(f"RDKit cannot parse SMILES {smiles!r}")
-    if graph.num_edges() == 0:  # single-atom molecules still need edge features of the right width
-        graph.edata["e"] = torch.zeros((0, BOND_FEATURES))
-    return graph
 
 
 def category(value: str | None, vocabulary: list[str]) -> int:
@@ -218,10 +122,6 @@ def collate_spectra(items: list[SpectrumTensor]) -> dict[str, torch.Tensor]:
         "adduct": torch.tensor([s.adduct for s in items]),
         "collision_energy": torch.tensor([s.collision_energy for s in items], dtype=torch.float32),
     }
-
-
-def collate_graphs(graphs: list[dgl.DGLGraph]) -> dgl.DGLGraph:
-    return dgl.batch(graphs)
 
 
 def collate_ccs(values: list[tuple[float, float | None, str]]) -> dict[str, torch.Tensor]:

@@ -55,7 +55,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from registry.embeddings import build_hnsw_index
     from registry.model_store import get_model
 
-    counts = embed_backfill(args.model, args.batch_size, progress=progress)
+    counts = embed_backfill(args.model, args.batch_size, progress=progress, workers=args.workers)
     for bar in bars.values():
         bar.close()
     with session_scope(get_engine()) as session:
@@ -209,6 +209,11 @@ def add_parsers(sub) -> None:
     embed = sub.add_parser("embed", help="embed every compound and measurement lacking vectors")
     embed.add_argument("--model", help="model name (default: the active one)")
     embed.add_argument("--batch-size", type=int, default=1024)
+    embed.add_argument(
+        "--workers",
+        type=int,
+        help="RDKit featurisation processes (default: half the cores on CPU, all but one on GPU)",
+    )
     embed.add_argument("--json", action="store_true")
     embed.add_argument("--quiet", action="store_true")
     embed.set_defaults(func=cmd_embed)

@@ -3,6 +3,7 @@ them (delete-then-insert per shard, so a re-run of a partition is safe)."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 
 import numpy as np
@@ -50,15 +51,47 @@ def structures_missing(
 def write_structure_embeddings(
     session: Session, model_id: int, ids: list[int], vectors: np.ndarray
 ) -> None:
-    session.execute(
-        text(
-            "INSERT INTO structure_embedding (model_id, compound_id, embedding) "
-            "SELECT :model, unnest(CAST(:ids AS bigint[])), "
-            "unnest(CAST(:vectors AS text[]))::vector "
-            "ON CONFLICT (model_id, compound_id) DO UPDATE SET embedding = EXCLUDED.embedding"
-        ),
-        {"model": model_id, "ids": ids, "vectors": [vector_literal(v) for v in vectors]},
+    _upsert_vectors(
+        session,
+        "structure_embedding",
+        ["model_id", "compound_id"],
+        ["int4", "int8"],
+        [(model_id, cid) for cid in ids],
+        vectors,
     )
+
+
+def _upsert_vectors(
+    session: Session,
+    table: str,
+    keys: list[str],
+    key_types: list[str],
+    rows: list[tuple],
+    vectors: np.ndarray,
+    conflict: int | None = None,
+) -> None:
+    """Insert or replace vectors by key (the first `conflict` key columns, default all): binary COPY into a temporary table, then one
+    INSERT ... ON CONFLICT. Profiled: formatting 256 floats as text per vector cost more than
+    the model's forward pass; the binary path is about 10x faster than text parameters."""
+    stage = f"_stage_{table}"
+    vectors = np.asarray(vectors, dtype=">f4")
+    header = struct.pack(">HH", vectors.shape[1] if vectors.ndim == 2 else 0, 0)
+    columns = ", ".join([*keys, "embedding"])
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types([*key_types, "bytea"])
+            for key, vector in zip(rows, vectors, strict=True):
+                copy.write_row((*key, header + vector.tobytes()))
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "
+            f"ON CONFLICT ({', '.join(keys[:conflict])}) DO UPDATE SET embedding = EXCLUDED.embedding"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
 
 
 def vector_literal(vector: np.ndarray) -> str:
@@ -133,22 +166,14 @@ def write_measurement_embeddings(
     compound_ids: list[int],
     vectors: np.ndarray,
 ) -> None:
-    session.execute(
-        text(
-            "INSERT INTO measurement_embedding "
-            "(model_id, modality, measurement_id, compound_id, embedding) "
-            "SELECT :model, :modality, unnest(CAST(:mids AS bigint[])), "
-            "unnest(CAST(:cids AS bigint[])), unnest(CAST(:vectors AS text[]))::vector "
-            "ON CONFLICT (model_id, modality, measurement_id) "
-            "DO UPDATE SET embedding = EXCLUDED.embedding"
-        ),
-        {
-            "model": model_id,
-            "modality": modality,
-            "mids": measurement_ids,
-            "cids": compound_ids,
-            "vectors": [vector_literal(v) for v in vectors],
-        },
+    _upsert_vectors(
+        session,
+        "measurement_embedding",
+        ["model_id", "modality", "measurement_id", "compound_id"],
+        ["int4", "text", "int8", "int8"],
+        [(model_id, modality, m, c) for m, c in zip(measurement_ids, compound_ids, strict=True)],
+        vectors,
+        conflict=3,
     )
 
 

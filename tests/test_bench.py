@@ -61,13 +61,17 @@ def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
         "100",
         "--batch-sizes",
         "64",
+        "--workers",
+        "0",
+        "1",
         "--checkpoint",
         str(tiny_checkpoint),
         "--output",
         str(out),
     )
-    (row,) = json.loads(out.read_text())["rows"]
-    assert row["n"] == 100 and row["per_s"] > 0 and row["peak_rss_mb"] > 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["workers"] for r in rows] == [0, 1]
+    assert all(r["n"] == 100 and r["per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
 
 
 def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):

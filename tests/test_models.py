@@ -11,13 +11,12 @@ from models.encoders.msms import sinusoidal_mz
 from models.evaluate import random_top_k, rank_of_truth, top_k_accuracy
 from models.featurize import (
     collate_ccs,
-    collate_graphs,
     collate_spectra,
     collision_energy_value,
-    mol_graph,
     spectrum_tensor,
 )
 from models.model import MultiModalModel
+from models.molgraph import batch, featurize
 from tests.conftest import REPO
 
 TINY = load_config(REPO / "models" / "configs" / "tiny.yaml")
@@ -51,7 +50,7 @@ def model():
 
 def test_every_encoder_gives_unit_vectors_of_the_shared_size(model):
     d = TINY.embed_dim
-    graphs = collate_graphs([mol_graph(s) for s in ("CCO", "c1ccccc1O", "[Na+].[Cl-]")])
+    graphs = batch([featurize(s) for s in ("CCO", "c1ccccc1O", "[Na+].[Cl-]")])
     outputs = {
         "structure": model.embed("structure", graphs),
         "msms": model.embed("msms", spectra(3)),
@@ -122,7 +121,7 @@ def test_checkpoint_round_trip(tmp_path, model):
     path = save_checkpoint(checkpoint, tmp_path / "m.pt")
     loaded, meta = load_checkpoint(path)
     assert meta["version"] == checkpoint["version"] and meta["split"]["test"] == ["B"]
-    graphs = collate_graphs([mol_graph("CCO"), mol_graph("CCN")])
+    graphs = batch([featurize("CCO"), featurize("CCN")])
     assert torch.allclose(loaded.embed("structure", graphs), model.embed("structure", graphs))
     assert torch.allclose(loaded.embed("msms", spectra(2)), model.embed("msms", spectra(2)))
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from models.config import StructureEncoderConfig
 from models.encoders import Encoder
-from models.featurize import ATOM_FEATURES, BOND_FEATURES
+from models.molgraph import ATOM_FEATURES, BOND_FEATURES
 
 
 class StructureEncoder(Encoder):
