@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from registry.adducts import UnknownAdductError, infer_adduct, parse_adduct
+from registry.bulk import copy_insert
 from registry.chem import INCHIKEY_RE, Identity, InvalidStructureError, check_inchikey, identify
 from registry.parsers import ParseError
 from registry.parsers.ccs import parse_ccs
@@ -318,12 +319,9 @@ class _Writer:
             if key not in existing
         ]
         if new_rows:
-            stmt = (
-                pg_insert(table)
-                .on_conflict_do_nothing(index_elements=["inchikey"])
-                .returning(table.c.id, table.c.inchikey)
-            )
-            for cid, key in self.session.execute(stmt, new_rows).all():
+            for cid, key in copy_insert(
+                self.session, table, new_rows, ["inchikey"], ["id", "inchikey"]
+            ):
                 ids[key] = cid
                 self.new_compounds.add(key)
                 self.changes += 1
@@ -380,12 +378,7 @@ class _Writer:
             rows.append(row)
         if not rows:
             return
-        stmt = (
-            pg_insert(self.kind.table)
-            .on_conflict_do_nothing(index_elements=["content_hash"])
-            .returning(self.kind.table.c.id)
-        )
-        inserted = len(self.session.execute(stmt, rows).all())
+        inserted = len(copy_insert(self.session, self.kind.table, rows, ["content_hash"], ["id"]))
         self.summary.inserted += inserted
         self.summary.duplicates += len(rows) - inserted
         self.changes += inserted

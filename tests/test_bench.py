@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from sqlalchemy import text
@@ -44,13 +45,23 @@ def tiny_checkpoint(tmp_path):
     [
         ("ingest", ["--n", "30"], "rows"),
         ("fingerprints", ["--n", "50"], "rdkit_bare_per_s"),
-        ("query", ["--sizes", "300", "--queries", "5"], "rows"),
     ],
 )
 def test_benchmark_scripts_run_small(engine, tmp_path, module, args, key):
     out = tmp_path / f"{module}.json"
     run(module, *args, "--output", str(out))
     assert key in json.loads(out.read_text())
+
+
+def test_query_benchmark_runs_small(engine, tmp_path):
+    out = tmp_path / "query.json"
+    args = ["--sizes", "300", "--queries", "5", "--ef-search", "40", "400"]
+    run("query", *args, "--cache", str(tmp_path / "cache"), "--output", str(out))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["compounds"] == 300 and [s["ef_search"] for s in row["fused_hnsw"]] == [40, 400]
+    assert all(0 <= s["recall_at_20"] <= 1 for s in row["fused_hnsw"])
+    assert row["tanimoto_hnsw"]["recall_probes"] == 5
+    assert (tmp_path / "cache" / "library-model-molvis-base-300.npz").exists()
 
 
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
@@ -103,6 +114,23 @@ def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     assert report["model"] == "tiny" and report["results"][0]["query"] == "msms"
 
 
-@pytest.mark.parametrize("module", ["ingest", "fingerprints", "embed", "query", "accuracy"])
+@pytest.mark.parametrize(
+    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile"]
+)
 def test_every_benchmark_has_help(module):
     assert "usage" in run(module, "--help").stdout
+
+
+def test_recall_counts_ties_at_the_cut_as_found():
+    from bench.query import recall_at
+
+    scores = np.array([0.9, 0.8, 0.8, 0.1])
+    assert recall_at(2, scores, {0, 2}) == 1.0  # 2 ties with 1 at the cut
+    assert recall_at(2, scores, {0, 3}) == 0.5
+
+
+@pytest.mark.parametrize("pipeline", ["ingest", "embed"])
+def test_profile_prints_the_costliest_functions(engine, pipeline):
+    out = run("profile", pipeline, "--n", "40", "--top", "5").stdout
+    assert f"{pipeline}: " in out and "per second under the profiler" in out
+    assert "ncalls" in out

@@ -158,3 +158,21 @@ def test_binary_garbage_is_refused(tmp_path):
     path = write(tmp_path, "garbage.mgf", bytes(range(256)) * 40)
     with pytest.raises(ParseError, match="garbage.mgf line 1: binary content"):
         list(iter_members(path))
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"pepmass": "301.1 1200", "ionmode": "Positive", "precursortype": "[M+H]+"},
+        {"precursor_mz": "150.2", "precursormz": "150.9", "charge": "1+", "smiles": "CCO"},
+        {"precursormz": "150.9", "precursor_mz": "150.2", "inchi": "NA", "rtinseconds": "61"},
+        {"name": "caffeine", "compound_name": "Caffeine", "collision_energy": "35 eV"},
+    ],
+)
+def test_memoised_harmonisation_equals_matchms_spectrum(metadata):
+    from matchms import Spectrum
+
+    from registry.parsers.msms import _harmonised
+
+    mz, intensity = np.array([50.0, 80.0]), np.array([1.0, 2.0])
+    assert _harmonised(metadata) == dict(Spectrum(mz, intensity, dict(metadata)).metadata)

@@ -1,0 +1,82 @@
+"""Profile one pipeline under cProfile and print its most expensive functions: `ingest` (MGF
+spectra end to end into a scratch database) or `embed` (structure-embedding backfill of MOSES
+compounds). This is how the slowest stages named in BENCHMARKS.md were found."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gzip
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import SHARED, scratch_database
+from bench.ingest import _mgf
+from registry.db import session_scope
+from registry.ingest import ingest_file
+
+CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
+
+
+def profile_ingest(n: int, profiler: cProfile.Profile) -> float:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
+        path = Path(tmp, "spectra.mgf")
+        path.write_text(_mgf(n))
+        start = time.perf_counter()
+        profiler.enable()
+        summary = ingest_file(engine, "msms", path, "profile")
+        profiler.disable()
+        return summary.read / (time.perf_counter() - start)
+
+
+def profile_embed(n: int, profiler: cProfile.Profile) -> float:
+    import torch
+
+    from models.checkpoint import load_checkpoint
+    from models.embed import backfill
+    from registry import embeddings as store
+    from registry.model_store import register_model
+
+    with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
+        next(handle)
+        smiles = [next(handle).strip() for _ in range(n)]
+    with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
+        path = Path(tmp, "library.smi")
+        path.write_text("\n".join(smiles) + "\n")
+        ingest_file(engine, "structures", path, "profile")
+        model, checkpoint = load_checkpoint(CHECKPOINT)
+        with session_scope(engine) as session:
+            info = register_model(session, "profile", checkpoint["version"], "-", {}, {}, True)
+
+        def write(ids, vectors):
+            with session_scope(engine) as writer:
+                store.write_structure_embeddings(writer, info.id, ids, vectors)
+
+        with session_scope(engine) as reader:
+            start = time.perf_counter()
+            profiler.enable()
+            counts = backfill(
+                store.structures_missing(reader, info.id, 1024), model, write, torch.device("cpu")
+            )
+            profiler.disable()
+        return counts.embedded / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("pipeline", choices=["ingest", "embed"])
+    parser.add_argument("--n", type=int, default=3000, help="spectra or compounds")
+    parser.add_argument("--top", type=int, default=25, help="functions to print")
+    parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
+    args = parser.parse_args(argv)
+    profiler = cProfile.Profile()
+    run = profile_ingest if args.pipeline == "ingest" else profile_embed
+    rate = run(args.n, profiler)
+    print(f"{args.pipeline}: {rate:.0f} per second under the profiler (single process)")
+    pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
