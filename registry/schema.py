@@ -156,6 +156,8 @@ class Model(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     is_active: Mapped[bool] = mapped_column(server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # kept by statement triggers on structure_embedding (migration 0005)
+    structure_embeddings: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class StructureEmbedding(Base):

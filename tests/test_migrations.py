@@ -4,7 +4,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0004_search"
+    assert migrate.current_revision(migrated_engine) == "0005_embedding_count"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()

@@ -144,3 +144,25 @@ def test_reader_role_reads_and_searches_but_cannot_write(library):
         assert names(search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=1))) == ["caffeine"]
     with reader.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(text("INSERT INTO source (name) VALUES ('intruder')"))
+
+
+def test_searched_count_follows_inserts_upserts_deletes_and_truncates(library):
+    def stored(session) -> int:
+        return session.execute(
+            text("SELECT structure_embeddings FROM model WHERE name = 'handmade'")
+        ).scalar_one()
+
+    with session_scope(library) as session:
+        assert stored(session) == 5
+        model_id, ids = session.execute(
+            text("SELECT model_id, array_agg(compound_id) FROM structure_embedding GROUP BY 1")
+        ).one()
+        write_structure_embeddings(session, model_id, ids[:2], np.stack([unit([1, 1, 1])] * 2))
+        assert stored(session) == 5  # replaced, not added
+        session.execute(
+            text("DELETE FROM structure_embedding WHERE compound_id = ANY(:ids)"), {"ids": ids[:2]}
+        )
+        assert stored(session) == 3
+        assert search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=5)).candidates == 3
+        session.execute(text("TRUNCATE structure_embedding"))
+        assert stored(session) == 0
