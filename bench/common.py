@@ -8,7 +8,7 @@ import platform
 import resource
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +41,31 @@ def scratch_database() -> Iterator[Engine]:
         engine.dispose()
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+_KEY = str.maketrans("0123456789", "ABCDEFGHIJ")
+_UNKEY = str.maketrans("ABCDEFGHIJ", "0123456789")
+
+
+def stand_in_inchikey(index: int) -> str:
+    """A unique, well-formed InChIKey for the index-th benchmark compound (InChI generation is
+    the ingest benchmark's business, not the others')."""
+    return f"{index:014d}".translate(_KEY) + "-UHFFFAOYSA-N"
+
+
+def index_of_inchikey(inchikey: str) -> int:
+    return int(inchikey[:14].translate(_UNKEY))
+
+
+def copy_compounds(cursor, rows: Iterable[tuple[str, str, float, str | None]]) -> None:
+    """COPY (smiles, formula, mass, fingerprint bits) rows into compound; ids 1, 2, ... and
+    stand-in InChIKeys in row order."""
+    with cursor.copy(
+        "COPY compound (id, inchikey, inchi, smiles, formula, monoisotopic_mass, fingerprint) "
+        "FROM STDIN"
+    ) as copy:
+        for i, (smiles, formula, mass, bits) in enumerate(rows):
+            copy.write_row((i + 1, stand_in_inchikey(i), "-", smiles, formula, mass, bits))
 
 
 def peak_rss_mb() -> float:

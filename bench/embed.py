@@ -1,6 +1,7 @@
 """Structure-embedding backfill: molecules/s and peak RSS (featurise + embed + write) for the
-shipped model on real MOSES structures, with a batch-size sweep; memory should stay flat as N
-grows because compounds are streamed in batches, never loaded whole."""
+shipped model on real MOSES structures, sweeping batch size and featurisation processes; memory
+should stay flat as N grows because compounds are streamed in batches, never loaded whole.
+Compounds are COPY-loaded with stand-in InChIKeys (ingest is measured by bench/ingest.py)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,23 @@ from pathlib import Path
 from bench.common import SHARED, write_result
 
 CHILD = """
-import json, os, sys, time
+import json, resource, sys, time
 from pathlib import Path
-from bench.common import scratch_database, peak_rss_mb
+from bench.common import copy_compounds, scratch_database, peak_rss_mb
 from registry.db import session_scope
-from registry.ingest import ingest_file
 from registry.model_store import register_model
 from registry import embeddings as store
 from models.checkpoint import load_checkpoint
 from models.embed import backfill
 from models.train import pick_device
-n, batch, smi, ckpt, workers = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+n, batch, smi, ckpt = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+workers = int(sys.argv[5])
 with scratch_database() as engine:
-    ingest_file(engine, "structures", Path(smi), "bench")
+    raw = engine.raw_connection()
+    with raw.driver_connection.cursor() as cursor:
+        copy_compounds(cursor, ((s, "-", 0.0, None) for s in Path(smi).read_text().split()))
+    raw.driver_connection.commit()
+    raw.close()
     model, checkpoint = load_checkpoint(Path(ckpt))
     device = pick_device("auto")
     with session_scope(engine) as s:
@@ -41,10 +46,12 @@ with scratch_database() as engine:
         counts = backfill(store.structures_missing(reader, info.id, batch), model, write, device,
                           workers=workers)
     seconds = time.perf_counter() - start
+    workers_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"n": n, "batch_size": batch, "workers": workers, "device": str(device),
                       "per_s": round(counts.embedded / seconds, 1),
                       "peak_rss_mb": round(peak_rss_mb(), 1),
-                      "rss_before_backfill_mb": round(rss_before, 1)}))
+                      "rss_before_backfill_mb": round(rss_before, 1),
+                      "worker_peak_rss_mb": round(workers_rss, 1) if workers else None}))
 """
 
 

@@ -24,15 +24,20 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from bench.common import SHARED, scratch_database, timed, write_result
+from bench.common import (
+    SHARED,
+    copy_compounds,
+    index_of_inchikey,
+    scratch_database,
+    timed,
+    write_result,
+)
 from registry.embeddings import build_hnsw_index
 from registry.search import SearchRequest, search
 from registry.settings import load_settings
 
 DIM = 256
 CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
-_KEY = str.maketrans("0123456789", "ABCDEFGHIJ")
-_UNKEY = str.maketrans("ABCDEFGHIJ", "0123456789")
 
 
 @dataclass
@@ -173,24 +178,18 @@ def _load(engine, library: Library) -> int:
                 "VALUES ('bench', 'v', '-', '{}', true) RETURNING id"
             )
             model_id = cur.fetchone()[0]
-            with cur.copy(
-                "COPY compound (id, inchikey, inchi, smiles, formula, monoisotopic_mass,"
-                " fingerprint) FROM STDIN"
-            ) as copy:
-                for i, smiles in enumerate(library.smiles):
-                    key = f"{i:014d}".translate(_KEY)
-                    bits = (np.unpackbits(library.fingerprints[i]) + 48).tobytes().decode()
-                    copy.write_row(
-                        (
-                            i + 1,
-                            f"{key}-UHFFFAOYSA-N",
-                            "-",
-                            smiles,
-                            library.formulas[i],
-                            float(library.masses[i]),
-                            bits,
-                        )
+            copy_compounds(
+                cur,
+                (
+                    (
+                        smiles,
+                        library.formulas[i],
+                        float(library.masses[i]),
+                        (np.unpackbits(library.fingerprints[i]) + 48).tobytes().decode(),
                     )
+                    for i, smiles in enumerate(library.smiles)
+                ),
+            )
             with cur.copy(
                 "COPY structure_embedding (model_id, compound_id, embedding) "
                 "FROM STDIN WITH (FORMAT BINARY)"
@@ -260,7 +259,7 @@ def run_size(
                     start = time.perf_counter()
                     result = search(session, SearchRequest({"msms": q}, k=20, model="bench"))
                     fused.append(time.perf_counter() - start)
-                    got = {int(h.inchikey[:14].translate(_UNKEY)) for h in result.hits}
+                    got = {index_of_inchikey(h.inchikey) for h in result.hits}
                     recalls.append(recall_at(20, library.vectors @ q, got))
                 sweep.append(
                     {
