@@ -54,7 +54,7 @@ def test_benchmark_scripts_run_small(engine, tmp_path, module, args, key):
 
 
 def test_query_benchmark_runs_small(engine, tmp_path):
-    out = tmp_path / "query.json"
+    out = tmp_path / "results" / "query.json"
     args = ["--sizes", "300", "--queries", "5", "--ef-search", "40", "400"]
     run("query", *args, "--cache", str(tmp_path / "cache"), "--output", str(out))
     (row,) = json.loads(out.read_text())["rows"]
@@ -62,6 +62,10 @@ def test_query_benchmark_runs_small(engine, tmp_path):
     assert all(0 <= s["recall_at_20"] <= 1 for s in row["fused_hnsw"])
     assert row["tanimoto_hnsw"]["recall_probes"] == 5
     assert (tmp_path / "cache" / "library-model-molvis-base-300.npz").exists()
+    from bench.report import render
+
+    page = render("", tmp_path / "results")
+    assert "| 300 | 40 |" in page and "| 300 | 400 |" in page
 
 
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
