@@ -53,6 +53,7 @@ clean-db:
 bench: setup
 	$(VENV)/bin/python -m bench.ingest --n 5000
 	$(VENV)/bin/python -m bench.fingerprints --n 20000
-	$(VENV)/bin/python -m bench.embed --sizes 10000 100000 --batch-sizes 256 1024
+	$(VENV)/bin/python -m bench.embed --sizes 10000 100000 --batch-sizes 256 1024 --workers 0 1
 	$(VENV)/bin/python -m bench.query --sizes 10000 100000 1000000
 	$(VENV)/bin/python -m bench.accuracy
+	$(VENV)/bin/python -m bench.report --notes bench/NOTES.md
