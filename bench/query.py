@@ -166,9 +166,8 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
 
 def _load(engine, library: Library) -> int:
     """COPY the library into a scratch registry; returns the model id of its vectors."""
-    import struct
+    from pgvector import Vector
 
-    header = struct.pack(">HH", DIM, 0)
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
@@ -195,8 +194,8 @@ def _load(engine, library: Library) -> int:
                 "FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["int4", "int8", "bytea"])
-                for i, vector in enumerate(library.vectors.astype(">f4")):
-                    copy.write_row((model_id, i + 1, header + vector.tobytes()))
+                for i, vector in enumerate(library.vectors):
+                    copy.write_row((model_id, i + 1, Vector(vector).to_binary()))
         conn.commit()
     finally:
         raw.close()

@@ -1,24 +1,61 @@
-"""Bulk inserts by COPY: rows go into a temporary table, then one INSERT ... ON CONFLICT DO
-NOTHING ... RETURNING moves them. Profiled on MGF ingest: psycopg's parsing of multi-row INSERT
-statements with tens of thousands of placeholders cost as much as the server's own work."""
+"""Bulk writes by COPY: rows go into a temporary table, then one INSERT ... ON CONFLICT moves
+them. Profiled: psycopg's parsing of multi-row INSERTs with tens of thousands of placeholders
+(MGF ingest) and text formatting of 256 floats per vector (embedding backfill) each cost as
+much as the rest of the work."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from pgvector import Vector
 from psycopg.types.json import Jsonb
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from registry.embeddings import vector_literal
+
+def copy_rows(
+    session: Session,
+    table: str,
+    columns: list[str],
+    rows: Iterable[Sequence[Any]],
+    conflict: list[str],
+    on_conflict: str = "DO NOTHING",
+    returning: list[str] | None = None,
+    binary_types: list[str] | None = None,
+) -> list[tuple]:
+    """Write rows of `columns` in the session's transaction; rows clashing on the `conflict`
+    columns get `on_conflict`. With `binary_types` (PostgreSQL type names) the COPY is binary.
+    Returns the `returning` columns of the rows written."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    stage = f"_stage_{table}"
+    binary = " WITH (FORMAT BINARY)" if binary_types else ""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN{binary}") as copy:
+            if binary_types:
+                copy.set_types(binary_types)
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+            f"ON CONFLICT ({', '.join(conflict)}) {on_conflict}"
+            + (f" RETURNING {', '.join(returning)}" if returning else "")
+        )
+        written = cursor.fetchall() if returning else []
+        cursor.execute(f"DROP TABLE {stage}")
+    return written
 
 
 def _copy_value(value: Any) -> Any:
     if isinstance(value, dict):
         return Jsonb(value)
     if isinstance(value, np.ndarray):  # pgvector columns
-        return vector_literal(value)
+        return Vector(value).to_text()
     return value
 
 
@@ -29,26 +66,10 @@ def copy_insert(
     conflict: list[str],
     returning: list[str],
 ) -> list[tuple]:
-    """Insert rows (all with the same keys) in the session's transaction, skipping those that
-    clash on the `conflict` columns; returns the `returning` columns of the rows inserted."""
+    """Insert rows (dicts with the same keys), skipping those that clash on the `conflict`
+    columns; returns the `returning` columns of the rows inserted."""
     if not rows:
         return []
     columns = list(rows[0])
-    names = ", ".join(f'"{c}"' for c in columns)
-    stage = f"_stage_{table.name}"
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS "
-            f"SELECT {names} FROM {table.name} WITH NO DATA"
-        )
-        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([_copy_value(row[c]) for c in columns])
-        cursor.execute(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} "
-            f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
-        )
-        inserted = cursor.fetchall()
-        cursor.execute(f"DROP TABLE {stage}")
-    return inserted
+    values = ([_copy_value(row[c]) for c in columns] for row in rows)
+    return copy_rows(session, table.name, columns, values, conflict, returning=returning)
