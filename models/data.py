@@ -68,12 +68,7 @@ def msms_input(row, config: TrainConfig) -> SpectrumTensor:
 
 def prepare(data: TrainingSet, config: TrainConfig) -> Prepared:
     """Featurise every compound and measurement once; unparsable structures are left out."""
-    graphs: list[molgraph.MolGraph | None] = []
-    for compound in data.compounds:
-        try:
-            graphs.append(molgraph.featurize(compound.smiles))
-        except ValueError:
-            graphs.append(None)
+    graphs = molgraph.featurize_all([c.smiles for c in data.compounds])
     prepared = Prepared(
         inchikeys=[c.inchikey for c in data.compounds],
         masses=np.array([c.monoisotopic_mass for c in data.compounds]),

@@ -25,17 +25,6 @@ def _to(batch, device: torch.device):
     return batch.to(device)
 
 
-def featurize_all(smiles: list[str]) -> list[molgraph.MolGraph | None]:
-    """Graph arrays of each SMILES, None where RDKit cannot parse it."""
-    graphs: list[molgraph.MolGraph | None] = []
-    for s in smiles:
-        try:
-            graphs.append(molgraph.featurize(s))
-        except ValueError:
-            graphs.append(None)
-    return graphs
-
-
 @torch.inference_mode()
 def embed_graphs(
     model: MultiModalModel,
@@ -61,7 +50,7 @@ def embed_smiles(
     model: MultiModalModel, smiles: list[str], device: torch.device, batch_size: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ok mask, vectors of the parsable structures), in input order."""
-    return embed_graphs(model, featurize_all(smiles), device, batch_size)
+    return embed_graphs(model, molgraph.featurize_all(smiles), device, batch_size)
 
 
 @torch.inference_mode()
@@ -125,7 +114,7 @@ def backfill(
     head = list(itertools.islice(stream, 2))
     if workers <= 0 or len(head) < 2:
         for batch in itertools.chain(head, stream):
-            finish(batch, featurize_all([s for _, s in batch]))
+            finish(batch, molgraph.featurize_all([s for _, s in batch]))
         return counts
     threads = torch.get_num_threads()
     if device.type == "cpu":
@@ -135,7 +124,7 @@ def backfill(
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: deque[tuple[list[tuple[int, str]], Future]] = deque()
             for batch in itertools.chain(head, stream):
-                pending.append((batch, pool.submit(featurize_all, [s for _, s in batch])))
+                pending.append((batch, pool.submit(molgraph.featurize_all, [s for _, s in batch])))
                 if len(pending) > workers:
                     done, future = pending.popleft()
                     finish(done, future.result())

@@ -134,6 +134,17 @@ def featurize(smiles: str) -> MolGraph:
     )
 
 
+def featurize_all(smiles: list[str]) -> list[MolGraph | None]:
+    """Arrays of each SMILES, None where RDKit cannot parse it."""
+    graphs: list[MolGraph | None] = []
+    for s in smiles:
+        try:
+            graphs.append(featurize(s))
+        except ValueError:
+            graphs.append(None)
+    return graphs
+
+
 def batch(graphs: list[MolGraph]) -> dgl.DGLGraph:
     """One batched DGL graph ('h' atom and 'e' bond features) of at least one molecule, built
     from concatenated arrays instead of one DGLGraph per molecule."""
