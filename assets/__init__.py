@@ -1,5 +1,3 @@
-"""Dagster orchestration of molvis (`dagster dev -m assets`) and the jobs it shares with the CLI."""
-
-from assets.definitions import defs
-
-__all__ = ["defs"]
+"""Dagster orchestration of molvis: thin assets over registry/ and molvis.workflows.
+The Definitions live in assets/definitions.py (`dagster dev -m assets.definitions`); importing
+this package builds nothing."""

@@ -2,26 +2,20 @@
 that a model must pass before it becomes active."""
 
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
-from sqlalchemy import text
 
 from assets.ingest import fingerprints
 from assets.resources import RegistryResource
 from assets.training import structure_index, trained_model
+from registry import integrity
 from registry.db import session_scope
 from registry.model_store import get_model
 
 
-def _scalar(registry: RegistryResource, sql: str, **params) -> int:
-    with session_scope(registry.engine()) as session:
-        return int(session.execute(text(sql), params).scalar_one())
-
-
 @asset_check(asset=fingerprints, description="InChIKeys well-formed and unique")
 def inchikeys_valid(registry: RegistryResource) -> AssetCheckResult:
-    bad = _scalar(
-        registry, "SELECT count(*) FROM compound WHERE inchikey !~ '^[A-Z]{14}-[A-Z]{10}-[A-Z]$'"
-    )
-    dupes = _scalar(registry, "SELECT count(*) - count(DISTINCT inchikey) FROM compound")
+    with session_scope(registry.engine()) as session:
+        bad = integrity.malformed_inchikeys(session)
+        dupes = integrity.duplicate_inchikeys(session)
     return AssetCheckResult(
         passed=bad == 0 and dupes == 0, metadata={"malformed": bad, "duplicates": dupes}
     )
@@ -29,22 +23,15 @@ def inchikeys_valid(registry: RegistryResource) -> AssetCheckResult:
 
 @asset_check(asset=fingerprints, description="every compound has a fingerprint")
 def fingerprints_complete(registry: RegistryResource) -> AssetCheckResult:
-    missing = _scalar(registry, "SELECT count(*) FROM compound WHERE fingerprint IS NULL")
+    with session_scope(registry.engine()) as session:
+        missing = integrity.compounds_without_fingerprint(session)
     return AssetCheckResult(passed=missing == 0, metadata={"missing": missing})
 
 
 @asset_check(asset=fingerprints, description="no measurement without its compound or run")
 def no_orphan_measurements(registry: RegistryResource) -> AssetCheckResult:
-    orphans = sum(
-        _scalar(
-            registry,
-            f"""
-        SELECT count(*) FROM {table} t
-        WHERE NOT EXISTS (SELECT 1 FROM compound c WHERE c.id = t.compound_id)
-           OR NOT EXISTS (SELECT 1 FROM ingest_run r WHERE r.id = t.run_id)""",
-        )
-        for table in ("msms_spectrum", "ir_spectrum", "ccs_value")
-    )
+    with session_scope(registry.engine()) as session:
+        orphans = integrity.orphan_measurements(session)
     return AssetCheckResult(passed=orphans == 0, metadata={"orphans": orphans})
 
 
@@ -54,21 +41,8 @@ def no_orphan_measurements(registry: RegistryResource) -> AssetCheckResult:
 def embeddings_complete(registry: RegistryResource) -> AssetCheckResult:
     with session_scope(registry.engine()) as session:
         model_id = get_model(session).id
-    missing = _scalar(
-        registry,
-        """
-        SELECT count(*) FROM compound c WHERE NOT EXISTS (
-          SELECT 1 FROM structure_embedding e WHERE e.model_id = :m AND e.compound_id = c.id)""",
-        m=model_id,
-    )
-    bad = _scalar(
-        registry,
-        """
-        SELECT count(*) FROM structure_embedding WHERE model_id = :m
-          AND (vector_dims(embedding) <> 256 OR NOT (vector_norm(embedding) BETWEEN 0.99 AND 1.01))
-    """,
-        m=model_id,
-    )
+        missing = integrity.compounds_without_embedding(session, model_id)
+        bad = integrity.malformed_embeddings(session, model_id)
     return AssetCheckResult(
         passed=missing == 0 and bad == 0,
         metadata={"missing": missing, "not_unit_or_wrong_dim": bad},

@@ -1,4 +1,4 @@
-"""The one Dagster Definitions of molvis: `dagster dev -m assets` loads it."""
+"""The one Dagster Definitions of molvis: `dagster dev -m assets.definitions` loads it."""
 
 from __future__ import annotations
 

@@ -43,9 +43,10 @@ def _ingest_asset(kind: str) -> AssetsDefinition:
         )
         if config.structure_index:
             options.structure_index = StructureIndex.from_table(Path(config.structure_index))
-        summary = ingest_file(
-            registry.engine(), kind, Path(context.partition_key), config.source, options
-        )
+        with session_scope(registry.engine()) as session:
+            summary = ingest_file(
+                session, kind, Path(context.partition_key), config.source, options
+            )
         if summary.status == "failed":
             raise Failure(summary.error or "ingest failed")
         context.log.info(f"{summary.file}: {summary.status}")

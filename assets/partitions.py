@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dagster import DynamicPartitionsDefinition, StaticPartitionsDefinition
 
-KINDS = ("msms", "ir", "ccs", "structures")
+from registry.formats import KINDS as FORMATS
+
+KINDS = tuple(FORMATS)
 FILE_PARTITIONS = {kind: DynamicPartitionsDefinition(name=f"{kind}_files") for kind in KINDS}
 SHARD_COUNT = 16
 SHARDS = StaticPartitionsDefinition([f"{i:02d}" for i in range(SHARD_COUNT)])

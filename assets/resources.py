@@ -1,24 +1,29 @@
 """Dagster resources: the registry database (a URL, or the embedded server under a home)."""
 
-import os
+from dataclasses import replace
+from pathlib import Path
 
 from dagster import ConfigurableResource
 from sqlalchemy import Engine
 
 from registry.db import get_engine
+from registry.settings import Settings, load_settings
 
 
 class RegistryResource(ConfigurableResource):
-    """Where the registry lives; empty values fall back to MOLVIS_* environment settings."""
+    """Where the registry lives; empty values fall back to MOLVIS_* environment settings. The
+    assets take their engine from here and hand it to the workflows."""
 
     database_url: str = ""
     home: str = ""
 
-    def setup_for_execution(self, context) -> None:
-        if self.database_url:
-            os.environ["MOLVIS_DATABASE_URL"] = self.database_url
+    def settings(self) -> Settings:
+        settings = load_settings()
         if self.home:
-            os.environ["MOLVIS_HOME"] = self.home
+            settings = replace(settings, home=Path(self.home).expanduser().resolve())
+        if self.database_url:
+            settings = replace(settings, database_url=self.database_url)
+        return settings
 
     def engine(self) -> Engine:
-        return get_engine()
+        return get_engine(self.settings())

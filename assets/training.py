@@ -5,9 +5,11 @@ from pathlib import Path
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
 from assets.ingest import fingerprints
-from assets.jobs import embed_backfill, evaluate_model, train_and_register
 from assets.partitions import SHARD_COUNT, SHARDS
 from assets.resources import RegistryResource
+from molvis.workflows.embedding import embed_backfill
+from molvis.workflows.evaluation import evaluate_model
+from molvis.workflows.training import train_and_register
 from registry.db import session_scope
 from registry.embeddings import build_hnsw_index, embedding_counts
 from registry.model_store import activate_model, get_model
@@ -43,9 +45,9 @@ def trained_model(
         train_config.epochs = config.epochs
     if config.max_compounds:
         train_config.max_compounds = config.max_compounds
-    registry.engine()
-    out = train_and_register(train_config, None, activate=False, show_progress=False)
-    report = evaluate_model(out["name"], 10.0, config.eval_max_queries, mass_window=True)
+    engine = registry.engine()
+    out = train_and_register(engine, train_config, None, activate=False, show_progress=False)
+    report = evaluate_model(engine, out["name"], 10.0, config.eval_max_queries, mass_window=True)
     metadata = {"name": out["name"], "version": out["version"], "best_epoch": out["best_epoch"]}
     for r in report["results"]:
         key = f"{r['query']}_{r['candidate_set']}"
@@ -83,9 +85,13 @@ def _latest_trained_name(context: AssetExecutionContext) -> str:
 def structure_embeddings(
     context: AssetExecutionContext, registry: RegistryResource
 ) -> MaterializeResult:
-    registry.engine()
     counts = embed_backfill(
-        None, shards=SHARD_COUNT, shard=int(context.partition_key), replace=True, measurements=False
+        registry.engine(),
+        None,
+        shards=SHARD_COUNT,
+        shard=int(context.partition_key),
+        replace=True,
+        measurements=False,
     )
     return MaterializeResult(
         metadata={"embedded": counts["structure"], "skipped": counts["structure_skipped"]}
@@ -98,8 +104,7 @@ def structure_embeddings(
     description="MS/MS, IR and CCS embeddings of every measurement for the active model",
 )
 def measurement_embeddings(registry: RegistryResource) -> MaterializeResult:
-    registry.engine()
-    counts = embed_backfill(None, structures=False)
+    counts = embed_backfill(registry.engine(), None, structures=False)
     return MaterializeResult(metadata=counts)
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from assets.jobs import evaluate_model
 from bench.common import write_result
+from molvis.workflows.evaluation import evaluate_model
+from registry.db import get_engine
 
 REPORT_TOP5 = 0.00397  # the PNNL report's top-5 retrieval accuracy
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-queries", type=int, default=2000)
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
-    report = evaluate_model(args.model, args.ppm, args.max_queries, mass_window=True)
+    report = evaluate_model(get_engine(), args.model, args.ppm, args.max_queries, mass_window=True)
     write_result("accuracy", {**report, "report_top5": REPORT_TOP5}, args.output)
 
 

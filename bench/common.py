@@ -95,3 +95,14 @@ def write_result(name: str, payload: dict, output: Path | None) -> Path:
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **payload}, indent=2))
     print(json.dumps(payload, indent=2))
     return path
+
+
+def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
+    """One file in one transaction, as `molvis ingest` runs it; fingerprints stay out of the
+    timing unless the options ask for them (bench.fingerprints measures them)."""
+    from registry.db import session_scope
+    from registry.ingest import IngestOptions, ingest_file
+
+    options = options or IngestOptions(fingerprints=False)
+    with session_scope(engine) as session:
+        return ingest_file(session, kind, path, source, options)

@@ -7,11 +7,10 @@ import argparse
 import gzip
 from pathlib import Path
 
-from bench.common import SHARED, scratch_database, timed, write_result
+from bench.common import SHARED, ingest, scratch_database, timed, write_result
 from registry.chem import fingerprint_bits
 from registry.db import session_scope
 from registry.fingerprints import fill_missing
-from registry.ingest import ingest_file
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
         path = Path(tmp, "lib.smi")
         path.write_text("\n".join(smiles) + "\n")
-        ingest_file(engine, "structures", path, "bench")
+        ingest(engine, "structures", path, "bench")
         with timed() as ours, session_scope(engine) as session:
             filled = fill_missing(session)
     write_result(

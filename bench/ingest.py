@@ -9,9 +9,10 @@ import gzip
 import tarfile
 from pathlib import Path
 
-from bench.common import SHARED, scratch_database, timed, write_result
+from bench.common import SHARED, ingest, scratch_database, timed, write_result
 from registry.chem import identify
-from registry.ingest import KINDS, IngestOptions, ingest_file
+from registry.formats import KINDS
+from registry.ingest import IngestOptions
 from registry.parsers.ir import StructureIndex
 from registry.sources import iter_members
 
@@ -29,7 +30,7 @@ def _mgf(n: int) -> str:
 
 
 def _msp(mgf_text: str) -> str:
-    from registry.parsers.msms import parse_mgf
+    from registry.parsers.mgf import parse_mgf
     from registry.sources import TextMember
 
     blocks = []
@@ -112,7 +113,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import tempfile
 
-    options = IngestOptions(structure_index=StructureIndex.from_table(SHARED / "ir" / "index.tsv"))
+    options = IngestOptions(
+        structure_index=StructureIndex.from_table(SHARED / "ir" / "index.tsv"), fingerprints=False
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
         for label, kind, path in inputs(args.n, Path(tmp)):
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
             _, normalize_s = bare_parse(kind, path, options, normalize=True)
             files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
             with timed() as t:
-                summaries = [ingest_file(engine, kind, f, f"bench-{label}", options) for f in files]
+                summaries = [ingest(engine, kind, f, f"bench-{label}", options) for f in files]
             read = sum(s.read for s in summaries)
             rows.append(
                 {

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import SHARED, scratch_database
+from bench.common import SHARED, ingest, scratch_database
 from bench.ingest import _mgf
 from registry.db import session_scope
-from registry.ingest import ingest_file
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
 
@@ -40,7 +39,7 @@ def profile_ingest(n: int, profiler: cProfile.Profile | None) -> float:
         path.write_text(_mgf(n))
         start = time.perf_counter()
         with _profiled(profiler):
-            summary = ingest_file(engine, "msms", path, "profile")
+            summary = ingest(engine, "msms", path, "profile")
         return summary.read / (time.perf_counter() - start)
 
 
@@ -58,7 +57,7 @@ def profile_embed(n: int, profiler: cProfile.Profile | None) -> float:
     with tempfile.TemporaryDirectory() as tmp, scratch_database() as engine:
         path = Path(tmp, "library.smi")
         path.write_text("\n".join(smiles) + "\n")
-        ingest_file(engine, "structures", path, "profile")
+        ingest(engine, "structures", path, "profile")
         model, checkpoint = load_checkpoint(CHECKPOINT)
         with session_scope(engine) as session:
             info = register_model(session, "profile", checkpoint["version"], "-", {}, {}, True)

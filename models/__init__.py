@@ -1,0 +1,7 @@
+"""Encoders of structures, MS/MS, IR and CCS in one embedding space, their training and
+evaluation. DGL is told its backend here, so no command prints DGL's "backend not selected"
+notice."""
+
+import os
+
+os.environ.setdefault("DGLBACKEND", "pytorch")

@@ -44,9 +44,30 @@ def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> Path:
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that is not a molvis checkpoint of plain weights and settings."""
+
+
+def read_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
+    """A checkpoint's contents, read with torch's weights-only unpickler: tensors, numbers,
+    strings, lists and dicts load; anything that would run code is refused."""
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: not a molvis checkpoint of plain weights and settings ({first[:200]})"
+        ) from None
+    if not isinstance(checkpoint, dict) or not {"config", "state_dict"} <= set(checkpoint):
+        raise CheckpointError(f"{path}: not a molvis checkpoint (no config and state_dict)")
+    return checkpoint
+
+
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[MultiModalModel, dict[str, Any]]:
     """The model in eval mode and the checkpoint's other contents."""
-    checkpoint = torch.load(path, map_location=device, weights_only=False)
+    checkpoint = read_checkpoint(path, device)
     config: TrainConfig = config_from_dict(checkpoint["config"])
     model = MultiModalModel(config)
     model.load_state_dict(checkpoint["state_dict"])

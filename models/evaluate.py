@@ -16,7 +16,7 @@ from models.config import TrainConfig
 from models.data import msms_input
 from models.embed import embed_inputs, embed_smiles
 from models.model import MultiModalModel
-from registry.adducts import UnknownAdductError, parse_adduct
+from registry.adducts import neutral_mass
 from registry.training_data import TrainingSet
 
 KS = (1, 5, 10, 20)
@@ -150,15 +150,6 @@ def evaluate_queries(
     return results
 
 
-def _neutral(mz: float | None, adduct: str | None) -> float | None:
-    if mz is None or not adduct:
-        return None
-    try:
-        return parse_adduct(adduct).neutral_mass(mz)
-    except UnknownAdductError:
-        return None
-
-
 def build_queries(
     data: TrainingSet,
     test_keys: set[str],
@@ -184,7 +175,7 @@ def build_queries(
         if blind:
             tensor.peaks[:] = 0
             tensor.n_peaks = 0
-        mass = _neutral(row.precursor_mz, row.adduct)
+        mass = neutral_mass(row.precursor_mz, row.adduct)
         queries["msms"].append(Query("msms", [("msms", tensor)], keys[row.compound], mass))
         per_compound.setdefault(row.compound, []).append(("msms", tensor, mass))
     for row in data.ir:
@@ -197,7 +188,7 @@ def build_queries(
     for row in data.ccs:
         if keys[row.compound] in test_keys:
             item = (row.ccs, row.mz, row.adduct)
-            mass = _neutral(row.mz, row.adduct) or masses[row.compound]
+            mass = neutral_mass(row.mz, row.adduct) or masses[row.compound]
             queries["ccs"].append(Query("ccs", [("ccs", item)], keys[row.compound], mass))
             per_compound.setdefault(row.compound, []).append(("ccs", item, mass))
     fused = []

@@ -160,9 +160,15 @@ def normalize_adduct(text: str | None) -> str | None:
         return None
 
 
-def neutral_mass(precursor_mz: float, adduct: str) -> float:
-    """Neutral monoisotopic mass implied by a precursor m/z and adduct."""
-    return parse_adduct(adduct).neutral_mass(precursor_mz)
+def neutral_mass(precursor_mz: float | None, adduct: str | None) -> float | None:
+    """Neutral monoisotopic mass implied by a precursor m/z and adduct: the one helper every
+    caller uses. None when either is missing or the adduct is not one molvis can compute."""
+    if not precursor_mz or not adduct:
+        return None
+    try:
+        return parse_adduct(adduct).neutral_mass(precursor_mz)
+    except UnknownAdductError:
+        return None
 
 
 COMMON_ADDUCTS = {

@@ -100,40 +100,35 @@ def ccs_landscape(session: Session, adduct: str, limit: int = 5000) -> list[tupl
     return [(r.mz, r.ccs) for r in rows]
 
 
+def _mappings(session: Session, sql: str, limit: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in session.execute(text(sql), {"n": limit}).mappings()]
+
+
 def recent_runs(session: Session, limit: int = 20) -> list[dict[str, Any]]:
-    return [
-        dict(r)
-        for r in session.execute(
-            text("""
-        SELECT r.id, r.kind, r.file_path, s.name AS source, r.records_read, r.inserted,
-               r.duplicates, r.rejected, r.finished_at
-        FROM ingest_run r JOIN source s ON s.id = r.source_id
-        ORDER BY r.id DESC LIMIT :n"""),
-            {"n": limit},
-        ).mappings()
-    ]
+    return _mappings(
+        session,
+        """SELECT r.id, r.kind, r.file_path, s.name AS source, r.records_read, r.inserted,
+                  r.duplicates, r.rejected, r.finished_at
+           FROM ingest_run r JOIN source s ON s.id = r.source_id
+           ORDER BY r.id DESC LIMIT :n""",
+        limit,
+    )
 
 
 def recent_rejects(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    return [
-        dict(r)
-        for r in session.execute(
-            text("""
-        SELECT j.record_no, j.line_no, j.reason, r.file_path
-        FROM rejected_record j JOIN ingest_run r ON r.id = j.run_id
-        ORDER BY j.id DESC LIMIT :n"""),
-            {"n": limit},
-        ).mappings()
-    ]
+    return _mappings(
+        session,
+        """SELECT j.record_no, j.line_no, j.reason, r.file_path
+           FROM rejected_record j JOIN ingest_run r ON r.id = j.run_id
+           ORDER BY j.id DESC LIMIT :n""",
+        limit,
+    )
 
 
 def reject_reasons(session: Session, limit: int = 15) -> list[dict[str, Any]]:
-    return [
-        dict(r)
-        for r in session.execute(
-            text("""
-        SELECT left(reason, 90) AS reason, count(*) AS records FROM rejected_record
-        GROUP BY 1 ORDER BY 2 DESC LIMIT :n"""),
-            {"n": limit},
-        ).mappings()
-    ]
+    return _mappings(
+        session,
+        """SELECT left(reason, 90) AS reason, count(*) AS records FROM rejected_record
+           GROUP BY 1 ORDER BY 2 DESC LIMIT :n""",
+        limit,
+    )

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.bulk import copy_rows
-from registry.training_data import CcsRow, IrRow, MsmsRow
+from registry.measurements import MeasurementRow, read_measurements
 
 _MISSING_STRUCTURES = """
 SELECT c.id, c.smiles FROM compound c
@@ -99,53 +99,15 @@ def delete_structure_shard(session: Session, model_id: int, shards: int, shard: 
     ).rowcount
 
 
-def measurements_missing(
-    session: Session, model_id: int, modality: str
-) -> list[MsmsRow | IrRow | CcsRow]:
+def measurements_missing(session: Session, model_id: int, modality: str) -> list[MeasurementRow]:
     """Measurements of one modality without an embedding for the model (compound = its id)."""
-    missing = (
+    return read_measurements(
+        session,
+        modality,
         "NOT EXISTS (SELECT 1 FROM measurement_embedding e WHERE e.model_id = :model "
-        "AND e.modality = :modality AND e.measurement_id = t.id)"
+        "AND e.modality = :modality AND e.measurement_id = t.id)",
+        {"model": model_id, "modality": modality},
     )
-    params = {"model": model_id, "modality": modality}
-    if modality == "msms":
-        rows = session.execute(
-            text(
-                "SELECT id, compound_id, precursor_mz, adduct, ion_mode, instrument_type, "
-                f"collision_energy, mz, intensity FROM msms_spectrum t WHERE {missing} ORDER BY id"
-            ),
-            params,
-        )
-        return [
-            MsmsRow(
-                r.compound_id,
-                r.id,
-                r.precursor_mz,
-                r.adduct,
-                r.ion_mode,
-                r.instrument_type,
-                r.collision_energy,
-                np.asarray(r.mz),
-                np.asarray(r.intensity),
-            )
-            for r in rows
-        ]
-    if modality == "ir":
-        rows = session.execute(
-            text(
-                "SELECT id, compound_id, processed::real[] AS processed FROM ir_spectrum t "
-                f"WHERE {missing} ORDER BY id"
-            ),
-            params,
-        )
-        return [IrRow(r.compound_id, r.id, np.asarray(r.processed, dtype=np.float32)) for r in rows]
-    rows = session.execute(
-        text(
-            f"SELECT id, compound_id, ccs, mz, adduct FROM ccs_value t WHERE {missing} ORDER BY id"
-        ),
-        params,
-    )
-    return [CcsRow(r.compound_id, r.id, r.ccs, r.mz, r.adduct) for r in rows]
 
 
 def write_measurement_embeddings(

@@ -19,22 +19,22 @@ def _config() -> Config:
     return config
 
 
+def _run(step, revision: str, engine: Engine | None) -> None:
+    """One Alembic command in one transaction on the registry's engine."""
+    config = _config()
+    with (engine or get_engine()).begin() as connection:
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+
 def upgrade(revision: str = "head", engine: Engine | None = None) -> None:
     """Migrate the registry up to `revision` (default: the newest)."""
-    engine = engine or get_engine()
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _run(command.upgrade, revision, engine)
 
 
 def downgrade(revision: str = "base", engine: Engine | None = None) -> None:
     """Migrate the registry down to `revision` (default: empty database)."""
-    engine = engine or get_engine()
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    _run(command.downgrade, revision, engine)
 
 
 def current_revision(engine: Engine | None = None) -> str | None:

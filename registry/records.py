@@ -18,10 +18,11 @@ class StructureRef:
     external_ids: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class MsmsRecord:
-    structure: StructureRef
-    record_id: str | None
+@dataclass(slots=True, kw_only=True)
+class MsmsFields:
+    """What an MS/MS spectrum says besides its structure: the precursor ion and the peaks
+    (m/z ascending). Shared by parsed records and rows read back from the registry."""
+
     precursor_mz: float | None
     adduct: str | None
     ion_mode: str | None
@@ -29,6 +30,12 @@ class MsmsRecord:
     collision_energy: str | None
     mz: np.ndarray
     intensity: np.ndarray
+
+
+@dataclass(slots=True, kw_only=True)
+class MsmsRecord(MsmsFields):
+    structure: StructureRef
+    record_id: str | None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

@@ -9,7 +9,6 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from registry.adducts import parse_adduct
 from registry.embeddings import vector_literal
 
 
@@ -69,10 +68,6 @@ class SearchResult:
             "weights": self.weights,
             "hits": [h.as_dict() for h in self.hits],
         }
-
-
-def neutral_mass_from(precursor_mz: float, adduct: str) -> float:
-    return parse_adduct(adduct).neutral_mass(precursor_mz)
 
 
 SEARCH_SQL = text("""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from registry.measurements import CcsRow, IrRow, MsmsRow, read_measurements
 
 
 @dataclass(slots=True)
@@ -16,35 +17,6 @@ class CompoundRow:
     smiles: str
     monoisotopic_mass: float
     fingerprint: str | None
-
-
-@dataclass(slots=True)
-class MsmsRow:
-    compound: int  # index into TrainingSet.compounds
-    spectrum_id: int
-    precursor_mz: float
-    adduct: str | None
-    ion_mode: str | None
-    instrument_type: str | None
-    collision_energy: str | None
-    mz: np.ndarray
-    intensity: np.ndarray
-
-
-@dataclass(slots=True)
-class IrRow:
-    compound: int
-    spectrum_id: int
-    vector: np.ndarray
-
-
-@dataclass(slots=True)
-class CcsRow:
-    compound: int
-    value_id: int
-    ccs: float
-    mz: float | None
-    adduct: str
 
 
 @dataclass
@@ -76,38 +48,10 @@ def load_training_set(session: Session, limit_compounds: int | None = None) -> T
             CompoundRow(row.id, row.inchikey, row.smiles, row.monoisotopic_mass, row.fingerprint)
         )
     index = {c.id: i for i, c in enumerate(data.compounds)}
-    for row in session.execute(
-        text(
-            "SELECT id, compound_id, precursor_mz, adduct, ion_mode, instrument_type, "
-            "collision_energy, mz, intensity FROM msms_spectrum ORDER BY id"
-        )
-    ):
-        if row.compound_id in index:
-            data.msms.append(
-                MsmsRow(
-                    index[row.compound_id],
-                    row.id,
-                    row.precursor_mz,
-                    row.adduct,
-                    row.ion_mode,
-                    row.instrument_type,
-                    row.collision_energy,
-                    np.asarray(row.mz),
-                    np.asarray(row.intensity),
-                )
-            )
-    for row in session.execute(
-        text("SELECT id, compound_id, processed::real[] AS processed FROM ir_spectrum ORDER BY id")
-    ):
-        if row.compound_id in index:
-            data.ir.append(
-                IrRow(index[row.compound_id], row.id, np.asarray(row.processed, dtype=np.float32))
-            )
-    for row in session.execute(
-        text("SELECT id, compound_id, ccs, mz, adduct FROM ccs_value ORDER BY id")
-    ):
-        if row.compound_id in index:
-            data.ccs.append(CcsRow(index[row.compound_id], row.id, row.ccs, row.mz, row.adduct))
+    data.msms, data.ir, data.ccs = (
+        read_measurements(session, modality, compound=index.get)  # type: ignore[misc]
+        for modality in ("msms", "ir", "ccs")
+    )
     return data
 
 

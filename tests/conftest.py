@@ -6,8 +6,11 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,10 +26,30 @@ TABLES = (
 
 
 def shared(*parts: str) -> Path:
+    """A file of ../shared/data; missing, it skips the test locally and fails it in CI."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data {path} is not available")
+        message = f"shared data {path} is not available"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI needs all of ../shared/data)")
+        pytest.skip(message)
     return path
+
+
+def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
+    """One file in one transaction, as `molvis ingest` runs it."""
+    from registry.db import session_scope
+    from registry.ingest import ingest_file
+
+    with session_scope(engine) as session:
+        return ingest_file(session, kind, path, source, options)
+
+
+def molvis(*args: str) -> subprocess.CompletedProcess:
+    """The command line in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "molvis", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def first_mgf_blocks(path: Path, n: int) -> str:
@@ -93,3 +116,76 @@ def count(engine: Engine, table: str) -> int:
 def snapshot(engine: Engine) -> dict[str, int]:
     """Row counts of every registry table."""
     return {t.strip(): count(engine, t.strip()) for t in TABLES.split(",")}
+
+
+@dataclass
+class Seeded:
+    """A registry seeded by `seed_registry`: its engine and the MS/MS text it ingested."""
+
+    engine: Engine
+    mgf: str = ""
+
+
+@pytest.fixture
+def seed_registry(engine: Engine, tmp_path: Path):
+    """The one seeded-registry fixture: call it with what the test needs, in the emptied test
+    database. `massbank`: the first N MassBank spectra; `gnps`: the GNPS pesticides file;
+    `ir`: NIST JCAMP files by name; `ccs_rows`: the first N CCS rows; `model`: 'shipped'
+    (molvis-base) or 'random' (an untrained tiny model named ui-model), embedded."""
+    from tests.builders import write
+
+    def seed(
+        massbank: int = 0,
+        gnps: bool = False,
+        ir: tuple[str, ...] = (),
+        ccs_rows: int = 0,
+        model: str | None = None,
+    ) -> Seeded:
+        seeded = Seeded(engine)
+        if massbank:
+            seeded.mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), massbank)
+            ingest(engine, "msms", write(tmp_path, "mb.mgf", seeded.mgf), "massbank")
+        if gnps:
+            ingest(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
+        if ir:
+            from registry.ingest import IngestOptions
+            from registry.parsers.ir import StructureIndex
+
+            options = IngestOptions(
+                structure_index=StructureIndex.from_table(shared("ir", "index.tsv"))
+            )
+            for name in ir:
+                ingest(engine, "ir", shared("ir", "jcamp", name), "nist", options)
+        if ccs_rows:
+            with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
+                head = "".join(next(handle) for _ in range(ccs_rows + 1))
+            ingest(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
+        if model:
+            _seed_model(engine, tmp_path, model)
+        return seeded
+
+    return seed
+
+
+def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
+    from molvis.workflows.embedding import embed_backfill
+
+    name = None
+    if kind == "random":
+        import torch
+
+        from models.checkpoint import make_checkpoint, save_checkpoint
+        from models.config import load_config
+        from models.model import MultiModalModel
+        from registry.db import session_scope
+        from registry.model_store import register_model
+
+        torch.manual_seed(0)
+        model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
+        split = {"train": [], "val": [], "test": []}
+        path = save_checkpoint(make_checkpoint(model, split, {}), tmp_path / "ui-model.pt")
+        with session_scope(engine) as session:
+            register_model(session, "ui-model", "v", str(path), model.config.to_dict(), {}, True)
+        name = "ui-model"
+    counts = embed_backfill(engine, name)
+    assert counts["structure"] > 0

@@ -3,20 +3,20 @@ Connects with the read-only role. Start it with `molvis ui`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
+from molvis.workflows.model_loading import LoadedModel, load_model
+from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
+from molvis.workflows.search import SearchOptions, run_query
 from registry import browse
 from registry.adducts import COMMON_ADDUCTS
 from registry.db import get_reader_engine
-from registry.model_store import get_model, list_models
+from registry.model_store import list_models
 from registry.parsers import ParseError, RecordError
-from registry.search import SearchRequest, search, similar_structures
+from registry.search import similar_structures
 from registry.stats import registry_stats
 from ui import components
-from ui.query import QueryInput, neutral_mass, parse_upload, pasted_spectrum
 
 ADDUCTS = [*COMMON_ADDUCTS["positive"], *COMMON_ADDUCTS["negative"]]
 PAGES = ("query", "compound", "registry")
@@ -34,15 +34,8 @@ def session():
 
 
 @st.cache_resource
-def active_model():
-    from models.checkpoint import load_checkpoint
-    from models.train import pick_device
-
-    with session() as s:
-        info = get_model(s)
-    device = pick_device("auto")
-    model, _ = load_checkpoint(Path(info.path), str(device))
-    return info, model, device
+def active_model() -> LoadedModel:
+    return load_model(engine(), read_only=True)
 
 
 def query_page() -> None:
@@ -72,75 +65,43 @@ def query_page() -> None:
     }
     if not st.button("Search", type="primary"):
         return
-    given = QueryInput(
+    fields = QueryFields(
         precursor_mz=precursor or None,
         adduct=None if adduct == "from the file" else adduct,
         ccs=ccs or None,
         ccs_adduct=ccs_adduct if ccs else None,
     )
     try:
-        run_search(given, upload, pasted, ppm, formula, k, weights)
+        options = SearchOptions(ppm=ppm, formula=formula, k=k, weights=weights)
+        run_search(fields, upload, pasted, options)
     except (ParseError, RecordError, ValueError, LookupError) as exc:
         st.error(str(exc).splitlines()[0])
 
 
-def run_search(
-    given: QueryInput,
-    upload,
-    pasted: str,
-    ppm: float,
-    formula: str | None,
-    k: int,
-    weights: dict[str, float],
-) -> None:
-    from models.query import ccs_vector, ir_vector, msms_vector
-
-    spectra, ir = ([], None)
+def run_search(fields: QueryFields, upload, pasted: str, options: SearchOptions) -> None:
+    """Build the queries as `molvis search` does, rank the chosen one, show its hits."""
+    spectra, ir = [], None
     if upload is not None:
-        spectra, ir = parse_upload(upload.name, upload.getvalue())
+        spectra, ir = read_upload(upload.name, upload.getvalue())
     elif pasted.strip():
-        spectra = [pasted_spectrum(pasted, given.precursor_mz, given.adduct)]
-    if not spectra and ir is None and given.ccs is None:
+        spectra = [pasted_spectrum(pasted, fields)]
+    if not spectra and ir is None and fields.ccs is None:
         raise ValueError("give a spectrum (upload or paste) or a CCS value")
-    info, model, device = active_model()
-    spectrum = spectra[0] if spectra else None
-    if len(spectra) > 1:
-        titles = [s.record_id or f"spectrum {n + 1}" for n, s in enumerate(spectra)]
-        spectrum = spectra[titles.index(st.selectbox("spectrum of the file", titles))]
-    precursor = given.precursor_mz or (spectrum.precursor_mz if spectrum else None)
-    adduct = given.adduct or (spectrum.adduct if spectrum else None) or given.ccs_adduct
-    assumed = ""
-    if precursor and not adduct:
-        adduct = "[M-H]-" if spectrum is not None and spectrum.ion_mode == "negative" else "[M+H]+"
-        assumed = f" (no adduct given: assumed {adduct})"
-    vectors = {}
-    if spectrum is not None:
-        spectrum.precursor_mz = precursor
-        vectors["msms"] = msms_vector(model, spectrum, device)
-        st.session_state["query_spectrum"] = (spectrum.mz.tolist(), spectrum.intensity.tolist())
-    if ir is not None:
-        vectors["ir"] = ir_vector(model, ir, device)
-    if given.ccs:
-        ion_mz = precursor if adduct == given.ccs_adduct else None
-        vectors["ccs"] = ccs_vector(model, given.ccs, ion_mz, given.ccs_adduct, device)
-    request = SearchRequest(
-        vectors=vectors,
-        weights=weights,
-        neutral_mass=neutral_mass(precursor, adduct),
-        ppm=ppm,
-        formula=formula,
-        ccs=given.ccs,
-        ccs_adduct=given.ccs_adduct,
-        k=k,
-        model=info.name,
-    )
+    queries = build_queries(spectra, ir, fields, upload.name if upload is not None else "query")
+    query = queries[0]
+    if len(queries) > 1:
+        titles = [q.title for q in queries]
+        query = queries[titles.index(st.selectbox("spectrum of the file", titles))]
+    loaded = active_model()
+    if query.msms is not None:
+        st.session_state["query_spectrum"] = (query.msms.mz.tolist(), query.msms.intensity.tolist())
     with session() as s:
-        result = search(s, request, spectrum.record_id if spectrum else "query")
-    mass = request.neutral_mass
+        result = run_query(s, loaded, query, options)
+    mass = query.neutral_mass
     st.caption(
-        f"model {info.name} · {result.candidates} candidates"
-        + (f" within {ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)")
-        + assumed
+        f"model {loaded.info.name} · {result.candidates} candidates"
+        + (f" within {options.ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)")
+        + "".join(f" ({note})" for note in query.notes)
     )
     if not result.hits:
         st.warning("no candidate passed the filters")

@@ -55,26 +55,20 @@ class MsmsEncoder(Encoder):
         d = config.d_model
         self.peak_in = nn.Sequential(nn.Linear(d + 1, d), nn.SiLU(), nn.Linear(d, d))
         self.precursor_flag = nn.Parameter(torch.zeros(d))
-        layer = nn.TransformerEncoderLayer(
-            d,
-            config.nhead,
-            config.dim_feedforward,
-            config.dropout,
+        layer_args = dict(
+            d_model=d,
+            nhead=config.nhead,
+            dim_feedforward=config.dim_feedforward,
+            dropout=config.dropout,
             batch_first=True,
             norm_first=True,
         )
+        layer = nn.TransformerEncoderLayer(**layer_args)
         self.encoder = nn.TransformerEncoder(
             layer, config.num_encoder_layers, enable_nested_tensor=False
         )
         self.metadata = _Metadata(d)
-        dec = nn.TransformerDecoderLayer(
-            d,
-            config.nhead,
-            config.dim_feedforward,
-            config.dropout,
-            batch_first=True,
-            norm_first=True,
-        )
+        dec = nn.TransformerDecoderLayer(**layer_args)
         self.decoder = nn.TransformerDecoder(dec, config.num_decoder_layers)
         self.head = nn.Linear(d, config.head_dim)
         self.norm = nn.BatchNorm1d(config.head_dim)

@@ -7,22 +7,23 @@ from sqlalchemy import text
 
 from registry.db import session_scope
 from registry.fingerprints import fill_missing
-from registry.ingest import IngestOptions, files_for, ingest_file
+from registry.formats import files_for
+from registry.ingest import IngestOptions
 from registry.parsers.ir import StructureIndex
 from tests.builders import mgf_block, write
-from tests.conftest import count, first_mgf_blocks, shared, snapshot
+from tests.conftest import count, first_mgf_blocks, ingest, shared, snapshot
 
 PEAKS = ["100.0 10", "150.5 100", "200.1 40"]
 
 
 def test_gnps_ingest_then_rerun_changes_nothing(engine):
     path = shared("gnps", "pesticides.mgf")
-    summary = ingest_file(engine, "msms", path, "gnps")
+    summary = ingest(engine, "msms", path, "gnps")
     assert summary.status == "loaded"
     assert (summary.read, summary.inserted, summary.rejected) == (76, 76, 0)
     assert summary.compounds_new == count(engine, "compound") > 0
     before = snapshot(engine)
-    again = ingest_file(engine, "msms", path, "gnps")
+    again = ingest(engine, "msms", path, "gnps")
     assert again.status == "unchanged"
     assert (again.inserted, again.duplicates, again.compounds_new) == (0, 76, 0)
     assert snapshot(engine) == before
@@ -33,8 +34,8 @@ def test_gnps_ingest_then_rerun_changes_nothing(engine):
 
 def test_same_spectra_from_two_files_are_stored_once(engine, tmp_path):
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 50)
-    first = ingest_file(engine, "msms", write(tmp_path, "a.mgf", mgf), "massbank")
-    second = ingest_file(engine, "msms", write(tmp_path, "b.mgf", mgf + "\n"), "massbank-copy")
+    first = ingest(engine, "msms", write(tmp_path, "a.mgf", mgf), "massbank")
+    second = ingest(engine, "msms", write(tmp_path, "b.mgf", mgf + "\n"), "massbank-copy")
     assert first.inserted > 0 and second.inserted == 0
     assert second.duplicates == first.inserted + first.duplicates
     assert count(engine, "msms_spectrum") == first.inserted
@@ -48,7 +49,7 @@ def test_damaged_records_are_kept_with_reason_and_raw_text(engine, tmp_path):
         + mgf_block("nan", "CCCO", "61.06", ["100 nan"])
         + mgf_block("good2", "CCCO", "61.065", PEAKS)
     )
-    summary = ingest_file(engine, "msms", write(tmp_path, "mixed.mgf", text_), "lab")
+    summary = ingest(engine, "msms", write(tmp_path, "mixed.mgf", text_), "lab")
     assert (summary.read, summary.inserted, summary.rejected) == (5, 2, 3)
     with engine.connect() as conn:
         rows = conn.execute(
@@ -65,7 +66,7 @@ def test_damaged_records_are_kept_with_reason_and_raw_text(engine, tmp_path):
 
 
 def test_error_mid_archive_rolls_the_whole_file_back(engine, tmp_path):
-    ingest_file(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
+    ingest(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
     before = snapshot(engine)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -73,7 +74,7 @@ def test_error_mid_archive_rolls_the_whole_file_back(engine, tmp_path):
             "a_good.mgf", first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 20)
         )
         archive.writestr("b_broken.mgf", b"\x00\x01\x02" * 100)
-    summary = ingest_file(engine, "msms", write(tmp_path, "batch.zip", buffer.getvalue()), "mb")
+    summary = ingest(engine, "msms", write(tmp_path, "batch.zip", buffer.getvalue()), "mb")
     assert summary.status == "failed"
     assert "b_broken.mgf line 1: binary content" in summary.error
     assert snapshot(engine) == before
@@ -81,7 +82,7 @@ def test_error_mid_archive_rolls_the_whole_file_back(engine, tmp_path):
 
 def test_derived_precursor_is_flagged(engine, tmp_path):
     block = mgf_block("noprec", "CCO", "", PEAKS).replace("PEPMASS=\n", "")
-    summary = ingest_file(engine, "msms", write(tmp_path, "p.mgf", block), "lab")
+    summary = ingest(engine, "msms", write(tmp_path, "p.mgf", block), "lab")
     assert summary.inserted == 1
     with engine.connect() as conn:
         mz, md = conn.execute(text("SELECT precursor_mz, metadata FROM msms_spectrum")).one()
@@ -94,8 +95,7 @@ def test_ir_folder_with_structure_index(engine):
     files, skipped = files_for("ir", [shared("ir", "jcamp")])
     assert len(files) == 64 and [p.name for p in skipped] == ["LICENSE_nzhagen_jcamp_repo.txt"]
     summaries = [
-        ingest_file(engine, "ir", f, "nist-webbook", IngestOptions(structure_index=index))
-        for f in files
+        ingest(engine, "ir", f, "nist-webbook", IngestOptions(structure_index=index)) for f in files
     ]
     assert all(s.status == "loaded" for s in summaries)
     assert count(engine, "ir_spectrum") == sum(s.inserted for s in summaries) >= 60
@@ -106,14 +106,14 @@ def test_ir_folder_with_structure_index(engine):
 
 
 def test_ccs_inchikey_only_rows_attach_to_known_compounds(engine, tmp_path):
-    ingest_file(engine, "structures", write(tmp_path, "s.smi", "OC[C@H](N)C(O)=O serine\n"), "lib")
+    ingest(engine, "structures", write(tmp_path, "s.smi", "OC[C@H](N)C(O)=O serine\n"), "lib")
     table = (
         "InChi\tNeutral Name\tmPlusH\tmPlusHCCS\tmPlusHRsd\n"
         "MTCFGRXMJLQNBG-REOHCLBHSA-N\tL-Serine\t106.049\t130.1\t0.2\n"
         "AAAAAAAAAAAAAA-UHFFFAOYSA-N\tunknown\t200.1\t150.0\tN/A\n"
         "QZIYBXSHAGNOE-XNSRJBNMSA-N\ttruncated key\t200.1\t150.0\tN/A\n"
     )
-    summary = ingest_file(engine, "ccs", write(tmp_path, "wide.tsv", table), "pnnl")
+    summary = ingest(engine, "ccs", write(tmp_path, "wide.tsv", table), "pnnl")
     assert (summary.inserted, summary.rejected) == (1, 2)
     with engine.connect() as conn:
         reasons = (
@@ -128,23 +128,23 @@ def test_ccs_inchikey_only_rows_attach_to_known_compounds(engine, tmp_path):
 def test_ccs_slice_and_structures_library(engine, tmp_path):
     with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
         head = "".join(next(handle) for _ in range(501))
-    ccs = ingest_file(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
+    ccs = ingest(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
     assert ccs.read == 500 and ccs.inserted + ccs.duplicates + ccs.rejected == 500
     assert count(engine, "ccs_value") == ccs.inserted > 400
     with gzip.open(shared("library", "test.csv.gz"), "rt") as handle:
         lib = "".join(next(handle) for _ in range(201))
     path = write(tmp_path, "moses.csv", lib)
-    first = ingest_file(engine, "structures", path, "moses")
+    first = ingest(engine, "structures", path, "moses")
     assert first.inserted == first.compounds_new == 200
-    assert ingest_file(engine, "structures", path, "moses").status == "unchanged"
+    assert ingest(engine, "structures", path, "moses").status == "unchanged"
 
 
 def test_fingerprints_fill_and_jaccard_search(engine, tmp_path):
     smiles = "Cn1cnc2c1c(=O)n(C)c(=O)n2C caffeine\nCn1c(=O)c2[nH]cnc2n(C)c1=O theophylline\n"
     smiles += "c1ccccc1 benzene\nCCCCCCCCCC decane\n"
-    ingest_file(engine, "structures", write(tmp_path, "s.smi", smiles), "lib")
+    summary = ingest(engine, "structures", write(tmp_path, "s.smi", smiles), "lib")
+    assert summary.fingerprints == 4  # computed in the ingest's own transaction
     with session_scope(engine) as session:
-        assert fill_missing(session) == 4
         assert fill_missing(session) == 0
     with engine.connect() as conn:
         order = (
@@ -161,8 +161,8 @@ def test_fingerprints_fill_and_jaccard_search(engine, tmp_path):
 
 
 def test_names_and_ids_merge_without_duplicates(engine, tmp_path):
-    ingest_file(engine, "structures", write(tmp_path, "a.smi", "CCO ethanol\n"), "lib")
-    ingest_file(engine, "structures", write(tmp_path, "b.smi", "OCC alcohol\n"), "lib")
+    ingest(engine, "structures", write(tmp_path, "a.smi", "CCO ethanol\n"), "lib")
+    ingest(engine, "structures", write(tmp_path, "b.smi", "OCC alcohol\n"), "lib")
     with engine.connect() as conn:
         names = conn.execute(text("SELECT names FROM compound")).scalar_one()
     assert names == ["ethanol", "alcohol"]

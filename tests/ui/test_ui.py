@@ -6,16 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from assets.jobs import embed_backfill
-from models.checkpoint import make_checkpoint, save_checkpoint
-from models.config import load_config
-from models.model import MultiModalModel
-from registry.db import session_scope
-from registry.ingest import ingest_file
-from registry.model_store import register_model
-from tests.conftest import REPO, shared
+from tests.conftest import REPO
 
 APP = REPO / "ui" / "app.py"
 # fuberidazole [M-H]- from the GNPS pesticides file (its first spectrum, peaks trimmed)
@@ -23,17 +15,8 @@ PEAKS = "\n".join(["64.0 2.1", "89.04 3.3", "127.02 4.0", "155.05 10.5", "183.06
 
 
 @pytest.fixture
-def seeded_model(engine, tmp_path):
-    ingest_file(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
-    torch.manual_seed(0)
-    model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
-    path = save_checkpoint(
-        make_checkpoint(model, {"train": [], "val": [], "test": []}, {}), tmp_path / "ui-model.pt"
-    )
-    with session_scope(engine) as session:
-        register_model(session, "ui-model", "v", str(path), model.config.to_dict(), {}, True)
-    embed_backfill("ui-model")
-    return engine
+def seeded_model(seed_registry):
+    return seed_registry(gnps=True, model="random").engine
 
 
 def test_query_page_with_apptest(seeded_model):

@@ -1,11 +1,9 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.builders import mgf_block, write
-from tests.conftest import shared
+from tests.conftest import molvis, shared
 
 STATS_KEYS = (
     "compounds",
@@ -15,12 +13,6 @@ STATS_KEYS = (
     "sources",
     "rejected_records",
 )
-
-
-def molvis(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_ingest_json_and_stats_json(engine, tmp_path):

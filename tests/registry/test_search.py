@@ -6,10 +6,10 @@ from sqlalchemy.orm import Session
 
 from registry.db import get_reader_engine, session_scope
 from registry.embeddings import build_hnsw_index, write_structure_embeddings
-from registry.ingest import ingest_file
 from registry.model_store import register_model
 from registry.search import SearchRequest, search
 from tests.builders import write
+from tests.conftest import ingest
 
 # name, SMILES, embedding direction (before normalisation)
 LIBRARY = [
@@ -30,8 +30,8 @@ def unit(v) -> np.ndarray:
 @pytest.fixture
 def library(engine, tmp_path):
     smi = "".join(f"{s} {n}\n" for n, s, _ in LIBRARY)
-    ingest_file(engine, "structures", write(tmp_path, "lib.smi", smi), "handmade")
-    ingest_file(
+    ingest(engine, "structures", write(tmp_path, "lib.smi", smi), "handmade")
+    ingest(
         engine,
         "ccs",
         write(

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from registry.parsers import ParseError
-from registry.parsers.msms import parse_mgf, parse_msms, parse_msp
+from registry.parsers.mgf import parse_mgf
+from registry.parsers.msms import parse_msms
+from registry.parsers.msp import parse_msp
 from registry.sources import iter_members
 from tests.builders import member, mgf_block, msp_record, write
 from tests.conftest import first_mgf_blocks, shared
@@ -172,7 +174,7 @@ def test_binary_garbage_is_refused(tmp_path):
 def test_memoised_harmonisation_equals_matchms_spectrum(metadata):
     from matchms import Spectrum
 
-    from registry.parsers.msms import _harmonised
+    from registry.parsers.spectrum import _harmonised
 
     mz, intensity = np.array([50.0, 80.0]), np.array([1.0, 2.0])
     assert _harmonised(metadata) == dict(Spectrum(mz, intensity, dict(metadata)).metadata)

@@ -1,19 +1,20 @@
-"""`molvis train`, `embed`, `evaluate` and `models`: the CLI's model commands."""
+"""`molvis train`, `evaluate` and `models`: train, measure and choose the active model."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from registry.db import get_engine, session_scope
+from molvis.cli.common import engine
+
+EVALUATION_COLUMNS = ("top1", "top5", "top10", "top20", "random_top1", "random_top20")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from assets.jobs import train_and_register
     from models.config import load_config
+    from molvis.workflows.training import train_and_register
 
     config = load_config(Path(args.config))
     if args.name:
@@ -21,6 +22,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.epochs:
         config.epochs = args.epochs
     out = train_and_register(
+        engine(),
         config,
         Path(args.output) if args.output else None,
         args.activate,
@@ -38,83 +40,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_embed(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from assets.jobs import embed_backfill
-
-    bars: dict[str, tqdm] = {}
-
-    def progress(modality: str, n: int) -> None:
-        if modality not in bars:
-            bars[modality] = tqdm(
-                desc=f"embed {modality}", unit=" rows", file=sys.stderr, disable=args.quiet or None
-            )
-        bars[modality].update(n)
-
-    from registry.embeddings import build_hnsw_index
-    from registry.model_store import get_model
-
-    counts = embed_backfill(args.model, args.batch_size, progress=progress, workers=args.workers)
-    for bar in bars.values():
-        bar.close()
-    with session_scope(get_engine()) as session:
-        build_hnsw_index(session, get_model(session, args.model).id)
-    print(
-        json.dumps(counts)
-        if args.json
-        else ", ".join(f"{k}: {v}" for k, v in counts.items()) + " embedded"
-    )
-    return 0
-
-
-def cmd_orchestrate(args: argparse.Namespace) -> int:
-    import os
-    import subprocess
-
-    from registry.settings import load_settings
-
-    home = load_settings().home / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    command = ["dagster", "dev", "-m", "assets", "-p", str(args.port)]
-    return subprocess.call(command, env=env)
-
-
-def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
-    import webbrowser
-
-    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
-    url = f"http://localhost:{args.port}/"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.port",
-        str(args.port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
-    server = subprocess.Popen(command)
-    if args.open:
-        webbrowser.open(url)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        server.terminate()
-        return 0
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from assets.jobs import evaluate_model
+    from molvis.workflows.evaluation import evaluate_model
 
-    report = evaluate_model(args.model, args.ppm, args.max_queries or None, not args.no_mass_window)
+    report = evaluate_model(
+        engine(), args.model, args.ppm, args.max_queries or None, not args.no_mass_window
+    )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -122,20 +53,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(title=f"{report['model']} ({report['version']}): top-k on the test split")
-    for col in (
-        "query",
-        "candidates",
-        "n",
-        "mean cand.",
-        "truth in",
-        "top1",
-        "top5",
-        "top10",
-        "top20",
-        "rnd top1",
-        "rnd top20",
-    ):
-        table.add_column(col, justify="left" if col in ("query", "candidates") else "right")
+    for col in ("query", "candidates", "n", "mean cand.", "truth in", *EVALUATION_COLUMNS):
+        table.add_column(
+            col.replace("random_", "rnd "),
+            justify="left" if col in ("query", "candidates") else "right",
+        )
     for r in report["results"] + report["controls"]:
         label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
         table.add_row(
@@ -143,21 +65,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             r["candidate_set"],
             str(r["n_queries"]),
             f"{r['mean_candidates']:.1f}",
-            *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates",)),
-            *(
-                f"{100 * r[k]:.1f}%"
-                for k in ("top1", "top5", "top10", "top20", "random_top1", "random_top20")
-            ),
+            *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates", *EVALUATION_COLUMNS)),
         )
     Console(width=150).print(table)
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from assets.jobs import ensure_pretrained
+    from molvis.workflows.model_loading import ensure_pretrained
+    from registry.db import session_scope
     from registry.model_store import activate_model, list_models
 
-    with session_scope(get_engine()) as session:
+    with session_scope(engine()) as session:
         ensure_pretrained(session)
         if args.action == "activate":
             if not args.name:
@@ -205,27 +124,6 @@ def add_parsers(sub) -> None:
     )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
-
-    embed = sub.add_parser("embed", help="embed every compound and measurement lacking vectors")
-    embed.add_argument("--model", help="model name (default: the active one)")
-    embed.add_argument("--batch-size", type=int, default=1024)
-    embed.add_argument(
-        "--workers",
-        type=int,
-        help="RDKit featurisation processes (default: half the cores on CPU, all but one on GPU)",
-    )
-    embed.add_argument("--json", action="store_true")
-    embed.add_argument("--quiet", action="store_true")
-    embed.set_defaults(func=cmd_embed)
-
-    orchestrate = sub.add_parser("orchestrate", help="Dagster UI on this registry (dagster dev)")
-    orchestrate.add_argument("--port", type=int, default=3000)
-    orchestrate.set_defaults(func=cmd_orchestrate)
-
-    ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")
-    ui.add_argument("--port", type=int, default=8501)
-    ui.add_argument("--open", action="store_true", help="open the page in a browser")
-    ui.set_defaults(func=cmd_ui)
 
     models = sub.add_parser("models", help="list models, or activate one")
     models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")

@@ -1,4 +1,3 @@
-import gzip
 import json
 
 import pytest
@@ -6,11 +5,8 @@ import pytest
 from models.config import load_config
 from models.train import train
 from registry.db import session_scope
-from registry.ingest import ingest_file
 from registry.training_data import load_training_set
-from tests.builders import write
-from tests.conftest import REPO, first_mgf_blocks, shared
-from tests.test_cli import molvis
+from tests.conftest import REPO, molvis
 
 RESULT_KEYS = {
     "query",
@@ -28,13 +24,8 @@ RESULT_KEYS = {
 
 
 @pytest.fixture
-def seeded(engine, tmp_path):
-    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 1500)
-    ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
-    with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
-        head = "".join(next(handle) for _ in range(301))
-    ingest_file(engine, "ccs", write(tmp_path, "ccs.tsv", head), "ccs")
-    return engine
+def seeded(seed_registry):
+    return seed_registry(massbank=1500, ccs_rows=300).engine
 
 
 def test_two_epochs_lower_the_loss(seeded):

@@ -9,14 +9,13 @@ import pytest
 import torch
 from sqlalchemy import text
 
-from models.checkpoint import make_checkpoint, save_checkpoint
+from models.checkpoint import make_checkpoint, read_checkpoint, save_checkpoint
 from models.config import load_config
 from models.model import MultiModalModel
 from registry.db import session_scope
-from registry.ingest import ingest_file
 from registry.model_store import register_model
 from tests.builders import write
-from tests.conftest import REPO, first_mgf_blocks, shared
+from tests.conftest import REPO, first_mgf_blocks, ingest, shared
 
 
 def run(module: str, *args: str) -> dict:
@@ -91,7 +90,7 @@ def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
 
 def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 300)
-    ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
+    ingest(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
     with session_scope(engine) as session:
         keys = [
             k
@@ -99,7 +98,7 @@ def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
                 text("SELECT inchikey FROM compound ORDER BY inchikey LIMIT 10")
             )
         ]
-    checkpoint = torch.load(tiny_checkpoint, weights_only=False)
+    checkpoint = read_checkpoint(tiny_checkpoint)
     checkpoint["split"]["test"] = keys
     save_checkpoint(checkpoint, tiny_checkpoint)
     with session_scope(engine) as session:

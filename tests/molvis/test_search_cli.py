@@ -5,37 +5,22 @@ import json
 import numpy as np
 import pytest
 
-from assets.jobs import embed_backfill
 from registry.db import session_scope
-from registry.fingerprints import fill_missing
-from registry.ingest import IngestOptions, ingest_file
-from registry.parsers.ir import StructureIndex
 from registry.search import library_search, similar_structures
 from registry.spectral import ir_library_search, msms_library_search
 from registry.training_data import load_training_set
 from tests.builders import write
-from tests.conftest import REPO, first_mgf_blocks, shared
-from tests.test_cli import molvis
+from tests.conftest import REPO, molvis
 
 HIT_KEYS = {"rank", "inchikey", "smiles", "name", "score", "scores"}
 
 
 @pytest.fixture
-def seeded(engine, tmp_path):
+def seeded(seed_registry):
     if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
         pytest.skip("no shipped model")
-    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 150)
-    ingest_file(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
-    index = StructureIndex.from_table(shared("ir", "index.tsv"))
-    for name in ("toluene.jdx", "benzene.jdx", "ethyl_benzene.jdx"):
-        ingest_file(
-            engine, "ir", shared("ir", "jcamp", name), "nist", IngestOptions(structure_index=index)
-        )
-    with session_scope(engine) as session:
-        fill_missing(session)
-    counts = embed_backfill(None)
-    assert counts["structure"] > 0 and counts["msms"] > 0
-    return mgf
+    ir = ("toluene.jdx", "benzene.jdx", "ethyl_benzene.jdx")
+    return seed_registry(massbank=150, ir=ir, model="shipped").mgf
 
 
 def unknowns(mgf: str, n: int) -> str:

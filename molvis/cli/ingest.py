@@ -1,0 +1,123 @@
+"""`molvis ingest KIND PATH...`: load files into the registry, one transaction per file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from molvis.cli.common import EXIT_FAILED, CliError, engine, require_schema
+
+
+def _options(args: argparse.Namespace):
+    from registry.ingest import IngestOptions
+    from registry.parsers import ParseError
+    from registry.parsers.ir import StructureIndex
+    from registry.parsers.tables import parse_column_overrides
+
+    options = IngestOptions(
+        licence=args.licence, origin=args.origin, fingerprints=not args.no_fingerprints
+    )
+    try:
+        options.columns = parse_column_overrides(args.columns)
+        if args.structure_index:
+            options.structure_index = StructureIndex.from_table(Path(args.structure_index))
+    except (ValueError, FileNotFoundError, ParseError) as exc:
+        raise CliError(str(exc)) from exc
+    return options
+
+
+def _print_summary(console, summary, args: argparse.Namespace, verbose: bool) -> None:
+    if summary.status == "failed":
+        console.print(f"[red]error:[/red] {summary.error}", highlight=False)
+    elif not args.json and (verbose or summary.rejected):
+        console.print(
+            f"{summary.file}: {summary.status}: read {summary.read}, compounds new "
+            f"{summary.compounds_new} / existing {summary.compounds_existing}, inserted "
+            f"{summary.inserted}, duplicates {summary.duplicates}, rejected "
+            f"{summary.rejected} ({summary.seconds:.1f} s)",
+            highlight=False,
+        )
+        for example in summary.reject_examples[: args.show_rejects]:
+            console.print(f"  rejected {example}", highlight=False, markup=False)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from tqdm import tqdm
+
+    from registry.db import session_scope
+    from registry.formats import files_for
+    from registry.ingest import ingest_file
+
+    require_schema()
+    console = Console(stderr=True, soft_wrap=True)
+    options = _options(args)
+    try:
+        files, skipped = files_for(args.kind, [Path(p) for p in args.paths])
+    except (ValueError, FileNotFoundError) as exc:
+        raise CliError(str(exc)) from exc
+    summaries = []
+    for path in skipped:
+        console.print(f"[dim]skipped {path} (not a {args.kind} file by its name)[/dim]")
+    for path in files:
+        bar = tqdm(
+            desc=path.name[:40],
+            unit=" rec",
+            file=sys.stderr,
+            disable=args.json or None,
+            leave=False,
+        )
+        with bar, session_scope(engine()) as session:
+            summary = ingest_file(session, args.kind, path, args.source, options, bar.update)
+        summaries.append(summary)
+        _print_summary(console, summary, args, verbose=len(files) <= 20)
+    filled = sum(s.fingerprints for s in summaries)
+    if not args.json and len(summaries) > 1:
+        console.print(
+            f"{len(summaries)} files: read {sum(s.read for s in summaries)}, inserted "
+            f"{sum(s.inserted for s in summaries)}, duplicates {sum(s.duplicates for s in summaries)}"
+            f", rejected {sum(s.rejected for s in summaries)}, failed "
+            f"{sum(s.status == 'failed' for s in summaries)}",
+            highlight=False,
+        )
+    if filled and not args.json:
+        console.print(f"fingerprints computed for {filled} new compounds")
+    if args.json:
+        print(json.dumps({"files": [s.as_dict() for s in summaries]}, indent=2))
+    return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
+
+
+def add_parsers(sub) -> None:
+    ingest = sub.add_parser("ingest", help="load files of one kind into the registry")
+    ingest.add_argument("kind", choices=["msms", "ir", "ccs", "structures"])
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or archive")
+    ingest.add_argument("--source", required=True, help="source name, e.g. massbank-2025.05")
+    ingest.add_argument("--licence", help="licence of the source (stored with it)")
+    ingest.add_argument("--origin", help="where the source comes from (URL, DOI, lab)")
+    ingest.add_argument(
+        "--structure-index",
+        metavar="TABLE",
+        help="IR: CSV/TSV mapping file/cas/nist_id to smiles/inchi",
+    )
+    ingest.add_argument(
+        "--columns",
+        metavar="FIELD=COL,...",
+        help="CCS: map fields (smiles, inchi, inchikey, adduct, mz, ccs, method, "
+        "drift_gas, name, id) to column headers",
+    )
+    ingest.add_argument("--json", action="store_true", help="print the per-file summary as JSON")
+    ingest.add_argument(
+        "--show-rejects",
+        type=int,
+        default=3,
+        metavar="N",
+        help="print up to N rejected records per file (default 3)",
+    )
+    ingest.add_argument(
+        "--no-fingerprints",
+        action="store_true",
+        help="do not compute fingerprints of new compounds now",
+    )
+    ingest.set_defaults(func=cmd_ingest)

@@ -1,0 +1,52 @@
+"""The `molvis` command line: the one face that reaches every part of molvis. Each command
+group lives in its own module; this one wires them and turns errors into one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from molvis.cli import db, embed, ingest, models, search, serve
+from molvis.cli.common import EXIT_FAILED, EXIT_USAGE, CliError
+
+GROUPS = (db, ingest, models, embed, search, serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="molvis",
+        description="molvis: compound registry with MS/MS, IR and CCS embedding search",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, LookupError, ValueError, FileNotFoundError) as exc:
+        print(f"molvis: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("molvis: interrupted; the current file was rolled back", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("MOLVIS_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"molvis: error: {type(exc).__name__}: {first} (set MOLVIS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""`molvis ui` (the Streamlit query page) and `molvis orchestrate` (Dagster's UI)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import webbrowser
+from pathlib import Path
+
+UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+DAGSTER_MODULE = "assets.definitions"
+
+
+def cmd_orchestrate(args: argparse.Namespace) -> int:
+    from registry.settings import load_settings
+
+    home = load_settings().home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    command = ["dagster", "dev", "-m", DAGSTER_MODULE, "-p", str(args.port)]
+    return subprocess.call(command, env=env)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    url = f"http://localhost:{args.port}/"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(UI_APP),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
+    server = subprocess.Popen(command)
+    if args.open:
+        webbrowser.open(url)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        return 0
+
+
+def add_parsers(sub) -> None:
+    orchestrate = sub.add_parser("orchestrate", help="Dagster UI on this registry (dagster dev)")
+    orchestrate.add_argument("--port", type=int, default=3000)
+    orchestrate.set_defaults(func=cmd_orchestrate)
+
+    ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument("--open", action="store_true", help="open the page in a browser")
+    ui.set_defaults(func=cmd_ui)

@@ -1,0 +1,94 @@
+"""Embedding backfill (CLI `molvis embed`, the Dagster embedding assets, the UI tests): every
+compound and measurement lacking a vector for a model gets one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from molvis.workflows.model_loading import load_model
+from registry import embeddings as store
+from registry.db import session_scope
+from registry.measurements import CcsRow, IrRow
+
+EMBED_DIM = 256  # the width of the registry's vector columns
+
+
+def embed_backfill(
+    engine: Engine,
+    model_name: str | None,
+    batch_size: int = 1024,
+    shards: int | None = None,
+    shard: int = 0,
+    replace: bool = False,
+    structures: bool = True,
+    measurements: bool = True,
+    progress: Callable[[str, int], None] | None = None,
+    workers: int | None = None,
+) -> dict[str, int]:
+    """Embed what lacks a vector for the model (structures may be limited to one id shard).
+    Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
+    a partition is safe. `workers`: featurisation processes (default: half the cores on CPU, all
+    but one with a GPU)."""
+    import torch
+
+    from models.data import msms_input
+    from models.embed import backfill, default_workers, embed_inputs
+
+    loaded = load_model(engine, model_name)
+    info, model, device = loaded.info, loaded.model, loaded.device
+    if model.config.embed_dim != EMBED_DIM:
+        raise ValueError(
+            f"model {info.name} embeds in {model.config.embed_dim} dimensions; "
+            f"the registry stores {EMBED_DIM}"
+        )
+    counts: dict[str, int] = {}
+    if replace and shards:
+        with session_scope(engine) as session:
+            store.delete_structure_shard(session, info.id, shards, shard)
+    if structures:
+        with session_scope(engine) as reader:
+
+            def write(ids: list[int], vectors) -> None:
+                with session_scope(engine) as writer:
+                    store.write_structure_embeddings(writer, info.id, ids, vectors)
+
+            done = backfill(
+                store.structures_missing(reader, info.id, batch_size, shards, shard),
+                model,
+                write,
+                device,
+                (lambda n: progress("structure", n)) if progress else None,
+                default_workers(device) if workers is None else workers,
+            )
+        counts["structure"] = done.embedded
+        counts["structure_skipped"] = done.skipped
+    if not measurements:
+        return counts
+    for modality in ("msms", "ir", "ccs"):
+        with session_scope(engine) as session:
+            rows = store.measurements_missing(session, info.id, modality)
+            inputs = [
+                (r.ccs, r.mz, r.adduct)
+                if isinstance(r, CcsRow)
+                else torch.from_numpy(r.vector)
+                if isinstance(r, IrRow)
+                else msms_input(r, model.config)
+                for r in rows
+            ]
+            for start in range(0, len(rows), batch_size):
+                chunk = rows[start : start + batch_size]
+                vectors = embed_inputs(model, modality, inputs[start : start + batch_size], device)
+                store.write_measurement_embeddings(
+                    session,
+                    info.id,
+                    modality,
+                    [r.measurement_id for r in chunk],
+                    [r.compound for r in chunk],
+                    vectors,
+                )
+                if progress:
+                    progress(modality, len(chunk))
+        counts[modality] = len(rows)
+    return counts

@@ -1,0 +1,59 @@
+"""Evaluate a registered model on its test split (CLI `molvis evaluate`, the Dagster
+`trained_model` asset and bench/accuracy.py): top-k per query modality, both candidate sets,
+the spectrum-blind control; the report is stored with the model's metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from molvis.workflows.model_loading import load_model
+from registry.db import session_scope
+from registry.model_store import update_metrics
+from registry.training_data import candidates_in_window, load_training_set
+
+
+def evaluate_model(
+    engine: Engine,
+    model_name: str | None,
+    ppm: float,
+    max_queries: int | None,
+    mass_window: bool,
+) -> dict[str, Any]:
+    """The evaluation report of one model (default: the active one)."""
+    from models.evaluate import build_queries, evaluate_queries
+
+    loaded = load_model(engine, model_name)
+    model, device, info = loaded.model, loaded.device, loaded.info
+    with session_scope(engine) as session:
+        data = load_training_set(session)
+    test_keys = set(loaded.checkpoint["split"]["test"])
+    test_smiles = {c.inchikey: c.smiles for c in data.compounds if c.inchikey in test_keys}
+    results: list[dict[str, Any]] = []
+    controls: list[dict[str, Any]] = []
+    with session_scope(engine) as session:
+
+        def candidates_for(mass: float) -> list[tuple[str, str]]:
+            return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
+
+        window = candidates_for if mass_window else None
+        queries = build_queries(data, test_keys, model.config, max_queries)
+        cache: dict = {}
+        for name in ("msms", "ir", "ccs", "fused"):
+            results += evaluate_queries(
+                model, queries[name], test_smiles, window, device, name, cache
+            )
+        blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
+        for result in evaluate_queries(model, blind, test_smiles, window, device, "msms", cache):
+            controls.append({**result, "control": "spectrum_blind"})
+    report = {
+        "model": info.name,
+        "version": info.version,
+        "ppm": ppm,
+        "results": results,
+        "controls": controls,
+    }
+    with session_scope(engine) as session:
+        update_metrics(session, info.name, {**info.metrics, "evaluation": report})
+    return report

@@ -1,0 +1,177 @@
+"""Build queries from what a user gives (a file, an upload, pasted peaks, flags or form fields)
+with one set of defaults, shared by `molvis search` and the query page.
+
+The adduct rule, in order: the adduct the user gives (it must be one molvis knows); else the
+spectrum's own; else, when a precursor m/z is known, [M+H]+ or [M-H]- by the ion mode (of the
+spectrum, else the sign of the CCS ion, else positive), said in the query's notes. A file's
+adduct that molvis cannot compute gives no mass window, also said in the notes. The CCS ion's
+adduct never stands in for the precursor's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from registry.adducts import UnknownAdductError, neutral_mass, normalize_adduct, parse_adduct
+from registry.parsers import ParseError, RecordError
+from registry.parsers.ir import parse_jcamp
+from registry.parsers.msms import parse_msms
+from registry.parsers.spectrum import build_record
+from registry.records import IrRecord, MsmsRecord
+from registry.sources import TextMember, iter_members, member_from_bytes
+
+DEFAULT_ADDUCT = {"positive": "[M+H]+", "negative": "[M-H]-"}
+IR_SUFFIXES = (".jdx", ".dx", ".jcamp")
+
+
+@dataclass
+class QueryFields:
+    """What the user typed beside the spectra: flags of `molvis search`, fields of the page."""
+
+    precursor_mz: float | None = None
+    adduct: str | None = None
+    ccs: float | None = None
+    ccs_adduct: str | None = None
+
+
+@dataclass
+class Query:
+    """One unknown: its title, measurements and the precursor they imply, with notes on every
+    default that was assumed."""
+
+    title: str
+    msms: MsmsRecord | None = None
+    ir: IrRecord | None = None
+    ccs: float | None = None
+    ccs_adduct: str | None = None
+    precursor_mz: float | None = None
+    adduct: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def neutral_mass(self) -> float | None:
+        return neutral_mass(self.precursor_mz, self.adduct)
+
+
+def _msms_records(member: TextMember) -> tuple[list[MsmsRecord], list[str]]:
+    records, problems = [], []
+    for parsed in parse_msms(member, require_structure=False):
+        if parsed.record is None:
+            problems.append(f"{parsed.location}: {parsed.reason}")
+        else:
+            records.append(parsed.record)
+    return records, problems
+
+
+def _ir_record(member: TextMember) -> IrRecord:
+    for parsed in parse_jcamp(member, require_structure=False):
+        if parsed.record is None:
+            raise ParseError(parsed.location, parsed.reason or "unreadable IR spectrum")
+        return parsed.record
+    raise ParseError(member.name, "no IR spectrum in the file")
+
+
+def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
+    """Query spectra of an MGF/MSP/MassBank file (no structure needed) and one-line problems."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    records, problems = [], []
+    for member in iter_members(path):
+        found, trouble = _msms_records(member)
+        records += found
+        problems += trouble
+    return records, problems
+
+
+def read_ir_file(path: Path) -> IrRecord:
+    """The first IR spectrum of a JCAMP-DX file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    for member in iter_members(path):
+        return _ir_record(member)
+    raise ParseError(str(path), "no IR spectrum")
+
+
+def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None]:
+    """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload."""
+    member = member_from_bytes(name, data)
+    if member.inner_name.lower().endswith(IR_SUFFIXES):
+        return [], _ir_record(member)
+    spectra, _ = _msms_records(member)
+    if not spectra:
+        raise ParseError(name, "no readable spectrum (MGF, MSP or MassBank record expected)")
+    return spectra, None
+
+
+def pasted_spectrum(text: str, fields: QueryFields) -> MsmsRecord:
+    """A spectrum from pasted 'm/z intensity' lines."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    try:
+        pairs = np.array([[float(v) for v in ln.replace(",", " ").split()[:2]] for ln in lines])
+    except ValueError as exc:
+        raise RecordError(f"pasted peaks: each line needs 'm/z intensity' ({exc})") from None
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise RecordError("pasted peaks: each line needs 'm/z intensity'")
+    metadata = {"precursor_mz": str(fields.precursor_mz)} if fields.precursor_mz else {}
+    return build_record(metadata, pairs[:, 0], pairs[:, 1], require_structure=False)
+
+
+def _known_adduct(text: str | None, what: str) -> str | None:
+    """A user-given adduct in molvis's spelling; ValueError when molvis cannot compute it."""
+    if not text:
+        return None
+    name = normalize_adduct(text)
+    if name is None:
+        raise ValueError(f"unknown {what} {text!r} (e.g. [M+H]+, [M-H]-, [M+Na]+)")
+    return name
+
+
+def _ion_mode(spectrum: MsmsRecord | None, ccs_adduct: str | None) -> str:
+    if spectrum is not None and spectrum.ion_mode in DEFAULT_ADDUCT:
+        return spectrum.ion_mode
+    if ccs_adduct and parse_adduct(ccs_adduct).charge < 0:
+        return "negative"
+    return "positive"
+
+
+def build_queries(
+    spectra: list[MsmsRecord],
+    ir: IrRecord | None,
+    fields: QueryFields,
+    source_name: str = "query",
+) -> list[Query]:
+    """One query per MS/MS spectrum (a batch search), else a single query from IR/CCS/mass."""
+    adduct = _known_adduct(fields.adduct, "adduct")
+    ccs_adduct = _known_adduct(fields.ccs_adduct, "CCS adduct")
+    if fields.ccs is not None and fields.ccs <= 0:
+        raise ValueError(f"CCS {fields.ccs:g} is not a positive value in A^2")
+    if fields.ccs is not None and not ccs_adduct:
+        raise ValueError("a CCS value needs its adduct (the ion whose CCS was measured)")
+    if fields.precursor_mz is not None and fields.precursor_mz <= 0:
+        raise ValueError(f"precursor m/z {fields.precursor_mz:g} is not positive")
+    queries = []
+    for n, spectrum in enumerate(spectra or [None], start=1):
+        title = (spectrum.record_id if spectrum else None) or (
+            f"{source_name}#{n}" if spectrum else source_name
+        )
+        q = Query(title, msms=spectrum, ir=ir, ccs=fields.ccs, ccs_adduct=ccs_adduct)
+        q.precursor_mz = fields.precursor_mz or (spectrum.precursor_mz if spectrum else None)
+        q.adduct = adduct or (spectrum.adduct if spectrum else None)
+        if q.adduct and adduct is None:
+            try:
+                parse_adduct(q.adduct)
+            except UnknownAdductError:
+                q.notes.append(f"adduct {q.adduct!r} unknown: no mass window")
+                q.adduct = None
+        elif q.precursor_mz and not q.adduct:
+            q.adduct = DEFAULT_ADDUCT[_ion_mode(spectrum, ccs_adduct)]
+            q.notes.append(f"no adduct given: assumed {q.adduct}")
+        if spectrum is not None and spectrum.precursor_mz is None:
+            spectrum.precursor_mz = q.precursor_mz
+        queries.append(q)
+    if not any(q.msms or q.ir or q.ccs is not None for q in queries):
+        raise ValueError("give a measurement to search with: an MS/MS or IR spectrum, or a CCS")
+    return queries

@@ -1,0 +1,85 @@
+"""MSP reader (NIST, MoNA and MS-DIAL spellings): 'Key: value' lines, 'Num Peaks: N', N peaks,
+a blank line between records."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from registry.parsers import ParseError, RecordError
+from registry.parsers.spectrum import build_record, parsed_record, read_peaks
+from registry.records import MsmsRecord, Parsed
+from registry.sources import TextMember
+
+
+def _msp_peaks(lines: list[str]) -> list[str]:
+    """MSP puts one or several 'mz int' pairs on a line, separated by ';'."""
+    pairs: list[str] = []
+    for line in lines:
+        for chunk in line.split(";"):
+            chunk = re.sub(r'"[^"]*"', "", chunk).strip()
+            if chunk:
+                pairs.append(chunk)
+    return pairs
+
+
+def parse_msp(
+    member: TextMember, first_no: int = 1, require_structure: bool = True
+) -> Iterator[Parsed]:
+    """MSP: 'Key: value' lines, 'Num Peaks: N', N peaks, a blank line between records."""
+    lines = member.text.splitlines()
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 0
+    for line_no, line in enumerate(lines, start=1):
+        if line.strip():
+            if not current:
+                start = line_no
+            current.append(line)
+        elif current:
+            blocks.append((start, current))
+            current = []
+    if current:
+        blocks.append((start, current))
+    if not blocks:
+        raise ParseError(member.name, "empty file", 1)
+    first = blocks[0][1][0]
+    if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
+        raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", blocks[0][0])
+    for offset, (line_no, block) in enumerate(blocks):
+        yield parsed_record(
+            first_no + offset,
+            line_no,
+            block,
+            member,
+            lambda b=block: _msp_record(b, require_structure),
+        )
+
+
+def _msp_record(block: list[str], require_structure: bool) -> MsmsRecord:
+    metadata: dict[str, str] = {}
+    peaks: list[str] | None = None
+    expected = None
+    for line in block:
+        if peaks is not None:
+            peaks.append(line)
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise RecordError(f"line {line.strip()!r} is neither 'Key: value' nor a peak")
+        key = key.strip()
+        if key.lower().replace("_", " ") in ("num peaks", "numpeaks"):
+            try:
+                expected = int(value.strip())
+            except ValueError:
+                raise RecordError(f"Num Peaks {value.strip()!r} is not a number") from None
+            peaks = []
+        else:
+            metadata[key] = value.strip()
+    if peaks is None:
+        raise RecordError("no 'Num Peaks:' line")
+    pairs = _msp_peaks(peaks)
+    if expected is not None and len(pairs) != expected:
+        raise RecordError(f"Num Peaks says {expected} but {len(pairs)} peaks follow (truncated?)")
+    mz, intensity = read_peaks(pairs)
+    return build_record(metadata, mz, intensity, require_structure)

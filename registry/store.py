@@ -1,0 +1,223 @@
+"""Writing one batch of normalised records inside the caller's transaction: compounds (new ones
+by COPY, names and external ids merged into existing ones), provenance, measurements
+(deduplicated by content hash) and rejects. Each function returns how many rows it changed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from registry.bulk import copy_insert
+from registry.chem import Identity
+from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
+from registry.schema import Compound, CompoundSource, RejectedRecord
+
+MAX_NAMES = 20
+MEASUREMENT_COLUMNS: dict[type, tuple[str, ...]] = {
+    MsmsRecord: (
+        "precursor_mz",
+        "adduct",
+        "ion_mode",
+        "instrument_type",
+        "collision_energy",
+        "mz",
+        "intensity",
+    ),
+    IrRecord: ("title", "x", "y", "x_units", "y_units", "state", "processed"),
+    CcsRecord: ("ccs", "adduct", "mz", "method", "drift_gas"),
+}
+
+
+@dataclass
+class CompoundWrite:
+    """Compound ids by InChIKey after a batch, which of them are new, and rows changed."""
+
+    ids: dict[str, int]
+    new: set[str]
+    changes: int
+
+
+def _digest(*parts: object) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        else:
+            digest.update(repr(part).encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def content_hash(record: Record, inchikey: str) -> str:
+    """Identity of a measurement regardless of which file or source brought it."""
+    if isinstance(record, MsmsRecord):
+        rel = record.intensity / record.intensity.max()
+        return _digest(
+            "msms",
+            inchikey,
+            round(record.precursor_mz or 0.0, 4),
+            record.adduct,
+            record.ion_mode,
+            record.collision_energy,
+            np.round(record.mz, 4),
+            np.round(rel, 4),
+        )
+    if isinstance(record, IrRecord):
+        return _digest("ir", inchikey, np.round(record.x, 4), np.round(record.y, 6))
+    if isinstance(record, CcsRecord):
+        return _digest("ccs", inchikey, record.adduct, round(record.ccs, 2))
+    raise TypeError(type(record))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def measurement_row(
+    record: Record, compound_id: int, run_id: int, source_id: int, inchikey: str
+) -> dict[str, Any]:
+    """The table row of one measurement record."""
+    row: dict[str, Any] = {
+        "compound_id": compound_id,
+        "run_id": run_id,
+        "source_id": source_id,
+        "record_id": record.record_id,
+        "metadata": _jsonable(record.metadata),
+        "content_hash": content_hash(record, inchikey),
+    }
+    for name in MEASUREMENT_COLUMNS[type(record)]:
+        value = getattr(record, name)
+        if name == "processed":  # the IR grid is stored as real[]
+            value = value.astype(np.float32)
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
+        row[name] = value
+    return row
+
+
+def _gather(items: list[tuple[Record, Identity]]) -> dict[str, tuple[Identity, set, dict]]:
+    """Per InChIKey: the identity, every name and the first value of each external id."""
+    by_key: dict[str, tuple[Identity, set[str], dict[str, str]]] = {}
+    for record, identity in items:
+        _, names, ext = by_key.setdefault(identity.inchikey, (identity, set(), {}))
+        names.update(n for n in record.structure.names if n)
+        for k, v in record.structure.external_ids.items():
+            ext.setdefault(k, v)
+    return by_key
+
+
+def _merge_existing(session: Session, existing: dict, by_key: dict) -> int:
+    """Add new names and external ids to compounds already in the registry."""
+    merges = []
+    for key, row in existing.items():
+        _, names, ext = by_key[key]
+        merged_names = list(row.names) + sorted(set(names) - set(row.names))
+        merged_names = merged_names[: max(MAX_NAMES, len(row.names))]
+        merged_ext = {**ext, **row.external_ids}
+        if merged_names != list(row.names) or merged_ext != row.external_ids:
+            merges.append({"cid": row.id, "names": merged_names, "external_ids": merged_ext})
+    if merges:
+        table = Compound.__table__
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("cid"))
+            .values(names=bindparam("names"), external_ids=bindparam("external_ids")),
+            merges,
+        )
+    return len(merges)
+
+
+def link_sources(session: Session, compound_ids: list[int], source_id: int) -> int:
+    """Record that these compounds came (also) from this source."""
+    if not compound_ids:
+        return 0
+    stmt = (
+        pg_insert(CompoundSource.__table__)
+        .on_conflict_do_nothing()
+        .returning(CompoundSource.__table__.c.compound_id)
+    )
+    rows = [{"compound_id": cid, "source_id": source_id} for cid in compound_ids]
+    return len(session.execute(stmt, rows).all())
+
+
+def upsert_compounds(
+    session: Session, items: list[tuple[Record, Identity]], source_id: int
+) -> CompoundWrite:
+    """Insert new compounds, merge names/ids into existing ones, link all to the source."""
+    by_key = _gather(items)
+    if not by_key:
+        return CompoundWrite({}, set(), 0)
+    table = Compound.__table__
+    existing = {
+        row.inchikey: row
+        for row in session.execute(
+            select(table.c.id, table.c.inchikey, table.c.names, table.c.external_ids).where(
+                table.c.inchikey.in_(list(by_key))
+            )
+        )
+    }
+    result = CompoundWrite({key: row.id for key, row in existing.items()}, set(), 0)
+    new_rows = [
+        {
+            "inchikey": i.inchikey,
+            "inchi": i.inchi,
+            "smiles": i.smiles,
+            "formula": i.formula,
+            "monoisotopic_mass": i.monoisotopic_mass,
+            "names": sorted(names)[:MAX_NAMES],
+            "external_ids": ext,
+        }
+        for key, (i, names, ext) in by_key.items()
+        if key not in existing
+    ]
+    if new_rows:
+        for cid, key in copy_insert(session, table, new_rows, ["inchikey"], ["id", "inchikey"]):
+            result.ids[key] = cid
+            result.new.add(key)
+    result.changes = len(result.new) + _merge_existing(session, existing, by_key)
+    result.changes += link_sources(session, list(result.ids.values()), source_id)
+    return result
+
+
+def compound_ids(session: Session, inchikeys: list[str]) -> dict[str, int]:
+    """Ids of the registry compounds among these InChIKeys."""
+    if not inchikeys:
+        return {}
+    return dict(
+        session.execute(
+            select(Compound.inchikey, Compound.id).where(Compound.inchikey.in_(inchikeys))
+        ).all()
+    )
+
+
+def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
+    """Insert measurement rows whose content hash is new; returns how many were inserted."""
+    if not rows:
+        return 0
+    return len(copy_insert(session, table, rows, ["content_hash"], ["id"]))
+
+
+def insert_rejects(session: Session, rejects: list[dict[str, Any]]) -> int:
+    """Keep rejected records with their reason (once per file and record number)."""
+    if not rejects:
+        return 0
+    stmt = (
+        pg_insert(RejectedRecord.__table__)
+        .on_conflict_do_nothing(constraint="uq_rejected_record_file_record")
+        .returning(RejectedRecord.__table__.c.id)
+    )
+    return len(session.execute(stmt, rejects).all())
