@@ -4,6 +4,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libxrender1 lib
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY molvis molvis
 COPY registry registry
 COPY migrations migrations
 COPY models models

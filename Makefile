@@ -42,8 +42,8 @@ test: setup browser
 	$(VENV)/bin/python -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check registry migrations models assets ui tests bench
-	$(VENV)/bin/ruff format --check registry migrations models assets ui tests bench
+	$(VENV)/bin/ruff check molvis registry migrations models assets ui tests bench
+	$(VENV)/bin/ruff format --check molvis registry migrations models assets ui tests bench
 
 clean-db:
 	-$(MOLVIS) db stop

@@ -4,4 +4,5 @@ notice."""
 
 import os
 
-os.environ.setdefault("DGLBACKEND", "pytorch")
+if not os.environ.get("DGLBACKEND"):
+    os.environ["DGLBACKEND"] = "pytorch"

@@ -103,3 +103,24 @@ def test_no_module_is_larger_than_a_room():
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     ]
     assert large == []
+
+
+def test_importing_assets_builds_no_definitions():
+    code = "import sys, assets; print(sorted(m for m in sys.modules if m.startswith('dagster')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_no_dgl_backend_notice(tmp_path):
+    """A fresh HOME: DGL remembers a backend in ~/.dgl/config.json once it has printed."""
+    env = {k: v for k, v in os.environ.items() if k != "DGLBACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import models.embed"],
+        capture_output=True,
+        text=True,
+        env={**env, "HOME": str(tmp_path), "DGLBACKEND": ""},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "backend" not in (result.stdout + result.stderr).lower()

@@ -1,6 +1,7 @@
 """Static checks of the docker-compose deployment (no Docker engine runs here)."""
 
 import re
+import tomllib
 
 import yaml
 
@@ -57,7 +58,10 @@ def test_volumes_are_declared_and_gpu_is_reserved():
 
 def test_dockerfile_ships_every_package():
     dockerfile = (REPO / "Dockerfile").read_text()
-    for package in ("registry", "migrations", "models", "assets", "ui"):
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    assert {"molvis", "registry", "migrations", "models", "assets", "ui"} <= set(packages)
+    for package in packages:
         assert f"COPY {package} {package}" in dockerfile
     workspace = yaml.safe_load((REPO / "assets" / "deploy" / "workspace.yaml").read_text())
-    assert workspace["load_from"] == [{"python_module": "assets"}]
+    assert workspace["load_from"] == [{"python_module": "assets.definitions"}]

@@ -133,3 +133,29 @@ def test_config_refuses_unknown_keys():
         config_from_dict({"loss": "mse"})
     assert config_from_dict({"msms": {"d_model": 32}}).msms.d_model == 32
     assert isinstance(config_from_dict({}), TrainConfig)
+
+
+class _Payload:
+    """Unpickling this runs a shell command: the checkpoint reader must never do it."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    from models.checkpoint import CheckpointError, read_checkpoint
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"config": {}, "state_dict": {}, "x": _Payload(marker)}, path)
+    with pytest.raises(CheckpointError, match="not a molvis checkpoint of plain weights"):
+        read_checkpoint(path)
+    assert not marker.exists()
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="no config and state_dict"):
+        read_checkpoint(tmp_path / "other.pt")

@@ -132,3 +132,35 @@ def test_adduct_inferred_from_precursor_only_when_unambiguous():
     assert infer_adduct(CAFFEINE_MASS + 1.007276, CAFFEINE_MASS, "positive") == "[M+H]+"
     assert infer_adduct(CAFFEINE_MASS + 22.989221, CAFFEINE_MASS, None) == "[M+Na]+"
     assert infer_adduct(CAFFEINE_MASS + 5.0, CAFFEINE_MASS, "positive") is None
+
+
+def test_normalisation_runs_its_steps_in_order():
+    """infer the adduct first, then derive a missing precursor from it; neither touches a
+    spectrum that already has both."""
+    import numpy as np
+
+    from registry.normalize import STEPS, derive_missing_precursor, infer_missing_adduct, normalize
+    from registry.records import MsmsRecord, StructureRef
+
+    assert STEPS == (infer_missing_adduct, derive_missing_precursor)
+
+    def record(precursor, adduct):
+        return MsmsRecord(
+            structure=StructureRef("CN1C=NC2=C1C(=O)N(C(=O)N2C)C"),
+            record_id="caffeine",
+            precursor_mz=precursor,
+            adduct=adduct,
+            ion_mode="positive",
+            instrument_type=None,
+            collision_energy=None,
+            mz=np.array([138.0]),
+            intensity=np.array([1.0]),
+        )
+
+    inferred = normalize(record(195.0877, None)).record
+    assert inferred.adduct == "[M+H]+" and inferred.metadata == {"adduct_inferred": True}
+    derived = normalize(record(None, "[M+Na]+")).record
+    assert derived.precursor_mz == pytest.approx(CAFFEINE_MASS + 22.989221, abs=1e-5)
+    assert derived.metadata == {"precursor_mz_derived": True}
+    untouched = normalize(record(195.0877, "[M+H]+")).record
+    assert untouched.metadata == {}

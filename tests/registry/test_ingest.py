@@ -166,3 +166,39 @@ def test_names_and_ids_merge_without_duplicates(engine, tmp_path):
     with engine.connect() as conn:
         names = conn.execute(text("SELECT names FROM compound")).scalar_one()
     assert names == ["ethanol", "alcohol"]
+
+
+def test_key_only_rows_resolve_against_structures_later_in_the_same_file(engine, tmp_path):
+    """A row giving only an InChIKey before the row that brings the structure is kept: key-only
+    rows are resolved once the file's own structures are in, so a first and a second load of
+    the same file give the same registry."""
+    table = (
+        "smiles\tinchikey\tadduct\tccs\n"
+        "\tMTCFGRXMJLQNBG-REOHCLBHSA-N\t[M+Na]+\t135.0\n"
+        "N[C@@H](CO)C(O)=O\tMTCFGRXMJLQNBG-REOHCLBHSA-N\t[M+H]+\t130.1\n"
+    )
+    first = ingest(engine, "ccs", write(tmp_path, "serine.tsv", table), "ccs")
+    assert (first.inserted, first.rejected) == (2, 0)
+    with engine.connect() as conn:
+        sources = conn.execute(text("SELECT count(*) FROM compound_source")).scalar_one()
+    assert sources == 1
+    before = snapshot(engine)
+    assert ingest(engine, "ccs", write(tmp_path, "serine.tsv", table), "ccs").status == "unchanged"
+    assert snapshot(engine) == before
+
+
+def test_a_failed_file_leaves_the_callers_transaction_as_it_was(engine, tmp_path):
+    """The caller owns the transaction: a good file and a file that is not MGF ingested in one
+    transaction keep the good file's rows, and the bad file's run is not recorded."""
+    from registry.ingest import ingest_file
+
+    good = write(tmp_path, "good.mgf", mgf_block("ethanol", "CCO", "47.049", ["30 1", "45 2"]))
+    bad = write(tmp_path, "bad.mgf", "this is no MGF\n")
+    with session_scope(engine) as session:
+        loaded = ingest_file(session, "msms", good, "lab")
+        failed = ingest_file(session, "msms", bad, "lab")
+        unchanged = ingest_file(session, "msms", good, "lab")
+    assert (loaded.status, failed.status, unchanged.status) == ("loaded", "failed", "unchanged")
+    assert "bad.mgf" in failed.error and "not an MGF file" in failed.error
+    assert count(engine, "msms_spectrum") == 1 and count(engine, "ingest_run") == 1
+    assert loaded.fingerprints == 1 and count(engine, "compound") == 1
