@@ -51,36 +51,50 @@ class Query:
     neutral_mass: float | None
 
 
-def _embed_structures(
-    model: MultiModalModel, smiles: list[str], device: torch.device
-) -> torch.Tensor:
+@dataclass
+class Embedder:
+    """How evaluation turns inputs into vectors: `queries(modality, inputs)` gives one unit
+    vector per input, `structures(smiles)` an ok mask and the vectors of the parsable ones. The
+    model's by default (`model_embedder`); tests hand over vectors whose answers they know."""
+
+    queries: Callable[[str, list], np.ndarray]
+    structures: Callable[[list[str]], tuple[np.ndarray, np.ndarray]]
+    dim: int
+
+
+def model_embedder(model: MultiModalModel, device: torch.device) -> Embedder:
+    return Embedder(
+        queries=lambda modality, items: embed_inputs(model, modality, items, device),
+        structures=lambda smiles: embed_smiles(model, smiles, device),
+        dim=model.config.embed_dim,
+    )
+
+
+def _embed_structures(embedder: Embedder, smiles: list[str]) -> torch.Tensor:
     """Structure vectors; unparsable structures get a zero vector (never ranked first)."""
-    ok, vectors = embed_smiles(model, smiles, device)
-    out = torch.zeros((len(smiles), model.config.embed_dim))
+    ok, vectors = embedder.structures(smiles)
+    out = torch.zeros((len(smiles), embedder.dim))
     if ok.any():
-        out[torch.from_numpy(ok)] = torch.from_numpy(vectors)
+        out[torch.from_numpy(ok)] = torch.as_tensor(vectors, dtype=torch.float32)
     return out
 
 
-def _embed_queries(
-    model: MultiModalModel, queries: list[Query], device: torch.device
-) -> torch.Tensor:
+def _embed_queries(embedder: Embedder, queries: list[Query]) -> torch.Tensor:
     """Unit query vectors; a fused query is the normalised sum of its modalities' mean vectors."""
     flat = [(qi, m, x) for qi, q in enumerate(queries) for m, x in q.inputs]
-    vectors = torch.zeros((len(flat), model.config.embed_dim))
+    vectors = torch.zeros((len(flat), embedder.dim))
     for modality in {m for _, m, _ in flat}:
         idx = [n for n, (_, m, _) in enumerate(flat) if m == modality]
-        vectors[idx] = torch.from_numpy(
-            embed_inputs(model, modality, [flat[n][2] for n in idx], device)
+        vectors[idx] = torch.as_tensor(
+            embedder.queries(modality, [flat[n][2] for n in idx]), dtype=torch.float32
         )
     rows_of: dict[tuple[int, str], list[int]] = {}
     for n, (qi, modality, _) in enumerate(flat):
         rows_of.setdefault((qi, modality), []).append(n)
-    out = torch.zeros((len(queries), model.config.embed_dim))
+    out = torch.zeros((len(queries), embedder.dim))
     for (qi, _), rows in rows_of.items():
         out[qi] += F.normalize(vectors[rows].mean(0), dim=0)
-    out = F.normalize(out, dim=1)
-    return out
+    return F.normalize(out, dim=1)
 
 
 def _result(
@@ -104,22 +118,22 @@ def _result(
 
 @torch.inference_mode()
 def evaluate_queries(
-    model: MultiModalModel,
+    embedder: Embedder,
     queries: list[Query],
     test_smiles: dict[str, str],
     candidates_for: Callable[[float], list[tuple[str, str]]] | None,
-    device: torch.device,
     name: str,
     cache: dict[str, torch.Tensor] | None = None,
 ) -> list[dict[str, Any]]:
-    """Rank test-split structures, and mass-window candidates when `candidates_for` is given.
-    `cache` keeps candidate structure vectors between calls (InChIKey -> vector)."""
+    """Rank test-split structures, and mass-window candidates when `candidates_for` is given
+    (a query whose truth is outside its window is a miss). `cache` keeps candidate structure
+    vectors between calls (InChIKey -> vector)."""
     if not queries:
         return []
-    q = _embed_queries(model, queries, device)
+    q = _embed_queries(embedder, queries)
     keys = list(test_smiles)
     position = {k: n for n, k in enumerate(keys)}
-    structures = _embed_structures(model, [test_smiles[k] for k in keys], device)
+    structures = _embed_structures(embedder, [test_smiles[k] for k in keys])
     scores = (q @ structures.T).numpy()
     ranks = [rank_of_truth(scores[i], position[x.truth]) for i, x in enumerate(queries)]
     results = [_result(name, "test_split", ranks, [len(keys)] * len(queries))]
@@ -132,9 +146,8 @@ def evaluate_queries(
         windows.append(cands)
         missing = [(k, s) for k, s in cands if k not in cache]
         if missing:
-            for (k, _), v in zip(
-                missing, _embed_structures(model, [s for _, s in missing], device), strict=True
-            ):
+            vectors = _embed_structures(embedder, [s for _, s in missing])
+            for (k, _), v in zip(missing, vectors, strict=True):
                 cache[k] = v
     mw_ranks: list[int | None] = []
     sizes = []

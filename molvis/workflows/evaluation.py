@@ -22,7 +22,7 @@ def evaluate_model(
     mass_window: bool,
 ) -> dict[str, Any]:
     """The evaluation report of one model (default: the active one)."""
-    from models.evaluate import build_queries, evaluate_queries
+    from models.evaluate import build_queries, evaluate_queries, model_embedder
 
     loaded = load_model(engine, model_name)
     model, device, info = loaded.model, loaded.device, loaded.info
@@ -40,12 +40,11 @@ def evaluate_model(
         window = candidates_for if mass_window else None
         queries = build_queries(data, test_keys, model.config, max_queries)
         cache: dict = {}
+        embedder = model_embedder(model, device)
         for name in ("msms", "ir", "ccs", "fused"):
-            results += evaluate_queries(
-                model, queries[name], test_smiles, window, device, name, cache
-            )
+            results += evaluate_queries(embedder, queries[name], test_smiles, window, name, cache)
         blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
-        for result in evaluate_queries(model, blind, test_smiles, window, device, "msms", cache):
+        for result in evaluate_queries(embedder, blind, test_smiles, window, "msms", cache):
             controls.append({**result, "control": "spectrum_blind"})
     report = {
         "model": info.name,

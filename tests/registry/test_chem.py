@@ -164,3 +164,21 @@ def test_normalisation_runs_its_steps_in_order():
     assert derived.metadata == {"precursor_mz_derived": True}
     untouched = normalize(record(195.0877, "[M+H]+")).record
     assert untouched.metadata == {}
+
+
+def test_a_stereo_only_key_difference_is_the_same_compound():
+    """Serine drawn flat, its record naming L-serine: the first block agrees, so it is kept;
+    a key of another skeleton is refused."""
+    flat = identify("NC(CO)C(=O)O")
+    assert flat.inchikey == "MTCFGRXMJLQNBG-UHFFFAOYSA-N"
+    check_inchikey(flat, "MTCFGRXMJLQNBG-REOHCLBHSA-N")  # L-serine: stereo layer only
+    with pytest.raises(InvalidStructureError, match="disagrees"):
+        check_inchikey(flat, "ZDXPYRJPNDTMRX-VKHMYHEASA-N")  # L-glutamine
+
+
+def test_an_adduct_is_inferred_only_when_exactly_one_fits():
+    """[M]+ and [M]- lie 1.1 mDa apart (5.5 ppm at m/z 200): with the ion mode unknown both fit
+    a precursor at the neutral mass, so none is chosen; the mode settles it."""
+    assert infer_adduct(200.0, 200.0, None) is None
+    assert infer_adduct(200.0 - 0.000549, 200.0, "positive") == "[M]+"
+    assert infer_adduct(200.0 + 0.000549, 200.0, "negative") == "[M]-"

@@ -166,3 +166,60 @@ def test_searched_count_follows_inserts_upserts_deletes_and_truncates(library):
         assert search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=5)).candidates == 3
         session.execute(text("TRUNCATE structure_embedding"))
         assert stored(session) == 0
+
+
+def _add_near_mass_decoy(engine, tmp_path) -> None:
+    """4'-nitroacetanilide (C8H8N2O3, 180.0535): 62 ppm from the xanthines, pointing where the
+    MS/MS query points, so it would rank first if the mass window were too wide."""
+    ingest(
+        engine,
+        "structures",
+        write(tmp_path, "decoy.smi", "CC(=O)Nc1ccc(cc1)[N+](=O)[O-] decoy\n"),
+        "handmade",
+    )
+    with session_scope(engine) as session:
+        model_id, cid = session.execute(
+            text("SELECT m.id, c.id FROM model m, compound c WHERE 'decoy' = ANY(c.names)")
+        ).one()
+        write_structure_embeddings(session, model_id, [cid], np.stack([unit([0, 1, 0])]))
+
+
+def test_filtered_ranking_pins_ranks_limit_window_and_weights(library, tmp_path):
+    """The filtered path (the one the CLI and UI use): ranks 1..k in score order, k smaller than
+    the window, the ppm width exact, and the fused score the weighted mean of the cosines."""
+    _add_near_mass_decoy(library, tmp_path)
+    q_msms, q_ccs = unit([1, 0, 0]), unit([0, 1, 0])
+    weights = {"msms": 1.0, "ccs": 2.0}
+    with session_scope(library) as session:
+        full = search(
+            session,
+            SearchRequest({"msms": q_msms, "ccs": q_ccs}, weights, neutral_mass=180.06406, ppm=10),
+        )
+        top2 = search(
+            session,
+            SearchRequest(
+                {"msms": q_msms, "ccs": q_ccs}, weights, neutral_mass=180.06406, ppm=10, k=2
+            ),
+        )
+        wide = search(session, SearchRequest({"ccs": q_ccs}, neutral_mass=180.06406, ppm=100))
+    # theophylline (0.6 + 2 * 0.8) / 3, paraxanthine 2 / 3, theobromine (0.949 + 2 * 0.316) / 3
+    assert names(full) == ["theophylline", "paraxanthine", "theobromine"]
+    assert [h.rank for h in full.hits] == [1, 2, 3] and full.candidates == 3
+    assert [h.score for h in full.hits] == pytest.approx([2.2 / 3, 2 / 3, 1.5811 / 3], abs=1e-4)
+    assert names(top2) == ["theophylline", "paraxanthine"] and top2.candidates == 3
+    assert wide.candidates == 4 and names(wide)[0] in ("paraxanthine", "decoy")
+
+
+def test_weights_steer_the_index_scan_of_an_open_search(library):
+    """Unfiltered, the fused query vector drives the HNSW scan: with weights 1 : 2 and k = 2 the
+    second hit is paraxanthine; an unweighted scan would bring theobromine instead."""
+    q_msms, q_ccs = unit([1, 0, 0]), unit([0, 1, 0])
+    with session_scope(library) as session:
+        weighted = search(
+            session,
+            SearchRequest({"msms": q_msms, "ccs": q_ccs}, {"msms": 1.0, "ccs": 2.0}, k=2),
+        )
+        even = search(session, SearchRequest({"msms": q_msms, "ccs": q_ccs}, k=2))
+    assert names(weighted) == ["theophylline", "paraxanthine"]
+    assert [h.rank for h in weighted.hits] == [1, 2]
+    assert names(even) == ["theophylline", "theobromine"]

@@ -1,0 +1,168 @@
+"""Evaluation end to end on a constructed registry whose right answers are known: hand-made
+vectors stand in for the model, the mass windows come from a real database."""
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from models.evaluate import Embedder, Query, build_queries, evaluate_queries
+from registry.db import session_scope
+from registry.training_data import candidates_in_window
+from tests.builders import write
+from tests.conftest import ingest
+
+XANTHINE_MASS = 180.064726  # C7H8N4O2: theobromine, theophylline, paraxanthine
+# name -> (SMILES, direction); 4'-nitroacetanilide (C8H8N2O3, 180.0535) is 62 ppm away
+LIBRARY = {
+    "theobromine": ("Cn1cnc2c1c(=O)[nH]c(=O)n2C", [1.0, 0.0, 0.0]),
+    "theophylline": ("Cn1c(=O)c2[nH]cnc2n(C)c1=O", [0.0, 1.0, 0.0]),
+    "paraxanthine": ("Cn1cnc2c1c(=O)n(C)c(=O)[nH]2", [0.6, 0.8, 0.0]),
+    "caffeine": ("Cn1cnc2c1c(=O)n(C)c(=O)n2C", [0.0, 0.0, 1.0]),
+    "nitroacetanilide": ("CC(=O)Nc1ccc(cc1)[N+](=O)[O-]", [0.8, 0.6, 0.0]),
+}
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+@pytest.fixture
+def registry(engine, tmp_path):
+    smi = "".join(f"{s} {n}\n" for n, (s, _) in LIBRARY.items())
+    ingest(engine, "structures", write(tmp_path, "lib.smi", smi), "handmade")
+    with session_scope(engine) as session:
+        rows = session.execute(text("SELECT names[1], inchikey, smiles FROM compound")).all()
+    keys = {name: key for name, key, _ in rows}
+    by_smiles = {smiles: unit(LIBRARY[name][1]) for name, _, smiles in rows}
+
+    def structures(smiles: list[str]):
+        return np.ones(len(smiles), bool), np.stack([by_smiles[s] for s in smiles])
+
+    embedder = Embedder(
+        queries=lambda modality, items: np.stack([unit(x) for x in items]),
+        structures=structures,
+        dim=3,
+    )
+    test_smiles = {key: smiles for _, key, smiles in rows}
+    return engine, keys, embedder, test_smiles
+
+
+def msms(vector, truth, mass=XANTHINE_MASS) -> Query:
+    return Query("msms", [("msms", vector)], truth, mass)
+
+
+def window(engine, ppm=10.0):
+    def candidates(mass: float):
+        with session_scope(engine) as session:
+            return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
+
+    return candidates
+
+
+def test_top_k_and_random_expectation_are_exact(registry):
+    engine, keys, embedder, test_smiles = registry
+    queries = [
+        msms([1, 0, 0], keys["theobromine"]),  # window: rank 1 of 3
+        msms([0.9, 0.1, 0], keys["theophylline"]),  # window: rank 3 of 3
+        msms([0, 0, 1], keys["caffeine"]),  # truth outside the window: a miss
+        msms([0.6, 0.8, 0], keys["paraxanthine"], mass=None),  # no mass: no candidates, a miss
+    ]
+    split, mass_window = evaluate_queries(embedder, queries, test_smiles, window(engine), "msms")
+    assert split == {
+        "query": "msms",
+        "candidate_set": "test_split",
+        "n_queries": 4,
+        "mean_candidates": 5.0,
+        "truth_in_candidates": 1.0,
+        # ranks among all five: 1, 4, 1, 1
+        "top1": 0.75,
+        "top5": 1.0,
+        "top10": 1.0,
+        "top20": 1.0,
+        "random_top1": pytest.approx(0.2),
+        "random_top5": 1.0,
+        "random_top10": 1.0,
+        "random_top20": 1.0,
+    }
+    assert mass_window == {
+        "query": "msms",
+        "candidate_set": "mass_window",
+        "n_queries": 4,
+        "mean_candidates": 2.25,  # 3, 3, 3, 0: the nitroacetanilide is 62 ppm away
+        "truth_in_candidates": 0.5,
+        "top1": 0.25,
+        "top5": 0.5,
+        "top10": 0.5,
+        "top20": 0.5,
+        "random_top1": pytest.approx((1 / 3 + 1 / 3) / 4),
+        "random_top5": 0.5,
+        "random_top10": 0.5,
+        "random_top20": 0.5,
+    }
+
+
+def test_a_wider_window_holds_the_near_mass_decoy(registry):
+    engine, keys, embedder, test_smiles = registry
+    query = [msms([0.8, 0.6, 0], keys["paraxanthine"])]
+    _, narrow = evaluate_queries(embedder, query, test_smiles, window(engine, 10), "msms")
+    _, wide = evaluate_queries(embedder, query, test_smiles, window(engine, 100), "msms")
+    assert (narrow["mean_candidates"], narrow["top1"]) == (3.0, 1.0)
+    assert (wide["mean_candidates"], wide["top1"]) == (4.0, 0.0)  # the decoy now ranks first
+
+
+def test_fused_query_averages_within_and_sums_across_modalities(registry):
+    engine, keys, embedder, test_smiles = registry
+    fused = Query(
+        "fused",
+        [("msms", [1, 0, 0]), ("msms", [0, 1, 0]), ("ccs", [0, 1, 0])],
+        keys["theophylline"],
+        XANTHINE_MASS,
+    )
+    # msms mean (0.71, 0.71) + ccs (0, 1) -> (0.38, 0.92): paraxanthine 0.97, theophylline 0.92
+    _, result = evaluate_queries(embedder, [fused], test_smiles, window(engine), "fused")
+    assert (result["top1"], result["top5"]) == (0.0, 1.0)
+    alone = Query("fused", [("ccs", [0, 1, 0])], keys["theophylline"], XANTHINE_MASS)
+    _, result = evaluate_queries(embedder, [alone], test_smiles, window(engine), "fused")
+    assert result["top1"] == 1.0
+
+
+def test_the_spectrum_blind_control_ranks_every_query_alike(registry):
+    """What a model that ignores the peaks gives: one vector for every query."""
+    engine, keys, embedder, test_smiles = registry
+    blind = [msms([0.8, 0.6, 0], keys[n]) for n in ("theobromine", "theophylline", "paraxanthine")]
+    _, result = evaluate_queries(embedder, blind, test_smiles, window(engine), "msms")
+    # scores in the window: paraxanthine 0.96, theobromine 0.8, theophylline 0.6
+    assert [result[f"top{k}"] for k in (1, 5)] == [pytest.approx(1 / 3), 1.0]
+    assert result["random_top1"] == pytest.approx(1 / 3)
+
+
+def test_blind_queries_keep_the_precursor_and_lose_every_peak():
+    from models.config import TrainConfig
+    from registry.measurements import MsmsRow
+    from registry.training_data import CompoundRow, TrainingSet
+
+    data = TrainingSet(
+        compounds=[CompoundRow(1, "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "C", 194.08, None)],
+        msms=[
+            MsmsRow(
+                compound=0,
+                measurement_id=1,
+                precursor_mz=195.0877,
+                adduct="[M+H]+",
+                ion_mode="positive",
+                instrument_type=None,
+                collision_energy=None,
+                mz=np.array([138.07, 195.09]),
+                intensity=np.array([100.0, 20.0]),
+            )
+        ],
+    )
+    config = TrainConfig()
+    keys = {"RYYVLZVUVIJVGH-UHFFFAOYSA-N"}
+    (seen,) = build_queries(data, keys, config, None)["msms"]
+    (blind,) = build_queries(data, keys, config, None, blind=True)["msms"]
+    assert seen.neutral_mass == blind.neutral_mass == pytest.approx(194.0804, abs=1e-3)
+    seen_input, blind_input = seen.inputs[0][1], blind.inputs[0][1]
+    assert seen_input.n_peaks == 2 and blind_input.n_peaks == 0
+    assert not np.any(blind_input.peaks)

@@ -1,0 +1,85 @@
+"""Plant each known-plausible bug in molvis_search() (the SQL of the newest migration that
+writes it whole), run the search tests against it, and report which mutants survive.
+mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
+
+Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any survives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+MIGRATION = REPO / "migrations" / "versions" / "0006_search_whole.py"
+TESTS = ["tests/registry/test_search.py"]
+
+# name -> (text in the function, what the bug puts there)
+MUTANTS = {
+    "filtered path: LIMIT k removed": (
+        "ORDER BY scored.fused DESC LIMIT k;",
+        "ORDER BY scored.fused DESC;",
+    ),
+    "filtered path: ppm window 10x wider": (
+        "neutral_mass * (1 - ppm * 1e-6) AND neutral_mass * (1 + ppm * 1e-6)",
+        "neutral_mass * (1 - ppm * 1e-5) AND neutral_mass * (1 + ppm * 1e-5)",
+    ),
+    "filtered path: fused score not divided by the weight sum": (
+        "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) / sum(t.wt) AS fused",
+        "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) AS fused",
+    ),
+    "filtered path: rank numbers reversed": (
+        "SELECT (row_number() OVER (ORDER BY scored.fused DESC))::int",
+        "SELECT (row_number() OVER (ORDER BY scored.fused ASC))::int",
+    ),
+    "open path: HNSW query vector ignores the weights": (
+        "sum(q * array_fill(wt::real, ARRAY[vector_dims(q)])::vector)",
+        "sum(q)",
+    ),
+    "open path: fused score not divided by the weight sum": (
+        "SELECT sum(t.wt * (1 - (top.embedding <=> t.q))) / sum(t.wt) AS fused",
+        "SELECT sum(t.wt * (1 - (top.embedding <=> t.q))) AS fused",
+    ),
+    "CCS filter: tolerance ignored": (
+        "AND abs(v.ccs - ccs) <= ccs * ccs_tolerance_pct / 100",
+        "AND TRUE",
+    ),
+    "formula filter dropped": ("AND (formula IS NULL OR c.formula = formula)", ""),
+}
+
+
+def run_tests() -> bool:
+    """True when the search tests pass (the mutant survives)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode == 0
+
+
+def main() -> int:
+    original = MIGRATION.read_text()
+    if not run_tests():
+        print("the search tests fail on the unmutated function: fix them first")
+        return 1
+    survivors = []
+    try:
+        for name, (before, after) in MUTANTS.items():
+            if original.count(before) != 1:
+                print(f"cannot plant {name!r}: its text is not in the function once")
+                return 1
+            MIGRATION.write_text(original.replace(before, after))
+            survived = run_tests()
+            print(f"{'SURVIVED' if survived else 'killed  '}  {name}", flush=True)
+            if survived:
+                survivors.append(name)
+    finally:
+        MIGRATION.write_text(original)
+    print(f"{len(MUTANTS) - len(survivors)} of {len(MUTANTS)} SQL mutants killed")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
