@@ -100,17 +100,18 @@ def _embed_queries(embedder: Embedder, queries: list[Query]) -> torch.Tensor:
 def _result(
     query: str, candidate_set: str, ranks: list[int | None], sizes: list[int]
 ) -> dict[str, Any]:
-    found = np.array([r if r is not None else np.inf for r in ranks], dtype=float)
+    """Top-k over at least one query; a rank of None (truth not among the candidates) misses."""
+    found = np.array([np.inf if r is None else r for r in ranks], dtype=float)
     n = np.array(sizes, dtype=float)
     result: dict[str, Any] = {
         "query": query,
         "candidate_set": candidate_set,
         "n_queries": len(ranks),
-        "mean_candidates": float(n.mean()) if n.size else 0.0,
-        "truth_in_candidates": float(np.isfinite(found).mean()) if found.size else 0.0,
+        "mean_candidates": float(n.mean()),
+        "truth_in_candidates": float(np.isfinite(found).mean()),
     }
     for k in KS:
-        result[f"top{k}"] = float(np.mean(found <= k)) if found.size else 0.0
+        result[f"top{k}"] = float(np.mean(found <= k))
     for k in KS:
         result[f"random_top{k}"] = random_top_k(n, np.isfinite(found), k)
     return result

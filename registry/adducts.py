@@ -47,6 +47,11 @@ ABBREVIATIONS = {
     "DMSO": "C2H6OS",
     "IsoProp": "C3H8O",
 }
+# Charges of the ions an adduct term may add or remove (everything else is neutral).
+_ION_CHARGES = {
+    **dict.fromkeys(("H", "Na", "K", "Li", "NH4", "Ag", "Cu"), 1),
+    **dict.fromkeys(("Cl", "Br", "I", "HCOO", "HCO2", "CHO2", "CH3COO", "C2H3O2", "OAc"), -1),
+}
 # Canonical spellings for adducts that have several in the wild.
 _ALIASES = {
     "[M+HCOO]-": "[M+FA-H]-",
@@ -143,17 +148,27 @@ def parse_adduct(text: str) -> Adduct:
     return Adduct(name, int(n_text) if n_text else 1, shift, charge)
 
 
+def _net_charge(body: str) -> int:
+    """The charge a sign-less adduct implies: +1 per proton or metal ion gained, -1 per proton
+    lost or anion gained; neutral losses and gains (H2O, FA, ACN, ...) count nothing."""
+    return sum(
+        (1 if sign == "+" else -1) * (int(count) if count else 1) * _ION_CHARGES.get(formula, 0)
+        for sign, count, formula in _TERM_RE.findall(body)
+    )
+
+
 def normalize_adduct(text: str | None) -> str | None:
-    """Canonical adduct name for common spellings ('M+H', '[M+H]', '[M+HCOO]-'), else None."""
+    """Canonical adduct name for common spellings ('M+H', '[M-H]', '[M+HCOO]-'), else None. An
+    adduct written without its charge gets the one its terms imply ('[M-H]' is [M-H]-)."""
     if not text or not text.strip():
         return None
     if not re.search(r"[+-]\s*\*?$", text.strip()):
-        for guess in (text.strip() + "+", text.strip() + "-"):
-            try:
-                return parse_adduct("[" + guess.strip("[]+-") + "]" + guess[-1]).name
-            except UnknownAdductError:
-                continue
-        return None
+        body = text.strip().strip("[]").replace(" ", "")
+        net = _net_charge(body)
+        if net == 0:
+            return None
+        charge = f"{abs(net) if abs(net) > 1 else ''}{'+' if net > 0 else '-'}"
+        text = f"[{body}]{charge}"
     try:
         return parse_adduct(text).name
     except UnknownAdductError:

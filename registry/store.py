@@ -19,6 +19,8 @@ from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
 from registry.schema import Compound, CompoundSource, RejectedRecord
 
 MAX_NAMES = 20
+MAX_RAW_TEXT = 20_000  # characters of a rejected record kept for the chemist to read
+MAX_REASON = 1_000
 MEASUREMENT_COLUMNS: dict[type, tuple[str, ...]] = {
     MsmsRecord: (
         "precursor_mz",
@@ -209,6 +211,15 @@ def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any
     if not rows:
         return 0
     return len(copy_insert(session, table, rows, ["content_hash"], ["id"]))
+
+
+def kept_raw_text(raw: str) -> str:
+    """What a reject keeps of its record: at most MAX_RAW_TEXT characters (a 50 MB line is not
+    stored whole), with its full length said; NUL bytes shown as \\0 (PostgreSQL text holds none)."""
+    shown = raw[:MAX_RAW_TEXT].replace("\x00", "\\0")
+    if len(raw) > MAX_RAW_TEXT:
+        shown += f"\n[... {len(raw) - MAX_RAW_TEXT:,} more characters of {len(raw):,} not kept]"
+    return shown
 
 
 def insert_rejects(session: Session, rejects: list[dict[str, Any]]) -> int:

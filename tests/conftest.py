@@ -189,3 +189,14 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
         name = "ui-model"
     counts = embed_backfill(engine, name)
     assert counts["structure"] > 0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo_caches() -> None:
+    """Each test computes identities and adduct masses itself: a cache filled by an earlier
+    test (or by the unmutated code under mutation testing) would hide a broken function."""
+    from registry.adducts import parse_adduct
+    from registry.chem import identify
+
+    identify.cache_clear()
+    parse_adduct.cache_clear()

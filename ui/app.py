@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from molvis.workflows.model_loading import LoadedModel, load_model
-from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
+from molvis.workflows.query import (
+    Query,
+    QueryFields,
+    build_queries,
+    pasted_spectrum,
+    read_upload,
+)
 from molvis.workflows.search import SearchOptions, run_query
 from registry import browse
 from registry.adducts import COMMON_ADDUCTS
@@ -38,6 +44,17 @@ def active_model() -> LoadedModel:
     return load_model(engine(), read_only=True)
 
 
+def _read_upload(upload) -> tuple[list, object] | None:
+    """The upload's spectra (MS/MS) or IR spectrum; None, with a message, when unreadable."""
+    if upload is None:
+        return [], None
+    try:
+        return read_upload(upload.name, upload.getvalue())
+    except (ParseError, RecordError, ValueError) as exc:
+        st.error(str(exc).splitlines()[0])
+        return None
+
+
 def query_page() -> None:
     st.header("Which structures fit my unknown?")
     left, right = st.columns(2)
@@ -45,7 +62,20 @@ def query_page() -> None:
         upload = st.file_uploader(
             "MS/MS (MGF, MSP, MassBank) or IR (JCAMP-DX) file",
             type=["mgf", "msp", "txt", "jdx", "dx", "gz"],
+            key="upload",
         )
+        read = _read_upload(upload)
+        if read is None:
+            return
+        spectra, ir = read
+        chosen = 0
+        if len(spectra) > 1:
+            chosen = st.selectbox(
+                f"spectrum of the file ({len(spectra)})",
+                range(len(spectra)),
+                format_func=lambda n: spectra[n].record_id or f"spectrum {n + 1}",
+                key="spectrum",
+            )
         pasted = st.text_area("…or paste peaks, one 'm/z intensity' per line", height=120)
     with right:
         precursor = st.number_input(
@@ -59,9 +89,9 @@ def query_page() -> None:
         k = st.slider("hits", 5, 100, 20)
     w1, w2, w3 = st.columns(3)
     weights = {
-        "msms": w1.slider("MS/MS weight", 0.0, 1.0, 1.0),
-        "ir": w2.slider("IR weight", 0.0, 1.0, 1.0),
-        "ccs": w3.slider("CCS weight", 0.0, 1.0, 0.5),
+        "msms": w1.slider("MS/MS weight", 0.0, 1.0, 1.0, key="w_msms"),
+        "ir": w2.slider("IR weight", 0.0, 1.0, 1.0, key="w_ir"),
+        "ccs": w3.slider("CCS weight", 0.0, 1.0, 0.5, key="w_ccs"),
     }
     if not st.button("Search", type="primary"):
         return
@@ -73,25 +103,19 @@ def query_page() -> None:
     )
     try:
         options = SearchOptions(ppm=ppm, formula=formula, k=k, weights=weights)
-        run_search(fields, upload, pasted, options)
+        if not spectra and pasted.strip():
+            spectra = [pasted_spectrum(pasted, fields)]
+        if not spectra and ir is None and fields.ccs is None:
+            raise ValueError("give a spectrum (upload or paste) or a CCS value")
+        name = upload.name if upload is not None else "query"
+        queries = build_queries(spectra, ir, fields, name)
+        show_results(queries[chosen if len(queries) > 1 else 0], options)
     except (ParseError, RecordError, ValueError, LookupError) as exc:
         st.error(str(exc).splitlines()[0])
 
 
-def run_search(fields: QueryFields, upload, pasted: str, options: SearchOptions) -> None:
-    """Build the queries as `molvis search` does, rank the chosen one, show its hits."""
-    spectra, ir = [], None
-    if upload is not None:
-        spectra, ir = read_upload(upload.name, upload.getvalue())
-    elif pasted.strip():
-        spectra = [pasted_spectrum(pasted, fields)]
-    if not spectra and ir is None and fields.ccs is None:
-        raise ValueError("give a spectrum (upload or paste) or a CCS value")
-    queries = build_queries(spectra, ir, fields, upload.name if upload is not None else "query")
-    query = queries[0]
-    if len(queries) > 1:
-        titles = [q.title for q in queries]
-        query = queries[titles.index(st.selectbox("spectrum of the file", titles))]
+def show_results(query: Query, options: SearchOptions) -> None:
+    """Rank the query as `molvis search` does and show its hits."""
     loaded = active_model()
     if query.msms is not None:
         st.session_state["query_spectrum"] = (query.msms.mz.tolist(), query.msms.intensity.tolist())
@@ -99,7 +123,7 @@ def run_search(fields: QueryFields, upload, pasted: str, options: SearchOptions)
         result = run_query(s, loaded, query, options)
     mass = query.neutral_mass
     st.caption(
-        f"model {loaded.info.name} · {result.candidates} candidates"
+        f"{query.title} · model {loaded.info.name} · {result.candidates} candidates"
         + (f" within {options.ppm:g} ppm of {mass:.5f}" if mass else " (no mass filter)")
         + "".join(f" ({note})" for note in query.notes)
     )

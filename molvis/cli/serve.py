@@ -11,6 +11,7 @@ from pathlib import Path
 
 UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 DAGSTER_MODULE = "assets.definitions"
+UPLOAD_LIMIT_MB = 50  # Streamlit refuses larger uploads; ui/app.py caps what a .gz expands to
 
 
 def cmd_orchestrate(args: argparse.Namespace) -> int:
@@ -24,7 +25,8 @@ def cmd_orchestrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    url = f"http://localhost:{args.port}/"
+    shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
+    url = f"http://{shown}:{args.port}/"
     command = [
         sys.executable,
         "-m",
@@ -33,11 +35,21 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(UI_APP),
         "--server.port",
         str(args.port),
+        "--server.address",
+        args.host,
+        "--server.maxUploadSize",
+        str(UPLOAD_LIMIT_MB),
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
         "false",
     ]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"molvis: the UI listens on {args.host}: anyone who reaches this machine can use it "
+            "(it has no login); it reads the registry with the read-only role",
+            file=sys.stderr,
+        )
     print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
     server = subprocess.Popen(command)
     if args.open:
@@ -56,5 +68,10 @@ def add_parsers(sub) -> None:
 
     ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")
     ui.add_argument("--port", type=int, default=8501)
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it)",
+    )
     ui.add_argument("--open", action="store_true", help="open the page in a browser")
     ui.set_defaults(func=cmd_ui)

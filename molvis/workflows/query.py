@@ -25,6 +25,7 @@ from registry.sources import TextMember, iter_members, member_from_bytes
 
 DEFAULT_ADDUCT = {"positive": "[M+H]+", "negative": "[M-H]-"}
 IR_SUFFIXES = (".jdx", ".dx", ".jcamp")
+UPLOAD_TEXT_BYTES = 256 << 20  # what one upload may expand to (a .gz can grow a thousandfold)
 
 
 @dataclass
@@ -97,7 +98,7 @@ def read_ir_file(path: Path) -> IrRecord:
 
 def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None]:
     """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload."""
-    member = member_from_bytes(name, data)
+    member = member_from_bytes(name, data, UPLOAD_TEXT_BYTES)
     if member.inner_name.lower().endswith(IR_SUFFIXES):
         return [], _ir_record(member)
     spectra, _ = _msms_records(member)

@@ -6,8 +6,10 @@ else from a structure index table (file name, CAS or NIST id -> InChI/SMILES).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,9 @@ from registry.sources import TextMember
 from registry.spectra import ir_grid_vector
 
 _CAS_RE = re.compile(r"^\d{2,7}-\d{2}-\d$")
+_NPOINTS_RE = re.compile(r"^##NPOINTS=\s*(\d+)", re.MULTILINE | re.IGNORECASE)
+_TITLE_RE = re.compile(r"^##TITLE=", re.MULTILINE | re.IGNORECASE)
+MAX_POINTS = 10_000_000  # an FTIR spectrum holds tens of thousands
 
 
 @dataclass
@@ -133,41 +138,69 @@ def _record(
     )
 
 
+def _declared_points(text: str) -> int:
+    """The largest ##NPOINTS= a file declares (0 when none): checked before reading, since the
+    reader allocates what the header asks for."""
+    values = [int(v) for v in _NPOINTS_RE.findall(text)]
+    return max(values, default=0)
+
+
+def _block_texts(text: str, n_blocks: int) -> list[str]:
+    """The text of each spectrum block of a compound (LINK) file, else the whole text."""
+    starts = [m.start() for m in _TITLE_RE.finditer(text)]
+    if n_blocks > 1 and len(starts) == n_blocks + 1:
+        bounds = [*starts[1:], len(text)]
+        return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [text] * n_blocks
+
+
+def _read(text: str) -> dict:
+    """The `jcamp` package's reading of a file; what it prints is swallowed (it would break
+    `--json` output), and any error it raises is one reason."""
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return jcamp.read(io.StringIO(text))
+        except MemoryError:
+            raise RecordError("declares more data than fits in memory") from None
+        except Exception as exc:  # a third-party reader: every failure is this record's
+            raise RecordError(f"unreadable JCAMP-DX: {type(exc).__name__}: {exc}") from None
+
+
 def parse_jcamp(
     member: TextMember,
     first_no: int = 1,
     index: StructureIndex | None = None,
     require_structure: bool = True,
 ) -> Iterator[Parsed]:
-    """One record per spectrum block of a JCAMP-DX file."""
+    """One record per spectrum block of a JCAMP-DX file; a damaged file is one reject."""
     text = member.text
     if not text.strip():
         raise ParseError(member.name, "empty file", 1)
     if not text.lstrip().startswith("##"):
         raise ParseError(member.name, "not a JCAMP-DX file (expected ##TITLE=)", 1)
+    location = f"{member.name} record {first_no}"
     try:
-        data = jcamp.read(io.StringIO(text))
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        yield Parsed(
-            first_no,
-            1,
-            text,
-            reason=f"unreadable JCAMP-DX: {exc}",
-            location=f"{member.name} record {first_no}",
-        )
+        if _declared_points(text) > MAX_POINTS:
+            raise RecordError(
+                f"##NPOINTS={_declared_points(text):,} is more than molvis reads ({MAX_POINTS:,})"
+            )
+        data = _read(text)
+    except RecordError as exc:
+        yield Parsed(first_no, 1, text, reason=str(exc), location=location)
         return
     blocks = data.get("children") or [data]
-    for offset, block in enumerate(blocks):
+    texts = _block_texts(text, len(blocks))
+    for offset, (block, raw) in enumerate(zip(blocks, texts, strict=True)):
         no = first_no + offset
         location = f"{member.name} record {no}"
-        raw = text if len(blocks) == 1 else str(block.get("title", ""))
         try:
-            yield Parsed(
-                no,
-                1,
-                raw,
-                record=_record(block, member, index, require_structure),
-                location=location,
-            )
+            record = _record(block, member, index, require_structure)
         except RecordError as exc:
             yield Parsed(no, 1, raw, reason=str(exc), location=location)
+            continue
+        except (ValueError, TypeError, ArithmeticError, KeyError, IndexError) as exc:
+            reason = f"unreadable spectrum values: {type(exc).__name__}: {exc}"
+            yield Parsed(no, 1, raw, reason=reason, location=location)
+            continue
+        yield Parsed(no, 1, raw, record=record, location=location)

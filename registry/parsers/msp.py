@@ -13,11 +13,12 @@ from registry.sources import TextMember
 
 
 def _msp_peaks(lines: list[str]) -> list[str]:
-    """MSP puts one or several 'mz int' pairs on a line, separated by ';'."""
+    """MSP puts one or several 'mz int' pairs on a line, separated by ';', each perhaps with a
+    quoted annotation (which may itself hold ';'): annotations go first, then the split."""
     pairs: list[str] = []
     for line in lines:
-        for chunk in line.split(";"):
-            chunk = re.sub(r'"[^"]*"', "", chunk).strip()
+        for chunk in re.sub(r'"[^"]*"', "", line).split(";"):
+            chunk = chunk.strip()
             if chunk:
                 pairs.append(chunk)
     return pairs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable
 
@@ -16,22 +17,33 @@ def read_table(member: TextMember) -> pd.DataFrame:
     text = member.text
     if not text.strip():
         raise ParseError(member.name, "empty file", 1)
-    name = member.inner_name.lower()
-    if name.endswith((".tsv", ".tab")):
-        sep = "\t"
-    elif name.endswith(".csv"):
-        sep = ","
-    else:
-        header = text.splitlines()[0]
-        sep = "\t" if header.count("\t") >= max(1, header.count(",")) else ","
+    sep = _separator(member.inner_name.lower(), text.splitlines()[0])
     try:
         table = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, on_bad_lines="error"
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise ParseError(member.name, f"not a readable {sep!r}-separated table: {exc}") from exc
+    header = [
+        c.strip().lstrip("\ufeff") for c in next(csv.reader([text.splitlines()[0]], delimiter=sep))
+    ]
+    doubled = sorted({n for n in header if n and header.count(n) > 1})
+    if doubled:
+        raise ParseError(
+            member.name, f"column {doubled[0]!r} appears more than once in the header", 1
+        )
     table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
     return table
+
+
+def _separator(name: str, header: str) -> str:
+    """Tab for .tsv/.tab; otherwise the header's most frequent of tab, comma and semicolon
+    (European spreadsheets save CSV with ';'), comma when there is none."""
+    if name.endswith((".tsv", ".tab")):
+        return "\t"
+    counts = {sep: header.count(sep) for sep in ("\t", ",", ";")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
 
 
 def find_column(table: pd.DataFrame, aliases: Iterable[str]) -> str | None:

@@ -3,6 +3,7 @@ vectors stand in for the model, the mass windows come from a real database."""
 
 import numpy as np
 import pytest
+import torch
 from sqlalchemy import text
 
 from models.evaluate import Embedder, Query, build_queries, evaluate_queries
@@ -137,32 +138,133 @@ def test_the_spectrum_blind_control_ranks_every_query_alike(registry):
     assert result["random_top1"] == pytest.approx(1 / 3)
 
 
-def test_blind_queries_keep_the_precursor_and_lose_every_peak():
-    from models.config import TrainConfig
-    from registry.measurements import MsmsRow
+CAFFEINE = "RYYVLZVUVIJVGH-UHFFFAOYSA-N"
+SERINE = "MTCFGRXMJLQNBG-UHFFFAOYSA-N"
+GLYCINE = "DHMQDGOQFOQNFH-UHFFFAOYSA-N"
+ETHANOL = "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
+TEST_KEYS = {CAFFEINE, SERINE, GLYCINE}
+
+
+def _training_set():
+    """Ethanol (train split) comes first in every modality. Test split: caffeine with two
+    MS/MS, IR and two CCS; serine with IR and a CCS whose ion m/z implies 105.4927 (not its
+    105.0426); glycine with IR and an MS/MS of an adduct molvis cannot compute."""
+    from registry.measurements import CcsRow, IrRow, MsmsRow
     from registry.training_data import CompoundRow, TrainingSet
 
-    data = TrainingSet(
-        compounds=[CompoundRow(1, "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "C", 194.08, None)],
+    def spectrum(compound, n, precursor, adduct):
+        return MsmsRow(
+            compound=compound,
+            measurement_id=n,
+            precursor_mz=precursor,
+            adduct=adduct,
+            ion_mode="positive",
+            instrument_type=None,
+            collision_energy=None,
+            mz=np.array([50.0, 138.07]),
+            intensity=np.array([10.0, 100.0]),
+        )
+
+    return TrainingSet(
+        compounds=[
+            CompoundRow(1, ETHANOL, "CCO", 46.041865, None),
+            CompoundRow(2, CAFFEINE, "Cn1cnc2c1c(=O)n(C)c(=O)n2C", 194.080376, None),
+            CompoundRow(3, SERINE, "NC(CO)C(=O)O", 105.042593, None),
+            CompoundRow(4, GLYCINE, "NCC(=O)O", 75.032028, None),
+        ],
         msms=[
-            MsmsRow(
-                compound=0,
-                measurement_id=1,
-                precursor_mz=195.0877,
-                adduct="[M+H]+",
-                ion_mode="positive",
-                instrument_type=None,
-                collision_energy=None,
-                mz=np.array([138.07, 195.09]),
-                intensity=np.array([100.0, 20.0]),
-            )
+            spectrum(0, 1, 47.049141, "[M+H]+"),
+            spectrum(1, 2, 195.087652, "[M+H]+"),
+            spectrum(1, 3, 217.069597, "[M+Na]+"),
+            spectrum(3, 4, 76.0393, "[M+Foo]+"),
+        ],
+        ir=[
+            IrRow(0, 5, np.ones(825, np.float32)),
+            IrRow(1, 6, np.full(825, 0.1, np.float32)),
+            IrRow(2, 7, np.full(825, 0.2, np.float32)),
+            IrRow(3, 8, np.full(825, 0.3, np.float32)),
+        ],
+        ccs=[
+            CcsRow(0, 9, 110.0, 47.049141, "[M+H]+"),
+            CcsRow(1, 10, 138.2, 195.087652, "[M+H]+"),
+            CcsRow(1, 11, 150.0, None, "[M+Na]+"),
+            CcsRow(2, 12, 120.0, 106.5, "[M+H]+"),
         ],
     )
-    config = TrainConfig()
-    keys = {"RYYVLZVUVIJVGH-UHFFFAOYSA-N"}
-    (seen,) = build_queries(data, keys, config, None)["msms"]
-    (blind,) = build_queries(data, keys, config, None, blind=True)["msms"]
+
+
+def test_queries_per_modality_for_the_test_split_only():
+    from models.config import TrainConfig
+
+    queries = build_queries(_training_set(), TEST_KEYS, TrainConfig(), None)
+    assert set(queries) == {"msms", "ir", "ccs", "fused"}
+    for name, items in queries.items():
+        assert {q.modality for q in items} == {name}
+    msms = queries["msms"]
+    assert [(q.truth, q.inputs[0][0]) for q in msms] == [
+        (CAFFEINE, "msms"),
+        (CAFFEINE, "msms"),
+        (GLYCINE, "msms"),
+    ]
+    masses = [q.neutral_mass for q in msms]
+    assert masses[:2] == pytest.approx([194.080376] * 2, abs=1e-5) and masses[2] is None
+    assert [q.inputs[0][1].n_peaks for q in msms] == [2, 2, 2]
+    ir = queries["ir"]
+    assert [(q.truth, q.inputs[0][0], q.neutral_mass) for q in ir] == [
+        (CAFFEINE, "ir", 194.080376),  # IR has no precursor: the compound's own mass
+        (SERINE, "ir", 105.042593),
+        (GLYCINE, "ir", 75.032028),
+    ]
+    assert torch.equal(ir[0].inputs[0][1], torch.full((825,), 0.1))
+    ccs = queries["ccs"]
+    assert [(q.truth, q.inputs[0]) for q in ccs] == [
+        (CAFFEINE, ("ccs", (138.2, 195.087652, "[M+H]+"))),
+        (CAFFEINE, ("ccs", (150.0, None, "[M+Na]+"))),
+        (SERINE, ("ccs", (120.0, 106.5, "[M+H]+"))),
+    ]
+    # from the ion's m/z and adduct, else (no m/z) the compound's
+    assert [q.neutral_mass for q in ccs] == pytest.approx([194.080376, 194.080376, 105.492724])
+    fused = {q.truth: q for q in queries["fused"]}
+    assert set(fused) == TEST_KEYS and {q.modality for q in fused.values()} == {"fused"}
+    assert [m for m, _ in fused[CAFFEINE].inputs] == ["msms", "msms", "ir", "ccs", "ccs"]
+    assert [m for m, _ in fused[SERINE].inputs] == ["ir", "ccs"]
+    assert [m for m, _ in fused[GLYCINE].inputs] == ["msms", "ir"]
+    # MS/MS mass first, else any measurement's, else the compound's
+    assert fused[CAFFEINE].neutral_mass == pytest.approx(194.080376, abs=1e-5)
+    assert fused[SERINE].neutral_mass == pytest.approx(105.492724, abs=1e-5)
+    assert fused[GLYCINE].neutral_mass == 75.032028
+
+
+def test_query_sampling_is_seeded_and_bounded():
+    from models.config import TrainConfig
+
+    data = _training_set()
+    keys = TEST_KEYS
+    one = build_queries(data, keys, TrainConfig(), 1)
+    assert {name: len(items) for name, items in one.items()} == {
+        "msms": 1,
+        "ir": 1,
+        "ccs": 1,
+        "fused": 1,
+    }
+    again = build_queries(data, keys, TrainConfig(), 1)
+    assert [q.inputs[0][1] for q in one["ccs"]] == [q.inputs[0][1] for q in again["ccs"]]
+    # random.Random(seed).sample: pinned so that a changed default seed shows
+    assert one["ir"][0].truth == SERINE and one["ccs"][0].inputs[0][1][0] == 138.2
+    other_seed = build_queries(data, keys, TrainConfig(), 1, seed=3)
+    assert other_seed["ir"][0].truth == GLYCINE and other_seed["ccs"][0].inputs[0][1][0] == 120.0
+    everything = build_queries(data, keys, TrainConfig(), 3)
+    assert [len(everything[n]) for n in ("msms", "ir", "ccs", "fused")] == [3, 3, 3, 3]
+
+
+def test_blind_queries_keep_the_precursor_and_lose_every_peak():
+    from models.config import TrainConfig
+
+    data = _training_set()
+    (seen, _) = build_queries(data, {CAFFEINE}, TrainConfig(), None)["msms"]
+    (blind, _) = build_queries(data, {CAFFEINE}, TrainConfig(), None, blind=True)["msms"]
     assert seen.neutral_mass == blind.neutral_mass == pytest.approx(194.0804, abs=1e-3)
     seen_input, blind_input = seen.inputs[0][1], blind.inputs[0][1]
     assert seen_input.n_peaks == 2 and blind_input.n_peaks == 0
-    assert not np.any(blind_input.peaks)
+    assert np.any(seen_input.peaks) and not np.any(blind_input.peaks)
+    assert blind_input.precursor_mz == seen_input.precursor_mz

@@ -159,3 +159,27 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
     torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="no config and state_dict"):
         read_checkpoint(tmp_path / "other.pt")
+
+
+def test_evaluation_embeds_with_the_models_own_encoders(model):
+    from models.embed import embed_inputs, embed_smiles
+    from models.evaluate import model_embedder
+
+    device = torch.device("cpu")
+    embedder = model_embedder(model, device)
+    assert embedder.dim == TINY.embed_dim
+    items = [(138.2, 195.08, "[M+H]+"), (150.0, None, "[M+Na]+")]
+    expected = embed_inputs(model, "ccs", items, device)
+    np.testing.assert_allclose(embedder.queries("ccs", items), expected, atol=1e-6)
+    assert not np.allclose(embedder.queries("ccs", items[:1]), embedder.queries("ccs", items[1:]))
+    ok, vectors = embedder.structures(["CCO", "not a smiles", "c1ccccc1"])
+    ok_ref, ref = embed_smiles(model, ["CCO", "not a smiles", "c1ccccc1"], device)
+    assert list(ok) == list(ok_ref) == [True, False, True]
+    np.testing.assert_allclose(vectors, ref, atol=1e-6)
+    assert vectors.shape == (2, TINY.embed_dim)
+
+
+def test_random_expectation_edge_cases():
+    assert random_top_k(np.array([1, 1]), np.array([True, True]), 1) == 1.0  # one candidate
+    assert random_top_k(np.array([0, 4]), np.array([False, True]), 1) == pytest.approx(0.125)
+    assert random_top_k(np.array([]), np.array([]), 5) == 0.0

