@@ -40,8 +40,12 @@ def registry(engine, tmp_path):
     def structures(smiles: list[str]):
         return np.ones(len(smiles), bool), np.stack([by_smiles[s] for s in smiles])
 
+    def queries(modality: str, items: list):
+        assert modality in ("msms", "ir", "ccs"), modality
+        return np.stack([unit(x) for x in items])
+
     embedder = Embedder(
-        queries=lambda modality, items: np.stack([unit(x) for x in items]),
+        queries=queries,
         structures=structures,
         dim=3,
     )

@@ -229,6 +229,7 @@ def test_molfile_keeps_its_blank_title_line():
         ("InChI=1S/garbage", "RDKit cannot parse InChI 'InChI=1S/garbage'"),
         ("C(" * 40, f"RDKit cannot parse SMILES '{'C(' * 40}'"),
         ("C(" * 41, f"RDKit cannot parse SMILES '{('C(' * 41)[:77]}...'"),
+        ("C(" * 40 + "C", f"RDKit cannot parse SMILES '{('C(' * 40 + 'C')[:77]}...'"),
         (CAFFEINE_KEY, f"an InChIKey ({CAFFEINE_KEY}) names but does not describe a structure"),
         (
             "*CC*",
@@ -241,3 +242,40 @@ def test_refusals_say_exactly_why(text, message):
     with pytest.raises(InvalidStructureError) as info:
         identify(text)
     assert str(info.value) == message
+
+
+def test_fingerprints_are_the_report_bits_exactly():
+    """Stored fingerprints must not drift with RDKit defaults: pinned bit positions."""
+    on = {
+        s: [i for i, b in enumerate(fingerprint_bits(s)) if b == "1"] for s in ("CCO", "c1ccccc1O")
+    }
+    assert on["CCO"] == [562, 1183, 1308, 1339, 1728, 1772]
+    assert len(on["c1ccccc1O"]) == 38 and on["c1ccccc1O"][:5] == [52, 103, 161, 170, 194]
+    with pytest.raises(InvalidStructureError) as info:
+        fingerprint_bits("C1CC(")
+    assert str(info.value) == "RDKit cannot parse SMILES 'C1CC('"
+
+
+def test_an_adduct_is_inferred_within_20_ppm_only():
+    mz = parse_adduct("[M+H]+").mz(CAFFEINE_MASS)
+    assert infer_adduct(mz * (1 + 19.5e-6), CAFFEINE_MASS, "positive") == "[M+H]+"
+    assert infer_adduct(mz * (1 + 20.5e-6), CAFFEINE_MASS, "positive") is None
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("[M-H]", "[M-H]-"),
+        ("M-H", "[M-H]-"),
+        ("[M+Cl]", "[M+Cl]-"),
+        ("[M+FA-H]", "[M+FA-H]-"),
+        ("[M-H2O+H]", "[M+H-H2O]+"),
+        ("[M+2H]", "[M+2H]2+"),
+        ("[M+2Na-H]", "[M+2Na-H]+"),
+        ("[M]", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_a_signless_adduct_gets_the_charge_its_terms_imply(text, name):
+    assert normalize_adduct(text) == name

@@ -140,8 +140,9 @@ def test_ccs_formula_and_source_filters(library):
 
 
 def test_search_needs_a_query(library):
-    with session_scope(library) as session, pytest.raises(ValueError, match="at least one"):
+    with session_scope(library) as session, pytest.raises(ValueError) as info:
         search(session, SearchRequest({}))
+    assert str(info.value) == "a search needs at least one query modality (MS/MS, IR or CCS)"
 
 
 def test_reader_role_reads_and_searches_but_cannot_write(library):
@@ -269,8 +270,9 @@ def test_weights_zero_for_one_modality_but_never_all_or_negative(library):
         )
         assert names(only_ccs) == ["paraxanthine"] and only_ccs.weights == {"ccs": 1.0, "msms": 0.0}
         for weights in ({"msms": 0.0, "ccs": 0.0}, {"msms": -1.0, "ccs": 2.0}):
-            with pytest.raises(ValueError, match="non-negative and not all zero"):
+            with pytest.raises(ValueError) as info:
                 search(session, SearchRequest({"msms": q_msms, "ccs": q_ccs}, weights))
+            assert str(info.value) == "modality weights must be non-negative and not all zero"
         empty = search(session, SearchRequest({"msms": q_msms}, formula="C99H99"))
     assert (empty.hits, empty.candidates) == ([], 0)
 
@@ -313,3 +315,33 @@ def test_library_search_by_measurement_embedding(library):
     )
     assert [m.name for m in by_name] == ["theobromine"] and other == []
     assert matches[0].inchikey.endswith("-N") and len(matches[0].inchikey) == 27
+
+
+def test_defaults_title_and_result_sizes(library, tmp_path):
+    """An untitled search is titled ''; neighbour and library searches return 10 by default."""
+    alkanes = "".join(f"{'C' * n} alkane{n}\n" for n in range(2, 14))
+    ingest(library, "structures", write(tmp_path, "alkanes.smi", alkanes), "handmade")
+    with session_scope(library) as session:
+        assert search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=1)).query == ""
+        ethane = session.execute(
+            text("SELECT inchikey FROM compound WHERE 'alkane2' = ANY(names)")
+        ).scalar_one()
+        assert len(similar_structures(session, ethane)) == 10
+        model_id = session.execute(text("SELECT id FROM model")).scalar_one()
+        compound = session.execute(text("SELECT min(id) FROM compound")).scalar_one()
+        write_measurement_embeddings(
+            session,
+            model_id,
+            "msms",
+            list(range(1, 13)),
+            [compound] * 12,
+            np.stack([unit([1, n / 10, 0]) for n in range(12)]),
+        )
+        assert len(library_search(session, "msms", unit([1, 0, 0]))) == 10
+
+
+def test_scores_in_json_are_rounded_to_six_places():
+    from registry.search import Hit
+
+    hit = Hit(1, "K", "C", None, 16.0313, 0.123456789, {"msms": 0.123456789})
+    assert hit.as_dict()["score"] == 0.123457
