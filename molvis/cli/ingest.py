@@ -48,7 +48,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from registry.db import session_scope
-    from registry.formats import files_for
+    from registry.formats import KINDS, files_for
     from registry.ingest import ingest_file
 
     require_schema()
@@ -61,6 +61,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     summaries = []
     for path in skipped:
         console.print(f"[dim]skipped {path} (not a {args.kind} file by its name)[/dim]")
+    if not files:
+        console.print(
+            f"[red]error:[/red] no {args.kind} files in {', '.join(args.paths)} "
+            f"(inside folders molvis takes {', '.join(KINDS[args.kind].suffixes)}"
+            " and archives)",
+            highlight=False,
+        )
     for path in files:
         bar = tqdm(
             desc=path.name[:40],

@@ -24,19 +24,18 @@ def cmd_orchestrate(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env)
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
-    url = f"http://{shown}:{args.port}/"
-    command = [
+def ui_command(port: int, host: str) -> list[str]:
+    """The Streamlit command line of the query page: bound to `host`, uploads capped."""
+    return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(UI_APP),
         "--server.port",
-        str(args.port),
+        str(port),
         "--server.address",
-        args.host,
+        host,
         "--server.maxUploadSize",
         str(UPLOAD_LIMIT_MB),
         "--server.headless",
@@ -44,14 +43,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "--browser.gatherUsageStats",
         "false",
     ]
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    url = f"http://{'localhost' if local else args.host}:{args.port}/"
+    if not local:
         print(
             f"molvis: the UI listens on {args.host}: anyone who reaches this machine can use it "
             "(it has no login); it reads the registry with the read-only role",
             file=sys.stderr,
         )
     print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
-    server = subprocess.Popen(command)
+    server = subprocess.Popen(ui_command(args.port, args.host))
     if args.open:
         webbrowser.open(url)
     try:

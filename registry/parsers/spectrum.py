@@ -116,7 +116,7 @@ def build_record(
     if not smiles and not inchi and require_structure:
         raise RecordError("no structure (neither SMILES nor InChI given)")
     raw_adduct = present(md.get("adduct"))
-    adduct = normalize_adduct(raw_adduct) or raw_adduct
+    adduct = normalize_adduct(raw_adduct)  # one molvis cannot compute is kept aside below
     ion_mode = present(md.get("ionmode"))
     if ion_mode:
         ion_mode = {"p": "positive", "n": "negative"}.get(ion_mode[0].lower(), ion_mode.lower())
@@ -149,7 +149,10 @@ def build_record(
         collision_energy=present(md.get("collision_energy")),
         mz=mz[order],
         intensity=intensity[order],
-        metadata={k: md[k] for k in extra_keys if present(md.get(k))},
+        metadata={
+            **{k: md[k] for k in extra_keys if present(md.get(k))},
+            **({"adduct_unreadable": raw_adduct} if raw_adduct and not adduct else {}),
+        },
     )
 
 

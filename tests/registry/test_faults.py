@@ -1,0 +1,186 @@
+"""Bad input, faults and concurrency: every bad record is one reject with its reason, the rest
+of the file loads, `--json` stays JSON, and parallel ingests both succeed."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from registry.db import session_scope
+from registry.ingest import IngestOptions
+from registry.parsers import ParseError
+from registry.parsers.ir import parse_jcamp
+from registry.parsers.tables import read_table
+from registry.sources import decode
+from tests.builders import member, mgf_block, write
+from tests.conftest import TABLES, count, first_mgf_blocks, ingest, molvis, shared
+
+PEAKS = ["30.0 10", "45.0 100"]
+JCAMP = """##TITLE=test spectrum
+##JCAMP-DX=4.24
+##DATA TYPE=INFRARED SPECTRUM
+##$SMILES=c1ccccc1
+##XUNITS=1/CM
+##YUNITS=ABSORBANCE
+##XFACTOR={xfactor}
+##YFACTOR=1
+##FIRSTX=600
+##LASTX=3800
+##NPOINTS={npoints}
+##XYDATA=(X++(Y..Y))
+{xydata}
+##END=
+"""
+
+
+def jcamp(xfactor="1", npoints="801", xydata=None) -> str:
+    rows = (
+        xydata
+        or "\n".join(
+            f"{600 + 4 * i * 10} " + " ".join(str(0.1 + 0.001 * (i * 10 + j)) for j in range(10))
+            for i in range(80)
+        )
+        + "\n3800 0.9"
+    )
+    return JCAMP.format(xfactor=xfactor, npoints=npoints, xydata=rows)
+
+
+def test_a_valid_jcamp_still_loads():
+    (parsed,) = parse_jcamp(member(jcamp(), "ok.jdx"))
+    assert parsed.record is not None, parsed.reason
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (jcamp(xfactor="0"), "unreadable"),
+        (jcamp(xydata="600 0.1 zz 0.3\n604 junk"), "unreadable"),
+        (jcamp(npoints="999999999999"), "##NPOINTS=999,999,999,999 is more than molvis reads"),
+    ],
+)
+def test_a_damaged_jcamp_is_one_reject(text, reason, capsys):
+    (parsed,) = parse_jcamp(member(text, "bad.jdx"))
+    assert parsed.record is None and reason in parsed.reason
+    assert capsys.readouterr().out == ""  # the jcamp package's prints are swallowed
+
+
+def test_jcamp_faults_keep_json_valid_and_the_folder_loading(engine, tmp_path):
+    folder = tmp_path / "ir"
+    folder.mkdir()
+    write(folder, "ok.jdx", jcamp())
+    write(folder, "xfactor.jdx", jcamp(xfactor="0"))
+    write(folder, "huge.jdx", jcamp(npoints="999999999999"))
+    result = molvis("ingest", "ir", str(folder), "--source", "lab", "--json")
+    report = json.loads(result.stdout)
+    by_name = {f["file"].rsplit("/", 1)[1]: f for f in report["files"]}
+    assert by_name["ok.jdx"]["inserted"] == 1
+    assert by_name["huge.jdx"]["rejected"] == by_name["xfactor.jdx"]["rejected"] == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_nul_byte_past_64_kb_rejects_its_record_only(engine, tmp_path):
+    filler = "".join(mgf_block(f"s{n}", "CCO", "47.049", PEAKS) for n in range(700))
+    assert len(filler) > 65536
+    bad = mgf_block("bad\x00title", "CCC", "61.065", PEAKS)
+    after = mgf_block("after", "CCCC", "59.0855", PEAKS)
+    summary = ingest(engine, "msms", write(tmp_path, "nul.mgf", filler + bad + after), "lab")
+    assert summary.status == "loaded" and summary.rejected == 1
+    with engine.connect() as conn:
+        reason, raw = conn.execute(text("SELECT reason, raw_text FROM rejected_record")).one()
+    assert "NUL byte" in reason and "bad\\0title" in raw
+    assert count(engine, "compound") == 2  # ethanol and butane; propane was the bad one
+
+
+def test_a_huge_record_is_kept_as_a_bounded_prefix(engine, tmp_path):
+    block = mgf_block("huge", "C1CC(", "47.049", PEAKS + ["1 1"] * 100_000)
+    summary = ingest(engine, "msms", write(tmp_path, "huge.mgf", block), "lab")
+    assert summary.rejected == 1
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT raw_text FROM rejected_record")).scalar_one()
+    assert len(raw) < 21_000 and raw.endswith(f"of {len(block.rstrip()):,} not kept]")
+
+
+def test_missing_fingerprints_are_filled_by_the_next_ingest(engine, tmp_path):
+    path = write(tmp_path, "s.smi", "CCO ethanol\nc1ccccc1 benzene\n")
+    ingest(engine, "structures", path, "lib")
+    with session_scope(engine) as session:  # as if the first run died before its fingerprints
+        session.execute(text("UPDATE compound SET fingerprint = NULL"))
+    again = ingest(engine, "structures", path, "lib")
+    assert (again.status, again.fingerprints) == ("unchanged", 2)
+    with engine.connect() as conn:
+        missing = conn.execute(text("SELECT count(*) FROM compound WHERE fingerprint IS NULL"))
+        assert missing.scalar_one() == 0
+
+
+def test_three_parallel_ingests_of_overlapping_files_all_succeed(engine, tmp_path):
+    """Real MassBank spectra in three overlapping slices, ingested at once (without the
+    ingest lock: a KeyError or a deadlock). Each compound and spectrum ends up stored once."""
+    text_ = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 3000)
+    blocks = [b + "END IONS\n" for b in text_.split("END IONS\n") if b.strip()]
+    slices = [(0, 2000), (1000, 3000), (500, 2500)]
+    files = [
+        write(tmp_path, f"part{i}.mgf", "".join(reversed(blocks[a:b]) if i == 1 else blocks[a:b]))
+        for i, (a, b) in enumerate(slices)
+    ]
+    ingest(engine, "msms", write(tmp_path, "all.mgf", "".join(blocks)), "all")
+    expected = {t: count(engine, t) for t in ("compound", "msms_spectrum")}
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "molvis", "ingest", "msms", str(f), "--source", f"lab{i}"]
+            + ["--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, f in enumerate(files)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, err
+        assert json.loads(out)["files"][0]["status"] == "loaded"
+    assert {t: count(engine, t) for t in expected} == expected
+    assert count(engine, "ingest_run") == 3
+
+
+def test_utf16_semicolon_and_doubled_column_tables():
+    utf16 = "smiles;adduct;ccs\nCCO;[M+H]+;110.2\n".encode("utf-16")
+    text_ = decode(utf16, "lab.csv")
+    table = read_table(member(text_, "lab.csv"))
+    assert list(table.columns) == ["smiles", "adduct", "ccs"] and table.iloc[0]["ccs"] == "110.2"
+    with pytest.raises(ParseError, match="column 'ccs' appears more than once"):
+        read_table(member("smiles,ccs,ccs\nCCO,1,2\n", "dup.csv"))
+
+
+def test_msp_annotation_with_a_semicolon_and_an_unknown_adduct(engine, tmp_path):
+    from registry.parsers.msp import parse_msp
+
+    text_ = (
+        "Name: ethanol\nSMILES: CCO\nPrecursorMZ: 47.0491\nPrecursor_type: [M+Foo]+\n"
+        'Num Peaks: 2\n30.0 10 "frag; a"\n45.0 100 "M-H2O; b"\n'
+    )
+    (parsed,) = parse_msp(member(text_, "lib.msp"))
+    assert parsed.record is not None, parsed.reason
+    assert list(parsed.record.mz) == [30.0, 45.0]
+    assert parsed.record.adduct is None
+    assert parsed.record.metadata["adduct_unreadable"] == "[M+Foo]+"
+    summary = ingest(engine, "msms", write(tmp_path, "lib.msp", text_), "lab")
+    with engine.connect() as conn:
+        adduct = conn.execute(text("SELECT adduct FROM msms_spectrum")).scalar_one()
+    assert summary.inserted == 1 and adduct == "[M+H]+"  # inferred from the precursor
+
+
+def test_an_empty_folder_says_so(engine, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = molvis("ingest", "msms", str(tmp_path / "empty"), "--source", "lab", "--json")
+    assert result.returncode == 1 and "no msms files in" in result.stderr
+    assert json.loads(result.stdout) == {"files": []}
+
+
+def test_structure_option_defaults(engine, tmp_path):
+    options = IngestOptions(fingerprints=False)
+    summary = ingest(engine, "structures", write(tmp_path, "s.smi", "CCO\n"), "lib", options)
+    assert summary.fingerprints == 0
