@@ -209,8 +209,8 @@ def build_queries(
     for compound, items in per_compound.items():
         if len({m for m, _, _ in items}) < 2:
             continue
-        mass = next((m for mod, _, m in items if mod == "msms" and m), None)
-        mass = mass or next((m for _, _, m in items if m), masses[compound])
+        # items list MS/MS first: the first known mass is an MS/MS precursor's when one has it
+        mass = next((m for _, _, m in items if m), masses[compound])
         fused.append(Query("fused", [(m, x) for m, x, _ in items], keys[compound], mass))
     queries["fused"] = fused
     rng = random.Random(seed)

@@ -61,7 +61,7 @@ def compound(session: Session, inchikey: str) -> CompoundView | None:
         SELECT m.id, m.record_id, m.precursor_mz, m.adduct, m.ion_mode, m.instrument_type,
                m.collision_energy, m.mz, m.intensity, s.name AS source
         FROM msms_spectrum m JOIN source s ON s.id = m.source_id
-        WHERE m.compound_id = :cid ORDER BY m.id LIMIT 200"""),
+        WHERE m.compound_id = :cid AND m.superseded_by IS NULL ORDER BY m.id LIMIT 200"""),
             params,
         ).mappings()
     ]
@@ -71,7 +71,7 @@ def compound(session: Session, inchikey: str) -> CompoundView | None:
             text("""
         SELECT i.id, i.title, i.x, i.y, i.x_units, i.y_units, i.state, s.name AS source
         FROM ir_spectrum i JOIN source s ON s.id = i.source_id
-        WHERE i.compound_id = :cid ORDER BY i.id"""),
+        WHERE i.compound_id = :cid AND i.superseded_by IS NULL ORDER BY i.id"""),
             params,
         ).mappings()
     ]

@@ -54,6 +54,7 @@ class FileSummary:
     error: str | None = None
     reject_examples: list[str] = field(default_factory=list)
     fingerprints: int = 0
+    superseded: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,10 +118,11 @@ def _store_measurements(state: _FileState, accepted: list[Normalized], ids: dict
             continue
         state.hashes.add(row["content_hash"])
         rows.append(row)
-    inserted = store.insert_measurements(state.session, state.kind.table, rows)
-    state.summary.inserted += inserted
-    state.summary.duplicates += len(rows) - inserted
-    state.changes += inserted
+    new_ids = store.insert_measurements(state.session, state.kind.table, rows)
+    state.summary.inserted += len(new_ids)
+    state.summary.duplicates += len(rows) - len(new_ids)
+    state.summary.superseded += store.supersede(state.session, state.kind.table, new_ids)
+    state.changes += len(new_ids)
 
 
 def _write_batch(state: _FileState, batch: list[Parsed]) -> None:

@@ -71,9 +71,13 @@ def read_measurements(
     params: dict | None = None,
     compound: Callable[[int], int | None] = lambda cid: cid,
 ) -> list[MeasurementRow]:
-    """Rows of one modality ('msms', 'ir', 'ccs') by id, filtered by a SQL condition on the
-    table (alias t); `compound` maps each compound id to the row's `compound` (None drops it)."""
-    sql = f"SELECT {_COLUMNS[modality]} FROM {TABLES[modality]} t WHERE {where} ORDER BY t.id"
+    """Current rows (not superseded by a newer version) of one modality ('msms', 'ir', 'ccs') by
+    id, filtered by a SQL condition on the table (alias t); `compound` maps each compound id to
+    the row's `compound` (None drops it)."""
+    sql = (
+        f"SELECT {_COLUMNS[modality]} FROM {TABLES[modality]} t "
+        f"WHERE t.superseded_by IS NULL AND ({where}) ORDER BY t.id"
+    )
     rows = []
     for r in session.execute(text(sql), params or {}):
         ref = compound(r.compound_id)

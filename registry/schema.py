@@ -84,6 +84,7 @@ class RejectedRecord(Base):
     line_no: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     raw_text: Mapped[str] = mapped_column(Text)
+    raw_sha256: Mapped[str] = mapped_column(Text)  # with the reason: a reject is stored once
 
 
 class MsmsSpectrum(Base):
@@ -104,6 +105,7 @@ class MsmsSpectrum(Base):
     intensity: Mapped[list[float]] = mapped_column(ARRAY(REAL))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
     content_hash: Mapped[str] = mapped_column(Text, unique=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
 class IrSpectrum(Base):
@@ -124,6 +126,7 @@ class IrSpectrum(Base):
     processed: Mapped[list[float]] = mapped_column(Vector(IR_GRID_POINTS))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
     content_hash: Mapped[str] = mapped_column(Text, unique=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
 class CcsValue(Base):
@@ -142,6 +145,7 @@ class CcsValue(Base):
     drift_gas: Mapped[str | None] = mapped_column(Text)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
     content_hash: Mapped[str] = mapped_column(Text, unique=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
 class Model(Base):

@@ -51,7 +51,7 @@ def msms_library_search(
         text("""
         SELECT s.id, s.mz, s.intensity, s.precursor_mz, c.inchikey, c.names[1] AS name
         FROM msms_spectrum s JOIN compound c ON c.id = s.compound_id
-        WHERE s.precursor_mz BETWEEN :lo AND :hi"""),
+        WHERE s.precursor_mz BETWEEN :lo AND :hi AND s.superseded_by IS NULL"""),
         {"lo": precursor_mz - delta, "hi": precursor_mz + delta},
     ).all()
     query = _spectrum(mz, intensity, precursor_mz)
@@ -73,6 +73,7 @@ def ir_library_search(session: Session, processed: np.ndarray, k: int = 10) -> l
         SELECT s.id, c.inchikey, c.names[1] AS name,
                1 - (s.processed <=> CAST(:q AS vector)) AS score
         FROM ir_spectrum s JOIN compound c ON c.id = s.compound_id
+        WHERE s.superseded_by IS NULL
         ORDER BY s.processed <=> CAST(:q AS vector) LIMIT :k"""),
         {"q": vector, "k": k},
     )

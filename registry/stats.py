@@ -19,7 +19,9 @@ SELECT
   (SELECT count(*) FROM compound WHERE fingerprint IS NOT NULL) AS compounds_with_fingerprint,
   (SELECT count(DISTINCT compound_id) FROM msms_spectrum) AS compounds_with_msms,
   (SELECT count(DISTINCT compound_id) FROM ir_spectrum) AS compounds_with_ir,
-  (SELECT count(DISTINCT compound_id) FROM ccs_value) AS compounds_with_ccs
+  (SELECT count(DISTINCT compound_id) FROM ccs_value) AS compounds_with_ccs,
+  (SELECT count(*) FROM msms_spectrum WHERE superseded_by IS NOT NULL)
+    + (SELECT count(*) FROM ir_spectrum WHERE superseded_by IS NOT NULL) AS superseded_versions
 """
 _MULTI = """
 SELECT count(*) FROM (

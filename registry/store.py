@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -206,11 +206,49 @@ def compound_ids(session: Session, inchikeys: list[str]) -> dict[str, int]:
     )
 
 
-def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any]]) -> int:
-    """Insert measurement rows whose content hash is new; returns how many were inserted."""
+def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert measurement rows whose content hash is new; the ids of those inserted."""
     if not rows:
+        return []
+    return [row[0] for row in copy_insert(session, table, rows, ["content_hash"], ["id"])]
+
+
+# A record is a new version of an earlier one from the same source when both carry the same
+# accession: MassBank/GNPS spectrum ids for MS/MS, the file name for IR. CCS rows have no
+# stable accession and are never superseded.
+_SAME_RECORD = {
+    "msms_spectrum": "new.metadata ? 'spectrum_id'",
+    "ir_spectrum": "TRUE",
+}
+
+
+def supersede(session: Session, table: Table, new_ids: list[int]) -> int:
+    """Mark current rows that these new rows replace (same source, same accession, other
+    content) as superseded, and drop their embeddings; returns how many were superseded."""
+    if not new_ids or table.name not in _SAME_RECORD:
         return 0
-    return len(copy_insert(session, table, rows, ["content_hash"], ["id"]))
+    old = (
+        session.execute(
+            text(f"""
+            UPDATE {table.name} old SET superseded_by = new.id
+            FROM {table.name} new
+            WHERE new.id = ANY(:ids) AND {_SAME_RECORD[table.name]}
+              AND old.source_id = new.source_id AND old.record_id = new.record_id
+              AND old.id < new.id AND old.superseded_by IS NULL
+            RETURNING old.id"""),
+            {"ids": new_ids},
+        )
+        .scalars()
+        .all()
+    )
+    if old:
+        session.execute(
+            text(
+                "DELETE FROM measurement_embedding WHERE modality = :m AND measurement_id = ANY(:ids)"
+            ),
+            {"m": "msms" if table.name == "msms_spectrum" else "ir", "ids": list(old)},
+        )
+    return len(old)
 
 
 def kept_raw_text(raw: str) -> str:
@@ -223,12 +261,15 @@ def kept_raw_text(raw: str) -> str:
 
 
 def insert_rejects(session: Session, rejects: list[dict[str, Any]]) -> int:
-    """Keep rejected records with their reason (once per file and record number)."""
+    """Keep rejected records with their reason, once per raw text and reason (a new version
+    of a file does not repeat the rejects it shares with the old one)."""
     if not rejects:
         return 0
+    for reject in rejects:
+        reject["raw_sha256"] = hashlib.sha256(reject["raw_text"].encode()).hexdigest()
     stmt = (
         pg_insert(RejectedRecord.__table__)
-        .on_conflict_do_nothing(constraint="uq_rejected_record_file_record")
+        .on_conflict_do_nothing(constraint="uq_rejected_record_raw_reason")
         .returning(RejectedRecord.__table__.c.id)
     )
     return len(session.execute(stmt, rejects).all())

@@ -145,14 +145,18 @@ def test_the_spectrum_blind_control_ranks_every_query_alike(registry):
 CAFFEINE = "RYYVLZVUVIJVGH-UHFFFAOYSA-N"
 SERINE = "MTCFGRXMJLQNBG-UHFFFAOYSA-N"
 GLYCINE = "DHMQDGOQFOQNFH-UHFFFAOYSA-N"
+ALANINE = "QNAYBMKLOCPYGJ-UHFFFAOYSA-N"
+VALINE = "KZSNJWFQEVHDMF-UHFFFAOYSA-N"
 ETHANOL = "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
-TEST_KEYS = {CAFFEINE, SERINE, GLYCINE}
+FUSED_KEYS = {CAFFEINE, SERINE, GLYCINE}  # two modalities or more
+TEST_KEYS = FUSED_KEYS | {ALANINE, VALINE}
 
 
 def _training_set():
     """Ethanol (train split) comes first in every modality. Test split: caffeine with two
     MS/MS, IR and two CCS; serine with IR and a CCS whose ion m/z implies 105.4927 (not its
-    105.0426); glycine with IR and an MS/MS of an adduct molvis cannot compute."""
+    105.0426); glycine with IR and an MS/MS of an adduct molvis cannot compute; alanine with
+    MS/MS only and valine with CCS only (no fused query)."""
     from registry.measurements import CcsRow, IrRow, MsmsRow
     from registry.training_data import CompoundRow, TrainingSet
 
@@ -175,9 +179,12 @@ def _training_set():
             CompoundRow(2, CAFFEINE, "Cn1cnc2c1c(=O)n(C)c(=O)n2C", 194.080376, None),
             CompoundRow(3, SERINE, "NC(CO)C(=O)O", 105.042593, None),
             CompoundRow(4, GLYCINE, "NCC(=O)O", 75.032028, None),
+            CompoundRow(5, ALANINE, "CC(N)C(=O)O", 89.047678, None),
+            CompoundRow(6, VALINE, "CC(C)C(N)C(=O)O", 117.078979, None),
         ],
         msms=[
             spectrum(0, 1, 47.049141, "[M+H]+"),
+            spectrum(4, 13, 90.054955, "[M+H]+"),  # alanine: MS/MS only
             spectrum(1, 2, 195.087652, "[M+H]+"),
             spectrum(1, 3, 217.069597, "[M+Na]+"),
             spectrum(3, 4, 76.0393, "[M+Foo]+"),
@@ -193,6 +200,7 @@ def _training_set():
             CcsRow(1, 10, 138.2, 195.087652, "[M+H]+"),
             CcsRow(1, 11, 150.0, None, "[M+Na]+"),
             CcsRow(2, 12, 120.0, 106.5, "[M+H]+"),
+            CcsRow(5, 14, 125.0, None, "[M+H]+"),  # valine: CCS only
         ],
     )
 
@@ -206,13 +214,15 @@ def test_queries_per_modality_for_the_test_split_only():
         assert {q.modality for q in items} == {name}
     msms = queries["msms"]
     assert [(q.truth, q.inputs[0][0]) for q in msms] == [
+        (ALANINE, "msms"),
         (CAFFEINE, "msms"),
         (CAFFEINE, "msms"),
         (GLYCINE, "msms"),
     ]
     masses = [q.neutral_mass for q in msms]
-    assert masses[:2] == pytest.approx([194.080376] * 2, abs=1e-5) and masses[2] is None
-    assert [q.inputs[0][1].n_peaks for q in msms] == [2, 2, 2]
+    assert masses[:3] == pytest.approx([89.047678, 194.080376, 194.080376], abs=1e-5)
+    assert masses[3] is None
+    assert [q.inputs[0][1].n_peaks for q in msms] == [2, 2, 2, 2]
     ir = queries["ir"]
     assert [(q.truth, q.inputs[0][0], q.neutral_mass) for q in ir] == [
         (CAFFEINE, "ir", 194.080376),  # IR has no precursor: the compound's own mass
@@ -225,11 +235,14 @@ def test_queries_per_modality_for_the_test_split_only():
         (CAFFEINE, ("ccs", (138.2, 195.087652, "[M+H]+"))),
         (CAFFEINE, ("ccs", (150.0, None, "[M+Na]+"))),
         (SERINE, ("ccs", (120.0, 106.5, "[M+H]+"))),
+        (VALINE, ("ccs", (125.0, None, "[M+H]+"))),
     ]
     # from the ion's m/z and adduct, else (no m/z) the compound's
-    assert [q.neutral_mass for q in ccs] == pytest.approx([194.080376, 194.080376, 105.492724])
+    assert [q.neutral_mass for q in ccs] == pytest.approx(
+        [194.080376, 194.080376, 105.492724, 117.078979]
+    )
     fused = {q.truth: q for q in queries["fused"]}
-    assert set(fused) == TEST_KEYS and {q.modality for q in fused.values()} == {"fused"}
+    assert set(fused) == FUSED_KEYS and {q.modality for q in fused.values()} == {"fused"}
     assert [m for m, _ in fused[CAFFEINE].inputs] == ["msms", "msms", "ir", "ccs", "ccs"]
     assert [m for m, _ in fused[SERINE].inputs] == ["ir", "ccs"]
     assert [m for m, _ in fused[GLYCINE].inputs] == ["msms", "ir"]
@@ -256,9 +269,10 @@ def test_query_sampling_is_seeded_and_bounded():
     # random.Random(seed).sample: pinned so that a changed default seed shows
     assert one["ir"][0].truth == SERINE and one["ccs"][0].inputs[0][1][0] == 138.2
     other_seed = build_queries(data, keys, TrainConfig(), 1, seed=3)
-    assert other_seed["ir"][0].truth == GLYCINE and other_seed["ccs"][0].inputs[0][1][0] == 120.0
-    everything = build_queries(data, keys, TrainConfig(), 3)
-    assert [len(everything[n]) for n in ("msms", "ir", "ccs", "fused")] == [3, 3, 3, 3]
+    assert other_seed["ir"][0].truth == GLYCINE and other_seed["ccs"][0].inputs[0][1][0] == 150.0
+    exactly = build_queries(data, FUSED_KEYS, TrainConfig(), 3)  # three fused: none dropped
+    unsampled = build_queries(data, FUSED_KEYS, TrainConfig(), None)
+    assert [q.truth for q in exactly["fused"]] == [q.truth for q in unsampled["fused"]]
 
 
 def test_blind_queries_keep_the_precursor_and_lose_every_peak():

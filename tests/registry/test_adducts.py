@@ -58,6 +58,7 @@ def test_unreadable_formulas_say_why(formula, message):
         ("[2M+Na]+", "[2M+Na]+", 2, 1),
         ("[M+HCOO]-", "[M+FA-H]-", 1, -1),
         ("[M-H2O+H]+", "[M+H-H2O]+", 1, 1),
+        ("M+H-", "M+H-", 1, -1),
     ],
 )
 def test_adduct_names_molecules_and_charge(text, name, n, charge):

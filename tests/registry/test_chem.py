@@ -267,6 +267,7 @@ def test_an_adduct_is_inferred_within_20_ppm_only():
     [
         ("[M-H]", "[M-H]-"),
         ("M-H", "[M-H]-"),
+        ("[M - H]", "[M-H]-"),
         ("[M+Cl]", "[M+Cl]-"),
         ("[M+FA-H]", "[M+FA-H]-"),
         ("[M-H2O+H]", "[M+H-H2O]+"),

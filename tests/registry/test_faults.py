@@ -184,3 +184,36 @@ def test_structure_option_defaults(engine, tmp_path):
     options = IngestOptions(fingerprints=False)
     summary = ingest(engine, "structures", write(tmp_path, "s.smi", "CCO\n"), "lib", options)
     assert summary.fingerprints == 0
+
+
+def test_an_edited_record_supersedes_its_old_version_and_rejects_are_kept_once(engine, tmp_path):
+    from registry.embeddings import write_measurement_embeddings
+    from registry.measurements import read_measurements
+    from registry.model_store import register_model
+
+    bad = mgf_block("broken", "C1CC(", "47.049", ["30.0 10", "44.0 50"])
+    v1 = mgf_block("ethanol", "CCO", "47.049", PEAKS, SPECTRUMID="MSBNK-TEST-0001") + bad
+    v2 = v1.replace("45.0 100", "45.0 90")  # one peak corrected upstream
+    first = ingest(engine, "msms", write(tmp_path, "v1.mgf", v1), "massbank")
+    with session_scope(engine) as session:
+        model = register_model(session, "m", "v", "-", {}, {}, True)
+        old_id = session.execute(text("SELECT id FROM msms_spectrum")).scalar_one()
+        write_measurement_embeddings(
+            session, model.id, "msms", [old_id], [1], [[1.0] + [0.0] * 255]
+        )
+    second = ingest(engine, "msms", write(tmp_path, "v2.mgf", v2), "massbank")
+    assert (first.inserted, first.rejected) == (1, 1)
+    assert (second.inserted, second.superseded, second.rejected) == (1, 1, 1)
+    assert count(engine, "rejected_record") == 1  # the unchanged broken record, once
+    assert count(engine, "measurement_embedding") == 0  # the old version's vector is gone
+    with session_scope(engine) as session:
+        rows = session.execute(
+            text("SELECT id, superseded_by FROM msms_spectrum ORDER BY id")
+        ).all()
+        (current,) = read_measurements(session, "msms")
+    assert rows[0] == (old_id, rows[1][0]) and rows[1][1] is None
+    assert current.measurement_id == rows[1][0] and list(current.intensity) == [10.0, 90.0]
+    third = ingest(engine, "msms", write(tmp_path, "v2.mgf", v2), "massbank")
+    assert third.status == "unchanged"
+    other = ingest(engine, "msms", write(tmp_path, "lab.mgf", v1), "lab")  # another source
+    assert (other.inserted, other.superseded) == (0, 0)

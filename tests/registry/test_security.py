@@ -122,12 +122,15 @@ def test_decompression_is_capped(tmp_path, monkeypatch):
 @pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("runuser") is None, reason="needs root and runuser"
 )
-def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password(tmp_path):
+def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password():
     """Past ~80 characters the socket lives in a world-writable /tmp folder: the issue's
-    attack reached the superuser there. Now the password stops it."""
+    attack reached the superuser there. Now the password stops it. (Not under pytest's
+    tmp_path: another pytest resets its root to 0700, which the server's user cannot pass.)"""
+    import tempfile
+
     from registry.settings import Settings
 
-    home = tmp_path / ("long-molvis-home-" + "x" * 90)
+    home = Path(tempfile.mkdtemp(prefix="molvis-long-")) / ("long-molvis-home-" + "x" * 90)
     settings = Settings(home=home, database_url=None)
     url = make_url(embedded.start(settings))
     try:
@@ -143,3 +146,4 @@ def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password(tmp_path
         assert result.returncode != 0 and "password" in result.stderr, result.stderr
     finally:
         embedded.stop(settings)
+        shutil.rmtree(home.parent, ignore_errors=True)
