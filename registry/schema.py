@@ -87,15 +87,25 @@ class RejectedRecord(Base):
     raw_sha256: Mapped[str] = mapped_column(Text)  # with the reason: a reject is stored once
 
 
-class MsmsSpectrum(Base):
-    """A tandem mass spectrum with its acquisition metadata."""
+class MeasurementColumns:
+    """Columns every measurement table shares: its compound, ingest run and source, the
+    record's own id and metadata, the content hash that deduplicates it, and the id of the
+    newer version that superseded it (NULL while it is current)."""
 
-    __tablename__ = "msms_spectrum"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), index=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id"), index=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
     record_id: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
+    content_hash: Mapped[str] = mapped_column(Text, unique=True)
+    superseded_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MsmsSpectrum(MeasurementColumns, Base):
+    """A tandem mass spectrum with its acquisition metadata."""
+
+    __tablename__ = "msms_spectrum"
     precursor_mz: Mapped[float] = mapped_column(DOUBLE_PRECISION, index=True)
     adduct: Mapped[str | None] = mapped_column(Text)
     ion_mode: Mapped[str | None] = mapped_column(Text)
@@ -103,20 +113,12 @@ class MsmsSpectrum(Base):
     collision_energy: Mapped[str | None] = mapped_column(Text)
     mz: Mapped[list[float]] = mapped_column(ARRAY(DOUBLE_PRECISION))
     intensity: Mapped[list[float]] = mapped_column(ARRAY(REAL))
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
-    content_hash: Mapped[str] = mapped_column(Text, unique=True)
-    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
-class IrSpectrum(Base):
+class IrSpectrum(MeasurementColumns, Base):
     """An infrared spectrum: raw x/y as given plus the processed METHOD.md grid vector."""
 
     __tablename__ = "ir_spectrum"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), index=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id"), index=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
-    record_id: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     x: Mapped[list[float]] = mapped_column(ARRAY(DOUBLE_PRECISION))
     y: Mapped[list[float]] = mapped_column(ARRAY(DOUBLE_PRECISION))
@@ -124,28 +126,17 @@ class IrSpectrum(Base):
     y_units: Mapped[str] = mapped_column(Text)
     state: Mapped[str | None] = mapped_column(Text)
     processed: Mapped[list[float]] = mapped_column(Vector(IR_GRID_POINTS))
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
-    content_hash: Mapped[str] = mapped_column(Text, unique=True)
-    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
-class CcsValue(Base):
+class CcsValue(MeasurementColumns, Base):
     """A measured collision cross section (A^2) of one ion of a compound."""
 
     __tablename__ = "ccs_value"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), index=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("ingest_run.id"), index=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
-    record_id: Mapped[str | None] = mapped_column(Text)
     ccs: Mapped[float] = mapped_column(DOUBLE_PRECISION)
     adduct: Mapped[str] = mapped_column(Text)
     mz: Mapped[float | None] = mapped_column(DOUBLE_PRECISION)
     method: Mapped[str | None] = mapped_column(Text)
     drift_gas: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, server_default="{}")
-    content_hash: Mapped[str] = mapped_column(Text, unique=True)
-    superseded_by: Mapped[int | None] = mapped_column(BigInteger)  # the newer version's id
 
 
 class Model(Base):
