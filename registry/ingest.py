@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from registry import store
+from registry import rejects, store
 from registry.chem import InvalidStructureError
 from registry.fingerprints import fill_missing
 from registry.formats import KINDS, Kind, members_of
@@ -55,6 +55,7 @@ class FileSummary:
     reject_examples: list[str] = field(default_factory=list)
     fingerprints: int = 0
     superseded: int = 0
+    resolved: int = 0  # rows kept pending by earlier runs, loaded now that their compound is in
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,7 +90,9 @@ class _FileState:
     hashes: set[str] = field(default_factory=set)
 
 
-def _reject(state: _FileState, parsed: Parsed, reason: str) -> None:
+def _reject(
+    state: _FileState, parsed: Parsed, reason: str, pending: Normalized | None = None
+) -> None:
     state.summary.rejected += 1
     if len(state.summary.reject_examples) < MAX_REJECT_EXAMPLES:
         state.summary.reject_examples.append(f"{parsed.location}: {reason}")
@@ -99,8 +102,9 @@ def _reject(state: _FileState, parsed: Parsed, reason: str) -> None:
             "file_sha256": state.file_sha,
             "record_no": parsed.record_no,
             "line_no": parsed.line_no,
-            "reason": reason.replace("\x00", "\\0")[: store.MAX_REASON],
-            "raw_text": store.kept_raw_text(parsed.raw_text),
+            "reason": reason.replace("\x00", "\\0")[: rejects.MAX_REASON],
+            "raw_text": rejects.kept_raw_text(parsed.raw_text),
+            **rejects.pending_fields(pending, state.kind.table, state.run.id, state.run.source_id),
         }
     )
 
@@ -152,7 +156,7 @@ def _write_batch(state: _FileState, batch: list[Parsed]) -> None:
     state.seen |= set(written.ids)
     state.changes += written.changes
     _store_measurements(state, accepted, written.ids)
-    state.changes += store.insert_rejects(state.session, state.rejects)
+    state.changes += rejects.insert_rejects(state.session, state.rejects)
     state.rejects = []
 
 
@@ -166,17 +170,13 @@ def _resolve_key_only(state: _FileState) -> None:
         if item.inchikey in ids:
             accepted.append(item)
         else:
-            _reject(
-                state,
-                parsed,
-                f"InChIKey {item.inchikey} only, no structure, and no such compound in the registry",
-            )
+            _reject(state, parsed, rejects.PENDING_REASON.format(item.inchikey), pending=item)
     state.seen |= {n.inchikey for n in accepted}
     state.changes += store.link_sources(
         state.session, sorted({ids[n.inchikey] for n in accepted}), state.run.source_id
     )
     _store_measurements(state, accepted, ids)
-    state.changes += store.insert_rejects(state.session, state.rejects)
+    state.changes += rejects.insert_rejects(state.session, state.rejects)
     state.rejects = []
 
 
@@ -269,6 +269,8 @@ def ingest_file(
         session.flush()
         state = _FileState(session, spec, run, file_sha, summary)
         _read(state, path, options, progress)
+        summary.resolved = rejects.resolve_pending(session)
+        state.changes += summary.resolved
         _finish_run(state, started)
         if state.changes == 0 and not source_created:
             savepoint.rollback()

@@ -85,6 +85,8 @@ class RejectedRecord(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw_text: Mapped[str] = mapped_column(Text)
     raw_sha256: Mapped[str] = mapped_column(Text)  # with the reason: a reject is stored once
+    pending_inchikey: Mapped[str | None] = mapped_column(Text)  # loaded when this key arrives
+    pending_row: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # ...as this row
 
 
 class MeasurementColumns:

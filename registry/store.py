@@ -1,6 +1,7 @@
 """Writing one batch of normalised records inside the caller's transaction: compounds (new ones
-by COPY, names and external ids merged into existing ones), provenance, measurements
-(deduplicated by content hash) and rejects. Each function returns how many rows it changed."""
+by COPY, names and external ids merged into existing ones), provenance, and measurements
+(deduplicated by content hash; a newer version supersedes the older). Each function returns
+what it changed. Rejects are kept by registry/rejects.py."""
 
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ from sqlalchemy.orm import Session
 from registry.bulk import copy_insert
 from registry.chem import Identity
 from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
-from registry.schema import Compound, CompoundSource, RejectedRecord
+from registry.schema import Compound, CompoundSource
 
 MAX_NAMES = 20
-MAX_RAW_TEXT = 20_000  # characters of a rejected record kept for the chemist to read
-MAX_REASON = 1_000
 MEASUREMENT_COLUMNS: dict[type, tuple[str, ...]] = {
     MsmsRecord: (
         "precursor_mz",
@@ -77,11 +76,11 @@ def content_hash(record: Record, inchikey: str) -> str:
     raise TypeError(type(record))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -98,7 +97,7 @@ def measurement_row(
         "run_id": run_id,
         "source_id": source_id,
         "record_id": record.record_id,
-        "metadata": _jsonable(record.metadata),
+        "metadata": jsonable(record.metadata),
         "content_hash": content_hash(record, inchikey),
     }
     for name in MEASUREMENT_COLUMNS[type(record)]:
@@ -249,27 +248,3 @@ def supersede(session: Session, table: Table, new_ids: list[int]) -> int:
             {"m": "msms" if table.name == "msms_spectrum" else "ir", "ids": list(old)},
         )
     return len(old)
-
-
-def kept_raw_text(raw: str) -> str:
-    """What a reject keeps of its record: at most MAX_RAW_TEXT characters (a 50 MB line is not
-    stored whole), with its full length said; NUL bytes shown as \\0 (PostgreSQL text holds none)."""
-    shown = raw[:MAX_RAW_TEXT].replace("\x00", "\\0")
-    if len(raw) > MAX_RAW_TEXT:
-        shown += f"\n[... {len(raw) - MAX_RAW_TEXT:,} more characters of {len(raw):,} not kept]"
-    return shown
-
-
-def insert_rejects(session: Session, rejects: list[dict[str, Any]]) -> int:
-    """Keep rejected records with their reason, once per raw text and reason (a new version
-    of a file does not repeat the rejects it shares with the old one)."""
-    if not rejects:
-        return 0
-    for reject in rejects:
-        reject["raw_sha256"] = hashlib.sha256(reject["raw_text"].encode()).hexdigest()
-    stmt = (
-        pg_insert(RejectedRecord.__table__)
-        .on_conflict_do_nothing(constraint="uq_rejected_record_raw_reason")
-        .returning(RejectedRecord.__table__.c.id)
-    )
-    return len(session.execute(stmt, rejects).all())

@@ -2,8 +2,12 @@
 of the file loads, `--json` stays JSON, and parallel ingests both succeed."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -217,3 +221,69 @@ def test_an_edited_record_supersedes_its_old_version_and_rejects_are_kept_once(e
     assert third.status == "unchanged"
     other = ingest(engine, "msms", write(tmp_path, "lab.mgf", v1), "lab")  # another source
     assert (other.inserted, other.superseded) == (0, 0)
+
+
+def test_key_only_rows_wait_for_their_compound_so_load_order_does_not_matter(engine, tmp_path):
+    """A CCS row naming only L-serine's InChIKey, before and after the structure arrives."""
+    ccs = write(
+        tmp_path,
+        "ccs.tsv",
+        "inchikey\tadduct\tccs\nMTCFGRXMJLQNBG-REOHCLBHSA-N\t[M+H]+\t130.1\n",
+    )
+    structures = write(tmp_path, "s.smi", "N[C@@H](CO)C(O)=O L-serine\n")
+
+    def load(order):
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        return [ingest(engine, kind, path, kind) for kind, path in order], {
+            t: count(engine, t) for t in ("compound", "ccs_value", "rejected_record")
+        }
+
+    (first, later), ccs_first = load([("ccs", ccs), ("structures", structures)])
+    assert (first.rejected, later.resolved) == (1, 1)
+    _, structures_first = load([("structures", structures), ("ccs", ccs)])
+    assert ccs_first == structures_first == {"compound": 1, "ccs_value": 1, "rejected_record": 0}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM compound_source")).scalar_one() == 2
+
+
+def test_a_reject_in_a_linked_jcamp_keeps_its_own_block():
+    one = jcamp().replace("##TITLE=test spectrum", "##TITLE=first block")
+    two = jcamp().replace("##TITLE=test spectrum", "##TITLE=second block")
+    two = two.replace("##YUNITS=ABSORBANCE\n", "")
+    text_ = "##TITLE=linked\n##JCAMP-DX=5.01\n##DATA TYPE=LINK\n##BLOCKS=2\n" + one + two
+    first, second = parse_jcamp(member(text_ + "##END=\n", "link.jdx"))
+    assert first.record is not None and second.reason == "missing ##XUNITS or ##YUNITS"
+    assert second.raw_text.startswith("##TITLE=second block") and "##XYDATA" in second.raw_text
+    assert "first block" not in second.raw_text
+
+
+@pytest.mark.skipif(bool(os.environ.get("MOLVIS_DATABASE_URL")), reason="embedded server only")
+def test_a_killed_embedded_server_is_restarted_by_the_next_command():
+    import signal
+    import tempfile
+
+    home = tempfile.mkdtemp(prefix="molvis-killed-")
+    env = {**os.environ, "MOLVIS_HOME": home}
+    env.pop("MOLVIS_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "molvis", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    try:
+        assert run("db", "upgrade").returncode == 0
+        pid = int((Path(home) / "pgdata" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(1)
+        stats = run("stats", "--json")
+        assert stats.returncode == 0 and stats.stderr == "", stats.stderr
+        assert json.loads(stats.stdout)["compounds"] == 0
+    finally:
+        run("db", "stop")
+        shutil.rmtree(home, ignore_errors=True)
