@@ -4,6 +4,7 @@ group lives in its own module; this one wires them and turns errors into one lin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -32,20 +33,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CliError, LookupError, ValueError, FileNotFoundError) as exc:
-        print(f"molvis: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(args, str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
-        print("molvis: interrupted; the current file was rolled back", file=sys.stderr)
-        return 130
+        return _fail(args, "interrupted; the current file was rolled back", 130)
     except Exception as exc:
         if os.environ.get("MOLVIS_DEBUG"):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        print(
-            f"molvis: error: {type(exc).__name__}: {first} (set MOLVIS_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
+        message = f"{type(exc).__name__}: {first} (set MOLVIS_DEBUG=1 for the traceback)"
+        return _fail(args, message, EXIT_FAILED)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One line on stderr; with --json also {"error": ...} on stdout, so it stays JSON."""
+    print(f"molvis: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    return code
 
 
 if __name__ == "__main__":

@@ -114,3 +114,9 @@ def test_spectral_library_and_structure_similarity(seeded, engine):
         assert neighbours[0].tanimoto >= neighbours[-1].tanimoto
         by_embedding = library_search(session, "ir", np.ones(256) / 16.0, k=2)
         assert len(by_embedding) == 2
+
+
+def test_json_stays_json_when_the_command_fails(engine):
+    result = molvis("search", "--msms", "MISSING.mgf", "--json")
+    assert result.returncode == 2 and "no such file" in result.stderr
+    assert json.loads(result.stdout) == {"error": "MISSING.mgf: no such file"}
