@@ -29,6 +29,8 @@ ELEMENTS = {
     "Ag": 106.905097,
     "Cu": 62.9295989,
     "Zn": 63.9291422,
+    "Rb": 84.91178974,
+    "Cs": 132.90545196,
 }
 ABBREVIATIONS = {
     "FA": "CH2O2",
@@ -49,7 +51,7 @@ ABBREVIATIONS = {
 }
 # Charges of the ions an adduct term may add or remove (everything else is neutral).
 _ION_CHARGES = {
-    **dict.fromkeys(("H", "Na", "K", "Li", "NH4", "Ag", "Cu"), 1),
+    **dict.fromkeys(("H", "Na", "K", "Li", "NH4", "Ag", "Cu", "Rb", "Cs"), 1),
     **dict.fromkeys(("Cl", "Br", "I", "HCOO", "HCO2", "CHO2", "CH3COO", "C2H3O2", "OAc"), -1),
 }
 # Canonical spellings for adducts that have several in the wild.
@@ -73,6 +75,8 @@ _ALIASES = {
     "[M+]+": "[M]+",
     "[M]+*": "[M]+",
     "[M+.]+": "[M]+",
+    "[M]+.": "[M]+",  # radical cations, as CCS compendia write them
+    "[M+dot]+": "[M]+",
     "[M-]-": "[M]-",
     "[M]-*": "[M]-",
     "[M-e]+": "[M]+",
@@ -162,15 +166,19 @@ def normalize_adduct(text: str | None) -> str | None:
     adduct written without its charge gets the one its terms imply ('[M-H]' is [M-H]-)."""
     if not text or not text.strip():
         return None
-    if not re.search(r"[+-]\s*\*?$", text.strip()):
-        body = text.strip().strip("[]").replace(" ", "")
-        net = _net_charge(body)
-        if net == 0:
-            return None
-        charge = f"{abs(net) if abs(net) > 1 else ''}{'+' if net > 0 else '-'}"
-        text = f"[{body}]{charge}"
     try:
         return parse_adduct(text).name
+    except UnknownAdductError:
+        pass
+    if re.search(r"[+-]\s*\*?$", text.strip()):
+        return None  # it has a charge, and still cannot be read
+    body = text.strip().strip("[]").replace(" ", "")
+    net = _net_charge(body)
+    if net == 0:
+        return None
+    charge = f"{abs(net) if abs(net) > 1 else ''}{'+' if net > 0 else '-'}"
+    try:
+        return parse_adduct(f"[{body}]{charge}").name
     except UnknownAdductError:
         return None
 

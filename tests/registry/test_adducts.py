@@ -59,6 +59,9 @@ def test_unreadable_formulas_say_why(formula, message):
         ("[M+HCOO]-", "[M+FA-H]-", 1, -1),
         ("[M-H2O+H]+", "[M+H-H2O]+", 1, 1),
         ("M+H-", "M+H-", 1, -1),
+        ("[M]+.", "[M]+", 1, 1),
+        ("[M+dot]+", "[M]+", 1, 1),
+        ("[M+Cs]+", "[M+Cs]+", 1, 1),
     ],
 )
 def test_adduct_names_molecules_and_charge(text, name, n, charge):

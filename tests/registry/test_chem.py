@@ -268,6 +268,8 @@ def test_an_adduct_is_inferred_within_20_ppm_only():
         ("[M-H]", "[M-H]-"),
         ("M-H", "[M-H]-"),
         ("[M - H]", "[M-H]-"),
+        ("[M]+.", "[M]+"),
+        ("[M+Rb]+", "[M+Rb]+"),
         ("[M+Cl]", "[M+Cl]-"),
         ("[M+FA-H]", "[M+FA-H]-"),
         ("[M-H2O+H]", "[M+H-H2O]+"),
