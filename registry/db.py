@@ -75,8 +75,5 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def set_role_password(session: Session, role: str, password: str) -> None:
-    """Give a login role a password (quoted by the server, never by string formatting)."""
-    connection = session.connection()
-    quoted = connection.exec_driver_sql("SELECT quote_literal(%s)", (password,)).scalar()
-    ident = connection.exec_driver_sql("SELECT quote_ident(%s)", (role,)).scalar()
-    connection.exec_driver_sql(f"ALTER ROLE {ident} WITH LOGIN PASSWORD {quoted}")
+    """Give a login role a password, inside the session's transaction."""
+    embedded.set_password(session.connection().connection.driver_connection, role, password)

