@@ -6,7 +6,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0009_pending_key_rows"
+    assert migrate.current_revision(migrated_engine) == "0010_fingerprint_gaps"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
