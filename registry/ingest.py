@@ -102,7 +102,7 @@ def _reject(
             "file_sha256": state.file_sha,
             "record_no": parsed.record_no,
             "line_no": parsed.line_no,
-            "reason": reason.replace("\x00", "\\0")[: rejects.MAX_REASON],
+            "reason": rejects.kept_reason(reason),
             "raw_text": rejects.kept_raw_text(parsed.raw_text),
             **rejects.pending_fields(pending, state.kind.table, state.run.id, state.run.source_id),
         }
@@ -127,6 +127,13 @@ def _store_measurements(state: _FileState, accepted: list[Normalized], ids: dict
     state.summary.duplicates += len(rows) - len(new_ids)
     state.summary.superseded += store.supersede(state.session, state.kind.table, new_ids)
     state.changes += len(new_ids)
+
+
+def _store(state: _FileState, accepted: list[Normalized], ids: dict[str, int]) -> None:
+    """Write the accepted records' measurements and the rejects gathered so far."""
+    _store_measurements(state, accepted, ids)
+    state.changes += rejects.insert_rejects(state.session, state.rejects)
+    state.rejects = []
 
 
 def _write_batch(state: _FileState, batch: list[Parsed]) -> None:
@@ -155,9 +162,7 @@ def _write_batch(state: _FileState, batch: list[Parsed]) -> None:
     state.new |= written.new
     state.seen |= set(written.ids)
     state.changes += written.changes
-    _store_measurements(state, accepted, written.ids)
-    state.changes += rejects.insert_rejects(state.session, state.rejects)
-    state.rejects = []
+    _store(state, accepted, written.ids)
 
 
 def _resolve_key_only(state: _FileState) -> None:
@@ -175,9 +180,7 @@ def _resolve_key_only(state: _FileState) -> None:
     state.changes += store.link_sources(
         state.session, sorted({ids[n.inchikey] for n in accepted}), state.run.source_id
     )
-    _store_measurements(state, accepted, ids)
-    state.changes += rejects.insert_rejects(state.session, state.rejects)
-    state.rejects = []
+    _store(state, accepted, ids)
 
 
 def _ensure_source(session: Session, name: str, options: IngestOptions) -> tuple[int, bool]:

@@ -54,6 +54,11 @@ def resolve_pending(session: Session) -> int:
     return len(ready)
 
 
+def kept_reason(reason: str) -> str:
+    """A reject's reason as stored: at most MAX_REASON characters, NUL bytes shown as \\0."""
+    return reason.replace("\x00", "\\0")[:MAX_REASON]
+
+
 def kept_raw_text(raw: str) -> str:
     """What a reject keeps of its record: at most MAX_RAW_TEXT characters (a 50 MB line is not
     stored whole), with its full length said; NUL bytes shown as \\0 (PostgreSQL text holds none)."""
