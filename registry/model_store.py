@@ -24,10 +24,13 @@ class ModelInfo:
     path: str
     metrics: dict[str, Any]
     is_active: bool
+    calibration: dict[str, Any] | None = None  # models/calibration.py, fitted by the evaluation
 
 
 def _info(row: Model) -> ModelInfo:
-    return ModelInfo(row.id, row.name, row.version, row.path, row.metrics or {}, row.is_active)
+    return ModelInfo(
+        row.id, row.name, row.version, row.path, row.metrics or {}, row.is_active, row.calibration
+    )
 
 
 def register_model(
@@ -56,6 +59,11 @@ def register_model(
 
 def update_metrics(session: Session, name: str, metrics: dict[str, Any]) -> None:
     session.execute(update(Model).where(Model.name == name).values(metrics=metrics))
+
+
+def set_calibration(session: Session, name: str, calibration: dict[str, Any] | None) -> None:
+    """Store (or clear) the model's fitted hit-probability calibration."""
+    session.execute(update(Model).where(Model.name == name).values(calibration=calibration))
 
 
 def list_models(session: Session) -> list[ModelInfo]:

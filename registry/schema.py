@@ -15,7 +15,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB, REAL
+from sqlalchemy.dialects.postgresql import ARRAY, DOUBLE_PRECISION, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 IR_GRID_POINTS = 825
@@ -155,6 +155,8 @@ class Model(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # kept by statement triggers on structure_embedding (migration 0005)
     structure_embeddings: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # the fitted hit-probability calibration (migration 0011, models/calibration.py)
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class StructureEmbedding(Base):
@@ -175,6 +177,16 @@ class MeasurementEmbedding(Base):
     measurement_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"))
     embedding: Mapped[list[float]] = mapped_column(Vector(256))
+
+
+class LibraryState(Base):
+    """A generation id per spectral library, renewed by statement triggers on every write to
+    its spectra (migration 0011): a saved library index compares it to know it is stale."""
+
+    __tablename__ = "library_state"
+    library: Mapped[str] = mapped_column(Text, primary_key=True)
+    generation: Mapped[str] = mapped_column(UUID(as_uuid=False))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class CompoundSource(Base):

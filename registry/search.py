@@ -1,5 +1,6 @@
 """Multimodal retrieval through the SQL function molvis_search(): candidate filters (mass
-window, formula, CCS window, sources) and fused per-modality cosine scores, as plain results."""
+window, formula, CCS window, sources), fused per-modality cosine scores and the library
+matches' evidence (confident matches first, stereo variants folded into one hit)."""
 
 from __future__ import annotations
 
@@ -27,20 +28,30 @@ class SearchRequest:
     sources: list[str] | None = None
     k: int = 20
     model: str | None = None
+    library: dict[str, tuple[float, int]] = field(default_factory=dict)
+    library_min_score: float = 0.7
+    library_min_peaks: int = 6
+    library_weight: float = 0.25
 
 
 @dataclass
 class Hit:
-    """One ranked structure; `scores` holds the cosine of each query modality, `score` their
-    weighted mean (the ranking key)."""
+    """One ranked structure (a skeleton: its stereo variants are listed in `variants`);
+    `scores` holds the model's cosine per query modality, `score` their weighted mean (None
+    for a library-matched compound the model has not embedded yet); `library_score` and
+    `matched_peaks` are its best library match. Confident library matches rank first."""
 
     rank: int
     inchikey: str
     smiles: str
     name: str | None
     monoisotopic_mass: float
-    score: float
+    score: float | None
     scores: dict[str, float]
+    formula: str | None = None
+    library_score: float | None = None
+    matched_peaks: int | None = None
+    variants: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -48,9 +59,11 @@ class Hit:
             "inchikey": self.inchikey,
             "smiles": self.smiles,
             "name": self.name,
-            "score": round(self.score, 6),
+            "score": None if self.score is None else round(self.score, 6),
             "scores": self.scores,
             "monoisotopic_mass": self.monoisotopic_mass,
+            "formula": self.formula,
+            "variants": self.variants,
         }
 
 
@@ -75,12 +88,16 @@ SELECT * FROM molvis_search(
     CAST(:vectors AS vector[]), CAST(:modalities AS text[]), CAST(:weights AS float8[]),
     neutral_mass => :neutral_mass, ppm => :ppm, formula => :formula, ccs => :ccs,
     ccs_adduct => :ccs_adduct, ccs_tolerance_pct => :ccs_tol, sources => :sources,
-    k => :k, model_name => :model)
+    k => :k, model_name => :model, library_keys => :library_keys,
+    library_scores => :library_scores, library_peaks => :library_peaks,
+    library_min_score => :library_min_score, library_min_peaks => :library_min_peaks,
+    library_weight => :library_weight)
 """)
 
 
 def search(session: Session, request: SearchRequest, title: str = "") -> SearchResult:
-    """Ranked structures for one query; raises ValueError for a query without vectors."""
+    """Ranked structures for one query; raises ValueError for a query without vectors.
+    `request.library` maps InChIKeys of library-matched compounds to (score, matched peaks)."""
     if not request.vectors:
         raise ValueError("a search needs at least one query modality (MS/MS, IR or CCS)")
     modalities = sorted(request.vectors)
@@ -102,6 +119,12 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
             "sources": request.sources,
             "k": request.k,
             "model": request.model,
+            "library_keys": list(request.library),
+            "library_scores": [float(s) for s, _ in request.library.values()],
+            "library_peaks": [int(p) for _, p in request.library.values()],
+            "library_min_score": request.library_min_score,
+            "library_min_peaks": request.library_min_peaks,
+            "library_weight": request.library_weight,
         },
     ).all()
     hits = [
@@ -111,8 +134,12 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
             r.smiles,
             r.name,
             r.monoisotopic_mass,
-            float(r.score),
+            None if r.score is None else float(r.score),
             {k: float(v) for k, v in r.scores.items()},
+            r.compound_formula,
+            None if r.library_score is None else float(r.library_score),
+            r.matched_peaks,
+            list(r.variants or []),
         )
         for r in rows
     ]
@@ -167,3 +194,18 @@ def library_search(
         {"q": vector_literal(vector), "modality": modality, "model": model, "k": k},
     )
     return [LibraryMatch(r.measurement_id, r.inchikey, r.name, float(r.similarity)) for r in rows]
+
+
+def measured_ccs(session: Session, inchikeys: list[str], adduct: str) -> dict[str, list[float]]:
+    """Current measured CCS values of one ion, per skeleton (first InChIKey block)."""
+    rows = session.execute(
+        text("""SELECT left(c.inchikey, 14) AS skeleton, v.ccs FROM ccs_value v
+                JOIN compound c ON c.id = v.compound_id
+                WHERE left(c.inchikey, 14) = ANY(:keys) AND v.adduct = :adduct
+                  AND v.superseded_by IS NULL"""),
+        {"keys": [k[:14] for k in inchikeys], "adduct": adduct},
+    )
+    values: dict[str, list[float]] = {}
+    for r in rows:
+        values.setdefault(r.skeleton, []).append(float(r.ccs))
+    return values

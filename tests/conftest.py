@@ -101,10 +101,11 @@ def migrated_engine(molvis_home: Path) -> Engine:
 
 
 @pytest.fixture
-def engine(migrated_engine: Engine) -> Engine:
-    """The migrated test database, emptied."""
+def engine(migrated_engine: Engine, molvis_home: Path) -> Engine:
+    """The migrated test database, emptied (and no library index from an earlier test)."""
     with migrated_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    shutil.rmtree(molvis_home / "library", ignore_errors=True)
     return migrated_engine
 
 

@@ -91,8 +91,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
     if filled and not args.json:
         console.print(f"fingerprints computed for {filled} new compounds")
+    library = None
+    if args.kind == "msms" and any(s.status == "loaded" for s in summaries):
+        from molvis.cli.library import refresh_library
+
+        library = refresh_library(quiet=args.json)
+        if not args.json:
+            console.print(f"library index: {library['spectra']} spectra ({library['seconds']} s)")
     if args.json:
-        print(json.dumps({"files": [s.as_dict() for s in summaries]}, indent=2))
+        report = {"files": [s.as_dict() for s in summaries]}
+        if library is not None:  # an MS/MS file loaded: the library index was brought up to date
+            report["library"] = library
+        print(json.dumps(report, indent=2))
     return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
 
 

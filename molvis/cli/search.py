@@ -1,30 +1,40 @@
 """`molvis search`: read the unknown's measurements, build queries with the shared defaults,
-rank candidate structures."""
+match them against the reference library and rank candidate structures; `--out` writes a
+batch (an LC-MS run's spectra) as TSV, CSV or JSON, one row per query and hit."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from molvis.cli.common import engine
+from molvis.cli.common import CliError, engine
 
 
-def run_search(args: argparse.Namespace) -> list[dict]:
-    """The `--json` list: one result per query."""
-    from molvis.workflows.model_loading import load_model
-    from molvis.workflows.query import QueryFields, build_queries, read_ir_file, read_msms_file
-    from molvis.workflows.search import SearchOptions, parse_weights, result_dict, run_query
-    from registry.db import session_scope
+def _options(args: argparse.Namespace):
+    from molvis.workflows.search import SearchOptions, parse_weights
+    from registry.library import LibraryOptions
 
-    options = SearchOptions(
+    return SearchOptions(
         ppm=args.ppm,
         formula=args.formula,
         sources=args.source or None,
         k=args.top,
         weights=parse_weights(args.weight),
+        library=LibraryOptions(
+            fragment_tolerance=args.fragment_tol,
+            min_score=args.min_library_score,
+            min_matched_peaks=args.min_peaks,
+            weight=args.library_weight,
+        ),
     )
+
+
+def _queries(args: argparse.Namespace):
+    from molvis.workflows.query import QueryFields, build_queries, read_ir_file, read_msms_file
+
     if args.ccs is not None and not args.ccs_adduct:
         raise ValueError("--ccs needs --ccs-adduct (the ion whose CCS was measured)")
     spectra, problems = [], []
@@ -37,40 +47,131 @@ def run_search(args: argparse.Namespace) -> list[dict]:
     queries = build_queries(spectra, ir, fields, Path(args.msms).name if args.msms else "query")
     for problem in problems:
         print(f"molvis: skipped {problem}", file=sys.stderr)
+    return queries
+
+
+def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
+    """One `--json` result per query, as each query is answered."""
+    from tqdm import tqdm
+
+    from molvis.workflows.library_match import Library
+    from molvis.workflows.model_loading import load_model
+    from molvis.workflows.search import result_dict, run_query
+    from registry.db import session_scope
+    from registry.settings import load_settings
+
+    options = _options(args)
+    queries = _queries(args)
     loaded = load_model(engine(), args.model)
     with session_scope(engine()) as session:
-        return [result_dict(run_query(session, loaded, q, options), q, loaded) for q in queries]
+        library = None if args.no_library else Library(session, load_settings().home,
+                                                       options.library)
+        for query in tqdm(queries, desc="search", unit=" queries", file=sys.stderr,
+                          disable=not progress or None, leave=False):
+            yield result_dict(run_query(session, loaded, query, options, library), loaded)
+
+
+COLUMNS = (
+    "query_id", "query", "precursor_mz", "adduct", "rank", "inchikey", "smiles", "formula",
+    "name", "score", "level", "probability", "library_score", "matched_peaks",
+    "library_record", "reference_adduct", "ppm_error", "ccs_deviation_pct", "variants",
+)
+
+
+def table_rows(number: int, result: dict) -> Iterator[dict]:
+    """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit)."""
+    base = {"query_id": number, "query": result["query"],
+            "precursor_mz": result["precursor_mz"], "adduct": result["adduct"]}
+    if not result["hits"]:
+        yield base
+    for hit in result["hits"]:
+        library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
+        yield {
+            **base,
+            **{k: hit[k] for k in ("rank", "inchikey", "smiles", "formula", "name", "score",
+                                   "level", "probability")},
+            "library_score": library.get("score"),
+            "matched_peaks": library.get("matched_peaks"),
+            "library_record": library.get("record_id"),
+            "reference_adduct": library.get("adduct"),
+            "ppm_error": hit["evidence"]["ppm_error"],
+            "ccs_deviation_pct": ccs.get("deviation_pct"),
+            "variants": " ".join(hit["variants"]),
+        }
+
+
+def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
+    """Stream results to a .tsv, .csv or .json file; (queries, hits) written."""
+    import csv
+
+    kind = path.suffix.lower()
+    if kind not in (".tsv", ".csv", ".json"):
+        raise CliError(f"--out {path}: give a .tsv, .csv or .json file name")
+    queries = hits = 0
+    with open(path, "w", newline="") as handle:
+        if kind == ".json":
+            handle.write("[")
+        else:
+            writer = csv.DictWriter(handle, COLUMNS, delimiter="\t" if kind == ".tsv" else ",")
+            writer.writeheader()
+        for result in results:
+            queries += 1
+            hits += len(result["hits"])
+            if kind == ".json":
+                handle.write(("," if queries > 1 else "") + "\n" + json.dumps(result))
+            else:
+                writer.writerows(table_rows(queries, result))
+        if kind == ".json":
+            handle.write("\n]\n")
+    return queries, hits
+
+
+def _print(result: dict) -> None:
+    mass = f", neutral mass {result['neutral_mass']:.5f}" if result["neutral_mass"] else ""
+    print(
+        f"\n{result['query']}: {result['candidates']} candidates{mass}"
+        + "".join(f" ({n})" for n in result["notes"])
+    )
+    for hit in result["hits"]:
+        library = hit["evidence"]["library"]
+        lib = f"lib={library['score']:.3f}/{library['matched_peaks']}pk " if library else ""
+        parts = " ".join(f"{k}={v:.3f}" for k, v in hit["scores"].items())
+        score = f"{hit['score']:.3f}" if hit["score"] is not None else "  -  "
+        p = f"p={hit['probability']:.2f}" if hit["probability"] is not None else ""
+        print(
+            f"{hit['rank']:3d}. {score}  L{hit['level']:<2s} {p:6s} {hit['inchikey']}  "
+            f"{(hit['name'] or '')[:36]:36s}  {lib}{parts}  {hit['smiles']}"
+        )
+    for a in result["analogues"][:3]:
+        print(f"     analogue {a['score']:.3f}: {a['name'] or a['inchikey']} "
+              f"({a['adduct']}, precursor {a['precursor_mz']:.4f}, {a['record_id']})")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    results = run_search(args)
+    if args.out:
+        queries, hits = write_out(Path(args.out), iter_results(args, progress=True))
+        summary = {"out": args.out, "queries": queries, "hits": hits}
+        print(json.dumps(summary) if args.json else f"{queries} queries, {hits} hits -> {args.out}")
+        return 0
+    results = list(iter_results(args, progress=False))
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for result in results:
-        mass = f", neutral mass {result['neutral_mass']:.5f}" if result["neutral_mass"] else ""
-        print(
-            f"\n{result['query']}: {result['candidates']} candidates{mass}"
-            + "".join(f" ({n})" for n in result["notes"])
-        )
-        for hit in result["hits"]:
-            parts = " ".join(f"{k}={v:.3f}" for k, v in hit["scores"].items())
-            print(
-                f"{hit['rank']:3d}. {hit['score']:.3f}  {hit['inchikey']}  "
-                f"{(hit['name'] or '')[:40]:40s}  {parts}  {hit['smiles']}"
-            )
+        _print(result)
     return 0
 
 
 def add_parsers(sub) -> None:
-    p = sub.add_parser("search", help="rank candidate structures for an unknown")
+    p = sub.add_parser("search", help="identify an unknown: library matches, then the model")
     p.add_argument("--msms", metavar="FILE", help="MGF/MSP/MassBank file; one search per spectrum")
     p.add_argument("--ir", metavar="FILE", help="JCAMP-DX IR spectrum")
     p.add_argument("--ccs", type=float, metavar="VALUE", help="measured CCS in A^2")
     p.add_argument("--ccs-adduct", metavar="ADDUCT", help="ion of the CCS value, e.g. [M+H]+")
     p.add_argument("--precursor-mz", type=float, metavar="MZ", help="precursor m/z (overrides)")
     p.add_argument("--adduct", metavar="ADDUCT", help="precursor adduct, e.g. [M+H]+")
-    p.add_argument("--ppm", type=float, default=10.0, help="neutral-mass window (default 10)")
+    p.add_argument("--ppm", type=float, default=10.0,
+                   help="neutral-mass window and library precursor tolerance (default 10)")
     p.add_argument("--formula", help="keep only candidates of this formula")
     p.add_argument("--source", action="append", help="keep candidates from this source (repeat)")
     p.add_argument(
@@ -78,5 +179,16 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--top", type=int, default=20, help="hits per query (default 20)")
     p.add_argument("--model", help="model name (default: the active one)")
+    p.add_argument("--fragment-tol", type=float, default=0.02, metavar="DA",
+                   help="library matching: fragment tolerance in Da (default 0.02)")
+    p.add_argument("--min-library-score", type=float, default=0.7, metavar="S",
+                   help="entropy similarity of a confident library match (default 0.7)")
+    p.add_argument("--min-peaks", type=int, default=6, metavar="N",
+                   help="matched peaks of a confident library match (default 6)")
+    p.add_argument("--library-weight", type=float, default=0.25, metavar="W",
+                   help="below the thresholds, rank by model score + W x library score "
+                   "(default 0.25)")
+    p.add_argument("--no-library", action="store_true", help="rank by the model alone")
+    p.add_argument("--out", metavar="FILE", help="write all results to a .tsv, .csv or .json file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)

@@ -1,5 +1,7 @@
-"""Run queries: embed each query's measurements with the loaded model and rank the registry's
-structures with molvis_search() (the same path for `molvis search` and the query page)."""
+"""Run queries: match the query spectrum against the reference library, embed the query's
+measurements with the loaded model, rank the registry's structures with molvis_search() (the
+library's matches first) and give each hit its evidence, level and probability. The same path
+serves `molvis search`, its batch export, the query page and the evaluation."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
+from models.calibration import Calibration
+from molvis.workflows.evidence import annotate
+from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel
 from molvis.workflows.query import Query
-from registry.search import SearchRequest, SearchResult, search
+from registry.library import LibraryOptions
+from registry.search import SearchRequest, SearchResult, measured_ccs, search
 
 MODALITIES = ("msms", "ir", "ccs")
 
@@ -24,6 +30,7 @@ class SearchOptions:
     sources: list[str] | None = None
     k: int = 20
     weights: dict[str, float] = field(default_factory=dict)
+    library: LibraryOptions = field(default_factory=LibraryOptions)
 
     def __post_init__(self) -> None:
         if not self.ppm > 0:
@@ -60,12 +67,35 @@ def query_vectors(loaded: LoadedModel, query: Query) -> dict[str, np.ndarray]:
     return vectors
 
 
+@dataclass
+class Identification:
+    """One query's answer: the ranked hits, what the library matched, each hit's evidence,
+    level and probability (`annotations`, in rank order) and notes on what was assumed."""
+
+    query: Query
+    result: SearchResult
+    library: LibraryEvidence
+    annotations: list[dict]
+    notes: list[str]
+
+
 def run_query(
-    session: Session, loaded: LoadedModel, query: Query, options: SearchOptions
-) -> SearchResult:
-    """Ranked candidate structures for one query."""
+    session: Session,
+    loaded: LoadedModel,
+    query: Query,
+    options: SearchOptions,
+    library: Library | None = None,
+    exclude: frozenset[int] = frozenset(),
+    vectors: dict[str, np.ndarray] | None = None,
+) -> Identification:
+    """Ranked candidate structures for one query, with their evidence. Without a `library`
+    (or for a query without MS/MS) the model alone ranks. `exclude`: library spectra left out
+    (evaluation); `vectors`: the query's model vectors when already computed."""
+    evidence = (
+        library.match(session, query, options.ppm, exclude) if library else LibraryEvidence()
+    )
     request = SearchRequest(
-        vectors=query_vectors(loaded, query),
+        vectors=vectors if vectors is not None else query_vectors(loaded, query),
         weights=options.weights,
         neutral_mass=query.neutral_mass,
         ppm=options.ppm,
@@ -75,15 +105,60 @@ def run_query(
         sources=options.sources,
         k=options.k,
         model=loaded.info.name,
+        library=evidence.best_per_compound(),
+        library_min_score=options.library.min_score,
+        library_min_peaks=options.library.min_matched_peaks,
+        library_weight=options.library.weight,
     )
-    return search(session, request, query.title)
+    result = search(session, request, query.title)
+    ccs = (
+        measured_ccs(session, [h.inchikey for h in result.hits], query.ccs_adduct)
+        if query.ccs is not None and query.ccs_adduct
+        else {}
+    )
+    calibration = loaded_calibration(loaded)
+    notes = list(query.notes) + (library.notes if library else [])
+    if calibration is None:
+        notes.append(f"no probability: model {loaded.info.name} is not calibrated "
+                     "(`molvis evaluate --library` fits it)")
+    annotations = annotate(
+        result, query, evidence, ccs, options.library, options.formula, calibration
+    )
+    return Identification(query, result, evidence, annotations, notes)
 
 
-def result_dict(result: SearchResult, query: Query, loaded: LoadedModel) -> dict:
-    """The JSON shape of `molvis search --json`: the result plus model, neutral mass, notes."""
+def loaded_calibration(loaded: LoadedModel) -> Calibration | None:
+    """The model's fitted probability calibration, if it has one."""
+    data = loaded.info.calibration
+    return Calibration.from_dict(data) if data else None
+
+
+def _analogue(m) -> dict:
+    ref = m.reference
     return {
-        **result.as_dict(),
+        "score": round(m.match.score, 6),
+        "spectrum_id": ref.spectrum_id,
+        "record_id": ref.record_id,
+        "inchikey": ref.inchikey,
+        "name": ref.name,
+        "adduct": ref.adduct,
+        "precursor_mz": ref.precursor_mz,
+        "source": ref.source,
+    }
+
+
+def result_dict(found: Identification, loaded: LoadedModel) -> dict:
+    """The JSON shape of `molvis search --json`: the result, each hit with its `evidence`,
+    `level` and `probability`, the library's analogue matches, model, neutral mass, notes."""
+    data = found.result.as_dict()
+    for hit, extra in zip(data["hits"], found.annotations, strict=True):
+        hit.update(extra)
+    return {
+        **data,
         "model": loaded.info.name,
-        "neutral_mass": query.neutral_mass,
-        "notes": query.notes,
+        "neutral_mass": found.query.neutral_mass,
+        "precursor_mz": found.query.precursor_mz,
+        "adduct": found.query.adduct,
+        "analogues": [_analogue(m) for m in found.library.analogues],
+        "notes": found.notes,
     }

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MIGRATION = REPO / "migrations" / "versions" / "0006_search_whole.py"
+MIGRATION = REPO / "migrations" / "versions" / "0011_library_search.py"
 TESTS = ["tests/registry/test_search.py"]
 
 # name -> (text in the function, what the bug puts there)

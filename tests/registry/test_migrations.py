@@ -6,7 +6,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0010_fingerprint_gaps"
+    assert migrate.current_revision(migrated_engine) == "0011_library_search"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -32,18 +32,27 @@ def _search_function(engine) -> str:
         ).scalar_one()
 
 
-def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0006 writes molvis_search() out whole: the database's function is that text, the same
-    one 0005 built by patching 0004, and going down to 0005 keeps it."""
-    path = migrate.MIGRATIONS_DIR / "versions" / "0006_search_whole.py"
-    spec = importlib.util.spec_from_file_location("m0006", path)
+def _function_body(revision_file: str) -> str:
+    path = migrate.MIGRATIONS_DIR / "versions" / revision_file
+    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    body = module.SEARCH_FUNCTION.split("$fn$")[1]
+    return module.SEARCH_FUNCTION.split("$fn$")[1].strip()
+
+
+def test_head_holds_the_search_function_written_whole(migrated_engine):
+    """0011 writes molvis_search() out whole (with the library arguments): the database's
+    function is that text; going down to 0010 restores 0006's text, and up again 0011's."""
     at_head = _search_function(migrated_engine)
-    assert body.strip() in at_head and "structure_embeddings FROM model" in at_head
-    migrate.downgrade("0005_embedding_count", engine=migrated_engine)
+    assert _function_body("0011_library_search.py") in at_head
+    assert "library_min_peaks" in at_head
+    migrate.downgrade("0010_fingerprint_gaps", engine=migrated_engine)
     try:
-        assert _search_function(migrated_engine) == at_head
+        below = _search_function(migrated_engine)
+        assert _function_body("0006_search_whole.py") in below
+        assert "library_keys" not in below
+        with migrated_engine.connect() as conn:
+            assert not conn.execute(text("SELECT to_regclass('library_state')")).scalar()
     finally:
         migrate.upgrade(engine=migrated_engine)
+    assert _search_function(migrated_engine) == at_head

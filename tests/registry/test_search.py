@@ -256,6 +256,8 @@ def test_result_as_json_keeps_every_key_and_value(library):
                 "score": 1.0,
                 "scores": {"msms": 1.0},
                 "monoisotopic_mass": pytest.approx(180.064726, abs=1e-5),
+                "formula": "C7H8N4O2",
+                "variants": [],
             }
         ],
     }
@@ -345,3 +347,80 @@ def test_scores_in_json_are_rounded_to_six_places():
 
     hit = Hit(1, "K", "C", None, 16.0313, 0.123456789, {"msms": 0.123456789})
     assert hit.as_dict()["score"] == 0.123457
+
+
+def _key(session: Session, name: str) -> str:
+    return session.execute(
+        text("SELECT inchikey FROM compound WHERE :n = ANY(names)"), {"n": name}
+    ).scalar_one()
+
+
+def test_a_confident_library_match_ranks_above_the_model(library):
+    window = {"neutral_mass": 180.06406, "ppm": 10}
+    toward_paraxanthine = unit([0, 1, 0])
+    with session_scope(library) as session:
+        theobromine = _key(session, "theobromine")
+        theophylline = _key(session, "theophylline")
+        model_only = search(session, SearchRequest({"msms": toward_paraxanthine}, **window))
+        confident = search(session, SearchRequest(
+            {"msms": toward_paraxanthine}, **window,
+            library={theobromine: (0.92, 8), theophylline: (0.75, 7)}))
+        too_few_peaks = search(session, SearchRequest(
+            {"msms": toward_paraxanthine}, **window, library={theobromine: (0.92, 5)}))
+        weighted = search(session, SearchRequest(
+            {"msms": toward_paraxanthine}, **window, library={theobromine: (0.92, 5)},
+            library_weight=1.0))
+    assert names(model_only) == ["paraxanthine", "theophylline", "theobromine"]
+    # both confident matches first, by library score; then the model's candidate
+    assert names(confident) == ["theobromine", "theophylline", "paraxanthine"]
+    assert [h.library_score for h in confident.hits] == pytest.approx([0.92, 0.75, None])
+    assert [h.matched_peaks for h in confident.hits] == [8, 7, None]
+    # the model's score is unchanged by the library
+    assert confident.hits[2].score == pytest.approx(model_only.hits[0].score)
+    # 5 matched peaks is below the default 6: model score + 0.25 x library score decides
+    # (paraxanthine 1.0, theophylline 0.8, theobromine 0.316 + 0.23); with weight 1
+    # theobromine's 0.316 + 0.92 passes both
+    assert names(too_few_peaks) == ["paraxanthine", "theophylline", "theobromine"]
+    assert names(weighted) == ["theobromine", "paraxanthine", "theophylline"]
+
+
+def test_library_matched_compounds_join_whatever_their_mass(library):
+    with session_scope(library) as session:
+        caffeine = _key(session, "caffeine")
+        result = search(session, SearchRequest(
+            {"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10,
+            library={caffeine: (0.95, 9)}))
+        other_formula = search(session, SearchRequest(
+            {"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10, formula="C7H8N4O2",
+            library={caffeine: (0.95, 9)}))
+        open_path = search(session, SearchRequest(
+            {"msms": unit([0, 0, 1])}, k=1, library={caffeine: (0.95, 9)}))
+    assert names(result)[0] == "caffeine" and result.candidates == 4
+    assert "caffeine" not in names(other_formula)  # the formula filter still applies
+    assert names(open_path) == ["caffeine"]  # not the nearest embedding (benzene)
+
+
+def test_stereo_variants_are_one_hit(engine, tmp_path):
+    smi = "C[C@H](N)C(=O)O L-alanine\nC[C@@H](N)C(=O)O D-alanine\nCC(N)C(=O)O alanine\n"
+    ingest(engine, "structures", write(tmp_path, "ala.smi", smi), "handmade")
+    with session_scope(engine) as session:
+        model = register_model(session, "handmade", "v1", "/nonexistent.pt", {}, {}, True)
+        rows = session.execute(text("SELECT names[1], id, inchikey FROM compound")).all()
+        by_name = {n: (i, k) for n, i, k in rows}
+        order = ["L-alanine", "D-alanine", "alanine"]
+        write_structure_embeddings(
+            session, model.id, [by_name[n][0] for n in order],
+            np.stack([unit([1, 0.1, 0]), unit([1, 0.2, 0]), unit([1, 0.3, 0])]))
+        result = search(session, SearchRequest({"msms": unit([1, 0, 0])}, neutral_mass=89.04768))
+    (hit,) = result.hits
+    assert hit.name == "L-alanine" and result.candidates == 1
+    assert sorted(hit.variants) == sorted([by_name["D-alanine"][1], by_name["alanine"][1]])
+
+
+def test_library_arrays_must_line_up(library):
+    with session_scope(library) as session, pytest.raises(ProgrammingError,
+                                                          match="one library score"):
+        session.execute(text(
+            "SELECT * FROM molvis_search(ARRAY[CAST(:v AS vector)], ARRAY['msms'], "
+            "library_keys => ARRAY['X'], library_scores => ARRAY[0.9]::float8[], "
+            "library_peaks => ARRAY[]::int[])"), {"v": str(unit([1, 0, 0]).tolist())})

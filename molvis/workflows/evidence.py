@@ -1,0 +1,116 @@
+"""Each hit's evidence, its confidence level and its probability.
+
+Levels follow Schymanski et al. (2014), as far as molvis's evidence reaches:
+- 2a: a confident library match (entropy similarity and matched peaks at or above the
+  thresholds, precursor within the window);
+- 3: a tentative candidate: spectral evidence (the model's MS/MS or IR score, or a library
+  match below the thresholds) for a structure that fits the mass or formula;
+- 4: the formula agrees (given with the query) and no spectrum speaks for the structure;
+- 5: the mass alone (or the CCS alone) supports it.
+Level 1 needs a reference standard measured in the same lab and is never given here."""
+
+from __future__ import annotations
+
+from models.calibration import Calibration, HitEvidence
+from molvis.workflows.library_match import LibraryEvidence, Matched
+from molvis.workflows.query import Query
+from registry.library import LibraryOptions
+from registry.search import Hit, SearchResult
+
+SPECTRAL = ("msms", "ir")
+
+
+def _library(found: Matched | None, options: LibraryOptions) -> dict | None:
+    if found is None:
+        return None
+    m, ref = found.match, found.reference
+    return {
+        "score": round(m.score, 6),
+        "matched_peaks": m.matched_peaks,
+        "confident": confident(m.score, m.matched_peaks, options),
+        "spectrum_id": ref.spectrum_id,
+        "record_id": ref.record_id,
+        "reference_inchikey": ref.inchikey,
+        "reference_name": ref.name,
+        "adduct": ref.adduct,
+        "collision_energy": ref.collision_energy,
+        "source": ref.source,
+        "precursor_mz": ref.precursor_mz,
+    }
+
+
+def confident(score: float | None, peaks: int | None, options: LibraryOptions) -> bool:
+    return (score or 0) >= options.min_score and (peaks or 0) >= options.min_matched_peaks
+
+
+def ppm_error(hit: Hit, query: Query) -> float | None:
+    mass = query.neutral_mass
+    if not mass:
+        return None
+    return round((hit.monoisotopic_mass - mass) / mass * 1e6, 3)
+
+
+def ccs_deviation(query: Query, measured: list[float] | None) -> dict | None:
+    """The candidate's measured CCS nearest the query's, and the query's deviation in %."""
+    if query.ccs is None or not measured:
+        return None
+    nearest = min(measured, key=lambda v: abs(v - query.ccs))
+    return {
+        "measured": nearest,
+        "adduct": query.ccs_adduct,
+        "deviation_pct": round((query.ccs - nearest) / nearest * 100, 3),
+    }
+
+
+def level(library: dict | None, hit: Hit, query: Query, formula: str | None) -> str:
+    """The Schymanski level the hit's evidence reaches (module docstring)."""
+    if library and library["confident"]:
+        return "2a"
+    spectral = library is not None or any(m in hit.scores for m in SPECTRAL)
+    if spectral and (query.neutral_mass or formula):
+        return "3"
+    if formula and hit.formula == formula:
+        return "4"
+    return "5"
+
+
+def annotate(
+    result: SearchResult,
+    query: Query,
+    library: LibraryEvidence,
+    ccs: dict[str, list[float]],
+    options: LibraryOptions,
+    formula: str | None,
+    calibration: Calibration | None,
+) -> list[dict]:
+    """`evidence`, `level` and `probability` of each hit, in rank order."""
+    model_scores = [h.score for h in result.hits if h.score is not None]
+    best = max(model_scores) if model_scores else None
+    out = []
+    for hit in result.hits:
+        lib = _library(library.best_for(hit.inchikey), options)
+        evidence = {
+            "library": lib,
+            "model": None if hit.score is None else {"score": round(hit.score, 6),
+                                                     "scores": hit.scores},
+            "ppm_error": ppm_error(hit, query),
+            "ccs": ccs_deviation(query, ccs.get(hit.inchikey[:14])),
+            "formula": {"formula": hit.formula,
+                        "agrees": None if formula is None else hit.formula == formula},
+        }
+        numbers = HitEvidence(
+            lib["score"] if lib else None,
+            lib["matched_peaks"] if lib else None,
+            bool(lib and lib["confident"]),
+            hit.score,
+            best,
+            hit.rank,
+            result.candidates,
+        )
+        probability = calibration.probability(numbers) if calibration else None
+        out.append({
+            "evidence": evidence,
+            "level": level(lib, hit, query, formula),
+            "probability": None if probability is None else round(probability, 4),
+        })
+    return out

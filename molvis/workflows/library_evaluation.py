@@ -1,0 +1,159 @@
+"""The library row of `molvis evaluate --library`: held-out spectra searched as unknowns with
+the library, and the hit-probability calibration fitted on the validation split.
+
+For each sampled test-split spectrum, four searches: with the whole library (`self`: its own
+spectrum is there), without itself (`others`: the compound's other spectra remain), without
+any spectrum of its compound (`none`: the model must carry it) and by the model alone. The
+calibration is fitted on validation-split spectra searched without themselves, and its
+expected calibration error measured on the test split's."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from models.calibration import HitEvidence, fit, reliability
+from molvis.workflows.evidence import confident
+from molvis.workflows.library_match import Library
+from molvis.workflows.model_loading import LoadedModel, load_model
+from molvis.workflows.query import Query
+from molvis.workflows.search import Identification, SearchOptions, query_vectors, run_query
+from registry.db import session_scope
+from registry.library import LibraryOptions
+from registry.measurements import MsmsRow, read_measurements
+from registry.model_store import set_calibration
+from registry.settings import load_settings
+
+KS = (1, 5, 20)
+
+
+def split_spectra(session: Session, keys: list[str]) -> list[tuple[str, MsmsRow]]:
+    """(InChIKey, spectrum) of every current stored spectrum of these compounds."""
+    ids = dict(session.execute(
+        text("SELECT id, inchikey FROM compound WHERE inchikey = ANY(:keys)"), {"keys": keys}
+    ).all())
+    rows = read_measurements(session, "msms", "t.compound_id = ANY(:ids)", {"ids": list(ids)})
+    return [(ids[r.compound], r) for r in rows]
+
+
+def _query(row: MsmsRow) -> Query:
+    return Query(f"spectrum {row.measurement_id}", msms=row, precursor_mz=row.precursor_mz,
+                 adduct=row.adduct)
+
+
+def _rank(found: Identification, truth: str) -> int | None:
+    return next((h.rank for h in found.result.hits if h.inchikey[:14] == truth[:14]), None)
+
+
+def _row(name: str, ranks: list[int | None], candidates: list[int]) -> dict[str, Any]:
+    r = np.array([x if x is not None else 10**9 for x in ranks])
+    n = np.maximum(np.array(candidates, dtype=float), 1)
+    out: dict[str, Any] = {"set": name, "n": len(ranks)}
+    for k in KS:
+        out[f"top{k}"] = float(np.mean(r <= k)) if len(r) else None
+    out["random_top1"] = float(np.mean(1 / n)) if len(n) else None
+    out["mean_candidates"] = float(n.mean()) if len(n) else None
+    return out
+
+
+def _evidence(found: Identification, options: SearchOptions) -> list[HitEvidence]:
+    scores = [h.score for h in found.result.hits if h.score is not None]
+    return [
+        HitEvidence(h.library_score, h.matched_peaks,
+                    confident(h.library_score, h.matched_peaks, options.library),
+                    h.score, max(scores) if scores else None, h.rank, found.result.candidates)
+        for h in found.result.hits
+    ]
+
+
+def _own_first(found: Identification, spectrum_id: int) -> bool:
+    """The query's own spectrum is the best library match (ties with it count as first)."""
+    identity = found.library.identity
+    return bool(identity) and any(
+        m.match.spectrum_id == spectrum_id
+        for m in identity if m.match.score >= identity[0].match.score - 1e-6
+    )
+
+
+def _sample(items: list, n: int | None, seed: int) -> list:
+    return random.Random(seed).sample(items, n) if n and len(items) > n else items
+
+
+def evaluate_library(
+    engine: Engine, model_name: str | None, ppm: float, max_queries: int | None,
+    plot: Path | None = None, seed: int = 0, library_options: LibraryOptions | None = None,
+) -> dict[str, Any]:
+    """The library report; the fitted calibration is stored with the model."""
+    loaded: LoadedModel = load_model(engine, model_name)
+    split = loaded.checkpoint["split"]
+    options = SearchOptions(ppm=ppm, k=20, library=library_options or LibraryOptions())
+    with session_scope(engine) as session:
+        library = Library(session, load_settings().home, options.library)
+        by_split = {}
+        for part in ("val", "test"):
+            spectra = [(k, r) for k, r in split_spectra(session, list(split[part]))
+                       if _query(r).neutral_mass]
+            by_split[part] = spectra
+        per_compound: dict[str, set[int]] = {}
+        for key, row in by_split["test"]:
+            per_compound.setdefault(key, set()).add(row.measurement_id)
+        fit_hits, fit_correct = [], []
+        for key, row in _sample(by_split["val"], max_queries, seed):
+            found = run_query(session, loaded, _query(row), options, library,
+                              frozenset({row.measurement_id}))
+            fit_hits += _evidence(found, options)
+            fit_correct += [h.inchikey[:14] == key[:14] for h in found.result.hits]
+        calibration = fit(fit_hits, fit_correct, {"split": "val", "queries": min(
+            len(by_split["val"]), max_queries or len(by_split["val"])), "ppm": ppm})
+        ranks: dict[str, list] = {s: [] for s in ("self", "others", "none", "model")}
+        cands: dict[str, list] = {s: [] for s in ranks}
+        self_first, probs, correct, top_probs, top_correct = [], [], [], [], []
+        for key, row in _sample(by_split["test"], max_queries, seed):
+            query = _query(row)
+            vectors = query_vectors(loaded, query)
+            own = frozenset({row.measurement_id})
+            runs = {
+                "self": run_query(session, loaded, query, options, library, vectors=vectors),
+                "none": run_query(session, loaded, query, options, library,
+                                  frozenset(per_compound[key]), vectors),
+                "model": run_query(session, loaded, query, options, None, vectors=vectors),
+            }
+            others = run_query(session, loaded, query, options, library, own, vectors)
+            if len(per_compound[key]) > 1:
+                runs["others"] = others
+            self_first.append(_own_first(runs["self"], row.measurement_id))
+            for name, found in runs.items():
+                ranks[name].append(_rank(found, key))
+                cands[name].append(found.result.candidates)
+            for h, e in zip(others.result.hits, _evidence(others, options), strict=True):
+                p = calibration.probability(e)
+                probs.append(p)
+                correct.append(h.inchikey[:14] == key[:14])
+                if h.rank == 1:
+                    top_probs.append(p)
+                    top_correct.append(correct[-1])
+    ece, bins = reliability(probs, correct)
+    top_ece, top_bins = reliability(top_probs, top_correct)
+    calibration.ece = ece
+    with session_scope(engine) as session:
+        set_calibration(session, loaded.info.name, calibration.to_dict())
+    report = {
+        "model": loaded.info.name,
+        "ppm": ppm,
+        "queries": len(self_first),
+        "self_spectrum_rank1": float(np.mean(self_first)) if self_first else None,
+        "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
+        "calibration": {"ece_all_hits": ece, "ece_top1": top_ece, "bins": bins,
+                        "top1_bins": top_bins, "fitted_on": calibration.fitted_on,
+                        "coef": dict(zip(calibration.features, calibration.coef, strict=True))},
+    }
+    if plot is not None:
+        from models.calibration import reliability_plot
+
+        reliability_plot(bins, top_bins, ece, top_ece, plot)
+    return report

@@ -1,0 +1,158 @@
+"""The MS/MS reference library index: identity and analogue matches, polarity, exclusion,
+the saved files (no pickle), staleness and rebuilds."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from registry.db import session_scope
+from registry.library import (
+    LibraryOptions,
+    build_index,
+    clean_peaks,
+    current_generation,
+    polarity,
+)
+from registry.library_store import load_index, refresh_index, save_index
+from tests.builders import mgf_block, write
+from tests.conftest import ingest
+
+CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"  # [M+H]+ 195.0877
+ETHYL = "CCn1c(=O)c2c(ncn2C)n(C)c1=O"  # caffeine + CH2, [M+H]+ 209.1033
+THEOBROMINE = "Cn1cnc2c1c(=O)[nH]c(=O)n2C"  # [M+H]+ 181.0720
+CH2 = 14.01565
+
+CAFFEINE_PEAKS = [(42.0338, 20), (56.0495, 15), (69.0447, 30), (83.0604, 40), (110.0713, 60),
+                  (123.0427, 25), (138.0662, 100), (150.0662, 10)]
+# the analogue: fragments that keep the ethyl shift by CH2, the others stay
+ETHYL_PEAKS = [(42.0338, 20), (56.0495, 15), (69.0447, 30), (83.0604, 40),
+               (110.0713 + CH2, 60), (123.0427 + CH2, 25), (138.0662 + CH2, 100),
+               (150.0662 + CH2, 10)]
+OTHER_PEAKS = [(67.0291, 30), (95.0240, 50), (124.0505, 100), (163.0614, 40), (135.0300, 20),
+               (52.0182, 10)]
+
+
+def peaks(pairs) -> list[str]:
+    return [f"{mz:.4f} {i}" for mz, i in pairs]
+
+
+@pytest.fixture
+def library_registry(engine, tmp_path):
+    mgf = "".join([
+        mgf_block("caffeine-1", CAFFEINE, "195.0877", peaks(CAFFEINE_PEAKS)),
+        mgf_block("ethyl-1", ETHYL, "209.1033", peaks(ETHYL_PEAKS)),
+        mgf_block("theobromine-1", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS)),
+        # the caffeine spectrum again, measured in negative mode (another polarity)
+        mgf_block("caffeine-neg", CAFFEINE, "193.0731", peaks(CAFFEINE_PEAKS),
+                  IONMODE="negative", ADDUCT="[M-H]-"),
+    ])
+    ingest(engine, "msms", write(tmp_path, "lib.mgf", mgf), "handmade")
+    return engine
+
+
+def spectrum_ids(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return dict(conn.execute(text("SELECT record_id, id FROM msms_spectrum")).all())
+
+
+def query(pairs, precursor):
+    mz, intensity = np.array(pairs).T
+    return clean_peaks(mz, intensity, precursor)
+
+
+def test_identity_finds_the_own_spectrum_first_with_its_matched_peaks(library_registry, tmp_path):
+    ids = spectrum_ids(library_registry)
+    with session_scope(library_registry) as session:
+        index = build_index(session)
+    assert index.spectra == 4
+    matches = index.identity(195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions())
+    assert [m.spectrum_id for m in matches] == [ids["caffeine-1"]]  # not the negative one
+    (best,) = matches
+    assert best.score == pytest.approx(1.0, abs=1e-5)
+    assert best.matched_peaks == 8 and best.search == "identity"
+    assert best.precursor_mz == pytest.approx(195.0877, abs=1e-4)
+    # the negative-mode query finds the negative-mode spectrum only
+    negative = index.identity(193.0731, query(CAFFEINE_PEAKS, 193.0731), -1, 10, LibraryOptions())
+    assert [m.spectrum_id for m in negative] == [ids["caffeine-neg"]]
+    # 10 ppm is 0.002 Da here: 0.01 Da off finds nothing, 100 ppm finds it again
+    shifted = query(CAFFEINE_PEAKS, 195.0977)
+    assert index.identity(195.0977, shifted, 1, 10, LibraryOptions()) == []
+    assert len(index.identity(195.0977, shifted, 1, 100, LibraryOptions())) == 1
+    # left out, the spectrum is not found
+    excluded = index.identity(195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions(),
+                              frozenset({ids["caffeine-1"]}))
+    assert excluded == []
+
+
+def test_analogue_search_finds_the_shifted_precursor_analogue(library_registry):
+    ids = spectrum_ids(library_registry)
+    with session_scope(library_registry) as session:
+        index = build_index(session)
+    q = query(CAFFEINE_PEAKS, 195.0877)
+    analogues = index.analogues(195.0877, q, 1, 10, LibraryOptions())
+    # the identical-precursor spectrum is an identity match, not an analogue
+    assert analogues[0].spectrum_id == ids["ethyl-1"]
+    assert analogues[0].search == "analogue" and analogues[0].score > 0.8
+    assert ids["caffeine-1"] not in [m.spectrum_id for m in analogues]
+    assert ids["caffeine-neg"] not in [m.spectrum_id for m in analogues]
+    # shared fragments only: the plain open search scores it lower than hybrid search
+    open_only = index.analogues(None, q, 1, 10, LibraryOptions())
+    ethyl_open = next(m for m in open_only if m.spectrum_id == ids["ethyl-1"])
+    assert ethyl_open.score < analogues[0].score
+
+
+def test_saved_index_has_no_pickle_and_knows_when_it_is_stale(library_registry, tmp_path):
+    home = tmp_path / "home"
+    with session_scope(library_registry) as session:
+        index, rebuilt = refresh_index(session, home)
+        assert rebuilt and index.generation == current_generation(session)
+        again, rebuilt_again = refresh_index(session, home)
+    assert not rebuilt_again and again is index
+    pointer = json.loads((home / "library" / "msms.json").read_text())
+    folder = home / "library" / pointer["folder"]
+    assert not (folder / "metadata.npy").exists()  # ms_entropy's pickled metadata
+    assert (home / "library").stat().st_mode & 0o077 == 0
+    for name in ("ids.npy", "modes.npy"):
+        np.load(folder / name, allow_pickle=False)
+    loaded = load_index(home)
+    assert loaded.spectra == 4 and sorted(loaded.modes.tolist()) == [-1, 1, 1, 1]
+    # a new spectrum renews the generation: the saved index is stale until rebuilt
+    ingest(library_registry, "msms", write(tmp_path, "more.mgf", mgf_block(
+        "theobromine-2", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS[:5]))), "handmade")
+    with session_scope(library_registry) as session:
+        assert load_index(home).generation != current_generation(session)
+        fresh, rebuilt = refresh_index(session, home)
+    assert rebuilt and fresh.spectra == 5
+    assert len(list((home / "library").glob("msms-*"))) == 1  # the old folder is gone
+
+
+def test_two_builds_at_once_leave_one_valid_index(library_registry, tmp_path):
+    home, errors = tmp_path / "home", []
+
+    def build() -> None:
+        try:
+            with session_scope(library_registry) as session:
+                save_index(build_index(session), home)
+        except Exception as exc:  # pragma: no cover - the assertion shows it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert load_index(home).spectra == 4
+    assert len(list((home / "library").glob("msms-*"))) == 1
+
+
+def test_polarity_and_options():
+    assert polarity("positive", None) == 1 and polarity(None, "[M-H]-") == -1
+    assert polarity(None, "[M+Na]+") == 1 and polarity(None, None) == 0
+    with pytest.raises(ValueError, match="fragment tolerance 0.5 Da"):
+        LibraryOptions(fragment_tolerance=0.5)
+    with pytest.raises(ValueError, match="minimum matched peaks 0"):
+        LibraryOptions(min_matched_peaks=0)
