@@ -132,3 +132,11 @@ def reject_reasons(session: Session, limit: int = 15) -> list[dict[str, Any]]:
            GROUP BY 1 ORDER BY 2 DESC LIMIT :n""",
         limit,
     )
+
+
+def msms_peaks(session: Session, spectrum_id: int) -> tuple[list[float], list[float]] | None:
+    """One stored spectrum's peaks (the library side of a mirror plot)."""
+    row = session.execute(
+        text("SELECT mz, intensity FROM msms_spectrum WHERE id = :id"), {"id": spectrum_id}
+    ).first()
+    return (list(row.mz), list(row.intensity)) if row else None

@@ -17,6 +17,8 @@ from ms_entropy import FlashEntropySearch, clean_spectrum
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from registry.names import display_name
+
 LIBRARY = "msms"
 FORMAT = 2
 MZ_INDEX_STEP = 0.001  # Da; ms_entropy's 0.0001 default makes a 240 MB lookup table, no faster
@@ -217,4 +219,4 @@ def references(session: Session, spectrum_ids: list[int]) -> dict[int, Reference
                 JOIN source src ON src.id = s.source_id WHERE s.id = ANY(:ids)"""),
         {"ids": list(spectrum_ids)},
     )
-    return {r.id: Reference(*r) for r in rows}
+    return {r.id: Reference(*r[:3], display_name(r.name), *r[4:]) for r in rows}

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.embeddings import vector_literal
+from registry.names import display_name
 
 
 @dataclass
@@ -132,7 +133,7 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
             r.rank,
             r.inchikey,
             r.smiles,
-            r.name,
+            display_name(r.name),
             r.monoisotopic_mass,
             None if r.score is None else float(r.score),
             {k: float(v) for k, v in r.scores.items()},
@@ -209,3 +210,36 @@ def measured_ccs(session: Session, inchikeys: list[str], adduct: str) -> dict[st
     for r in rows:
         values.setdefault(r.skeleton, []).append(float(r.ccs))
     return values
+
+
+def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
+    """How many compounds each filter leaves, in order (mass window, formula, sources, CCS),
+    so the page can say which filter removed the candidates. Empty without a mass window."""
+    if request.neutral_mass is None:
+        return {}
+    row = session.execute(
+        text("""
+        WITH w AS (
+            SELECT c.id, (CAST(:formula AS text) IS NULL OR c.formula = :formula) AS f_ok,
+                   (CAST(:sources AS text[]) IS NULL OR EXISTS (
+                      SELECT 1 FROM compound_source cs JOIN source s ON s.id = cs.source_id
+                      WHERE cs.compound_id = c.id AND s.name = ANY (:sources))) AS s_ok,
+                   (CAST(:ccs AS float8) IS NULL OR NOT EXISTS (
+                      SELECT 1 FROM ccs_value v WHERE v.compound_id = c.id
+                        AND v.adduct = :ccs_adduct)
+                    OR EXISTS (
+                      SELECT 1 FROM ccs_value v WHERE v.compound_id = c.id
+                        AND v.adduct = :ccs_adduct AND abs(v.ccs - :ccs) <= :ccs * :tol / 100))
+                     AS c_ok
+            FROM compound c
+            WHERE c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6)
+                                          AND :mass * (1 + :ppm * 1e-6))
+        SELECT count(*) AS mass_window, count(*) FILTER (WHERE f_ok) AS formula,
+               count(*) FILTER (WHERE f_ok AND s_ok) AS sources,
+               count(*) FILTER (WHERE f_ok AND s_ok AND c_ok) AS ccs
+        FROM w"""),
+        {"formula": request.formula, "sources": request.sources, "ccs": request.ccs,
+         "ccs_adduct": request.ccs_adduct, "tol": request.ccs_tolerance_pct,
+         "mass": request.neutral_mass, "ppm": request.ppm},
+    ).one()
+    return dict(row._mapping)

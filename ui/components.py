@@ -42,7 +42,9 @@ def stick_plot(mz, intensity, title: str = ""):
     return fig
 
 
-def mirror_plot(query_mz, query_intensity, library_mz, library_intensity, label: str = ""):
+def mirror_plot(
+    query_mz, query_intensity, library_mz, library_intensity, label: str = "", title: str = ""
+):
     """Query spectrum up, library spectrum down (the field's usual comparison view)."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.vlines(query_mz, 0, _relative(query_intensity), color="#1f77b4", linewidth=1, label="query")
@@ -57,6 +59,7 @@ def mirror_plot(query_mz, query_intensity, library_mz, library_intensity, label:
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xlabel("m/z")
     ax.set_ylabel("rel. intensity (%)")
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig

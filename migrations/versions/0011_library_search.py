@@ -12,7 +12,9 @@
   others rank by model score + library_weight x library score (a sub-threshold match still
   counts); a library-matched compound is a candidate whatever its mass (the reference's
   precursor agreed: a mass outside the window means the adducts disagree); stereo and flat
-  InChIKeys of one skeleton are one hit (the best-scored member, the others in `variants`).
+  InChIKeys of one skeleton are one hit (the best-scored member, the others in `variants`); a
+  hit's name is its first name without an underscore (library titles such as
+  'Pesticide6_Ethirimol_C11H19N3O_882476 M-H' come last).
 
 Revision ID: 0011_library_search
 Revises: 0010_fingerprint_gaps
@@ -140,7 +142,9 @@ BEGIN
         ORDER BY left(t.key, 14), t.lscore DESC, t.lpeaks DESC
     ), scored AS (
         SELECT c.id, c.inchikey AS key, left(c.inchikey, 14) AS sk, c.smiles AS smi,
-               c.names[1] AS cname, c.monoisotopic_mass AS mass, c.formula AS cformula,
+               (SELECT u.n FROM unnest(c.names) WITH ORDINALITY AS u(n, i)
+                ORDER BY u.n LIKE '%\_%', u.i LIMIT 1) AS cname,
+               c.monoisotopic_mass AS mass, c.formula AS cformula,
                s.fused, s.per_modality, lib.lscore, lib.lpeaks,
                coalesce(lib.lscore >= library_min_score AND lib.lpeaks >= library_min_peaks,
                         false) AS confident

@@ -71,38 +71,11 @@ def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
             yield result_dict(run_query(session, loaded, query, options, library), loaded)
 
 
-COLUMNS = (
-    "query_id", "query", "precursor_mz", "adduct", "rank", "inchikey", "smiles", "formula",
-    "name", "score", "level", "probability", "library_score", "matched_peaks",
-    "library_record", "reference_adduct", "ppm_error", "ccs_deviation_pct", "variants",
-)
-
-
-def table_rows(number: int, result: dict) -> Iterator[dict]:
-    """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit)."""
-    base = {"query_id": number, "query": result["query"],
-            "precursor_mz": result["precursor_mz"], "adduct": result["adduct"]}
-    if not result["hits"]:
-        yield base
-    for hit in result["hits"]:
-        library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
-        yield {
-            **base,
-            **{k: hit[k] for k in ("rank", "inchikey", "smiles", "formula", "name", "score",
-                                   "level", "probability")},
-            "library_score": library.get("score"),
-            "matched_peaks": library.get("matched_peaks"),
-            "library_record": library.get("record_id"),
-            "reference_adduct": library.get("adduct"),
-            "ppm_error": hit["evidence"]["ppm_error"],
-            "ccs_deviation_pct": ccs.get("deviation_pct"),
-            "variants": " ".join(hit["variants"]),
-        }
-
-
 def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
     """Stream results to a .tsv, .csv or .json file; (queries, hits) written."""
     import csv
+
+    from molvis.workflows.export import COLUMNS, table_rows
 
     kind = path.suffix.lower()
     if kind not in (".tsv", ".csv", ".json"):

@@ -16,7 +16,7 @@ from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel
 from molvis.workflows.query import Query
 from registry.library import LibraryOptions
-from registry.search import SearchRequest, SearchResult, measured_ccs, search
+from registry.search import SearchRequest, SearchResult, filter_counts, measured_ccs, search
 
 MODALITIES = ("msms", "ir", "ccs")
 
@@ -77,6 +77,7 @@ class Identification:
     library: LibraryEvidence
     annotations: list[dict]
     notes: list[str]
+    filters: dict[str, int] = field(default_factory=dict)  # compounds left after each filter
 
 
 def run_query(
@@ -111,6 +112,11 @@ def run_query(
         library_weight=options.library.weight,
     )
     result = search(session, request, query.title)
+    filters = (
+        filter_counts(session, request)
+        if options.formula or options.sources or query.ccs is not None
+        else {}
+    )
     ccs = (
         measured_ccs(session, [h.inchikey for h in result.hits], query.ccs_adduct)
         if query.ccs is not None and query.ccs_adduct
@@ -124,7 +130,7 @@ def run_query(
     annotations = annotate(
         result, query, evidence, ccs, options.library, options.formula, calibration
     )
-    return Identification(query, result, evidence, annotations, notes)
+    return Identification(query, result, evidence, annotations, notes, filters)
 
 
 def loaded_calibration(loaded: LoadedModel) -> Calibration | None:
@@ -160,5 +166,6 @@ def result_dict(found: Identification, loaded: LoadedModel) -> dict:
         "precursor_mz": found.query.precursor_mz,
         "adduct": found.query.adduct,
         "analogues": [_analogue(m) for m in found.library.analogues],
+        "filters": found.filters,
         "notes": found.notes,
     }

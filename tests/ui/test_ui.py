@@ -1,3 +1,4 @@
+import json
 import os
 import socket
 import subprocess
@@ -29,44 +30,94 @@ def test_query_page_with_apptest(seeded_model):
     at.selectbox[0].select("[M-H]-")
     at.button[0].click().run()
     assert not at.exception and not at.error
-    assert "candidates within 10 ppm" in at.caption[0].value
+    assert "candidates within 10 ppm" in result_caption(at)
     table = at.dataframe[0].value
     assert list(table["rank"])[:1] == [1] and "UYJUZNLFJAWNEZ-UHFFFAOYSA-N" in set(
         table["inchikey"]
     )
 
 
-def _window_keys(engine, mass: float, ppm: float = 10.0) -> set[str]:
-    from registry.db import session_scope
-    from registry.training_data import candidates_in_window
+def images(node) -> list:
+    """Every image element (st.pyplot figures) under a node of the page."""
+    found = [node] if type(node).__name__ == "Image" else []
+    for child in getattr(node, "children", {}).values():
+        found += images(child)
+    return found
 
-    with session_scope(engine) as session:
-        return {c.inchikey for c in candidates_in_window(session, mass, ppm)}
+
+def result_caption(at) -> str:
+    """The caption that says what was searched (the page has other captions too)."""
+    (caption,) = [c.value for c in at.caption if " · model " in c.value]
+    return caption
 
 
-def test_upload_an_mgf_and_search_its_second_spectrum(seeded_model):
+def _run_file(name: str, data: bytes):
     from streamlit.testing.v1 import AppTest
 
-    from molvis.workflows.query import QueryFields, build_queries, read_upload
-
-    data = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_bytes()
-    spectra, _ = read_upload("run.mgf", data)
-    second = build_queries(spectra, None, QueryFields(), "run.mgf")[1]
-    expected = _window_keys(seeded_model, second.neutral_mass)
     at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.file_uploader(key="upload").upload("run.mgf", data).run()
+    at.file_uploader(key="upload").upload(name, data).run()
     assert not at.exception and not at.error
-    assert list(at.selectbox(key="spectrum").options) == [s.record_id for s in spectra]
-    at.selectbox(key="spectrum").set_value(1).run()
     at.button[0].click().run()
     assert not at.exception and not at.error
-    caption = at.caption[0].value
-    assert caption.startswith(f"{second.title} · model ui-model · {len(expected)} candidates")
-    assert f"of {second.neutral_mass:.5f}" in caption
-    table = at.dataframe[0].value
-    assert set(table["inchikey"]) == expected and list(table["rank"]) == list(
-        range(1, len(expected) + 1)
+    return at
+
+
+def test_a_file_of_spectra_gives_a_query_table_and_the_fourth_keeps_its_hits(
+    seeded_model, tmp_path
+):
+    """Each spectrum of the file is searched; choosing the 4th shows its hits, in the order
+    `molvis search` gives for the same file, and choosing another keeps the answers."""
+    from tests.builders import write
+    from tests.conftest import first_mgf_blocks, molvis
+
+    text = first_mgf_blocks(shared("gnps", "pesticides.mgf"), 5)
+    path = write(tmp_path, "run.mgf", text)
+    cli = json.loads(molvis("search", "--msms", str(path), "--json").stdout)
+    at = _run_file("run.mgf", text.encode())
+    queries = at.dataframe[0].value
+    assert list(queries["query"]) == [r["query"] for r in cli]
+    assert list(queries["level"]) == [r["hits"][0]["level"] for r in cli]
+    at.selectbox(key="query").set_value(3).run()
+    assert not at.exception and not at.error
+    fourth = cli[3]
+    caption = result_caption(at)
+    assert caption.startswith(
+        f"{fourth['query']} · model ui-model · {fourth['candidates']} candidates"
     )
+    hits = at.dataframe[1].value
+    assert list(hits["inchikey"]) == [h["inchikey"] for h in fourth["hits"]]
+    assert list(hits["level"]) == [h["level"] for h in fourth["hits"]]
+    assert list(hits["rank"]) == list(range(1, len(fourth["hits"]) + 1))
+    # back to the first: its answers are still there, nothing was searched again
+    at.selectbox(key="query").set_value(0).run()
+    assert list(at.dataframe[1].value["inchikey"]) == [h["inchikey"] for h in cli[0]["hits"]]
+
+
+def test_a_hit_shows_its_mirror_plot_and_the_compound_page_keeps_it(seeded_model):
+    data = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_bytes()
+    at = _run_file("run.mgf", data)
+    hits = at.dataframe[1].value
+    assert hits["level"].iloc[0] == "2a" and hits["library score"].iloc[0] > 0.99
+    assert len(images(at.main)) == 1  # the mirror plot of the chosen (first) hit
+    at.button(key="open").click().run()
+    assert not at.exception
+    assert at.query_params["page"] == ["compound"] or at.query_params["page"] == "compound"
+    assert "Fuberidazole" in at.header[0].value
+    # the compound page mirrors its spectra against the query's (one per stored spectrum)
+    assert len(images(at.main)) >= 1 and at.session_state["query_spectrum"] is not None
+
+
+def test_invalid_numbers_stop_the_search_with_a_message(seeded_model):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.text_area[0].input(PEAKS)
+    at.number_input[0].set_value(183.057)
+    at.number_input[1].set_value(-5.0)  # ppm
+    at.button[0].click().run()
+    assert not at.exception
+    assert "mass window -5 ppm: give a positive number" in at.error[0].value
+    assert not at.dataframe
 
 
 def test_modality_weights_set_the_fused_score(seeded_model):
@@ -100,7 +151,7 @@ def test_upload_a_jcamp_ir_spectrum(seeded_model):
     at.file_uploader(key="upload").upload("benzene.jdx", data).run()
     at.button[0].click().run()
     assert not at.exception and not at.error
-    assert f"{structures} candidates (no mass filter)" in at.caption[0].value
+    assert f"{structures} candidates (no mass filter)" in result_caption(at)
     table = at.dataframe[0].value
     assert len(table) == 20 and "ir score" in table.columns and "msms score" not in table.columns
     assert list(table["score"]) == pytest.approx(list(table["ir score"]), abs=1e-4)
@@ -148,19 +199,21 @@ def test_headless_browser_search(seeded_model, tmp_path):
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
-    from sqlalchemy import text
 
-    from registry.adducts import neutral_mass
+    from molvis.workflows.library_match import Library
+    from molvis.workflows.model_loading import load_model
+    from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum
+    from molvis.workflows.search import SearchOptions, run_query
+    from registry.db import session_scope
+    from registry.settings import load_settings
 
-    keys = _window_keys(seeded_model, neutral_mass(185.0709, "[M+H]+"))
-    with seeded_model.connect() as conn:
-        expected_names = (
-            conn.execute(
-                text("SELECT names[1] FROM compound WHERE inchikey = ANY(:k)"), {"k": list(keys)}
-            )
-            .scalars()
-            .all()
-        )
+    fields = QueryFields(precursor_mz=185.0709)
+    query = build_queries([pasted_spectrum(PEAKS, fields)], None, fields)[0]
+    with session_scope(seeded_model) as session:
+        library = Library(session, load_settings().home)
+        loaded = load_model(seeded_model, read_only=True)
+        found = run_query(session, loaded, query, SearchOptions(), library)
+    expected_names = [h.name for h in found.result.hits]
     assert any("Fuberidazole" in n for n in expected_names)
     port = _free_port()
     server = subprocess.Popen(
@@ -232,7 +285,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         )
         rank_cells = driver.find_elements(By.CSS_SELECTOR, "td[aria-colindex='2']")
         shown = [c.get_attribute("textContent") for c in name_cells]
-        assert sorted(shown) == sorted(expected_names)
+        assert shown == expected_names  # the page ranks as the workflow (and the CLI) does
         assert [c.get_attribute("textContent") for c in rank_cells] == [
             str(n) for n in range(1, len(expected_names) + 1)
         ]

@@ -1,0 +1,47 @@
+"""The table of a batch search, one row per query and hit, as `molvis search --out` writes it
+and the query page exports it: SMILES, formula, level, probability and the evidence's numbers
+(no drawings)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+
+COLUMNS = (
+    "query_id", "query", "precursor_mz", "adduct", "rank", "inchikey", "smiles", "formula",
+    "name", "score", "level", "probability", "library_score", "matched_peaks",
+    "library_record", "reference_adduct", "ppm_error", "ccs_deviation_pct", "variants",
+)
+
+
+def table_rows(number: int, result: dict) -> Iterator[dict]:
+    """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit)."""
+    base = {"query_id": number, "query": result["query"],
+            "precursor_mz": result["precursor_mz"], "adduct": result["adduct"]}
+    if not result["hits"]:
+        yield base
+    for hit in result["hits"]:
+        library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
+        yield {
+            **base,
+            **{k: hit[k] for k in ("rank", "inchikey", "smiles", "formula", "name", "score",
+                                   "level", "probability")},
+            "library_score": library.get("score"),
+            "matched_peaks": library.get("matched_peaks"),
+            "library_record": library.get("record_id"),
+            "reference_adduct": library.get("adduct"),
+            "ppm_error": hit["evidence"]["ppm_error"],
+            "ccs_deviation_pct": ccs.get("deviation_pct"),
+            "variants": " ".join(hit["variants"]),
+        }
+
+
+def table_text(results: Iterable[dict], delimiter: str = "\t") -> str:
+    """The whole table as CSV/TSV text (the page's download)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS, delimiter=delimiter)
+    writer.writeheader()
+    for number, result in enumerate(results, start=1):
+        writer.writerows(table_rows(number, result))
+    return out.getvalue()

@@ -1,0 +1,20 @@
+"""A compound's name as a chemist reads it: library titles such as GNPS's
+'Pesticide6_Ethirimol_C11H19N3O_882476 M-H' give their compound name ('Ethirimol')."""
+
+from __future__ import annotations
+
+import re
+
+# collection prefix, the name, the formula, then anything (ids, the adduct)
+LIBRARY_TITLE = re.compile(r"^[A-Za-z]+\d*_(?P<name>.+?)_C\d+[A-Za-z0-9]*(?:_.*)?(?:\s.*)?$")
+TRAILING_ADDUCT = re.compile(r"\s+\[?M[+-][A-Za-z0-9]*\]?[+-]?$")
+
+
+def display_name(name: str | None) -> str | None:
+    """The compound part of a library title; other names unchanged."""
+    if not name:
+        return name
+    match = LIBRARY_TITLE.match(name)
+    if match:
+        return match.group("name").replace("_", " ")
+    return TRAILING_ADDUCT.sub("", name)
