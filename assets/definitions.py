@@ -5,7 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, define_asset_job
 
 from assets.checks import CHECKS
-from assets.ingest import INGEST_ASSETS, fingerprints
+from assets.ingest import INGEST_ASSETS, fingerprints, msms_library
 from assets.resources import RegistryResource
 from assets.sensors import INGEST_JOBS, inbox_sensor
 from assets.training import (
@@ -19,6 +19,7 @@ from assets.training import (
 ALL_ASSETS = [
     *INGEST_ASSETS,
     fingerprints,
+    msms_library,
     trained_model,
     active_model,
     structure_embeddings,
@@ -32,6 +33,7 @@ defs = Definitions(
     sensors=[inbox_sensor],
     jobs=[
         *INGEST_JOBS.values(),
+        define_asset_job("library_index", selection=[msms_library]),
         define_asset_job(
             "train_and_embed",
             selection=[fingerprints, trained_model, active_model, measurement_embeddings],

@@ -1,5 +1,6 @@
 """Ingestion assets: one per kind, partitioned by source file; a materialisation is one
-registry ingest of that file, with its counts as metadata. Then fingerprints."""
+registry ingest of that file, with its counts as metadata. Then fingerprints and the MS/MS
+library index."""
 
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from assets.resources import RegistryResource
 from registry.db import session_scope
 from registry.fingerprints import fill_missing
 from registry.ingest import IngestOptions, ingest_file
+from registry.library_store import refresh_index
 from registry.parsers.ir import StructureIndex
 from registry.parsers.tables import parse_column_overrides
 
@@ -77,3 +79,17 @@ def fingerprints(registry: RegistryResource) -> MaterializeResult:
     with session_scope(registry.engine()) as session:
         filled = fill_missing(session)
     return MaterializeResult(metadata={"filled": filled})
+
+
+@asset(
+    deps=[a for a in INGEST_ASSETS if a.key.path[-1] == "msms_files"],
+    group_name="registry",
+    description="the MS/MS reference library index (flash entropy) under MOLVIS_HOME/library, "
+    "rebuilt when the registry's spectra changed since it was built",
+)
+def msms_library(registry: RegistryResource) -> MaterializeResult:
+    with session_scope(registry.engine()) as session:
+        index, rebuilt = refresh_index(session, registry.settings().home)
+    return MaterializeResult(
+        metadata={"spectra": index.spectra, "rebuilt": rebuilt, "generation": index.generation}
+    )

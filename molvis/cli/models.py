@@ -92,8 +92,10 @@ def _print_library(lib: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"library + model on {lib['queries']} held-out MS/MS spectra "
-                  f"(own spectrum at library rank 1: {100 * lib['self_spectrum_rank1']:.1f}%)")
+    table = Table(title=f"library + model on {lib['queries']} held-out MS/MS spectra (own "
+                  f"spectrum at library rank 1: {100 * lib['self_spectrum_rank1']:.1f}%, "
+                  f"{100 * lib['self_spectrum_rank1_indexed']:.1f}% of the "
+                  f"{100 * lib['indexed']:.1f}% the index holds)")
     for col in ("set", "n", "mean cand.", "top1", "top5", "top20", "rnd top1"):
         table.add_column(col, justify="left" if col == "set" else "right")
     for r in lib["rows"]:

@@ -113,6 +113,8 @@ def evaluate_library(
         ranks: dict[str, list] = {s: [] for s in ("self", "others", "none", "model")}
         cands: dict[str, list] = {s: [] for s in ranks}
         self_first, probs, correct, top_probs, top_correct = [], [], [], [], []
+        indexed_ids = set(library.index.ids.tolist())
+        indexed: list[bool] = []
         for key, row in _sample(by_split["test"], max_queries, seed):
             query = _query(row)
             vectors = query_vectors(loaded, query)
@@ -127,6 +129,7 @@ def evaluate_library(
             if len(per_compound[key]) > 1:
                 runs["others"] = others
             self_first.append(_own_first(runs["self"], row.measurement_id))
+            indexed.append(row.measurement_id in indexed_ids)
             for name, found in runs.items():
                 ranks[name].append(_rank(found, key))
                 cands[name].append(found.result.candidates)
@@ -147,6 +150,13 @@ def evaluate_library(
         "ppm": ppm,
         "queries": len(self_first),
         "self_spectrum_rank1": float(np.mean(self_first)) if self_first else None,
+        # spectra with no peak left after cleaning (all near the precursor or noise) are not
+        # in the index: the figure over the indexed ones
+        "indexed": float(np.mean(indexed)) if indexed else None,
+        "self_spectrum_rank1_indexed": (
+            float(np.mean([f for f, i in zip(self_first, indexed, strict=True) if i]))
+            if any(indexed) else None
+        ),
         "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
         "calibration": {"ece_all_hits": ece, "ece_top1": top_ece, "bins": bins,
                         "top1_bins": top_bins, "fitted_on": calibration.fitted_on,

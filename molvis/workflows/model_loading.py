@@ -3,6 +3,7 @@ model (default: the active one) in eval mode on the best device."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from registry.db import session_scope
-from registry.model_store import ModelInfo, get_model, list_models, register_model
+from registry.model_store import (
+    ModelInfo,
+    get_model,
+    list_models,
+    register_model,
+    set_calibration,
+)
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
 
@@ -44,6 +51,9 @@ def ensure_pretrained(session: Session) -> None:
             checkpoint.get("metrics", {}),
             activate=n == 0,
         )
+        calibration = path.with_suffix(".calibration.json")
+        if calibration.is_file():  # the hit probability fitted for this checkpoint
+            set_calibration(session, path.stem, json.loads(calibration.read_text()))
 
 
 def load_model(engine: Engine, name: str | None = None, read_only: bool = False) -> LoadedModel:

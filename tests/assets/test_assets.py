@@ -61,6 +61,15 @@ def test_full_graph_on_a_slice(engine, tmp_path, instance):
         run_config=ingest_config,
     )
     assert again.success and snapshot(engine) == before
+    library = materialize([by_name("msms_library")], resources=RESOURCES, instance=instance)
+    assert library.success
+    (event,) = library.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    assert metadata["rebuilt"].value is True
+    assert 1300 < metadata["spectra"].value <= before["msms_spectrum"]  # some empty after cleaning
+    current = materialize([by_name("msms_library")], resources=RESOURCES, instance=instance)
+    (event,) = current.get_asset_materialization_events()
+    assert event.materialization.metadata["rebuilt"].value is False
 
     train_config = {
         "ops": {"trained_model": {"config": {"config_path": TINY, "eval_max_queries": 200}}}

@@ -54,6 +54,8 @@ def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
             assert HIT_KEYS <= set(hit) and set(hit["scores"]) == {"msms"}
         scores = [h["score"] for h in block["hits"]]
         assert scores == sorted(scores, reverse=True)
+    # the shipped model comes with its calibration: every hit has a probability
+    assert all(0 < h["probability"] < 1 for b in blocks for h in b["hits"])
     # mellein's spectra: the true structure is among the mass-window candidates
     assert "KWILGNNWGSNMPA-UHFFFAOYSA-N" in {h["inchikey"] for h in blocks[0]["hits"]}
 
@@ -120,3 +122,28 @@ def test_json_stays_json_when_the_command_fails(engine):
     result = molvis("search", "--msms", "MISSING.mgf", "--json")
     assert result.returncode == 2 and "no such file" in result.stderr
     assert json.loads(result.stdout) == {"error": "MISSING.mgf: no such file"}
+
+
+def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
+    """`molvis evaluate --library` on a small registry: every indexed held-out spectrum finds
+    itself first, the report has its four sets, and the calibration is stored and plotted."""
+    from molvis.workflows.library_evaluation import evaluate_library
+    from registry.model_store import get_model
+
+    if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
+        pytest.skip("no shipped model")
+    seed_registry(massbank=1000, model="shipped")
+    plot = tmp_path / "reliability.png"
+    report = evaluate_library(engine, "molvis-base", 10.0, None, plot)
+    assert report["queries"] > 5
+    assert report["self_spectrum_rank1_indexed"] == 1.0
+    rows = {r["set"]: r for r in report["rows"]}
+    assert set(rows) == {"self", "others", "none", "model"}
+    assert rows["self"]["top1"] >= rows["model"]["top1"]
+    assert rows["self"]["n"] == rows["none"]["n"] == rows["model"]["n"] == report["queries"]
+    assert 0 <= report["calibration"]["ece_all_hits"] <= 1
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    with session_scope(engine) as session:
+        stored = get_model(session, "molvis-base").calibration
+    assert stored["fitted_on"]["split"] == "val" and stored["ece"] == pytest.approx(
+        report["calibration"]["ece_all_hits"])
