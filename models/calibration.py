@@ -89,8 +89,9 @@ def fit(hits: list[HitEvidence], correct: list[bool], fitted_on: dict) -> Calibr
         raise ValueError("calibration needs both right and wrong hits among its queries")
     x = np.array([features(h) for h in hits])
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    return Calibration([float(c) for c in model.coef_[0]], float(model.intercept_[0]),
-                       fitted_on=fitted_on)
+    return Calibration(
+        [float(c) for c in model.coef_[0]], float(model.intercept_[0]), fitted_on=fitted_on
+    )
 
 
 def reliability(probabilities, correct, bins: int = 10) -> tuple[float, list[dict]]:
@@ -111,8 +112,9 @@ def reliability(probabilities, correct, bins: int = 10) -> tuple[float, list[dic
     return float(ece), table
 
 
-def reliability_plot(bins: list[dict], top_bins: list[dict], ece: float, top_ece: float,
-                     path) -> None:
+def reliability_plot(
+    bins: list[dict], top_bins: list[dict], ece: float, top_ece: float, path
+) -> None:
     """The reliability curve (predicted probability against observed frequency) as a PNG."""
     import matplotlib
 
@@ -121,10 +123,16 @@ def reliability_plot(bins: list[dict], top_bins: list[dict], ece: float, top_ece
 
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfect calibration")
-    for table, label, marker in ((bins, f"all hits (ECE {ece:.3f})", "o"),
-                                 (top_bins, f"rank-1 hits (ECE {top_ece:.3f})", "s")):
-        ax.plot([b["predicted"] for b in table], [b["observed"] for b in table], marker=marker,
-                label=label)
+    for table, label, marker in (
+        (bins, f"all hits (ECE {ece:.3f})", "o"),
+        (top_bins, f"rank-1 hits (ECE {top_ece:.3f})", "s"),
+    ):
+        ax.plot(
+            [b["predicted"] for b in table],
+            [b["observed"] for b in table],
+            marker=marker,
+            label=label,
+        )
     ax.set_xlabel("predicted probability that the hit is right")
     ax.set_ylabel("observed fraction right")
     ax.set_xlim(0, 1)

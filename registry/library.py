@@ -113,22 +113,36 @@ class LibraryIndex:
         ]
 
     def identity(
-        self, precursor_mz: float, peaks: np.ndarray, mode: int, ppm: float,
-        options: LibraryOptions, exclude: frozenset[int] = frozenset(), k: int = 50,
+        self,
+        precursor_mz: float,
+        peaks: np.ndarray,
+        mode: int,
+        ppm: float,
+        options: LibraryOptions,
+        exclude: frozenset[int] = frozenset(),
+        k: int = 50,
     ) -> list[LibraryMatch]:
         """Stored spectra of the query's polarity (`mode` 1/-1, 0 unknown) whose precursor lies
         within `ppm` of the query's, best first."""
         if self.spectra == 0 or len(peaks) == 0:
             return []
         scores, matched = self.searcher.identity_search(
-            precursor_mz, peaks, precursor_mz * ppm * 1e-6, options.fragment_tolerance,
+            precursor_mz,
+            peaks,
+            precursor_mz * ppm * 1e-6,
+            options.fragment_tolerance,
             output_matched_peak_number=True,
         )
         return self._top(scores, matched, mode, exclude, k, "identity")
 
     def analogues(
-        self, precursor_mz: float | None, peaks: np.ndarray, mode: int, ppm: float,
-        options: LibraryOptions, exclude: frozenset[int] = frozenset(),
+        self,
+        precursor_mz: float | None,
+        peaks: np.ndarray,
+        mode: int,
+        ppm: float,
+        options: LibraryOptions,
+        exclude: frozenset[int] = frozenset(),
     ) -> list[LibraryMatch]:
         """Stored spectra of other precursors that share fragments or neutral losses (hybrid
         search; an open fragment search without a precursor), best first."""
@@ -159,12 +173,16 @@ def current_generation(session: Session) -> str | None:
     ).scalar_one_or_none()
 
 
-def build_index(session: Session, progress: Callable[[int, int], None] | None = None) -> LibraryIndex:
+def build_index(
+    session: Session, progress: Callable[[int, int], None] | None = None
+) -> LibraryIndex:
     """Index every current stored spectrum that has a precursor m/z, read in batches."""
     generation = current_generation(session)
     total = session.execute(
-        text("SELECT count(*) FROM msms_spectrum WHERE superseded_by IS NULL "
-             "AND precursor_mz IS NOT NULL")
+        text(
+            "SELECT count(*) FROM msms_spectrum WHERE superseded_by IS NULL "
+            "AND precursor_mz IS NOT NULL"
+        )
     ).scalar_one()
     spectra, last_id = [], 0
     while True:
@@ -179,8 +197,14 @@ def build_index(session: Session, progress: Callable[[int, int], None] | None = 
         for r in rows:
             peaks = clean_peaks(r.mz, r.intensity, r.precursor_mz)
             if len(peaks):
-                spectra.append({"id": r.id, "precursor_mz": float(r.precursor_mz), "peaks": peaks,
-                                "mode": polarity(r.ion_mode, r.adduct)})
+                spectra.append(
+                    {
+                        "id": r.id,
+                        "precursor_mz": float(r.precursor_mz),
+                        "peaks": peaks,
+                        "mode": polarity(r.ion_mode, r.adduct),
+                    }
+                )
         last_id = rows[-1].id
         if progress:
             progress(len(rows), total)

@@ -47,8 +47,13 @@ def save_index(index: LibraryIndex, home: Path) -> Path:
             index.searcher.precursor_mz_array.astype(np.float32).tofile(folder / "precursor_mz.npy")
         np.save(folder / "ids.npy", index.ids, allow_pickle=False)
         np.save(folder / "modes.npy", index.modes, allow_pickle=False)
-        pointer = {"format": FORMAT, "folder": folder.name, "generation": index.generation,
-                   "built_at": index.built_at, "spectra": index.spectra}
+        pointer = {
+            "format": FORMAT,
+            "folder": folder.name,
+            "generation": index.generation,
+            "built_at": index.built_at,
+            "spectra": index.spectra,
+        }
         tmp = root / f".{LIBRARY}.json.{os.getpid()}"
         tmp.write_text(json.dumps(pointer))
         os.replace(tmp, root / f"{LIBRARY}.json")

@@ -238,8 +238,14 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
                count(*) FILTER (WHERE f_ok AND s_ok) AS sources,
                count(*) FILTER (WHERE f_ok AND s_ok AND c_ok) AS ccs
         FROM w"""),
-        {"formula": request.formula, "sources": request.sources, "ccs": request.ccs,
-         "ccs_adduct": request.ccs_adduct, "tol": request.ccs_tolerance_pct,
-         "mass": request.neutral_mass, "ppm": request.ppm},
+        {
+            "formula": request.formula,
+            "sources": request.sources,
+            "ccs": request.ccs,
+            "ccs_adduct": request.ccs_adduct,
+            "tol": request.ccs_tolerance_pct,
+            "mass": request.neutral_mass,
+            "ppm": request.ppm,
+        },
     ).one()
     return dict(row._mapping)

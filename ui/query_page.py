@@ -147,10 +147,14 @@ def show_search() -> None:
     chosen = 0
     if len(results) > 1:
         st.subheader(f"{len(results)} queries")
-        st.dataframe(pd.DataFrame([_query_row(r) for r in results]), hide_index=True,
-                     use_container_width=True)
-        chosen = st.selectbox("query", range(len(results)), key="query",
-                              format_func=lambda n: results[n]["query"])
+        st.dataframe(
+            pd.DataFrame([_query_row(r) for r in results]),
+            hide_index=True,
+            use_container_width=True,
+        )
+        chosen = st.selectbox(
+            "query", range(len(results)), key="query", format_func=lambda n: results[n]["query"]
+        )
     result = results[chosen]
     st.caption(caption(result, state["ppm"]))
     if not result["hits"]:
@@ -158,10 +162,10 @@ def show_search() -> None:
     else:
         _hits(result, state["spectra"][chosen])
     a, b = st.columns(2)
-    a.download_button("results as CSV", table_text(results, ","), "molvis-results.csv",
-                      "text/csv")
-    b.download_button("results as TSV", table_text(results), "molvis-results.tsv",
-                      "text/tab-separated-values")
+    a.download_button("results as CSV", table_text(results, ","), "molvis-results.csv", "text/csv")
+    b.download_button(
+        "results as TSV", table_text(results), "molvis-results.tsv", "text/tab-separated-values"
+    )
 
 
 def _query_row(result: dict) -> dict:
@@ -181,28 +185,37 @@ def _hits(result: dict, query_spectrum) -> None:
     rows = []
     for h in result["hits"]:
         lib, ccs = h["evidence"]["library"] or {}, h["evidence"]["ccs"] or {}
-        rows.append({
-            "structure": components.svg_data_url(components.structure_svg(h["smiles"])),
-            "rank": h["rank"],
-            "name": h["name"],
-            "level": h["level"],
-            "probability": h["probability"],
-            "library score": lib.get("score"),
-            "matched peaks": lib.get("matched_peaks"),
-            "score": None if h["score"] is None else round(h["score"], 4),
-            **{f"{m} score": round(v, 4) for m, v in h["scores"].items()},
-            "ppm error": h["evidence"]["ppm_error"],
-            "CCS dev. %": ccs.get("deviation_pct"),
-            "formula": h["formula"],
-            "inchikey": h["inchikey"],
-        })
+        rows.append(
+            {
+                "structure": components.svg_data_url(components.structure_svg(h["smiles"])),
+                "rank": h["rank"],
+                "name": h["name"],
+                "level": h["level"],
+                "probability": h["probability"],
+                "library score": lib.get("score"),
+                "matched peaks": lib.get("matched_peaks"),
+                "score": None if h["score"] is None else round(h["score"], 4),
+                **{f"{m} score": round(v, 4) for m, v in h["scores"].items()},
+                "ppm error": h["evidence"]["ppm_error"],
+                "CCS dev. %": ccs.get("deviation_pct"),
+                "formula": h["formula"],
+                "inchikey": h["inchikey"],
+            }
+        )
     config = {name: st.column_config.Column(name, help=text) for name, text in HELP.items()}
     config["structure"] = st.column_config.ImageColumn("structure", width="medium")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True, row_height=90,
-                 column_config=config)
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        use_container_width=True,
+        row_height=90,
+        column_config=config,
+    )
     hits = result["hits"]
     pick = st.selectbox(
-        "hit", range(len(hits)), key="hit",
+        "hit",
+        range(len(hits)),
+        key="hit",
         format_func=lambda n: f"{hits[n]['rank']}. {hits[n]['name'] or hits[n]['inchikey']}",
     )
     _evidence(hits[pick], result, query_spectrum)
@@ -218,12 +231,15 @@ def _evidence(hit: dict, result: dict, query_spectrum) -> None:
         with session() as s:
             reference = browse.msms_peaks(s, lib["spectrum_id"])
         if reference:
-            st.pyplot(components.mirror_plot(
-                *query_spectrum, *reference,
-                f"{lib['record_id'] or 'library'} ({lib['adduct']})",
-                title=f"entropy similarity {lib['score']:.3f}, {lib['matched_peaks']} matched "
-                f"peaks · query {result['adduct']} / reference {lib['adduct']}",
-            ))
+            st.pyplot(
+                components.mirror_plot(
+                    *query_spectrum,
+                    *reference,
+                    f"{lib['record_id'] or 'library'} ({lib['adduct']})",
+                    title=f"entropy similarity {lib['score']:.3f}, {lib['matched_peaks']} matched "
+                    f"peaks · query {result['adduct']} / reference {lib['adduct']}",
+                )
+            )
     elif query_spectrum:
         st.caption("no library spectrum of this structure matched: the model ranks it")
     if st.button("open its compound page", key="open"):

@@ -166,8 +166,7 @@ BEGIN
         ORDER BY scored.sk, scored.fused DESC NULLS LAST, scored.key
     ), ranked AS (
         SELECT g.*, row_number() OVER (
-                   ORDER BY g.confident DESC, CASE WHEN g.confident THEN g.lscore END DESC
-                   NULLS LAST,
+                   ORDER BY CASE WHEN g.confident THEN g.lscore END DESC NULLS LAST,
                    coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) DESC,
                    g.key) AS pos,
                count(*) OVER () AS n

@@ -22,8 +22,9 @@ def refresh_library(quiet: bool, force: bool = False) -> dict:
 
     home = load_settings().home
     start = time.perf_counter()
-    with tqdm(desc="library index", unit=" spectra", file=sys.stderr, disable=quiet or None,
-              leave=False) as bar:
+    with tqdm(
+        desc="library index", unit=" spectra", file=sys.stderr, disable=quiet or None, leave=False
+    ) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -36,8 +37,12 @@ def refresh_library(quiet: bool, force: bool = False) -> dict:
                 rebuilt = True
             else:
                 index, rebuilt = refresh_index(session, home, progress)
-    return {"spectra": index.spectra, "rebuilt": rebuilt, "generation": index.generation,
-            "seconds": round(time.perf_counter() - start, 2)}
+    return {
+        "spectra": index.spectra,
+        "rebuilt": rebuilt,
+        "generation": index.generation,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:

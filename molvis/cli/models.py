@@ -50,7 +50,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from molvis.workflows.library_evaluation import evaluate_library
 
         report["library"] = evaluate_library(
-            engine(), args.model, args.ppm, args.library_queries or None,
+            engine(),
+            args.model,
+            args.ppm,
+            args.library_queries or None,
             Path(args.plot) if args.plot else None,
         )
     if args.json:
@@ -92,21 +95,27 @@ def _print_library(lib: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"library + model on {lib['queries']} held-out MS/MS spectra (own "
-                  f"spectrum at library rank 1: {100 * lib['self_spectrum_rank1']:.1f}%, "
-                  f"{100 * lib['self_spectrum_rank1_indexed']:.1f}% of the "
-                  f"{100 * lib['indexed']:.1f}% the index holds)")
+    table = Table(
+        title=f"library + model on {lib['queries']} held-out MS/MS spectra (own "
+        f"spectrum at library rank 1: {100 * lib['self_spectrum_rank1']:.1f}%, "
+        f"{100 * lib['self_spectrum_rank1_indexed']:.1f}% of the "
+        f"{100 * lib['indexed']:.1f}% the index holds)"
+    )
     for col in ("set", "n", "mean cand.", "top1", "top5", "top20", "rnd top1"):
         table.add_column(col, justify="left" if col == "set" else "right")
     for r in lib["rows"]:
         table.add_row(
-            f"{r['set']}: {LIBRARY_SETS[r['set']]}", str(r["n"]), f"{r['mean_candidates']:.1f}",
+            f"{r['set']}: {LIBRARY_SETS[r['set']]}",
+            str(r["n"]),
+            f"{r['mean_candidates']:.1f}",
             *(f"{100 * r[k]:.1f}%" for k in ("top1", "top5", "top20", "random_top1")),
         )
     Console(width=150).print(table)
     cal = lib["calibration"]
-    print(f"hit probability: expected calibration error {cal['ece_all_hits']:.3f} (all hits), "
-          f"{cal['ece_top1']:.3f} (rank-1 hits); fitted on {cal['fitted_on']}")
+    print(
+        f"hit probability: expected calibration error {cal['ece_all_hits']:.3f} (all hits), "
+        f"{cal['ece_top1']:.3f} (rank-1 hits); fitted on {cal['fitted_on']}"
+    )
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -161,12 +170,17 @@ def add_parsers(sub) -> None:
         "--no-mass-window", action="store_true", help="only the test-split candidate set"
     )
     evaluate.add_argument(
-        "--library", action="store_true",
+        "--library",
+        action="store_true",
         help="also the library row (held-out spectra searched with the library) and fit the "
         "hit-probability calibration",
     )
-    evaluate.add_argument("--library-queries", type=int, default=1000,
-                          help="spectra per split for the library row (default 1000; 0 = all)")
+    evaluate.add_argument(
+        "--library-queries",
+        type=int,
+        default=1000,
+        help="spectra per split for the library row (default 1000; 0 = all)",
+    )
     evaluate.add_argument("--plot", metavar="PNG", help="write the reliability curve here")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)

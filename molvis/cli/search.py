@@ -64,10 +64,17 @@ def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
     queries = _queries(args)
     loaded = load_model(engine(), args.model)
     with session_scope(engine()) as session:
-        library = None if args.no_library else Library(session, load_settings().home,
-                                                       options.library)
-        for query in tqdm(queries, desc="search", unit=" queries", file=sys.stderr,
-                          disable=not progress or None, leave=False):
+        library = (
+            None if args.no_library else Library(session, load_settings().home, options.library)
+        )
+        for query in tqdm(
+            queries,
+            desc="search",
+            unit=" queries",
+            file=sys.stderr,
+            disable=not progress or None,
+            leave=False,
+        ):
             yield result_dict(run_query(session, loaded, query, options, library), loaded)
 
 
@@ -116,8 +123,10 @@ def _print(result: dict) -> None:
             f"{(hit['name'] or '')[:36]:36s}  {lib}{parts}  {hit['smiles']}"
         )
     for a in result["analogues"][:3]:
-        print(f"     analogue {a['score']:.3f}: {a['name'] or a['inchikey']} "
-              f"({a['adduct']}, precursor {a['precursor_mz']:.4f}, {a['record_id']})")
+        print(
+            f"     analogue {a['score']:.3f}: {a['name'] or a['inchikey']} "
+            f"({a['adduct']}, precursor {a['precursor_mz']:.4f}, {a['record_id']})"
+        )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -143,8 +152,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--ccs-adduct", metavar="ADDUCT", help="ion of the CCS value, e.g. [M+H]+")
     p.add_argument("--precursor-mz", type=float, metavar="MZ", help="precursor m/z (overrides)")
     p.add_argument("--adduct", metavar="ADDUCT", help="precursor adduct, e.g. [M+H]+")
-    p.add_argument("--ppm", type=float, default=10.0,
-                   help="neutral-mass window and library precursor tolerance (default 10)")
+    p.add_argument(
+        "--ppm",
+        type=float,
+        default=10.0,
+        help="neutral-mass window and library precursor tolerance (default 10)",
+    )
     p.add_argument("--formula", help="keep only candidates of this formula")
     p.add_argument("--source", action="append", help="keep candidates from this source (repeat)")
     p.add_argument(
@@ -152,15 +165,34 @@ def add_parsers(sub) -> None:
     )
     p.add_argument("--top", type=int, default=20, help="hits per query (default 20)")
     p.add_argument("--model", help="model name (default: the active one)")
-    p.add_argument("--fragment-tol", type=float, default=0.02, metavar="DA",
-                   help="library matching: fragment tolerance in Da (default 0.02)")
-    p.add_argument("--min-library-score", type=float, default=0.7, metavar="S",
-                   help="entropy similarity of a confident library match (default 0.7)")
-    p.add_argument("--min-peaks", type=int, default=6, metavar="N",
-                   help="matched peaks of a confident library match (default 6)")
-    p.add_argument("--library-weight", type=float, default=0.25, metavar="W",
-                   help="below the thresholds, rank by model score + W x library score "
-                   "(default 0.25)")
+    p.add_argument(
+        "--fragment-tol",
+        type=float,
+        default=0.02,
+        metavar="DA",
+        help="library matching: fragment tolerance in Da (default 0.02)",
+    )
+    p.add_argument(
+        "--min-library-score",
+        type=float,
+        default=0.7,
+        metavar="S",
+        help="entropy similarity of a confident library match (default 0.7)",
+    )
+    p.add_argument(
+        "--min-peaks",
+        type=int,
+        default=6,
+        metavar="N",
+        help="matched peaks of a confident library match (default 6)",
+    )
+    p.add_argument(
+        "--library-weight",
+        type=float,
+        default=0.25,
+        metavar="W",
+        help="below the thresholds, rank by model score + W x library score (default 0.25)",
+    )
     p.add_argument("--no-library", action="store_true", help="rank by the model alone")
     p.add_argument("--out", metavar="FILE", help="write all results to a .tsv, .csv or .json file")
     p.add_argument("--json", action="store_true")

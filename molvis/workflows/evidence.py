@@ -91,12 +91,15 @@ def annotate(
         lib = _library(library.best_for(hit.inchikey), options)
         evidence = {
             "library": lib,
-            "model": None if hit.score is None else {"score": round(hit.score, 6),
-                                                     "scores": hit.scores},
+            "model": None
+            if hit.score is None
+            else {"score": round(hit.score, 6), "scores": hit.scores},
             "ppm_error": ppm_error(hit, query),
             "ccs": ccs_deviation(query, ccs.get(hit.inchikey[:14])),
-            "formula": {"formula": hit.formula,
-                        "agrees": None if formula is None else hit.formula == formula},
+            "formula": {
+                "formula": hit.formula,
+                "agrees": None if formula is None else hit.formula == formula,
+            },
         }
         numbers = HitEvidence(
             lib["score"] if lib else None,
@@ -108,9 +111,11 @@ def annotate(
             result.candidates,
         )
         probability = calibration.probability(numbers) if calibration else None
-        out.append({
-            "evidence": evidence,
-            "level": level(lib, hit, query, formula),
-            "probability": None if probability is None else round(probability, 4),
-        })
+        out.append(
+            {
+                "evidence": evidence,
+                "level": level(lib, hit, query, formula),
+                "probability": None if probability is None else round(probability, 4),
+            }
+        )
     return out

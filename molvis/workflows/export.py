@@ -9,24 +9,55 @@ import io
 from collections.abc import Iterable, Iterator
 
 COLUMNS = (
-    "query_id", "query", "precursor_mz", "adduct", "rank", "inchikey", "smiles", "formula",
-    "name", "score", "level", "probability", "library_score", "matched_peaks",
-    "library_record", "reference_adduct", "ppm_error", "ccs_deviation_pct", "variants",
+    "query_id",
+    "query",
+    "precursor_mz",
+    "adduct",
+    "rank",
+    "inchikey",
+    "smiles",
+    "formula",
+    "name",
+    "score",
+    "level",
+    "probability",
+    "library_score",
+    "matched_peaks",
+    "library_record",
+    "reference_adduct",
+    "ppm_error",
+    "ccs_deviation_pct",
+    "variants",
 )
 
 
 def table_rows(number: int, result: dict) -> Iterator[dict]:
     """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit)."""
-    base = {"query_id": number, "query": result["query"],
-            "precursor_mz": result["precursor_mz"], "adduct": result["adduct"]}
+    base = {
+        "query_id": number,
+        "query": result["query"],
+        "precursor_mz": result["precursor_mz"],
+        "adduct": result["adduct"],
+    }
     if not result["hits"]:
         yield base
     for hit in result["hits"]:
         library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
         yield {
             **base,
-            **{k: hit[k] for k in ("rank", "inchikey", "smiles", "formula", "name", "score",
-                                   "level", "probability")},
+            **{
+                k: hit[k]
+                for k in (
+                    "rank",
+                    "inchikey",
+                    "smiles",
+                    "formula",
+                    "name",
+                    "score",
+                    "level",
+                    "probability",
+                )
+            },
             "library_score": library.get("score"),
             "matched_peaks": library.get("matched_peaks"),
             "library_record": library.get("record_id"),

@@ -34,16 +34,19 @@ KS = (1, 5, 20)
 
 def split_spectra(session: Session, keys: list[str]) -> list[tuple[str, MsmsRow]]:
     """(InChIKey, spectrum) of every current stored spectrum of these compounds."""
-    ids = dict(session.execute(
-        text("SELECT id, inchikey FROM compound WHERE inchikey = ANY(:keys)"), {"keys": keys}
-    ).all())
+    ids = dict(
+        session.execute(
+            text("SELECT id, inchikey FROM compound WHERE inchikey = ANY(:keys)"), {"keys": keys}
+        ).all()
+    )
     rows = read_measurements(session, "msms", "t.compound_id = ANY(:ids)", {"ids": list(ids)})
     return [(ids[r.compound], r) for r in rows]
 
 
 def _query(row: MsmsRow) -> Query:
-    return Query(f"spectrum {row.measurement_id}", msms=row, precursor_mz=row.precursor_mz,
-                 adduct=row.adduct)
+    return Query(
+        f"spectrum {row.measurement_id}", msms=row, precursor_mz=row.precursor_mz, adduct=row.adduct
+    )
 
 
 def _rank(found: Identification, truth: str) -> int | None:
@@ -64,9 +67,15 @@ def _row(name: str, ranks: list[int | None], candidates: list[int]) -> dict[str,
 def _evidence(found: Identification, options: SearchOptions) -> list[HitEvidence]:
     scores = [h.score for h in found.result.hits if h.score is not None]
     return [
-        HitEvidence(h.library_score, h.matched_peaks,
-                    confident(h.library_score, h.matched_peaks, options.library),
-                    h.score, max(scores) if scores else None, h.rank, found.result.candidates)
+        HitEvidence(
+            h.library_score,
+            h.matched_peaks,
+            confident(h.library_score, h.matched_peaks, options.library),
+            h.score,
+            max(scores) if scores else None,
+            h.rank,
+            found.result.candidates,
+        )
         for h in found.result.hits
     ]
 
@@ -76,7 +85,8 @@ def _own_first(found: Identification, spectrum_id: int) -> bool:
     identity = found.library.identity
     return bool(identity) and any(
         m.match.spectrum_id == spectrum_id
-        for m in identity if m.match.score >= identity[0].match.score - 1e-6
+        for m in identity
+        if m.match.score >= identity[0].match.score - 1e-6
     )
 
 
@@ -85,8 +95,13 @@ def _sample(items: list, n: int | None, seed: int) -> list:
 
 
 def evaluate_library(
-    engine: Engine, model_name: str | None, ppm: float, max_queries: int | None,
-    plot: Path | None = None, seed: int = 0, library_options: LibraryOptions | None = None,
+    engine: Engine,
+    model_name: str | None,
+    ppm: float,
+    max_queries: int | None,
+    plot: Path | None = None,
+    seed: int = 0,
+    library_options: LibraryOptions | None = None,
 ) -> dict[str, Any]:
     """The library report; the fitted calibration is stored with the model."""
     loaded: LoadedModel = load_model(engine, model_name)
@@ -96,20 +111,31 @@ def evaluate_library(
         library = Library(session, load_settings().home, options.library)
         by_split = {}
         for part in ("val", "test"):
-            spectra = [(k, r) for k, r in split_spectra(session, list(split[part]))
-                       if _query(r).neutral_mass]
+            spectra = [
+                (k, r)
+                for k, r in split_spectra(session, list(split[part]))
+                if _query(r).neutral_mass
+            ]
             by_split[part] = spectra
         per_compound: dict[str, set[int]] = {}
         for key, row in by_split["test"]:
             per_compound.setdefault(key, set()).add(row.measurement_id)
         fit_hits, fit_correct = [], []
         for key, row in _sample(by_split["val"], max_queries, seed):
-            found = run_query(session, loaded, _query(row), options, library,
-                              frozenset({row.measurement_id}))
+            found = run_query(
+                session, loaded, _query(row), options, library, frozenset({row.measurement_id})
+            )
             fit_hits += _evidence(found, options)
             fit_correct += [h.inchikey[:14] == key[:14] for h in found.result.hits]
-        calibration = fit(fit_hits, fit_correct, {"split": "val", "queries": min(
-            len(by_split["val"]), max_queries or len(by_split["val"])), "ppm": ppm})
+        calibration = fit(
+            fit_hits,
+            fit_correct,
+            {
+                "split": "val",
+                "queries": min(len(by_split["val"]), max_queries or len(by_split["val"])),
+                "ppm": ppm,
+            },
+        )
         ranks: dict[str, list] = {s: [] for s in ("self", "others", "none", "model")}
         cands: dict[str, list] = {s: [] for s in ranks}
         self_first, probs, correct, top_probs, top_correct = [], [], [], [], []
@@ -121,8 +147,9 @@ def evaluate_library(
             own = frozenset({row.measurement_id})
             runs = {
                 "self": run_query(session, loaded, query, options, library, vectors=vectors),
-                "none": run_query(session, loaded, query, options, library,
-                                  frozenset(per_compound[key]), vectors),
+                "none": run_query(
+                    session, loaded, query, options, library, frozenset(per_compound[key]), vectors
+                ),
                 "model": run_query(session, loaded, query, options, None, vectors=vectors),
             }
             others = run_query(session, loaded, query, options, library, own, vectors)
@@ -155,12 +182,18 @@ def evaluate_library(
         "indexed": float(np.mean(indexed)) if indexed else None,
         "self_spectrum_rank1_indexed": (
             float(np.mean([f for f, i in zip(self_first, indexed, strict=True) if i]))
-            if any(indexed) else None
+            if any(indexed)
+            else None
         ),
         "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
-        "calibration": {"ece_all_hits": ece, "ece_top1": top_ece, "bins": bins,
-                        "top1_bins": top_bins, "fitted_on": calibration.fitted_on,
-                        "coef": dict(zip(calibration.features, calibration.coef, strict=True))},
+        "calibration": {
+            "ece_all_hits": ece,
+            "ece_top1": top_ece,
+            "bins": bins,
+            "top1_bins": top_bins,
+            "fitted_on": calibration.fitted_on,
+            "coef": dict(zip(calibration.features, calibration.coef, strict=True)),
+        },
     }
     if plot is not None:
         from models.calibration import reliability_plot

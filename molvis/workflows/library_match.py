@@ -51,9 +51,7 @@ class LibraryEvidence:
 
     def best_for(self, inchikey: str) -> Matched | None:
         """The best identity match of any stereo variant of this skeleton."""
-        return next(
-            (m for m in self.identity if m.reference.inchikey[:14] == inchikey[:14]), None
-        )
+        return next((m for m in self.identity if m.reference.inchikey[:14] == inchikey[:14]), None)
 
 
 class Library:

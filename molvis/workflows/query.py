@@ -173,8 +173,10 @@ def build_queries(
         if spectrum is not None and spectrum.precursor_mz is None:
             spectrum.precursor_mz = q.precursor_mz
         if spectrum is not None and q.precursor_mz is None:
-            q.notes.append("no precursor m/z: no mass window, every structure is a candidate "
-                           "and no library identity match (give the precursor m/z)")
+            q.notes.append(
+                "no precursor m/z: no mass window, every structure is a candidate "
+                "and no library identity match (give the precursor m/z)"
+            )
         queries.append(q)
     if not any(q.msms or q.ir or q.ccs is not None for q in queries):
         raise ValueError("give a measurement to search with: an MS/MS or IR spectrum, or a CCS")

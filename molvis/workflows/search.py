@@ -92,9 +92,7 @@ def run_query(
     """Ranked candidate structures for one query, with their evidence. Without a `library`
     (or for a query without MS/MS) the model alone ranks. `exclude`: library spectra left out
     (evaluation); `vectors`: the query's model vectors when already computed."""
-    evidence = (
-        library.match(session, query, options.ppm, exclude) if library else LibraryEvidence()
-    )
+    evidence = library.match(session, query, options.ppm, exclude) if library else LibraryEvidence()
     request = SearchRequest(
         vectors=vectors if vectors is not None else query_vectors(loaded, query),
         weights=options.weights,
@@ -125,8 +123,10 @@ def run_query(
     calibration = loaded_calibration(loaded)
     notes = list(query.notes) + (library.notes if library else [])
     if calibration is None:
-        notes.append(f"no probability: model {loaded.info.name} is not calibrated "
-                     "(`molvis evaluate --library` fits it)")
+        notes.append(
+            f"no probability: model {loaded.info.name} is not calibrated "
+            "(`molvis evaluate --library` fits it)"
+        )
     annotations = annotate(
         result, query, evidence, ccs, options.library, options.formula, calibration
     )

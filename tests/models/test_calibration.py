@@ -36,8 +36,15 @@ def test_fit_is_calibrated_on_fresh_data_and_round_trips():
         hits, right = [], []
         for _ in range(n):
             lib = float(rng.uniform())
-            h = hit(lib, int(rng.integers(0, 12)), lib > 0.7, float(rng.uniform(0.2, 0.9)),
-                    0.9, int(rng.integers(1, 20)), int(rng.integers(1, 200)))
+            h = hit(
+                lib,
+                int(rng.integers(0, 12)),
+                lib > 0.7,
+                float(rng.uniform(0.2, 0.9)),
+                0.9,
+                int(rng.integers(1, 20)),
+                int(rng.integers(1, 200)),
+            )
             p = 1 / (1 + math.exp(-(6 * lib - 3 + 2 / h.rank)))
             hits.append(h)
             right.append(bool(rng.uniform() < p))

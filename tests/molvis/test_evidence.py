@@ -9,8 +9,16 @@ from registry.search import Hit
 
 
 def make_hit(scores=None, formula="C8H10N4O2", mass=194.080376):
-    return Hit(1, "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "caffeine",
-               mass, 0.5, scores if scores is not None else {"msms": 0.5}, formula)
+    return Hit(
+        1,
+        "RYYVLZVUVIJVGH-UHFFFAOYSA-N",
+        "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+        "caffeine",
+        mass,
+        0.5,
+        scores if scores is not None else {"msms": 0.5},
+        formula,
+    )
 
 
 def query(precursor=195.087652, adduct="[M+H]+", ccs=None):
@@ -39,6 +47,9 @@ def test_ppm_error_and_ccs_deviation():
     assert ppm_error(make_hit(), query(None, None)) is None
     with_ccs = query(ccs=140.0)
     assert ccs_deviation(with_ccs, [150.0, 137.2]) == {
-        "measured": 137.2, "adduct": "[M+H]+", "deviation_pct": round(2.8 / 137.2 * 100, 3)}
+        "measured": 137.2,
+        "adduct": "[M+H]+",
+        "deviation_pct": round(2.8 / 137.2 * 100, 3),
+    }
     assert ccs_deviation(with_ccs, None) is None and ccs_deviation(query(), [140.0]) is None
     assert np.isfinite(ppm_error(make_hit(), q))

@@ -16,9 +16,25 @@ from tests.conftest import REPO, ingest, molvis
 GNPS3 = REPO / "tests" / "data" / "gnps_pesticides_3.mgf"
 FUBERIDAZOLE = "UYJUZNLFJAWNEZ-UHFFFAOYSA-N"
 COLUMNS = [
-    "query_id", "query", "precursor_mz", "adduct", "rank", "inchikey", "smiles", "formula",
-    "name", "score", "level", "probability", "library_score", "matched_peaks",
-    "library_record", "reference_adduct", "ppm_error", "ccs_deviation_pct", "variants",
+    "query_id",
+    "query",
+    "precursor_mz",
+    "adduct",
+    "rank",
+    "inchikey",
+    "smiles",
+    "formula",
+    "name",
+    "score",
+    "level",
+    "probability",
+    "library_score",
+    "matched_peaks",
+    "library_record",
+    "reference_adduct",
+    "ppm_error",
+    "ccs_deviation_pct",
+    "variants",
 ]
 
 
@@ -52,10 +68,29 @@ def test_self_query_is_a_level_2a_library_match_with_its_evidence(registry):
     assert hit["evidence"]["formula"] == {"formula": "C11H8N2O", "agrees": None}
     assert hit["evidence"]["ccs"] is None
     # existing keys kept, new ones added
-    assert {"rank", "inchikey", "smiles", "name", "score", "scores", "monoisotopic_mass",
-            "evidence", "level", "probability", "variants"} <= set(hit)
-    assert {"query", "candidates", "weights", "hits", "model", "neutral_mass", "notes",
-            "analogues"} <= set(first)
+    assert {
+        "rank",
+        "inchikey",
+        "smiles",
+        "name",
+        "score",
+        "scores",
+        "monoisotopic_mass",
+        "evidence",
+        "level",
+        "probability",
+        "variants",
+    } <= set(hit)
+    assert {
+        "query",
+        "candidates",
+        "weights",
+        "hits",
+        "model",
+        "neutral_mass",
+        "notes",
+        "analogues",
+    } <= set(first)
     # no calibration for this model: no probability, and the notes say why
     assert hit["probability"] is None
     assert any("not calibrated" in n for n in first["notes"])
@@ -73,10 +108,17 @@ def test_probability_comes_from_the_models_calibration(registry):
     best = max(h["score"] for h in hits)
     for hit in hits:
         lib = hit["evidence"]["library"]
-        expected = calibration.probability(HitEvidence(
-            lib["score"] if lib else None, lib["matched_peaks"] if lib else None,
-            bool(lib and lib["confident"]), hit["score"], best, hit["rank"],
-            result["candidates"]))
+        expected = calibration.probability(
+            HitEvidence(
+                lib["score"] if lib else None,
+                lib["matched_peaks"] if lib else None,
+                bool(lib and lib["confident"]),
+                hit["score"],
+                best,
+                hit["rank"],
+                result["candidates"],
+            )
+        )
         assert hit["probability"] == pytest.approx(expected, abs=1e-4)
     assert not any("not calibrated" in n for n in result["notes"])
 
@@ -84,22 +126,29 @@ def test_probability_comes_from_the_models_calibration(registry):
 def test_batch_export_tsv_csv_json(registry, tmp_path):
     out = tmp_path / "results.tsv"
     wide = ("--ppm", "500000")  # a 50 % window: two candidates for each query
-    done = molvis("search", "--msms", str(GNPS3), *wide, "--top", "2", "--out", str(out),
-                  "--json")
+    done = molvis("search", "--msms", str(GNPS3), *wide, "--top", "2", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"out": str(out), "queries": 3, "hits": 6}
     with open(out, newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert list(rows[0]) == COLUMNS
     assert [(r["query_id"], r["rank"]) for r in rows] == [
-        ("1", "1"), ("1", "2"), ("2", "1"), ("2", "2"), ("3", "1"), ("3", "2")]
+        ("1", "1"),
+        ("1", "2"),
+        ("2", "1"),
+        ("2", "2"),
+        ("3", "1"),
+        ("3", "2"),
+    ]
     top = rows[0]
     assert top["query"] == "CCMSLIB00001058235" and top["inchikey"] == FUBERIDAZOLE
     assert top["level"] == "2a" and top["library_record"] == "CCMSLIB00001058235"
     assert float(top["library_score"]) == pytest.approx(1.0, abs=1e-4)
     assert top["formula"] == "C11H8N2O" and "<svg" not in "".join(top.values())
     csv_out = tmp_path / "results.csv"
-    assert molvis("search", "--msms", str(GNPS3), "--top", "2", "--out", str(csv_out)).returncode == 0
+    assert (
+        molvis("search", "--msms", str(GNPS3), "--top", "2", "--out", str(csv_out)).returncode == 0
+    )
     with open(csv_out, newline="") as handle:
         assert list(csv.DictReader(handle))[0]["inchikey"] == FUBERIDAZOLE
     json_out = tmp_path / "results.json"
@@ -113,16 +162,30 @@ def test_batch_export_tsv_csv_json(registry, tmp_path):
 def test_the_index_follows_ingests_and_says_when_stale(registry, tmp_path):
     (first,) = search_json("--msms", str(GNPS3), "--top", "1")[:1]
     assert not any("stale" in n for n in first["notes"])
-    extra = write(tmp_path, "extra.mgf", mgf_block(
-        "caffeine-x", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "195.0877",
-        ["110.0713 60", "138.0662 100", "83.0604 40"]))
+    extra = write(
+        tmp_path,
+        "extra.mgf",
+        mgf_block(
+            "caffeine-x",
+            "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+            "195.0877",
+            ["110.0713 60", "138.0662 100", "83.0604 40"],
+        ),
+    )
     ingest(registry, "msms", extra, "lab")  # the registry's ingest alone does not rebuild
     (stale,) = search_json("--msms", str(GNPS3), "--top", "1")[:1]
     assert any("library index is stale" in n for n in stale["notes"])
     assert stale["hits"][0]["inchikey"] == FUBERIDAZOLE  # the stale index still answers
-    more = write(tmp_path, "more.mgf", mgf_block(
-        "caffeine-y", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "195.0877",
-        ["110.0713 50", "138.0662 100", "56.0495 40"]))
+    more = write(
+        tmp_path,
+        "more.mgf",
+        mgf_block(
+            "caffeine-y",
+            "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+            "195.0877",
+            ["110.0713 50", "138.0662 100", "56.0495 40"],
+        ),
+    )
     done = molvis("ingest", "msms", str(more), "--source", "lab", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["library"]["spectra"] == 5

@@ -146,4 +146,5 @@ def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
     with session_scope(engine) as session:
         stored = get_model(session, "molvis-base").calibration
     assert stored["fitted_on"]["split"] == "val" and stored["ece"] == pytest.approx(
-        report["calibration"]["ece_all_hits"])
+        report["calibration"]["ece_all_hits"]
+    )

@@ -16,35 +16,49 @@ TESTS = ["tests/registry/test_search.py"]
 
 # name -> (text in the function, what the bug puts there)
 MUTANTS = {
-    "filtered path: LIMIT k removed": (
-        "ORDER BY scored.fused DESC LIMIT k;",
-        "ORDER BY scored.fused DESC;",
-    ),
+    "LIMIT k removed": ("ORDER BY r.pos LIMIT k;", "ORDER BY r.pos;"),
     "filtered path: ppm window 10x wider": (
         "neutral_mass * (1 - ppm * 1e-6) AND neutral_mass * (1 + ppm * 1e-6)",
         "neutral_mass * (1 - ppm * 1e-5) AND neutral_mass * (1 + ppm * 1e-5)",
     ),
-    "filtered path: fused score not divided by the weight sum": (
+    "fused score not divided by the weight sum": (
         "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) / sum(t.wt) AS fused",
         "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) AS fused",
     ),
-    "filtered path: rank numbers reversed": (
-        "SELECT (row_number() OVER (ORDER BY scored.fused DESC))::int",
-        "SELECT (row_number() OVER (ORDER BY scored.fused ASC))::int",
+    "model ranking reversed": (
+        "coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) DESC,",
+        "coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) ASC,",
     ),
     "open path: HNSW query vector ignores the weights": (
         "sum(q * array_fill(wt::real, ARRAY[vector_dims(q)])::vector)",
         "sum(q)",
     ),
-    "open path: fused score not divided by the weight sum": (
-        "SELECT sum(t.wt * (1 - (top.embedding <=> t.q))) / sum(t.wt) AS fused",
-        "SELECT sum(t.wt * (1 - (top.embedding <=> t.q))) AS fused",
+    "open path: library-matched compounds not added": (
+        "cand_ids := cand_ids || ARRAY(\n            SELECT c.id FROM compound c\n            WHERE left",
+        "cand_ids := cand_ids || ARRAY(\n            SELECT c.id FROM compound c\n            WHERE false AND left",
     ),
     "CCS filter: tolerance ignored": (
-        "AND abs(v.ccs - ccs) <= ccs * ccs_tolerance_pct / 100",
-        "AND TRUE",
+        "AND (ccs_adduct IS NULL OR v.adduct = ccs_adduct)\n                       AND abs(v.ccs - ccs) <= ccs * ccs_tolerance_pct / 100)));\n        -- A library",
+        "AND (ccs_adduct IS NULL OR v.adduct = ccs_adduct)\n                       AND TRUE)));\n        -- A library",
     ),
-    "formula filter dropped": ("AND (formula IS NULL OR c.formula = formula)", ""),
+    "formula filter dropped": (
+        "neutral_mass * (1 + ppm * 1e-6))\n              AND (formula IS NULL OR c.formula = formula)",
+        "neutral_mass * (1 + ppm * 1e-6))",
+    ),
+    "confident match: matched peaks ignored": ("lib.lpeaks >= library_min_peaks", "TRUE"),
+    "confident matches not ranked first": (
+        "CASE WHEN g.confident THEN g.lscore END DESC NULLS LAST",
+        "CASE WHEN g.confident THEN g.lscore END DESC NULLS FIRST",
+    ),
+    "library weight ignored below the thresholds": ("+ library_weight * coalesce(g.lscore, 0)", ""),
+    "library-matched compounds outside the window dropped": (
+        "IF neutral_mass IS NOT NULL AND library_keys IS NOT NULL THEN",
+        "IF false THEN",
+    ),
+    "stereo variants not folded into one hit": (
+        "SELECT DISTINCT ON (scored.sk) scored.*,",
+        "SELECT scored.*,",
+    ),
 }
 
 

@@ -25,14 +25,35 @@ ETHYL = "CCn1c(=O)c2c(ncn2C)n(C)c1=O"  # caffeine + CH2, [M+H]+ 209.1033
 THEOBROMINE = "Cn1cnc2c1c(=O)[nH]c(=O)n2C"  # [M+H]+ 181.0720
 CH2 = 14.01565
 
-CAFFEINE_PEAKS = [(42.0338, 20), (56.0495, 15), (69.0447, 30), (83.0604, 40), (110.0713, 60),
-                  (123.0427, 25), (138.0662, 100), (150.0662, 10)]
+CAFFEINE_PEAKS = [
+    (42.0338, 20),
+    (56.0495, 15),
+    (69.0447, 30),
+    (83.0604, 40),
+    (110.0713, 60),
+    (123.0427, 25),
+    (138.0662, 100),
+    (150.0662, 10),
+]
 # the analogue: fragments that keep the ethyl shift by CH2, the others stay
-ETHYL_PEAKS = [(42.0338, 20), (56.0495, 15), (69.0447, 30), (83.0604, 40),
-               (110.0713 + CH2, 60), (123.0427 + CH2, 25), (138.0662 + CH2, 100),
-               (150.0662 + CH2, 10)]
-OTHER_PEAKS = [(67.0291, 30), (95.0240, 50), (124.0505, 100), (163.0614, 40), (135.0300, 20),
-               (52.0182, 10)]
+ETHYL_PEAKS = [
+    (42.0338, 20),
+    (56.0495, 15),
+    (69.0447, 30),
+    (83.0604, 40),
+    (110.0713 + CH2, 60),
+    (123.0427 + CH2, 25),
+    (138.0662 + CH2, 100),
+    (150.0662 + CH2, 10),
+]
+OTHER_PEAKS = [
+    (67.0291, 30),
+    (95.0240, 50),
+    (124.0505, 100),
+    (163.0614, 40),
+    (135.0300, 20),
+    (52.0182, 10),
+]
 
 
 def peaks(pairs) -> list[str]:
@@ -41,14 +62,22 @@ def peaks(pairs) -> list[str]:
 
 @pytest.fixture
 def library_registry(engine, tmp_path):
-    mgf = "".join([
-        mgf_block("caffeine-1", CAFFEINE, "195.0877", peaks(CAFFEINE_PEAKS)),
-        mgf_block("ethyl-1", ETHYL, "209.1033", peaks(ETHYL_PEAKS)),
-        mgf_block("theobromine-1", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS)),
-        # the caffeine spectrum again, measured in negative mode (another polarity)
-        mgf_block("caffeine-neg", CAFFEINE, "193.0731", peaks(CAFFEINE_PEAKS),
-                  IONMODE="negative", ADDUCT="[M-H]-"),
-    ])
+    mgf = "".join(
+        [
+            mgf_block("caffeine-1", CAFFEINE, "195.0877", peaks(CAFFEINE_PEAKS)),
+            mgf_block("ethyl-1", ETHYL, "209.1033", peaks(ETHYL_PEAKS)),
+            mgf_block("theobromine-1", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS)),
+            # the caffeine spectrum again, measured in negative mode (another polarity)
+            mgf_block(
+                "caffeine-neg",
+                CAFFEINE,
+                "193.0731",
+                peaks(CAFFEINE_PEAKS),
+                IONMODE="negative",
+                ADDUCT="[M-H]-",
+            ),
+        ]
+    )
     ingest(engine, "msms", write(tmp_path, "lib.mgf", mgf), "handmade")
     return engine
 
@@ -82,8 +111,14 @@ def test_identity_finds_the_own_spectrum_first_with_its_matched_peaks(library_re
     assert index.identity(195.0977, shifted, 1, 10, LibraryOptions()) == []
     assert len(index.identity(195.0977, shifted, 1, 100, LibraryOptions())) == 1
     # left out, the spectrum is not found
-    excluded = index.identity(195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions(),
-                              frozenset({ids["caffeine-1"]}))
+    excluded = index.identity(
+        195.0877,
+        query(CAFFEINE_PEAKS, 195.0877),
+        1,
+        10,
+        LibraryOptions(),
+        frozenset({ids["caffeine-1"]}),
+    )
     assert excluded == []
 
 
@@ -120,8 +155,16 @@ def test_saved_index_has_no_pickle_and_knows_when_it_is_stale(library_registry, 
     loaded = load_index(home)
     assert loaded.spectra == 4 and sorted(loaded.modes.tolist()) == [-1, 1, 1, 1]
     # a new spectrum renews the generation: the saved index is stale until rebuilt
-    ingest(library_registry, "msms", write(tmp_path, "more.mgf", mgf_block(
-        "theobromine-2", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS[:5]))), "handmade")
+    ingest(
+        library_registry,
+        "msms",
+        write(
+            tmp_path,
+            "more.mgf",
+            mgf_block("theobromine-2", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS[:5])),
+        ),
+        "handmade",
+    )
     with session_scope(library_registry) as session:
         assert load_index(home).generation != current_generation(session)
         fresh, rebuilt = refresh_index(session, home)

@@ -362,14 +362,29 @@ def test_a_confident_library_match_ranks_above_the_model(library):
         theobromine = _key(session, "theobromine")
         theophylline = _key(session, "theophylline")
         model_only = search(session, SearchRequest({"msms": toward_paraxanthine}, **window))
-        confident = search(session, SearchRequest(
-            {"msms": toward_paraxanthine}, **window,
-            library={theobromine: (0.92, 8), theophylline: (0.75, 7)}))
-        too_few_peaks = search(session, SearchRequest(
-            {"msms": toward_paraxanthine}, **window, library={theobromine: (0.92, 5)}))
-        weighted = search(session, SearchRequest(
-            {"msms": toward_paraxanthine}, **window, library={theobromine: (0.92, 5)},
-            library_weight=1.0))
+        confident = search(
+            session,
+            SearchRequest(
+                {"msms": toward_paraxanthine},
+                **window,
+                library={theobromine: (0.92, 8), theophylline: (0.75, 7)},
+            ),
+        )
+        too_few_peaks = search(
+            session,
+            SearchRequest(
+                {"msms": toward_paraxanthine}, **window, library={theobromine: (0.92, 5)}
+            ),
+        )
+        weighted = search(
+            session,
+            SearchRequest(
+                {"msms": toward_paraxanthine},
+                **window,
+                library={theobromine: (0.92, 5)},
+                library_weight=1.0,
+            ),
+        )
     assert names(model_only) == ["paraxanthine", "theophylline", "theobromine"]
     # both confident matches first, by library score; then the model's candidate
     assert names(confident) == ["theobromine", "theophylline", "paraxanthine"]
@@ -387,14 +402,28 @@ def test_a_confident_library_match_ranks_above_the_model(library):
 def test_library_matched_compounds_join_whatever_their_mass(library):
     with session_scope(library) as session:
         caffeine = _key(session, "caffeine")
-        result = search(session, SearchRequest(
-            {"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10,
-            library={caffeine: (0.95, 9)}))
-        other_formula = search(session, SearchRequest(
-            {"msms": unit([0, 1, 0])}, neutral_mass=180.06406, ppm=10, formula="C7H8N4O2",
-            library={caffeine: (0.95, 9)}))
-        open_path = search(session, SearchRequest(
-            {"msms": unit([0, 0, 1])}, k=1, library={caffeine: (0.95, 9)}))
+        result = search(
+            session,
+            SearchRequest(
+                {"msms": unit([0, 1, 0])},
+                neutral_mass=180.06406,
+                ppm=10,
+                library={caffeine: (0.95, 9)},
+            ),
+        )
+        other_formula = search(
+            session,
+            SearchRequest(
+                {"msms": unit([0, 1, 0])},
+                neutral_mass=180.06406,
+                ppm=10,
+                formula="C7H8N4O2",
+                library={caffeine: (0.95, 9)},
+            ),
+        )
+        open_path = search(
+            session, SearchRequest({"msms": unit([0, 0, 1])}, k=1, library={caffeine: (0.95, 9)})
+        )
     assert names(result)[0] == "caffeine" and result.candidates == 4
     assert "caffeine" not in names(other_formula)  # the formula filter still applies
     assert names(open_path) == ["caffeine"]  # not the nearest embedding (benzene)
@@ -409,8 +438,11 @@ def test_stereo_variants_are_one_hit(engine, tmp_path):
         by_name = {n: (i, k) for n, i, k in rows}
         order = ["L-alanine", "D-alanine", "alanine"]
         write_structure_embeddings(
-            session, model.id, [by_name[n][0] for n in order],
-            np.stack([unit([1, 0.1, 0]), unit([1, 0.2, 0]), unit([1, 0.3, 0])]))
+            session,
+            model.id,
+            [by_name[n][0] for n in order],
+            np.stack([unit([1, 0.1, 0]), unit([1, 0.2, 0]), unit([1, 0.3, 0])]),
+        )
         result = search(session, SearchRequest({"msms": unit([1, 0, 0])}, neutral_mass=89.04768))
     (hit,) = result.hits
     assert hit.name == "L-alanine" and result.candidates == 1
@@ -418,9 +450,15 @@ def test_stereo_variants_are_one_hit(engine, tmp_path):
 
 
 def test_library_arrays_must_line_up(library):
-    with session_scope(library) as session, pytest.raises(ProgrammingError,
-                                                          match="one library score"):
-        session.execute(text(
-            "SELECT * FROM molvis_search(ARRAY[CAST(:v AS vector)], ARRAY['msms'], "
-            "library_keys => ARRAY['X'], library_scores => ARRAY[0.9]::float8[], "
-            "library_peaks => ARRAY[]::int[])"), {"v": str(unit([1, 0, 0]).tolist())})
+    with (
+        session_scope(library) as session,
+        pytest.raises(ProgrammingError, match="one library score"),
+    ):
+        session.execute(
+            text(
+                "SELECT * FROM molvis_search(ARRAY[CAST(:v AS vector)], ARRAY['msms'], "
+                "library_keys => ARRAY['X'], library_scores => ARRAY[0.9]::float8[], "
+                "library_peaks => ARRAY[]::int[])"
+            ),
+            {"v": str(unit([1, 0, 0]).tolist())},
+        )
