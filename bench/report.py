@@ -190,6 +190,35 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"The report's top-5: {100 * r['report_top5']:.3f} %.",
             "",
         ]
+    if r := _load(results, "library"):
+        x, b = r["search"], r["batch"]
+        parts += [
+            f"## Spectral library search ({r['machine']['date']}, {x['spectra_indexed']} "
+            f"indexed spectra, {x['queries']} queries)",
+            "",
+            _table(
+                ["method", "mean ms", "p50 ms", "p95 ms"],
+                [
+                    [name, v["mean"], v["p50"], v["p95"]]
+                    for name, v in (
+                        ("flash entropy identity search", x["flash_identity_ms"]),
+                        ("flash entropy hybrid (analogue) search", x["flash_hybrid_ms"]),
+                        (
+                            f"matchms CosineGreedy, identity-window pairs "
+                            f"({x['mean_window_pairs']} per query)",
+                            x["matchms_cosine_greedy_ms"],
+                        ),
+                    )
+                ],
+            ),
+            "",
+            f"CosineGreedy / flash identity: {x['cosine_over_flash_identity']}x; the best "
+            f"spectrum of both is of one compound for {100 * x['top1_same_compound_as_cosine']:.1f}"
+            f" % of the queries; index build {x['index_build_seconds']} s. Batch: "
+            f"{b['queries']} spectra through `molvis search --out` in {b['seconds']} s "
+            f"({b['ms_per_query']} ms per query, model load included).",
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -117,8 +117,18 @@ def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     assert report["model"] == "tiny" and report["results"][0]["query"] == "msms"
 
 
+def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
+    ingest(engine, "msms", REPO / "tests" / "data" / "gnps_pesticides_3.mgf", "gnps")
+    seed_registry(model="random")
+    out = tmp_path / "library.json"
+    run("library", "--queries", "3", "--batch", "3", "--output", str(out))
+    result = json.loads(out.read_text())
+    assert result["search"]["queries"] == 3 and result["search"]["spectra_indexed"] == 3
+    assert result["batch"]["queries"] == 3 and result["batch"]["seconds"] > 0
+
+
 @pytest.mark.parametrize(
-    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile"]
+    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile", "library"]
 )
 def test_every_benchmark_has_help(module):
     assert "usage" in run(module, "--help").stdout
