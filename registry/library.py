@@ -36,7 +36,16 @@ class LibraryOptions:
     min_score: float = 0.7  # entropy similarity for a confident match
     min_matched_peaks: int = 6
     analogues: int = 5  # analogue matches reported per query
+    ir_min_score: float = 0.9  # grid cosine of a confident IR match (peaks do not apply)
     weight: float = 0.25  # library score's weight beside the model's score below the thresholds
+
+    def confident(self, match: LibraryMatch) -> bool:
+        """A match strong enough to rank above the model (module docstring of evidence)."""
+        if match.search == "ir":
+            return match.score >= self.ir_min_score
+        return match.score >= self.min_score and (match.matched_peaks or 0) >= (
+            self.min_matched_peaks
+        )
 
     def __post_init__(self) -> None:
         if not 0 < self.fragment_tolerance <= MAX_FRAGMENT_TOLERANCE:
@@ -60,8 +69,8 @@ class LibraryMatch:
     spectrum_id: int
     score: float
     matched_peaks: int | None
-    precursor_mz: float
-    search: str  # 'identity' or 'analogue'
+    precursor_mz: float | None
+    search: str  # 'identity', 'analogue', or 'ir' (grid cosine of a stored IR spectrum)
 
 
 def clean_peaks(mz, intensity, precursor_mz: float | None) -> np.ndarray:
@@ -244,3 +253,28 @@ def references(session: Session, spectrum_ids: list[int]) -> dict[int, Reference
         {"ids": list(spectrum_ids)},
     )
     return {r.id: Reference(*r[:3], display_name(r.name), *r[4:]) for r in rows}
+
+
+def ir_matches(
+    session: Session, processed: np.ndarray, k: int = 20
+) -> list[tuple[LibraryMatch, Reference]]:
+    """Stored IR spectra nearest the query's 825-point grid vector by cosine (an exact scan:
+    IR libraries are small), with their records."""
+    from registry.embeddings import vector_literal
+
+    rows = session.execute(
+        text("""SELECT s.id, s.title, c.inchikey, c.names[1] AS name, src.name AS source,
+                       1 - (s.processed <=> CAST(:q AS vector)) AS score
+                FROM ir_spectrum s JOIN compound c ON c.id = s.compound_id
+                JOIN source src ON src.id = s.source_id
+                WHERE s.superseded_by IS NULL
+                ORDER BY s.processed <=> CAST(:q AS vector) LIMIT :k"""),
+        {"q": vector_literal(processed), "k": k},
+    )
+    return [
+        (
+            LibraryMatch(r.id, float(r.score), None, None, "ir"),
+            Reference(r.id, r.title, r.inchikey, display_name(r.name), None, None, r.source, None),
+        )
+        for r in rows
+    ]

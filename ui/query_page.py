@@ -227,7 +227,12 @@ def _hits(result: dict, query_spectrum) -> None:
 def _evidence(hit: dict, result: dict, query_spectrum) -> None:
     """The hit's mirror plot against its best library spectrum, and the compound page."""
     lib = hit["evidence"]["library"]
-    if lib and query_spectrum:
+    if lib and lib["search"] == "ir":
+        st.caption(
+            f"IR library match: cosine {lib['score']:.3f} on the 825-point grid to "
+            f"{lib['record_id'] or 'a stored spectrum'} ({lib['source']})"
+        )
+    elif lib and query_spectrum:
         with session() as s:
             reference = browse.msms_peaks(s, lib["spectrum_id"])
         if reference:

@@ -1,8 +1,8 @@
 """Each hit's evidence, its confidence level and its probability.
 
 Levels follow Schymanski et al. (2014), as far as molvis's evidence reaches:
-- 2a: a confident library match (entropy similarity and matched peaks at or above the
-  thresholds, precursor within the window);
+- 2a: a confident library match (MS/MS: entropy similarity and matched peaks at or above the
+  thresholds, precursor within the window; IR: grid cosine >= 0.9 to a stored spectrum);
 - 3: a tentative candidate: spectral evidence (the model's MS/MS or IR score, or a library
   match below the thresholds) for a structure that fits the mass or formula;
 - 4: the formula agrees (given with the query) and no spectrum speaks for the structure;
@@ -25,9 +25,10 @@ def _library(found: Matched | None, options: LibraryOptions) -> dict | None:
         return None
     m, ref = found.match, found.reference
     return {
+        "search": "ir" if m.search == "ir" else "msms",
         "score": round(m.score, 6),
         "matched_peaks": m.matched_peaks,
-        "confident": confident(m.score, m.matched_peaks, options),
+        "confident": options.confident(m),
         "spectrum_id": ref.spectrum_id,
         "record_id": ref.record_id,
         "reference_inchikey": ref.inchikey,
@@ -37,10 +38,6 @@ def _library(found: Matched | None, options: LibraryOptions) -> dict | None:
         "source": ref.source,
         "precursor_mz": ref.precursor_mz,
     }
-
-
-def confident(score: float | None, peaks: int | None, options: LibraryOptions) -> bool:
-    return (score or 0) >= options.min_score and (peaks or 0) >= options.min_matched_peaks
 
 
 def ppm_error(hit: Hit, query: Query) -> float | None:
@@ -88,7 +85,7 @@ def annotate(
     best = max(model_scores) if model_scores else None
     out = []
     for hit in result.hits:
-        lib = _library(library.best_for(hit.inchikey), options)
+        lib = _library(library.best_for(hit.inchikey, options), options)
         evidence = {
             "library": lib,
             "model": None

@@ -18,7 +18,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from models.calibration import HitEvidence, fit, reliability
-from molvis.workflows.evidence import confident
 from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
 from molvis.workflows.query import Query
@@ -70,7 +69,9 @@ def _evidence(found: Identification, options: SearchOptions) -> list[HitEvidence
         HitEvidence(
             h.library_score,
             h.matched_peaks,
-            confident(h.library_score, h.matched_peaks, options.library),
+            h.library_score is not None
+            and h.library_score >= options.library.min_score
+            and (h.matched_peaks or 0) >= options.library.min_matched_peaks,
             h.score,
             max(scores) if scores else None,
             h.rank,

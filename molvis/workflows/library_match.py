@@ -18,6 +18,7 @@ from registry.library import (
     build_index,
     clean_peaks,
     current_generation,
+    ir_matches,
     polarity,
     references,
 )
@@ -39,19 +40,29 @@ class LibraryEvidence:
     identity: list[Matched] = field(default_factory=list)
     analogues: list[Matched] = field(default_factory=list)
 
-    def best_per_compound(self) -> dict[str, tuple[float, int]]:
+    def best_per_compound(self, options: LibraryOptions) -> dict[str, tuple[float, int]]:
         """InChIKey -> (score, matched peaks) of each compound's best identity match, the
-        form molvis_search() takes."""
+        form molvis_search() takes. An IR match has no peaks: a confident one is passed with
+        the peak threshold, so the function ranks it as the confident match it is."""
         best: dict[str, tuple[float, int]] = {}
-        for m in self.identity:
+        for m in sorted(self.identity, key=lambda m: _strength(m, options), reverse=True):
             key = m.reference.inchikey
-            if key not in best:
-                best[key] = (m.match.score, m.match.matched_peaks or 0)
+            if key in best:
+                continue
+            peaks = m.match.matched_peaks
+            if m.match.search == "ir":
+                peaks = options.min_matched_peaks if options.confident(m.match) else 0
+            best[key] = (m.match.score, peaks or 0)
         return best
 
-    def best_for(self, inchikey: str) -> Matched | None:
-        """The best identity match of any stereo variant of this skeleton."""
-        return next((m for m in self.identity if m.reference.inchikey[:14] == inchikey[:14]), None)
+    def best_for(self, inchikey: str, options: LibraryOptions) -> Matched | None:
+        """The best identity match (confident first) of any stereo variant of this skeleton."""
+        mine = [m for m in self.identity if m.reference.inchikey[:14] == inchikey[:14]]
+        return max(mine, key=lambda m: _strength(m, options), default=None)
+
+
+def _strength(m: Matched, options: LibraryOptions) -> tuple[bool, float]:
+    return options.confident(m.match), m.match.score
 
 
 class Library:
@@ -78,11 +89,15 @@ class Library:
     def match(
         self, session: Session, query: Query, ppm: float, exclude: frozenset[int] = frozenset()
     ) -> LibraryEvidence:
-        """Identity and analogue matches of the query's MS/MS spectrum (`exclude`: spectrum
-        ids left out, e.g. the query's own when evaluating)."""
+        """Identity and analogue matches of the query's MS/MS spectrum, and the stored IR
+        spectra nearest its IR spectrum (`exclude`: MS/MS spectrum ids left out, e.g. the
+        query's own when evaluating)."""
+        ir = []
+        if query.ir is not None:
+            ir = [Matched(m, ref) for m, ref in ir_matches(session, query.ir.processed)]
         spectrum = query.msms
         if spectrum is None:
-            return LibraryEvidence()
+            return LibraryEvidence(ir)
         peaks = clean_peaks(spectrum.mz, spectrum.intensity, query.precursor_mz)
         mode = polarity(spectrum.ion_mode, query.adduct)
         identity = (
@@ -105,4 +120,4 @@ class Library:
                 and abs(found[m.spectrum_id].precursor_mz - m.precursor_mz) < 1e-3
             ]
 
-        return LibraryEvidence(kept(identity), kept(analogues))
+        return LibraryEvidence(kept(identity) + ir, kept(analogues))

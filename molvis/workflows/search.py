@@ -104,7 +104,7 @@ def run_query(
         sources=options.sources,
         k=options.k,
         model=loaded.info.name,
-        library=evidence.best_per_compound(),
+        library=evidence.best_per_compound(options.library),
         library_min_score=options.library.min_score,
         library_min_peaks=options.library.min_matched_peaks,
         library_weight=options.library.weight,

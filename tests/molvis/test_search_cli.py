@@ -10,7 +10,7 @@ from registry.search import library_search, similar_structures
 from registry.spectral import ir_library_search, msms_library_search
 from registry.training_data import load_training_set
 from tests.builders import write
-from tests.conftest import REPO, molvis
+from tests.conftest import REPO, molvis, shared
 
 HIT_KEYS = {"rank", "inchikey", "smiles", "name", "score", "scores"}
 
@@ -78,6 +78,21 @@ def test_search_with_ccs_and_formula(seeded, tmp_path):
     (block,) = json.loads(result.stdout)
     assert block["hits"] and all(set(h["scores"]) == {"msms", "ccs"} for h in block["hits"])
     assert block["hits"][0]["inchikey"] == "KWILGNNWGSNMPA-UHFFFAOYSA-N"
+
+
+def test_stored_ir_spectrum_identifies_its_compound(seeded):
+    """The IR library: benzene's stored spectrum as the query finds benzene first, level 2a,
+    with the IR match as its evidence (the model alone did not bring it into the top 20)."""
+    result = molvis("search", "--ir", str(shared("ir", "jcamp", "benzene.jdx")), "--json")
+    assert result.returncode == 0, result.stderr
+    (block,) = json.loads(result.stdout)
+    (top, *rest) = block["hits"]
+    assert top["inchikey"] == "UHOVQNZJYSORNB-UHFFFAOYSA-N" and top["level"] == "2a"
+    library = top["evidence"]["library"]
+    assert library["search"] == "ir" and library["score"] == pytest.approx(1.0, abs=1e-5)
+    assert library["matched_peaks"] is None and library["confident"] is True
+    # toluene's and ethylbenzene's spectra are similar, not the same: below 0.9, not 2a
+    assert all(h["level"] != "2a" for h in rest)
 
 
 @pytest.mark.parametrize(
