@@ -190,6 +190,62 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"The report's top-5: {100 * r['report_top5']:.3f} %.",
             "",
         ]
+        if r.get("candidate_sets"):
+            sim = r.get("test_to_train_similarity") or {}
+            parts += [
+                "### Candidate sets beside random and the structure prior",
+                "",
+                "Hits on the first InChIKey block. `prior`: the analytic measured-first ranking "
+                "(measured candidates above library ones, random among themselves).",
+                "",
+                _table(
+                    [
+                        "query",
+                        "set",
+                        "n",
+                        "mean cand.",
+                        "truth in %",
+                        "top1 %",
+                        "top5 %",
+                        "top20 %",
+                        "random top1 %",
+                        "random top5 %",
+                        "prior top1 %",
+                        "prior top5 %",
+                    ],
+                    [
+                        [
+                            x["query"] + (" (spectrum-blind)" if x.get("control") else ""),
+                            x["candidate_set"],
+                            x["n_queries"],
+                            round(x["mean_candidates"], 1),
+                            *(
+                                f"{100 * x[k]:.1f}"
+                                for k in (
+                                    "truth_in_candidates",
+                                    "top1",
+                                    "top5",
+                                    "top20",
+                                    "random_top1",
+                                    "random_top5",
+                                    "prior_top1",
+                                    "prior_top5",
+                                )
+                            ),
+                        ]
+                        for x in r["candidate_sets"]
+                    ],
+                ),
+                "",
+            ]
+            if sim:
+                parts += [
+                    f"Test compounds' Tanimoto to their nearest training compound (Morgan r2): "
+                    f"median {sim['p50']}, p10 {sim['p10']}, p90 {sim['p90']}; "
+                    f"{100 * sim['fraction_at_least_0.7']:.0f} % at >= 0.7, "
+                    f"{100 * sim['fraction_below_0.4']:.0f} % below 0.4.",
+                    "",
+                ]
     if r := _load(results, "library"):
         x, b = r["search"], r["batch"]
         parts += [

@@ -70,7 +70,7 @@ def model_embedder(model: MultiModalModel, device: torch.device) -> Embedder:
     )
 
 
-def _embed_structures(embedder: Embedder, smiles: list[str]) -> torch.Tensor:
+def embed_structures(embedder: Embedder, smiles: list[str]) -> torch.Tensor:
     """Structure vectors; unparsable structures get a zero vector (never ranked first)."""
     ok, vectors = embedder.structures(smiles)
     out = torch.zeros((len(smiles), embedder.dim))
@@ -79,7 +79,7 @@ def _embed_structures(embedder: Embedder, smiles: list[str]) -> torch.Tensor:
     return out
 
 
-def _embed_queries(embedder: Embedder, queries: list[Query]) -> torch.Tensor:
+def embed_queries(embedder: Embedder, queries: list[Query]) -> torch.Tensor:
     """Unit query vectors; a fused query is the normalised sum of its modalities' mean vectors."""
     flat = [(qi, m, x) for qi, q in enumerate(queries) for m, x in q.inputs]
     vectors = torch.zeros((len(flat), embedder.dim))
@@ -131,10 +131,10 @@ def evaluate_queries(
     vectors between calls (InChIKey -> vector)."""
     if not queries:
         return []
-    q = _embed_queries(embedder, queries)
+    q = embed_queries(embedder, queries)
     keys = list(test_smiles)
     position = {k: n for n, k in enumerate(keys)}
-    structures = _embed_structures(embedder, [test_smiles[k] for k in keys])
+    structures = embed_structures(embedder, [test_smiles[k] for k in keys])
     scores = (q @ structures.T).numpy()
     ranks = [rank_of_truth(scores[i], position[x.truth]) for i, x in enumerate(queries)]
     results = [_result(name, "test_split", ranks, [len(keys)] * len(queries))]
@@ -147,7 +147,7 @@ def evaluate_queries(
         windows.append(cands)
         missing = [(k, s) for k, s in cands if k not in cache]
         if missing:
-            vectors = _embed_structures(embedder, [s for _, s in missing])
+            vectors = embed_structures(embedder, [s for _, s in missing])
             for (k, _), v in zip(missing, vectors, strict=True):
                 cache[k] = v
     mw_ranks: list[int | None] = []

@@ -66,3 +66,21 @@ def candidates_in_window(session: Session, mass: float, ppm: float) -> list[Comp
         {"lo": mass - delta, "hi": mass + delta},
     )
     return [CompoundRow(r.id, r.inchikey, r.smiles, r.monoisotopic_mass, None) for r in rows]
+
+
+def window_candidates(
+    session: Session, mass: float, ppm: float
+) -> list[tuple[str, str, bool, str | None]]:
+    """(InChIKey, SMILES, measured, formula) of every compound within `ppm` of `mass`;
+    measured: the compound has any MS/MS, IR or CCS measurement."""
+    delta = mass * ppm * 1e-6
+    rows = session.execute(
+        text("""
+        SELECT c.inchikey, c.smiles, c.formula,
+               EXISTS (SELECT 1 FROM msms_spectrum m WHERE m.compound_id = c.id)
+               OR EXISTS (SELECT 1 FROM ir_spectrum i WHERE i.compound_id = c.id)
+               OR EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = c.id) AS measured
+        FROM compound c WHERE c.monoisotopic_mass BETWEEN :lo AND :hi"""),
+        {"lo": mass - delta, "hi": mass + delta},
+    )
+    return [(r.inchikey, r.smiles, bool(r.measured), r.formula) for r in rows]

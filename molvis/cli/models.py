@@ -78,9 +78,63 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates", *EVALUATION_COLUMNS)),
         )
     Console(width=150).print(table)
+    if report.get("candidate_sets"):
+        _print_candidate_sets(report)
     if "library" in report:
         _print_library(report["library"])
     return 0
+
+
+def _print_candidate_sets(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    sim = report.get("test_to_train_similarity") or {}
+    title = "candidate sets (hits on the first InChIKey block) beside random and structure prior"
+    if sim:
+        title += (
+            f"; test-to-nearest-train Tanimoto median {sim['p50']}, >= 0.7 for "
+            f"{100 * sim['fraction_at_least_0.7']:.0f} % of test compounds"
+        )
+    table = Table(title=title)
+    columns = (
+        "query",
+        "set",
+        "n",
+        "mean cand.",
+        "truth in",
+        "top1",
+        "top5",
+        "top20",
+        "rnd top1",
+        "rnd top5",
+        "prior top1",
+        "prior top5",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("query", "set") else "right")
+    for r in report["candidate_sets"]:
+        label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
+        table.add_row(
+            label,
+            r["candidate_set"],
+            str(r["n_queries"]),
+            f"{r['mean_candidates']:.1f}",
+            *(
+                f"{100 * r[k]:.1f}%"
+                for k in (
+                    "truth_in_candidates",
+                    "top1",
+                    "top5",
+                    "top20",
+                    "random_top1",
+                    "random_top5",
+                    "prior_top1",
+                    "prior_top5",
+                )
+            ),
+        )
+    Console(width=170).print(table)
 
 
 LIBRARY_SETS = {

@@ -1,6 +1,8 @@
 """Evaluate a registered model on its test split (CLI `molvis evaluate`, the Dagster
-`trained_model` asset and bench/accuracy.py): top-k per query modality, both candidate sets,
-the spectrum-blind control; the report is stored with the model's metrics."""
+`trained_model` asset and bench/accuracy.py): top-k per query modality on the test split and
+the mass window, the spectrum-blind control, the harder candidate sets of
+`models/candidate_sets.py` beside the structure-prior control, and how close the test
+compounds are to training; the report is stored with the model's metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from sqlalchemy import Engine
 from molvis.workflows.model_loading import load_model
 from registry.db import session_scope
 from registry.model_store import update_metrics
-from registry.training_data import candidates_in_window, load_training_set
+from registry.training_data import candidates_in_window, load_training_set, window_candidates
 
 
 def evaluate_model(
@@ -22,7 +24,9 @@ def evaluate_model(
     mass_window: bool,
 ) -> dict[str, Any]:
     """The evaluation report of one model (default: the active one)."""
+    from models.candidate_sets import Candidate, candidate_set_rows
     from models.evaluate import build_queries, evaluate_queries, model_embedder
+    from models.split_similarity import nearest_train_similarity
 
     loaded = load_model(engine, model_name)
     model, device, info = loaded.model, loaded.device, loaded.info
@@ -46,12 +50,30 @@ def evaluate_model(
         blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
         for result in evaluate_queries(embedder, blind, test_smiles, window, "msms", cache):
             controls.append({**result, "control": "spectrum_blind"})
+        sets: list[dict[str, Any]] = []
+        if mass_window:
+
+            def candidate_sets_for(mass: float) -> list[Candidate]:
+                return [Candidate(*c) for c in window_candidates(session, mass, ppm)]
+
+            for name in ("msms", "ir", "ccs", "fused"):
+                sets += candidate_set_rows(embedder, queries[name], candidate_sets_for, name, cache)
+            sets += candidate_set_rows(
+                embedder, blind, candidate_sets_for, "msms", cache, control="spectrum_blind"
+            )
+    split = loaded.checkpoint["split"]
+    train_keys = set(split["train"])
+    similarity = nearest_train_similarity(
+        list(test_smiles.values()), [c.smiles for c in data.compounds if c.inchikey in train_keys]
+    )
     report = {
         "model": info.name,
         "version": info.version,
         "ppm": ppm,
         "results": results,
         "controls": controls,
+        "candidate_sets": sets,
+        "test_to_train_similarity": similarity,
     }
     with session_scope(engine) as session:
         update_metrics(session, info.name, {**info.metrics, "evaluation": report})

@@ -1,0 +1,116 @@
+"""Harder and fairer candidate sets for the mass-window evaluation, each beside its random
+expectation and a structure-prior control.
+
+A model trained against library decoys can win by telling measured-looking structures from
+library ones without reading the spectrum. So the same queries are ranked in:
+- `window`: every registry compound within the ppm window (MOSES included when loaded), also
+  split by window size (`window 2-9`, `window 10-99`, `window 100+` candidates);
+- `measured_only`: the window restricted to compounds with any measurement, where the
+  measured-vs-library shortcut cannot help;
+- `same_formula`: the window's compounds of the truth's formula (a protocol set, as in
+  MassSpecGym's formula challenge: the formula is the set's definition, not a model input);
+- `massspecgym_256`: MassSpecGym's protocol where it fits: at most 256 same-mass candidates
+  (the truth and a seeded sample of the others).
+Hits are counted on the first InChIKey block (stereo variants are one structure) in every set.
+The control `structure_prior` is the analytic "measured first" ranking: measured candidates
+above library ones, in random order among themselves (expected top-k = min(k, m) / m with m
+measured candidates, the truth being measured)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.evaluate import Embedder, Query, embed_queries, embed_structures, rank_of_truth
+
+KS = (1, 5, 10, 20)
+BUCKETS = ((2, 9), (10, 99), (100, None))
+MASSSPECGYM_MAX = 256
+
+
+@dataclass(frozen=True)
+class Candidate:
+    inchikey: str
+    smiles: str
+    measured: bool
+    formula: str | None
+
+
+def _row(name: str, cset: str, ranks: list, sizes: list, measured: list, control=None) -> dict:
+    """Top-k, the random expectation and the structure-prior expectation of one set."""
+    found = np.array([np.inf if r is None else r for r in ranks], dtype=float)
+    n = np.maximum(np.array(sizes, dtype=float), 1)
+    m = np.maximum(np.array(measured, dtype=float), 1)
+    present = np.isfinite(found)
+    row: dict[str, Any] = {
+        "query": name,
+        "candidate_set": cset,
+        "n_queries": len(ranks),
+        "mean_candidates": float(np.mean(sizes)) if len(n) else 0.0,
+        "truth_in_candidates": float(present.mean()) if len(n) else 0.0,
+    }
+    for k in KS:
+        row[f"top{k}"] = float(np.mean(found <= k)) if len(n) else 0.0
+        row[f"random_top{k}"] = float(np.mean(present * np.minimum(k, n) / n)) if len(n) else 0.0
+        row[f"prior_top{k}"] = float(np.mean(present * np.minimum(k, m) / m)) if len(n) else 0.0
+    if control:
+        row["control"] = control
+    return row
+
+
+def candidate_set_rows(
+    embedder: Embedder,
+    queries: list[Query],
+    candidates_for: Callable[[float], list[Candidate]],
+    name: str,
+    cache: dict[str, torch.Tensor],
+    seed: int = 0,
+    control: str | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of every candidate set for these queries (a query whose truth is not in a set
+    misses in it); `control` labels the rows (the spectrum-blind queries)."""
+    if not queries:
+        return []
+    rng = random.Random(seed)
+    q = embed_queries(embedder, queries)
+    sets: dict[str, tuple[list, list, list]] = {}
+
+    def add(cset: str, cands: list[Candidate], scores: np.ndarray, truth: str) -> None:
+        ranks, sizes, measured = sets.setdefault(cset, ([], [], []))
+        keys = [c.inchikey[:14] for c in cands]
+        sizes.append(len(cands))
+        measured.append(sum(c.measured for c in cands))
+        ranks.append(rank_of_truth(scores, keys.index(truth[:14])) if truth[:14] in keys else None)
+
+    for i, query in enumerate(queries):
+        cands = candidates_for(query.neutral_mass) if query.neutral_mass else []
+        missing = [c for c in cands if c.inchikey not in cache]
+        if missing:
+            vectors = embed_structures(embedder, [c.smiles for c in missing])
+            cache.update({c.inchikey: v for c, v in zip(missing, vectors, strict=True)})
+        scores = (
+            (torch.stack([cache[c.inchikey] for c in cands]) @ q[i]).numpy()
+            if cands
+            else np.zeros(0)
+        )
+        add("window", cands, scores, query.truth)
+        for lo, hi in BUCKETS:
+            if len(cands) >= lo and (hi is None or len(cands) <= hi):
+                add(f"window {lo}-{hi}" if hi else f"window {lo}+", cands, scores, query.truth)
+        keep = [n for n, c in enumerate(cands) if c.measured]
+        add("measured_only", [cands[n] for n in keep], scores[keep], query.truth)
+        formula = next((c.formula for c in cands if c.inchikey[:14] == query.truth[:14]), None)
+        same = [n for n, c in enumerate(cands) if formula and c.formula == formula]
+        add("same_formula", [cands[n] for n in same], scores[same], query.truth)
+        gym = list(range(len(cands)))
+        if len(gym) > MASSSPECGYM_MAX:
+            truth = [n for n in gym if cands[n].inchikey[:14] == query.truth[:14]]
+            others = [n for n in gym if n not in truth]
+            gym = truth + rng.sample(others, MASSSPECGYM_MAX - len(truth))
+        add("massspecgym_256", [cands[n] for n in gym], scores[gym], query.truth)
+    return [_row(name, cset, *lists, control=control) for cset, lists in sets.items()]
