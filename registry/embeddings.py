@@ -155,3 +155,14 @@ def build_hnsw_index(session: Session, model_id: int) -> str:
         )
     )
     return name
+
+
+def structure_vectors(session: Session, model_id: int, inchikeys: list[str]) -> dict[str, list]:
+    """Stored structure embeddings of one model for these compounds (InChIKey -> floats)."""
+    rows = session.execute(
+        text("""SELECT c.inchikey, e.embedding::real[] AS v FROM structure_embedding e
+                JOIN compound c ON c.id = e.compound_id
+                WHERE e.model_id = :m AND c.inchikey = ANY(:keys)"""),
+        {"m": model_id, "keys": inchikeys},
+    )
+    return {r.inchikey: r.v for r in rows}

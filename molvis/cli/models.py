@@ -172,6 +172,29 @@ def _print_library(lib: dict[str, Any]) -> None:
     )
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from models.finetune import FinetuneConfig
+    from molvis.workflows.finetune import finetune_and_register
+
+    config = FinetuneConfig(
+        decoys=args.decoys,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_spectra=args.max_spectra or None,
+    )
+    summary = finetune_and_register(
+        engine(), args.base, args.name, config, args.ppm, show_progress=not args.json
+    )
+    print(
+        json.dumps(summary, indent=2)
+        if args.json
+        else f"{summary['name']} ({summary['version']}) fine-tuned on {summary['spectra']} spectra:"
+        f" {summary['path']}"
+    )
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from molvis.workflows.model_loading import ensure_pretrained
     from registry.db import session_scope
@@ -238,6 +261,20 @@ def add_parsers(sub) -> None:
     evaluate.add_argument("--plot", metavar="PNG", help="write the reliability curve here")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    tune = sub.add_parser(
+        "finetune", help="candidate-aware fine-tuning of the MS/MS encoder (mass-window decoys)"
+    )
+    tune.add_argument("--name", required=True, help="name of the fine-tuned model")
+    tune.add_argument("--base", help="model to start from (default: the active one)")
+    tune.add_argument("--decoys", type=int, default=15, help="decoys per spectrum (default 15)")
+    tune.add_argument("--epochs", type=int, default=2)
+    tune.add_argument("--lr", type=float, default=5e-5)
+    tune.add_argument("--batch-size", type=int, default=32)
+    tune.add_argument("--ppm", type=float, default=10.0, help="window of the decoys (default 10)")
+    tune.add_argument("--max-spectra", type=int, default=0, help="sample this many (0 = all)")
+    tune.add_argument("--json", action="store_true")
+    tune.set_defaults(func=cmd_finetune)
 
     models = sub.add_parser("models", help="list models, or activate one")
     models.add_argument("action", nargs="?", choices=["list", "activate"], default="list")
