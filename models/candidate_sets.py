@@ -113,4 +113,11 @@ def candidate_set_rows(
             others = [n for n in gym if n not in truth]
             gym = truth + rng.sample(others, MASSSPECGYM_MAX - len(truth))
         add("massspecgym_256", [cands[n] for n in gym], scores[gym], query.truth)
-    return [_row(name, cset, *lists, control=control) for cset, lists in sets.items()]
+    order = [
+        "window",
+        *(f"window {lo}-{hi}" if hi else f"window {lo}+" for lo, hi in BUCKETS),
+        "measured_only",
+        "same_formula",
+        "massspecgym_256",
+    ]
+    return [_row(name, c, *sets[c], control=control) for c in order if c in sets]
