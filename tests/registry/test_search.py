@@ -11,7 +11,13 @@ from registry.embeddings import (
     write_structure_embeddings,
 )
 from registry.model_store import register_model
-from registry.search import SearchRequest, library_search, search, similar_structures
+from registry.search import (
+    SearchRequest,
+    filter_counts,
+    library_search,
+    search,
+    similar_structures,
+)
 from tests.builders import write
 from tests.conftest import ingest
 
@@ -462,3 +468,21 @@ def test_library_arrays_must_line_up(library):
             ),
             {"v": str(unit([1, 0, 0]).tolist())},
         )
+
+
+def test_filter_counts_say_which_filter_kept_how_many(library):
+    window = {"neutral_mass": 180.06406, "ppm": 10}
+    with session_scope(library) as session:
+        none = filter_counts(session, SearchRequest({}, ppm=10))
+        formula = filter_counts(session, SearchRequest({}, **window, formula="C7H8N4O2"))
+        # theobromine's measured [M+H]+ CCS is 200.0, theophylline's 139.0: a 140 query keeps
+        # theophylline and paraxanthine (no measured CCS), drops theobromine
+        ccs = filter_counts(
+            session,
+            SearchRequest({}, **window, ccs=140.0, ccs_adduct="[M+H]+", sources=["handmade"]),
+        )
+        other = filter_counts(session, SearchRequest({}, **window, formula="C8H10N4O2"))
+    assert none == {}
+    assert formula == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 3}
+    assert ccs == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 2}
+    assert other == {"mass_window": 3, "formula": 0, "sources": 0, "ccs": 0}

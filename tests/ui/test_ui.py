@@ -297,3 +297,26 @@ def test_headless_browser_search(seeded_model, tmp_path):
             driver.quit()
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_caption_names_the_filter_that_removed_candidates():
+    from ui.query_page import caption
+
+    result = {
+        "query": "q1",
+        "model": "m",
+        "candidates": 0,
+        "neutral_mass": 180.06406,
+        "precursor_mz": 181.0713,
+        "notes": ["no adduct given: assumed [M+H]+"],
+        "filters": {"mass_window": 3, "formula": 0, "sources": 0, "ccs": 0},
+    }
+    assert caption(result, 10) == (
+        "q1 · model m · 0 candidates within 10 ppm of 180.06406 (mass window 3, the formula "
+        "filter kept 0) (no adduct given: assumed [M+H]+)"
+    )
+    result["filters"] = {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 2}
+    assert "(mass window 3, the CCS filter kept 2)" in caption({**result, "candidates": 2}, 10)
+    assert caption({**result, "neutral_mass": None, "filters": {}, "notes": []}, 10) == (
+        "q1 · model m · 0 candidates (no mass filter)"
+    )
