@@ -79,11 +79,12 @@ def annotate(
     options: LibraryOptions,
     formula: str | None,
     calibration: Calibration | None,
-) -> list[dict]:
-    """`evidence`, `level` and `probability` of each hit, in rank order."""
+) -> tuple[list[dict], list[HitEvidence]]:
+    """`evidence`, `level` and `probability` of each hit, in rank order, and the numbers the
+    probability is computed from (the calibration is fitted on these same numbers)."""
     model_scores = [h.score for h in result.hits if h.score is not None]
     best = max(model_scores) if model_scores else None
-    out = []
+    out, numbers_of_hits = [], []
     for hit in result.hits:
         lib = _library(library.best_for(hit.inchikey, options), options)
         evidence = {
@@ -107,6 +108,7 @@ def annotate(
             hit.rank,
             result.candidates,
         )
+        numbers_of_hits.append(numbers)
         probability = calibration.probability(numbers) if calibration else None
         out.append(
             {
@@ -115,4 +117,4 @@ def annotate(
                 "probability": None if probability is None else round(probability, 4),
             }
         )
-    return out
+    return out, numbers_of_hits

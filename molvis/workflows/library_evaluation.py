@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from models.calibration import HitEvidence, fit, reliability
+from models.calibration import fit, reliability
 from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
 from molvis.workflows.query import Query
@@ -61,24 +61,6 @@ def _row(name: str, ranks: list[int | None], candidates: list[int]) -> dict[str,
     out["random_top1"] = float(np.mean(1 / n)) if len(n) else None
     out["mean_candidates"] = float(n.mean()) if len(n) else None
     return out
-
-
-def _evidence(found: Identification, options: SearchOptions) -> list[HitEvidence]:
-    scores = [h.score for h in found.result.hits if h.score is not None]
-    return [
-        HitEvidence(
-            h.library_score,
-            h.matched_peaks,
-            h.library_score is not None
-            and h.library_score >= options.library.min_score
-            and (h.matched_peaks or 0) >= options.library.min_matched_peaks,
-            h.score,
-            max(scores) if scores else None,
-            h.rank,
-            found.result.candidates,
-        )
-        for h in found.result.hits
-    ]
 
 
 def _own_first(found: Identification, spectrum_id: int) -> bool:
@@ -126,7 +108,7 @@ def evaluate_library(
             found = run_query(
                 session, loaded, _query(row), options, library, frozenset({row.measurement_id})
             )
-            fit_hits += _evidence(found, options)
+            fit_hits += found.numbers
             fit_correct += [h.inchikey[:14] == key[:14] for h in found.result.hits]
         calibration = fit(
             fit_hits,
@@ -161,7 +143,7 @@ def evaluate_library(
             for name, found in runs.items():
                 ranks[name].append(_rank(found, key))
                 cands[name].append(found.result.candidates)
-            for h, e in zip(others.result.hits, _evidence(others, options), strict=True):
+            for h, e in zip(others.result.hits, others.numbers, strict=True):
                 p = calibration.probability(e)
                 probs.append(p)
                 correct.append(h.inchikey[:14] == key[:14])

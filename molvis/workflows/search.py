@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
-from models.calibration import Calibration
+from models.calibration import Calibration, HitEvidence
 from molvis.workflows.evidence import annotate
 from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel
@@ -70,12 +70,14 @@ def query_vectors(loaded: LoadedModel, query: Query) -> dict[str, np.ndarray]:
 @dataclass
 class Identification:
     """One query's answer: the ranked hits, what the library matched, each hit's evidence,
-    level and probability (`annotations`, in rank order) and notes on what was assumed."""
+    level and probability (`annotations`, in rank order), the numbers behind each probability
+    (`numbers`, what the calibration is fitted on) and notes on what was assumed."""
 
     query: Query
     result: SearchResult
     library: LibraryEvidence
     annotations: list[dict]
+    numbers: list[HitEvidence]
     notes: list[str]
     filters: dict[str, int] = field(default_factory=dict)  # compounds left after each filter
 
@@ -127,10 +129,10 @@ def run_query(
             f"no probability: model {loaded.info.name} is not calibrated "
             "(`molvis evaluate --library` fits it)"
         )
-    annotations = annotate(
+    annotations, numbers = annotate(
         result, query, evidence, ccs, options.library, options.formula, calibration
     )
-    return Identification(query, result, evidence, annotations, notes, filters)
+    return Identification(query, result, evidence, annotations, numbers, notes, filters)
 
 
 def loaded_calibration(loaded: LoadedModel) -> Calibration | None:
