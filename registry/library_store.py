@@ -102,11 +102,14 @@ def load_index(home: Path) -> LibraryIndex | None:
 
 
 def refresh_index(
-    session: Session, home: Path, progress: Callable[[int, int], None] | None = None
+    session: Session,
+    home: Path,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> tuple[LibraryIndex, bool]:
-    """The saved index, rebuilt first when the registry's spectra changed since; True when
-    it was rebuilt."""
-    index = load_index(home)
+    """The saved index, rebuilt first when the registry's spectra changed since (always with
+    `force`); True when it was rebuilt."""
+    index = None if force else load_index(home)
     if index is not None and index.generation == (current_generation(session) or ""):
         return index, False
     index = build_index(session, progress)

@@ -16,8 +16,7 @@ def refresh_library(quiet: bool, force: bool = False) -> dict:
     from tqdm import tqdm
 
     from registry.db import session_scope
-    from registry.library import build_index
-    from registry.library_store import refresh_index, save_index
+    from registry.library_store import refresh_index
     from registry.settings import load_settings
 
     home = load_settings().home
@@ -31,12 +30,7 @@ def refresh_library(quiet: bool, force: bool = False) -> dict:
             bar.update(done)
 
         with session_scope(engine()) as session:
-            if force:
-                index = build_index(session, progress)
-                save_index(index, home)
-                rebuilt = True
-            else:
-                index, rebuilt = refresh_index(session, home, progress)
+            index, rebuilt = refresh_index(session, home, progress, force)
     return {
         "spectra": index.spectra,
         "rebuilt": rebuilt,
