@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from matchms import Spectrum
 from matchms.similarity import CosineGreedy
 from sqlalchemy import text
 
@@ -26,16 +25,7 @@ from registry.db import get_engine, session_scope
 from registry.library import LibraryOptions, build_index, clean_peaks
 from registry.measurements import read_measurements
 from registry.settings import load_settings
-
-
-def _spectrum(mz, intensity, precursor) -> Spectrum:
-    order = np.argsort(mz)
-    return Spectrum(
-        mz=np.asarray(mz, dtype=float)[order],
-        intensities=np.asarray(intensity, dtype=float)[order],
-        metadata={"precursor_mz": precursor},
-        metadata_harmonization=False,
-    )
+from registry.spectral import matchms_spectrum
 
 
 def _queries(session, n: int, seed: int) -> list:
@@ -85,13 +75,15 @@ def search_speed(n: int, ppm: float, seed: int) -> dict:
         tol = q.precursor_mz * ppm * 1e-6
         a, b = np.searchsorted(sorted_mz, [q.precursor_mz - tol, q.precursor_mz + tol])
         window = [int(index.ids[i]) for i in order[a:b] if int(index.ids[i]) != q.measurement_id]
-        query = _spectrum(q.mz, noisy, q.precursor_mz)
+        query = matchms_spectrum(q.mz, noisy, q.precursor_mz)
         start = time.perf_counter()
         cosines = {}
         for sid in window:
             ref = stored[sid]
             cosines[sid] = float(
-                scorer.pair(query, _spectrum(ref.mz, ref.intensity, ref.precursor_mz))["score"]
+                scorer.pair(query, matchms_spectrum(ref.mz, ref.intensity, ref.precursor_mz))[
+                    "score"
+                ]
             )
         cosine_ms.append(1000 * (time.perf_counter() - start))
         pairs += len(window)

@@ -23,7 +23,8 @@ class SpectralMatch:
     matched_peaks: int
 
 
-def _spectrum(mz, intensity, precursor_mz: float) -> Spectrum:
+def matchms_spectrum(mz, intensity, precursor_mz: float) -> Spectrum:
+    """A matchms Spectrum of stored or query peaks (m/z sorted, no metadata harmonisation)."""
     mz = np.asarray(mz, dtype=float)
     order = np.argsort(mz)
     return Spectrum(
@@ -54,11 +55,11 @@ def msms_library_search(
         WHERE s.precursor_mz BETWEEN :lo AND :hi AND s.superseded_by IS NULL"""),
         {"lo": precursor_mz - delta, "hi": precursor_mz + delta},
     ).all()
-    query = _spectrum(mz, intensity, precursor_mz)
+    query = matchms_spectrum(mz, intensity, precursor_mz)
     scorer = ModifiedCosine(tolerance=tolerance) if modified else CosineGreedy(tolerance=tolerance)
     matches = []
     for r in rows:
-        result = scorer.pair(query, _spectrum(r.mz, r.intensity, r.precursor_mz))
+        result = scorer.pair(query, matchms_spectrum(r.mz, r.intensity, r.precursor_mz))
         matches.append(
             SpectralMatch(r.id, r.inchikey, r.name, float(result["score"]), int(result["matches"]))
         )
