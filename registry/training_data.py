@@ -55,19 +55,6 @@ def load_training_set(session: Session, limit_compounds: int | None = None) -> T
     return data
 
 
-def candidates_in_window(session: Session, mass: float, ppm: float) -> list[CompoundRow]:
-    """Every registry compound whose monoisotopic mass lies within `ppm` of `mass`."""
-    delta = mass * ppm * 1e-6
-    rows = session.execute(
-        text(
-            "SELECT id, inchikey, smiles, monoisotopic_mass, NULL AS fingerprint FROM compound "
-            "WHERE monoisotopic_mass BETWEEN :lo AND :hi"
-        ),
-        {"lo": mass - delta, "hi": mass + delta},
-    )
-    return [CompoundRow(r.id, r.inchikey, r.smiles, r.monoisotopic_mass, None) for r in rows]
-
-
 def window_candidates(
     session: Session, mass: float, ppm: float
 ) -> list[tuple[str, str, bool, str | None]]:

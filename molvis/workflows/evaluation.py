@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from molvis.workflows.model_loading import load_model
 from registry.db import session_scope
 from registry.model_store import update_metrics
-from registry.training_data import candidates_in_window, load_training_set, window_candidates
+from registry.training_data import load_training_set, window_candidates
 
 
 def evaluate_model(
@@ -37,9 +37,15 @@ def evaluate_model(
     results: list[dict[str, Any]] = []
     controls: list[dict[str, Any]] = []
     with session_scope(engine) as session:
+        windows: dict[float, list[Candidate]] = {}  # each window read once for every set
+
+        def candidate_sets_for(mass: float) -> list[Candidate]:
+            if mass not in windows:
+                windows[mass] = [Candidate(*c) for c in window_candidates(session, mass, ppm)]
+            return windows[mass]
 
         def candidates_for(mass: float) -> list[tuple[str, str]]:
-            return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
+            return [(c.inchikey, c.smiles) for c in candidate_sets_for(mass)]
 
         window = candidates_for if mass_window else None
         queries = build_queries(data, test_keys, model.config, max_queries)
@@ -52,10 +58,6 @@ def evaluate_model(
             controls.append({**result, "control": "spectrum_blind"})
         sets: list[dict[str, Any]] = []
         if mass_window:
-
-            def candidate_sets_for(mass: float) -> list[Candidate]:
-                return [Candidate(*c) for c in window_candidates(session, mass, ppm)]
-
             for name in ("msms", "ir", "ccs", "fused"):
                 sets += candidate_set_rows(embedder, queries[name], candidate_sets_for, name, cache)
             sets += candidate_set_rows(

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from models.evaluate import Embedder, Query, build_queries, evaluate_queries
 from registry.db import session_scope
-from registry.training_data import candidates_in_window
+from registry.training_data import window_candidates
 from tests.builders import write
 from tests.conftest import ingest
 
@@ -60,7 +60,7 @@ def msms(vector, truth, mass=XANTHINE_MASS) -> Query:
 def window(engine, ppm=10.0):
     def candidates(mass: float):
         with session_scope(engine) as session:
-            return [(c.inchikey, c.smiles) for c in candidates_in_window(session, mass, ppm)]
+            return [(key, smiles) for key, smiles, _, _ in window_candidates(session, mass, ppm)]
 
     return candidates
 
