@@ -69,20 +69,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             justify="left" if col in ("query", "candidates") else "right",
         )
     for r in report["results"] + report["controls"]:
-        label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
-        table.add_row(
-            label,
-            r["candidate_set"],
-            str(r["n_queries"]),
-            f"{r['mean_candidates']:.1f}",
-            *(f"{100 * r[k]:.1f}%" for k in ("truth_in_candidates", *EVALUATION_COLUMNS)),
-        )
+        table.add_row(*_cells(r, ("truth_in_candidates", *EVALUATION_COLUMNS)))
     Console(width=150).print(table)
     if report.get("candidate_sets"):
         _print_candidate_sets(report)
     if "library" in report:
         _print_library(report["library"])
     return 0
+
+
+SET_RATES = (
+    "truth_in_candidates",
+    "top1",
+    "top5",
+    "top20",
+    "random_top1",
+    "random_top5",
+    "prior_top1",
+    "prior_top5",
+)
+
+
+def _cells(r: dict[str, Any], rates: tuple[str, ...]) -> list[str]:
+    """One evaluation row as table cells: query (and its control), set, n, mean candidates,
+    then the rates in percent."""
+    label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
+    return [
+        label,
+        r["candidate_set"],
+        str(r["n_queries"]),
+        f"{r['mean_candidates']:.1f}",
+        *(f"{100 * r[k]:.1f}%" for k in rates),
+    ]
 
 
 def _print_candidate_sets(report: dict[str, Any]) -> None:
@@ -114,26 +132,7 @@ def _print_candidate_sets(report: dict[str, Any]) -> None:
     for col in columns:
         table.add_column(col, justify="left" if col in ("query", "set") else "right")
     for r in report["candidate_sets"]:
-        label = r["query"] + (" (spectrum-blind)" if r.get("control") else "")
-        table.add_row(
-            label,
-            r["candidate_set"],
-            str(r["n_queries"]),
-            f"{r['mean_candidates']:.1f}",
-            *(
-                f"{100 * r[k]:.1f}%"
-                for k in (
-                    "truth_in_candidates",
-                    "top1",
-                    "top5",
-                    "top20",
-                    "random_top1",
-                    "random_top5",
-                    "prior_top1",
-                    "prior_top5",
-                )
-            ),
-        )
+        table.add_row(*_cells(r, SET_RATES))
     Console(width=170).print(table)
 
 
