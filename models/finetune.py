@@ -30,6 +30,9 @@ class FinetuneConfig:
     batch_size: int = 32
     seed: int = 0
     max_spectra: int | None = None
+    # False: decoys from measured compounds only, so a candidate library used to evaluate
+    # (MOSES) is never seen in training and its source cannot be learned as a shortcut.
+    library_decoys: bool = True
 
 
 @dataclass

@@ -73,6 +73,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     Console(width=150).print(table)
     if report.get("candidate_sets"):
         _print_candidate_sets(report)
+    if report.get("ccs_windows"):
+        from molvis.cli.ccs import print_ccs_windows
+
+        print_ccs_windows(report["ccs_windows"])
     if "library" in report:
         _print_library(report["library"])
     return 0
@@ -181,6 +185,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         lr=args.lr,
         batch_size=args.batch_size,
         max_spectra=args.max_spectra or None,
+        library_decoys=not args.measured_decoys_only,
     )
     summary = finetune_and_register(
         engine(), args.base, args.name, config, args.ppm, show_progress=not args.json
@@ -272,6 +277,12 @@ def add_parsers(sub) -> None:
     tune.add_argument("--batch-size", type=int, default=32)
     tune.add_argument("--ppm", type=float, default=10.0, help="window of the decoys (default 10)")
     tune.add_argument("--max-spectra", type=int, default=0, help="sample this many (0 = all)")
+    tune.add_argument(
+        "--measured-decoys-only",
+        action="store_true",
+        help="decoys from measured compounds only: no candidate-library (e.g. MOSES) structure is"
+        " seen in training, so evaluating against that library stays clean",
+    )
     tune.add_argument("--json", action="store_true")
     tune.set_defaults(func=cmd_finetune)
 

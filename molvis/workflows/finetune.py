@@ -51,7 +51,8 @@ def finetune_and_register(
         for r in rows:
             mass = round(neutral_mass(r.precursor_mz, r.adduct), 4)
             if mass not in windows:
-                windows[mass] = window_candidates(session, mass, ppm)
+                cands = window_candidates(session, mass, ppm)
+                windows[mass] = cands if config.library_decoys else [c for c in cands if c[2]]
         needed = {keys[r.compound] for r in rows} | {
             c[0] for cands in windows.values() for c in cands
         }
