@@ -99,6 +99,12 @@ def delete_structure_shard(session: Session, model_id: int, shards: int, shard: 
     ).rowcount
 
 
+def drop_vectors(session: Session, model_id: int) -> None:
+    """Delete every stored vector of a model (its weights changed)."""
+    session.execute(text("DELETE FROM structure_embedding WHERE model_id = :m"), {"m": model_id})
+    session.execute(text("DELETE FROM measurement_embedding WHERE model_id = :m"), {"m": model_id})
+
+
 def measurements_missing(session: Session, model_id: int, modality: str) -> list[MeasurementRow]:
     """Measurements of one modality without an embedding for the model (compound = its id)."""
     return read_measurements(

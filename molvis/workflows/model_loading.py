@@ -4,6 +4,7 @@ model (default: the active one) in eval mode on the best device."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from registry.db import session_scope
+from registry.embeddings import drop_vectors
 from registry.model_store import (
     ModelInfo,
     get_model,
@@ -68,4 +70,51 @@ def load_model(engine: Engine, name: str | None = None, read_only: bool = False)
         info = get_model(session, name)
     device = pick_device("auto")
     model, checkpoint = load_checkpoint(Path(info.path), str(device))
+    if checkpoint["version"] != info.version:
+        info = _upgraded(engine, info, checkpoint, read_only)
     return LoadedModel(info, model, checkpoint, device)
+
+
+def _upgraded(engine: Engine, info: ModelInfo, checkpoint: dict, read_only: bool) -> ModelInfo:
+    """The file of a registered model now holds other weights. A shipped checkpoint (a molvis
+    upgrade replaced it) is registered again with its calibration, and its stored vectors
+    are dropped so `molvis embed` makes them with the new weights; any other file is refused,
+    since vectors made by the old weights would silently disagree with it."""
+    from models.checkpoint import CheckpointError
+
+    path = Path(info.path).resolve()
+    new = checkpoint["version"]
+    if path.parent != PRETRAINED_DIR.resolve():
+        raise CheckpointError(
+            f"model {info.name}: {info.path} now holds version {new}, registered as "
+            f"{info.version}; its stored vectors belong to the old weights: register the new "
+            "file under another name"
+        )
+    if read_only:
+        raise CheckpointError(
+            f"model {info.name} was upgraded to version {new}: run `molvis embed` first"
+        )
+    with session_scope(engine) as session:
+        drop_vectors(session, info.id)
+        register_model(
+            session,
+            info.name,
+            new,
+            str(path),
+            checkpoint["config"],
+            checkpoint.get("metrics", {}),
+            activate=info.is_active,
+        )
+        calibration = path.with_suffix(".calibration.json")
+        set_calibration(
+            session,
+            info.name,
+            json.loads(calibration.read_text()) if calibration.is_file() else None,
+        )
+        info = get_model(session, info.name)
+    print(
+        f"molvis: the shipped model {info.name} was upgraded to version {new}; its old vectors "
+        "were dropped: run `molvis embed`",
+        file=sys.stderr,
+    )
+    return info

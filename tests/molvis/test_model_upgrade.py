@@ -1,0 +1,54 @@
+"""A registered checkpoint whose file changed: the shipped one is re-registered (vectors
+dropped, calibration refreshed); any other is refused."""
+
+import shutil
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+
+from models.checkpoint import CheckpointError
+from molvis.workflows.model_loading import PRETRAINED_DIR, load_model
+from registry.db import session_scope
+from registry.embeddings import write_structure_embeddings
+from registry.model_store import get_model, register_model
+from tests.builders import write
+from tests.conftest import count, ingest
+
+SHIPPED = PRETRAINED_DIR / "molvis-base.pt"
+
+
+@pytest.fixture
+def one_compound(engine, tmp_path):
+    ingest(engine, "structures", write(tmp_path, "one.smi", "c1ccccc1 benzene\n"), "lab")
+    return engine
+
+
+def _register_old(engine, path, version="000000000000"):
+    with session_scope(engine) as session:
+        info = register_model(session, "molvis-base", version, str(path), {}, {}, True)
+        cid = session.execute(text("SELECT id FROM compound")).scalar_one()
+        write_structure_embeddings(session, info.id, [cid], np.ones((1, 256)) / 16)
+    return info
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
+def test_an_upgraded_shipped_model_is_registered_again_and_its_vectors_dropped(one_compound):
+    _register_old(one_compound, SHIPPED)
+    loaded = load_model(one_compound)
+    assert loaded.info.version == loaded.checkpoint["version"] != "000000000000"
+    assert count(one_compound, "structure_embedding") == 0
+    with session_scope(one_compound) as session:
+        info = get_model(session, "molvis-base")
+    assert info.is_active and info.calibration is not None
+    assert load_model(one_compound).info.version == info.version  # a second load changes nothing
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
+def test_a_changed_file_of_ones_own_model_is_refused(one_compound, tmp_path):
+    own = tmp_path / "mine.pt"
+    shutil.copy(SHIPPED, own)
+    _register_old(one_compound, own)
+    with pytest.raises(CheckpointError, match="register the new file under another name"):
+        load_model(one_compound)
+    assert count(one_compound, "structure_embedding") == 1
