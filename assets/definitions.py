@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions, define_asset_job
 
+from assets.ccs import ccs_predictions
 from assets.checks import CHECKS
 from assets.ingest import INGEST_ASSETS, fingerprints, msms_library
 from assets.resources import RegistryResource
@@ -25,6 +26,7 @@ ALL_ASSETS = [
     structure_embeddings,
     measurement_embeddings,
     structure_index,
+    ccs_predictions,
 ]
 
 defs = Definitions(
@@ -34,6 +36,7 @@ defs = Definitions(
     jobs=[
         *INGEST_JOBS.values(),
         define_asset_job("library_index", selection=[msms_library]),
+        define_asset_job("ccs_backfill", selection=[ccs_predictions]),
         define_asset_job(
             "train_and_embed",
             selection=[fingerprints, trained_model, active_model, measurement_embeddings],

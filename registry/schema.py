@@ -195,3 +195,29 @@ class CompoundSource(Base):
     __tablename__ = "compound_source"
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("source.id"), primary_key=True)
+
+
+class CcsPredictorRow(Base):
+    """A registered CCS predictor (models/ccs.py); at most one is active (migration 0012)."""
+
+    __tablename__ = "ccs_predictor"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    version: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # the window a predicted value gets in the search: the validation p95 relative error
+    tolerance_pct: Mapped[float] = mapped_column(DOUBLE_PRECISION)
+    is_active: Mapped[bool] = mapped_column(server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CcsPrediction(Base):
+    """A predicted CCS (A^2) of one ion of a compound under one predictor."""
+
+    __tablename__ = "ccs_prediction"
+    predictor_id: Mapped[int] = mapped_column(ForeignKey("ccs_predictor.id"), primary_key=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
+    adduct: Mapped[str] = mapped_column(Text, primary_key=True)
+    ccs: Mapped[float] = mapped_column(REAL)

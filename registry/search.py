@@ -26,6 +26,10 @@ class SearchRequest:
     ccs: float | None = None
     ccs_adduct: str | None = None
     ccs_tolerance_pct: float = 3.0
+    # candidates without a measured CCS: the predictor's value (default the active one) within
+    # its own tolerance (default the larger of ccs_tolerance_pct and its validation p95 error)
+    ccs_predictor: str | None = None
+    ccs_predicted_tolerance_pct: float | None = None
     sources: list[str] | None = None
     k: int = 20
     model: str | None = None
@@ -92,7 +96,8 @@ SELECT * FROM molvis_search(
     k => :k, model_name => :model, library_keys => :library_keys,
     library_scores => :library_scores, library_peaks => :library_peaks,
     library_min_score => :library_min_score, library_min_peaks => :library_min_peaks,
-    library_weight => :library_weight)
+    library_weight => :library_weight, ccs_predictor_name => :ccs_predictor,
+    ccs_predicted_tolerance_pct => :ccs_pred_tol)
 """)
 
 
@@ -126,6 +131,8 @@ def search(session: Session, request: SearchRequest, title: str = "") -> SearchR
             "library_min_score": request.library_min_score,
             "library_min_peaks": request.library_min_peaks,
             "library_weight": request.library_weight,
+            "ccs_predictor": request.ccs_predictor,
+            "ccs_pred_tol": request.ccs_predicted_tolerance_pct,
         },
     ).all()
     hits = [
@@ -219,18 +226,18 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
         return {}
     row = session.execute(
         text("""
-        WITH w AS (
+        WITH p AS (
+            SELECT id, coalesce(CAST(:pred_tol AS float8), greatest(:tol, tolerance_pct)) AS tol
+            FROM ccs_predictor
+            WHERE (CAST(:predictor AS text) IS NULL AND is_active) OR name = :predictor
+        ), w AS (
             SELECT c.id, (CAST(:formula AS text) IS NULL OR c.formula = :formula) AS f_ok,
                    (CAST(:sources AS text[]) IS NULL OR EXISTS (
                       SELECT 1 FROM compound_source cs JOIN source s ON s.id = cs.source_id
                       WHERE cs.compound_id = c.id AND s.name = ANY (:sources))) AS s_ok,
-                   (CAST(:ccs AS float8) IS NULL OR NOT EXISTS (
-                      SELECT 1 FROM ccs_value v WHERE v.compound_id = c.id
-                        AND v.adduct = :ccs_adduct)
-                    OR EXISTS (
-                      SELECT 1 FROM ccs_value v WHERE v.compound_id = c.id
-                        AND v.adduct = :ccs_adduct AND abs(v.ccs - :ccs) <= :ccs * :tol / 100))
-                     AS c_ok
+                   molvis_ccs_fits(c.id, CAST(:ccs AS float8), CAST(:ccs_adduct AS text),
+                                   CAST(:tol AS float8), (SELECT tol FROM p),
+                                   (SELECT id FROM p)) AS c_ok
             FROM compound c
             WHERE c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6)
                                           AND :mass * (1 + :ppm * 1e-6))
@@ -244,6 +251,8 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
             "ccs": request.ccs,
             "ccs_adduct": request.ccs_adduct,
             "tol": request.ccs_tolerance_pct,
+            "predictor": request.ccs_predictor,
+            "pred_tol": request.ccs_predicted_tolerance_pct,
             "mass": request.neutral_mass,
             "ppm": request.ppm,
         },

@@ -21,7 +21,7 @@ SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", REPO.parent / "shared" / "dat
 TEST_DATA = Path(__file__).resolve().parent / "data"
 TABLES = (
     "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value, model, "
-    "structure_embedding, measurement_embedding, compound_source"
+    "structure_embedding, measurement_embedding, compound_source, ccs_predictor, ccs_prediction"
 )
 
 

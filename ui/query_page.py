@@ -33,7 +33,9 @@ HELP = {
     "score": "the model's reference-free score: cosine of the query and structure embeddings "
     "(weighted mean over the modalities)",
     "ppm error": "candidate's monoisotopic mass against the query's neutral mass, in ppm",
-    "CCS dev. %": "query CCS against the candidate's measured CCS of the same ion, in %",
+    "CCS dev. %": "query CCS against the candidate's measured CCS of the same ion (its predicted"
+    " CCS where none was measured), in %",
+    "CCS from": "measured: a stored measurement of that ion; predicted: the CCS predictor's value",
 }
 
 
@@ -198,6 +200,7 @@ def _hits(result: dict, query_spectrum) -> None:
                 **{f"{m} score": round(v, 4) for m, v in h["scores"].items()},
                 "ppm error": h["evidence"]["ppm_error"],
                 "CCS dev. %": ccs.get("deviation_pct"),
+                "CCS from": ccs.get("basis"),
                 "formula": h["formula"],
                 "inchikey": h["inchikey"],
             }

@@ -34,6 +34,13 @@ def cmd_embed(args: argparse.Namespace) -> int:
         bar.close()
     with session_scope(engine()) as session:
         build_hnsw_index(session, get_model(session, args.model).id)
+    if not args.no_ccs:  # the search's CCS window needs them for never-measured candidates
+        from molvis.workflows.ccs_prediction import backfill
+
+        with tqdm(
+            desc="predict CCS", unit=" compounds", file=sys.stderr, disable=args.quiet or None
+        ) as bar:
+            counts["ccs_predicted"] = backfill(engine(), progress=bar.update)["compounds"]
     print(
         json.dumps(counts)
         if args.json
@@ -50,6 +57,9 @@ def add_parsers(sub) -> None:
         "--workers",
         type=int,
         help="RDKit featurisation processes (default: half the cores on CPU, all but one on GPU)",
+    )
+    embed.add_argument(
+        "--no-ccs", action="store_true", help="skip predicting CCS (`molvis ccs backfill` does it)"
     )
     embed.add_argument("--json", action="store_true")
     embed.add_argument("--quiet", action="store_true")

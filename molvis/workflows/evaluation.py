@@ -1,8 +1,9 @@
 """Evaluate a registered model on its test split (CLI `molvis evaluate`, the Dagster
 `trained_model` asset and bench/accuracy.py): top-k per query modality on the test split and
 the mass window, the spectrum-blind control, the harder candidate sets of
-`models/candidate_sets.py` beside the structure-prior control, and how close the test
-compounds are to training; the report is stored with the model's metrics."""
+`models/candidate_sets.py` beside the structure-prior control, MS/MS with and without the CCS
+window (`ccs_evaluation.py`), and how close the test compounds are to training; the report is
+stored with the model's metrics."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from molvis.workflows.ccs_evaluation import ccs_window_rows
 from molvis.workflows.model_loading import load_model
 from registry.db import session_scope
 from registry.model_store import update_metrics
@@ -57,11 +59,15 @@ def evaluate_model(
         for result in evaluate_queries(embedder, blind, test_smiles, window, "msms", cache):
             controls.append({**result, "control": "spectrum_blind"})
         sets: list[dict[str, Any]] = []
+        ccs_windows: list[dict[str, Any]] = []
         if mass_window:
             for name in ("msms", "ir", "ccs", "fused"):
                 sets += candidate_set_rows(embedder, queries[name], candidate_sets_for, name, cache)
             sets += candidate_set_rows(
                 embedder, blind, candidate_sets_for, "msms", cache, control="spectrum_blind"
+            )
+            ccs_windows = ccs_window_rows(
+                session, embedder, queries["msms"], candidate_sets_for, cache
             )
     split = loaded.checkpoint["split"]
     train_keys = set(split["train"])
@@ -75,6 +81,7 @@ def evaluate_model(
         "results": results,
         "controls": controls,
         "candidate_sets": sets,
+        "ccs_windows": ccs_windows,
         "test_to_train_similarity": similarity,
     }
     with session_scope(engine) as session:

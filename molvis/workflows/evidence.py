@@ -11,6 +11,8 @@ Level 1 needs a reference standard measured in the same lab and is never given h
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from models.calibration import Calibration, HitEvidence
 from molvis.workflows.library_match import LibraryEvidence, Matched
 from molvis.workflows.query import Query
@@ -47,15 +49,38 @@ def ppm_error(hit: Hit, query: Query) -> float | None:
     return round((hit.monoisotopic_mass - mass) / mass * 1e6, 3)
 
 
-def ccs_deviation(query: Query, measured: list[float] | None) -> dict | None:
-    """The candidate's measured CCS nearest the query's, and the query's deviation in %."""
-    if query.ccs is None or not measured:
+@dataclass
+class KnownCcs:
+    """What is known of each candidate's CCS for the query's ion, per skeleton: measured
+    values, and the predictor's value (used only where nothing was measured)."""
+
+    measured: dict[str, list[float]] = field(default_factory=dict)
+    predicted: dict[str, float] = field(default_factory=dict)
+    predictor: str | None = None
+
+
+def ccs_deviation(query: Query, known: KnownCcs, skeleton: str) -> dict | None:
+    """The candidate's measured CCS nearest the query's (else its predicted CCS), and the
+    query's deviation from it in %."""
+    if query.ccs is None:
         return None
-    nearest = min(measured, key=lambda v: abs(v - query.ccs))
-    return {
-        "measured": nearest,
+    measured = known.measured.get(skeleton)
+    if measured:
+        reference = min(measured, key=lambda v: abs(v - query.ccs))
+        shown = {"measured": reference, "predicted": None, "basis": "measured"}
+    elif skeleton in known.predicted:
+        reference = known.predicted[skeleton]
+        shown = {
+            "measured": None,
+            "predicted": round(reference, 2),
+            "basis": "predicted",
+            "predictor": known.predictor,
+        }
+    else:
+        return None
+    return shown | {
         "adduct": query.ccs_adduct,
-        "deviation_pct": round((query.ccs - nearest) / nearest * 100, 3),
+        "deviation_pct": round((query.ccs - reference) / reference * 100, 3),
     }
 
 
@@ -75,7 +100,7 @@ def annotate(
     result: SearchResult,
     query: Query,
     library: LibraryEvidence,
-    ccs: dict[str, list[float]],
+    ccs: KnownCcs,
     options: LibraryOptions,
     formula: str | None,
     calibration: Calibration | None,
@@ -93,7 +118,7 @@ def annotate(
             if hit.score is None
             else {"score": round(hit.score, 6), "scores": hit.scores},
             "ppm_error": ppm_error(hit, query),
-            "ccs": ccs_deviation(query, ccs.get(hit.inchikey[:14])),
+            "ccs": ccs_deviation(query, ccs, hit.inchikey[:14]),
             "formula": {
                 "formula": hit.formula,
                 "agrees": None if formula is None else hit.formula == formula,

@@ -27,6 +27,7 @@ COLUMNS = (
     "reference_adduct",
     "ppm_error",
     "ccs_deviation_pct",
+    "ccs_basis",
     "variants",
 )
 
@@ -64,6 +65,7 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
             "reference_adduct": library.get("adduct"),
             "ppm_error": hit["evidence"]["ppm_error"],
             "ccs_deviation_pct": ccs.get("deviation_pct"),
+            "ccs_basis": ccs.get("basis"),
             "variants": " ".join(hit["variants"]),
         }
 

@@ -11,10 +11,11 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from models.calibration import Calibration, HitEvidence
-from molvis.workflows.evidence import annotate
+from molvis.workflows.evidence import KnownCcs, annotate
 from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel
 from molvis.workflows.query import Query
+from registry.ccs_predictions import predicted_by_skeleton
 from registry.library import LibraryOptions
 from registry.search import SearchRequest, SearchResult, filter_counts, measured_ccs, search
 
@@ -117,11 +118,11 @@ def run_query(
         if options.formula or options.sources or query.ccs is not None
         else {}
     )
-    ccs = (
-        measured_ccs(session, [h.inchikey for h in result.hits], query.ccs_adduct)
-        if query.ccs is not None and query.ccs_adduct
-        else {}
-    )
+    ccs = KnownCcs()
+    if query.ccs is not None and query.ccs_adduct:
+        keys = [h.inchikey for h in result.hits]
+        predictor, predicted = predicted_by_skeleton(session, keys, query.ccs_adduct)
+        ccs = KnownCcs(measured_ccs(session, keys, query.ccs_adduct), predicted, predictor)
     calibration = loaded_calibration(loaded)
     notes = list(query.notes) + (library.notes if library else [])
     if calibration is None:

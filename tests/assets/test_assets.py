@@ -7,6 +7,7 @@ from assets.definitions import ALL_ASSETS, defs
 from assets.partitions import FILE_PARTITIONS, SHARDS
 from assets.resources import RegistryResource
 from assets.sensors import inbox, inbox_sensor
+from models.ccs import ADDUCTS
 from tests.builders import write
 from tests.conftest import REPO, first_mgf_blocks, shared, snapshot
 
@@ -28,6 +29,7 @@ def test_definitions_load():
         "structure_embeddings",
         "measurement_embeddings",
         "structure_index",
+        "ccs_predictions",
     } <= keys
 
 
@@ -113,6 +115,22 @@ def test_full_graph_on_a_slice(engine, tmp_path, instance):
         instance=instance,
     ).success
     assert snapshot(engine)["structure_embedding"] == embedded
+
+    # predicted CCS by shard (the shipped predictor): each adduct of each compound once
+    for shard in ("00", "01", "01"):
+        assert materialize(
+            [by_name("ccs_predictions")],
+            partition_key=shard,
+            resources=RESOURCES,
+            instance=instance,
+        ).success
+    with engine.connect() as conn:
+        in_shards = conn.execute(
+            text("SELECT count(*) FROM compound WHERE id % 16 IN (0, 1) AND formula IS NOT NULL")
+        ).scalar()
+        predicted = conn.execute(text("SELECT count(DISTINCT compound_id) FROM ccs_prediction"))
+    assert in_shards > 0 and predicted.scalar() == in_shards
+    assert snapshot(engine)["ccs_prediction"] == in_shards * len(ADDUCTS)
 
     # deliberately broken rows make the checks fail
     with engine.begin() as conn:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from molvis.workflows.evidence import ccs_deviation, level, ppm_error
+from molvis.workflows.evidence import KnownCcs, ccs_deviation, level, ppm_error
 from molvis.workflows.query import Query
 from registry.search import Hit
 
@@ -46,10 +46,22 @@ def test_ppm_error_and_ccs_deviation():
     assert ppm_error(make_hit(mass=exact * (1 + 5e-6)), q) == pytest.approx(5.0, abs=1e-3)
     assert ppm_error(make_hit(), query(None, None)) is None
     with_ccs = query(ccs=140.0)
-    assert ccs_deviation(with_ccs, [150.0, 137.2]) == {
+    known = KnownCcs({"A": [150.0, 137.2], "B": [150.0]}, {"A": 141.0, "C": 145.0}, "p1")
+    assert ccs_deviation(with_ccs, known, "A") == {
         "measured": 137.2,
+        "predicted": None,
+        "basis": "measured",  # measured beats predicted
         "adduct": "[M+H]+",
         "deviation_pct": round(2.8 / 137.2 * 100, 3),
     }
-    assert ccs_deviation(with_ccs, None) is None and ccs_deviation(query(), [140.0]) is None
+    assert ccs_deviation(with_ccs, known, "C") == {
+        "measured": None,
+        "predicted": 145.0,
+        "basis": "predicted",
+        "predictor": "p1",
+        "adduct": "[M+H]+",
+        "deviation_pct": round(-5 / 145 * 100, 3),
+    }
+    assert ccs_deviation(with_ccs, known, "D") is None
+    assert ccs_deviation(query(), known, "A") is None
     assert np.isfinite(ppm_error(make_hit(), q))

@@ -34,6 +34,7 @@ COLUMNS = [
     "reference_adduct",
     "ppm_error",
     "ccs_deviation_pct",
+    "ccs_basis",
     "variants",
 ]
 

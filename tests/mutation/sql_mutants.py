@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MIGRATION = REPO / "migrations" / "versions" / "0011_library_search.py"
-TESTS = ["tests/registry/test_search.py"]
+MIGRATION = REPO / "migrations" / "versions" / "0012_ccs_prediction.py"
+TESTS = ["tests/registry/test_search.py", "tests/registry/test_ccs_prediction.py"]
 
 # name -> (text in the function, what the bug puts there)
 MUTANTS = {
@@ -38,8 +38,20 @@ MUTANTS = {
         "cand_ids := cand_ids || ARRAY(\n            SELECT c.id FROM compound c\n            WHERE false AND left",
     ),
     "CCS filter: tolerance ignored": (
-        "AND (ccs_adduct IS NULL OR v.adduct = ccs_adduct)\n                       AND abs(v.ccs - ccs) <= ccs * ccs_tolerance_pct / 100)));\n        -- A library",
-        "AND (ccs_adduct IS NULL OR v.adduct = ccs_adduct)\n                       AND TRUE)));\n        -- A library",
+        "AND abs(v.ccs - query_ccs) <= query_ccs * tolerance_pct / 100)",
+        "AND TRUE)",
+    ),
+    "CCS filter: predicted values ignored": (
+        "ELSE coalesce((SELECT abs(p.ccs - query_ccs)",
+        "ELSE true OR coalesce((SELECT abs(p.ccs - query_ccs)",
+    ),
+    "CCS filter: a prediction beats a measurement": (
+        "WHEN EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid",
+        "WHEN false AND EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid",
+    ),
+    "CCS filter: the predictor's own tolerance ignored": (
+        "greatest(ccs_tolerance_pct, p.tolerance_pct)",
+        "ccs_tolerance_pct",
     ),
     "formula filter dropped": (
         "neutral_mass * (1 + ppm * 1e-6))\n              AND (formula IS NULL OR c.formula = formula)",

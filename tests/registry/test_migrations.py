@@ -6,7 +6,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0011_library_search"
+    assert migrate.current_revision(migrated_engine) == "0012_ccs_prediction"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -41,13 +41,19 @@ def _function_body(revision_file: str) -> str:
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0011 writes molvis_search() out whole (with the library arguments): the database's
-    function is that text; going down to 0010 restores 0006's text, and up again 0011's."""
+    """0012 writes molvis_search() out whole (with the CCS predictor arguments): the database's
+    function is that text; going down to 0011 restores 0011's text (and drops the predictor
+    tables), down to 0010 restores 0006's, and up again 0012's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0011_library_search.py") in at_head
-    assert "library_min_peaks" in at_head
-    migrate.downgrade("0010_fingerprint_gaps", engine=migrated_engine)
+    assert _function_body("0012_ccs_prediction.py") in at_head
+    assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
+    migrate.downgrade("0011_library_search", engine=migrated_engine)
     try:
+        below = _search_function(migrated_engine)
+        assert _function_body("0011_library_search.py") in below
+        with migrated_engine.connect() as conn:
+            assert not conn.execute(text("SELECT to_regclass('ccs_prediction')")).scalar()
+        migrate.downgrade("0010_fingerprint_gaps", engine=migrated_engine)
         below = _search_function(migrated_engine)
         assert _function_body("0006_search_whole.py") in below
         assert "library_keys" not in below

@@ -1,0 +1,216 @@
+"""CCS prediction (structure + adduct -> collision cross section, A^2) so ion mobility can
+narrow candidates that were never measured.
+
+Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint plus
+element counts from the stored formula, so predicting needs no RDKit pass (the fingerprint
+pass of ingest is the shared featurisation) and runs at tens of thousands of molecules per
+second on a CPU; a graph network (AttentiveFP) would be more accurate per molecule but ~1,000
+molecules/s on this machine, too slow for a 1.9M candidate library. The model is a
+per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
+paper compares with) plus an MLP residual learned from structure, adduct and IM method.
+Saved as hyperparameters + weights (no pickle), like the structure models."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from registry.adducts import UnknownAdductError, parse_adduct
+
+# The adducts a prediction is made for: the common ones of the CCS compendia (canonical
+# spelling of registry.adducts: [M+HCOO]- is [M+FA-H]-).
+ADDUCTS = ("[M+H]+", "[M+Na]+", "[M-H]-", "[M+NH4]+", "[M+H-H2O]+", "[M+K]+", "[M+FA-H]-")
+# Ion-mobility methods the sources name; drift-tube (N2) values are the reference, TWIMS and
+# TIMS values are calibrated and differ by a few percent, so the method is an input.
+METHODS = ("DT", "TW", "TIMS", "unknown")
+PREDICT_METHOD = "DT"
+ELEMENTS = ("C", "H", "N", "O", "S", "P", "F", "Cl", "Br", "I", "Si")
+FINGERPRINT_BITS = 2048
+_FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
+
+
+class CcsInputError(ValueError):
+    """A structure or adduct the predictor cannot use (the message says which)."""
+
+
+@dataclass(frozen=True)
+class CcsConfig:
+    """Hyperparameters of a CCS predictor and its training."""
+
+    hidden: int = 512
+    layers: int = 2
+    dropout: float = 0.1
+    epochs: int = 40
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 256
+    seed: int = 0
+    adducts: tuple[str, ...] = ADDUCTS
+    methods: tuple[str, ...] = METHODS
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CcsConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+@dataclass
+class CcsInputs:
+    """Featurised ions: structure + adduct + method features, adduct index, log m/z."""
+
+    features: torch.Tensor
+    adduct: torch.Tensor
+    log_mz: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.adduct)
+
+    def take(self, rows: torch.Tensor | slice) -> CcsInputs:
+        return CcsInputs(self.features[rows], self.adduct[rows], self.log_mz[rows])
+
+
+@dataclass
+class Ion:
+    """One ion to featurise: the compound's stored fingerprint ('0101...'), formula and
+    monoisotopic mass, the adduct and the IM method."""
+
+    fingerprint: str
+    formula: str
+    mass: float
+    adduct: str
+    method: str = PREDICT_METHOD
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def element_counts(formula: str) -> np.ndarray:
+    counts = dict.fromkeys(ELEMENTS, 0)
+    for element, number in _FORMULA.findall(formula or ""):
+        if element in counts:
+            counts[element] += int(number) if number else 1
+    return np.array([counts[e] for e in ELEMENTS], dtype=np.float32)
+
+
+def ion_mz(mass: float, adduct: str) -> float:
+    try:
+        return parse_adduct(adduct).mz(mass)
+    except UnknownAdductError as exc:
+        raise CcsInputError(str(exc)) from None
+
+
+def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
+    """Tensors for a list of ions; raises CcsInputError naming the first unusable one."""
+    n = len(ions)
+    width = FINGERPRINT_BITS + len(ELEMENTS) + 1 + len(config.adducts) + len(config.methods)
+    x = np.zeros((n, width), dtype=np.float32)
+    adduct = np.zeros(n, dtype=np.int64)
+    log_mz = np.zeros(n, dtype=np.float32)
+    offset = FINGERPRINT_BITS + len(ELEMENTS)
+    for i, ion in enumerate(ions):
+        if ion.adduct not in config.adducts:
+            raise CcsInputError(f"adduct {ion.adduct} is not one the predictor knows")
+        if len(ion.fingerprint) != FINGERPRINT_BITS:
+            raise CcsInputError("no 2048-bit fingerprint")
+        x[i, :FINGERPRINT_BITS] = np.frombuffer(ion.fingerprint.encode(), dtype=np.uint8) - 48
+        x[i, FINGERPRINT_BITS:offset] = np.log1p(element_counts(ion.formula))
+        log_mz[i] = np.log(ion_mz(ion.mass, ion.adduct))
+        x[i, offset] = log_mz[i] - 6.0
+        adduct[i] = config.adducts.index(ion.adduct)
+        method = ion.method if ion.method in config.methods else "unknown"
+        x[i, offset + 1 + len(config.adducts) + config.methods.index(method)] = 1.0
+        x[i, offset + 1 + adduct[i]] = 1.0
+    return CcsInputs(torch.from_numpy(x), torch.from_numpy(adduct), torch.from_numpy(log_mz))
+
+
+class CcsPredictor(nn.Module):
+    """log CCS = a[adduct] + b[adduct] * log m/z + MLP(structure, adduct, method)."""
+
+    def __init__(self, config: CcsConfig) -> None:
+        super().__init__()
+        self.config = config
+        width = FINGERPRINT_BITS + len(ELEMENTS) + 1 + len(config.adducts) + len(config.methods)
+        layers: list[nn.Module] = []
+        for _ in range(config.layers):
+            layers += [nn.Linear(width, config.hidden), nn.GELU(), nn.Dropout(config.dropout)]
+            width = config.hidden
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
+        self.slope = nn.Parameter(torch.zeros(len(config.adducts)))
+
+    def baseline(self, inputs: CcsInputs) -> torch.Tensor:
+        """The per-adduct power law in m/z alone (log CCS)."""
+        return self.intercept[inputs.adduct] + self.slope[inputs.adduct] * inputs.log_mz
+
+    def forward(self, inputs: CcsInputs) -> torch.Tensor:
+        return self.baseline(inputs) + self.mlp(inputs.features).squeeze(-1)
+
+    def fit_baseline(self, inputs: CcsInputs, log_ccs: torch.Tensor) -> None:
+        """Least-squares power law per adduct (adducts without data keep the pooled fit)."""
+        pooled = np.polyfit(inputs.log_mz.numpy(), log_ccs.numpy(), 1)
+        with torch.no_grad():
+            for i in range(len(self.config.adducts)):
+                rows = inputs.adduct == i
+                fit = (
+                    np.polyfit(inputs.log_mz[rows].numpy(), log_ccs[rows].numpy(), 1)
+                    if int(rows.sum()) >= 10
+                    else pooled
+                )
+                self.slope[i], self.intercept[i] = float(fit[0]), float(fit[1])
+
+    @torch.no_grad()
+    def predict(self, inputs: CcsInputs, batch_size: int = 8192) -> np.ndarray:
+        self.eval()
+        out = [
+            torch.exp(self(inputs.take(slice(s, s + batch_size)))).numpy()
+            for s in range(0, len(inputs), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def version_of(model: CcsPredictor) -> str:
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def save_predictor(model: CcsPredictor, metrics: dict[str, Any], path: Path) -> str:
+    """Hyperparameters + weights + metrics in one weights-only torch file; returns the version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    version = version_of(model)
+    buffer = io.BytesIO()
+    torch.save(
+        {
+            "kind": "ccs-predictor",
+            "config": asdict(model.config),
+            "state_dict": model.state_dict(),
+            "metrics": metrics,
+            "version": version,
+        },
+        buffer,
+    )
+    path.write_bytes(buffer.getvalue())
+    return version
+
+
+def load_predictor(path: Path) -> tuple[CcsPredictor, dict[str, Any]]:
+    """A saved predictor, read with torch's weights-only unpickler (nothing that runs code)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise CcsInputError(f"{path}: not a molvis CCS predictor ({str(exc)[:200]})") from None
+    if not isinstance(saved, dict) or saved.get("kind") != "ccs-predictor":
+        raise CcsInputError(f"{path}: not a molvis CCS predictor")
+    model = CcsPredictor(CcsConfig.from_dict(saved["config"]))
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    return model, saved

@@ -1,0 +1,84 @@
+"""`molvis ccs predict FILE`: predicted CCS for the rows of a CSV/TSV table (a structure
+column found by name as in `molvis ingest ccs`, and an `adduct` column), one answer per input
+row in input order; a row it cannot predict gets `ccs: null` and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from registry.adducts import normalize_adduct
+from registry.chem import InvalidStructureError, fingerprint_bits, identify
+from registry.db import session_scope
+from registry.parsers import ParseError
+from registry.parsers.ccs import ALIASES
+from registry.parsers.tables import find_column, read_table
+from registry.sources import member_from_bytes
+
+
+def _registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, float] | None:
+    """(smiles, fingerprint, formula, mass) of a registry compound by InChIKey (full key
+    first, then its skeleton), or None."""
+    with session_scope(engine) as session:
+        row = session.execute(
+            text(
+                "SELECT smiles, fingerprint::text, formula, monoisotopic_mass FROM compound "
+                "WHERE (inchikey = :key OR left(inchikey, 14) = left(:key, 14)) "
+                "AND fingerprint IS NOT NULL ORDER BY inchikey <> :key, inchikey LIMIT 1"
+            ),
+            {"key": inchikey.strip().upper()},
+        ).first()
+    return tuple(row) if row else None
+
+
+def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> list[dict[str, Any]]:
+    """One dict per row: smiles, adduct (as given), ccs (A^2, or None with `reason`)."""
+    from models.ccs import CcsInputError, Ion, featurize
+    from molvis.workflows.ccs_prediction import load_active
+
+    member = member_from_bytes(path.name, path.read_bytes())
+    table = read_table(member)
+    cols = {f: find_column(table, ALIASES[f]) for f in ("smiles", "inchi", "inchikey", "adduct")}
+    if not (cols["smiles"] or cols["inchi"] or cols["inchikey"]):
+        raise ParseError(path.name, "no structure column (smiles, inchi or inchikey)", 1)
+    if not cols["adduct"]:
+        raise ParseError(path.name, "no adduct column", 1)
+    _, model = load_active(engine, predictor)
+    answers: list[dict[str, Any]] = []
+    ions: list[tuple[int, Ion]] = []
+    for line, row in enumerate(table.to_dict("records"), start=2):
+        given = {f: str(row[c]).strip() if c else "" for f, c in cols.items()}
+        answer: dict[str, Any] = {"smiles": given["smiles"] or None, "adduct": given["adduct"]}
+        answers.append(answer)
+        try:
+            adduct = normalize_adduct(given["adduct"])
+            if adduct not in model.config.adducts:
+                raise CcsInputError(
+                    f"adduct {given['adduct']!r} is not one the predictor knows "
+                    f"({', '.join(model.config.adducts)})"
+                )
+            structure = given["smiles"] or given["inchi"]
+            identity = identify(structure) if structure else None
+            if identity is not None and not answer["smiles"]:
+                answer["smiles"] = identity.smiles
+            if identity is not None:
+                features = (fingerprint_bits(identity.smiles), identity.formula)
+                mass = identity.monoisotopic_mass
+            else:
+                known = _registry_structure(engine, given["inchikey"])
+                if known is None:
+                    raise CcsInputError(
+                        f"InChIKey {given['inchikey']!r} is not in the registry "
+                        "(give a SMILES or InChI)"
+                    )
+                answer["smiles"], features, mass = known[0], known[1:3], known[3]
+            ions.append((len(answers) - 1, Ion(features[0], features[1], mass, adduct)))
+        except (InvalidStructureError, CcsInputError) as exc:
+            answer["ccs"], answer["reason"] = None, f"{path.name} line {line}: {exc}"
+    if ions:
+        values = model.predict(featurize([ion for _, ion in ions], model.config))
+        for (n, _), value in zip(ions, values, strict=True):
+            answers[n]["ccs"] = round(float(value), 2)
+    return answers

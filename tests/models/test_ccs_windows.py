@@ -1,0 +1,37 @@
+"""The CCS window rows pinned on a hand-made window: what is kept, removed, and how the
+ranking changes."""
+
+import numpy as np
+import pytest
+
+from models.ccs_windows import CcsWindowQuery, ccs_window_row, kept
+
+
+def window():
+    # truth T (measured 100, predicted 102); A measured 110 (out at 3 %), B predicted 101 (in),
+    # C predicted 120 (out), D nothing known (kept); the model ranks A > C > T > B > D
+    return CcsWindowQuery(
+        keys=["A", "B", "C", "D", "T"],
+        scores=np.array([0.9, 0.5, 0.8, 0.1, 0.7]),
+        truth="T",
+        ccs=100.0,
+        measured=[110.0, None, None, None, 100.0],
+        predicted=[99.0, 101.0, 120.0, None, 102.0],
+    )
+
+
+def test_measured_beats_predicted_and_the_truth_is_judged_by_its_prediction():
+    q = window()
+    assert kept(q, 3, 3).tolist() == [False, True, False, True, True]
+    assert kept(q, 3, 1.5).tolist() == [False, True, False, True, False]  # T: 2 % off
+    assert kept(q, 15, 25).tolist() == [True, True, True, True, True]
+
+
+def test_row_counts_kept_removed_and_both_rankings():
+    row = ccs_window_row([window()], "10+", 3, 3)
+    assert row["truth_kept"] == 1.0 and row["removed"] == pytest.approx(0.4)
+    assert row["msms_top1"] == 0.0 and row["msms_ccs_top1"] == 1.0  # T first among T, B, D
+    assert row["msms_random_top1"] == pytest.approx(1 / 5)
+    assert row["msms_ccs_random_top1"] == pytest.approx(1 / 3)
+    lost = ccs_window_row([window()], "10+", 3, 1.5)
+    assert lost["truth_kept"] == 0.0 and lost["msms_ccs_top20"] == 0.0

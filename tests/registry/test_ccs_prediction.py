@@ -1,0 +1,112 @@
+"""Predicted CCS in the search: a candidate without a measured CCS is judged by its predicted
+one; a measured value beats a predicted one; the backfill stores each once; `molvis ccs
+predict` answers row by row."""
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from models.ccs import ADDUCTS
+from molvis.workflows.ccs_prediction import PRETRAINED, backfill
+from registry.ccs_predictions import register_predictor, write_predictions
+from registry.db import session_scope
+from registry.search import SearchRequest, filter_counts, search
+from tests.builders import write
+from tests.conftest import count, molvis, snapshot
+from tests.registry.conftest import names, unit
+
+XANTHINES = 180.06406  # theobromine, theophylline, paraxanthine: one formula
+
+
+def predict(engine, values: dict[str, float], tolerance: float = 2.0) -> None:
+    with session_scope(engine) as session:
+        info = register_predictor(session, "p", "v1", "/nowhere.pt", {}, {}, tolerance, True)
+        ids = dict(session.execute(text("SELECT names[1], id FROM compound")).all())
+        write_predictions(
+            session,
+            info.id,
+            [ids[n] for n in values],
+            ["[M+H]+"] * len(values),
+            list(values.values()),
+        )
+
+
+def ccs_search(engine, **extra):
+    request = SearchRequest(
+        {"ccs": unit([0, 1, 0])},
+        neutral_mass=XANTHINES,
+        ccs=140.0,
+        ccs_adduct="[M+H]+",
+        ccs_tolerance_pct=3,
+        **extra,
+    )
+    with session_scope(engine) as session:
+        return names(search(session, request)), filter_counts(session, request)
+
+
+def test_predicted_ccs_narrows_candidates_never_measured(library):
+    # measured: theobromine 200 (out), theophylline 139 (in); paraxanthine never measured
+    assert ccs_search(library)[0] == ["paraxanthine", "theophylline"]
+    predict(library, {"paraxanthine": 160.0, "theobromine": 141.0, "theophylline": 300.0})
+    found, counts = ccs_search(library)
+    # paraxanthine's predicted 160 is outside 140 +- 3 %: gone; measured values beat
+    # predicted ones: theobromine (measured 200) stays out, theophylline (139) stays in
+    assert found == ["theophylline"]
+    assert counts == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 1}
+    # a predicted value is judged within its own tolerance when that is given
+    assert ccs_search(library, ccs_predicted_tolerance_pct=15)[0] == [
+        "paraxanthine",
+        "theophylline",
+    ]
+    assert ccs_search(library, ccs_predictor="p")[0] == ["theophylline"]
+    with pytest.raises(Exception, match="no CCS predictor nope"):
+        ccs_search(library, ccs_predictor="nope")
+
+
+def test_the_predictors_own_tolerance_widens_the_window(library):
+    predict(library, {"paraxanthine": 146.0}, tolerance=5.0)  # 4.3 % off: inside 5 %
+    assert ccs_search(library)[0] == ["paraxanthine", "theophylline"]
+
+
+@pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
+def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(library):
+    report = backfill(library, batch_size=2)
+    compounds = count(library, "compound")
+    assert report["compounds"] == compounds and report["predictions"] == compounds * len(ADDUCTS)
+    before = snapshot(library)
+    assert backfill(library)["compounds"] == 0 and snapshot(library) == before
+    with library.connect() as conn:
+        values = conn.execute(
+            text("SELECT ccs FROM ccs_prediction WHERE adduct = '[M+H]+'")
+        ).scalars()
+        assert all(100 < v < 200 for v in values)  # small molecules: 110-160 A^2
+
+
+@pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
+def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
+    table = write(
+        tmp_path,
+        "ions.csv",
+        "name,smiles,adduct\n"
+        "caffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+H]+\n"
+        "caffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+Na]+\n"
+        "broken,C1CC(,[M+H]+\n"
+        "lithium,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+Li]+\n"
+        "formate,CC(=O)O,[M+HCOO]-\n",
+    )
+    done = molvis("ccs", "predict", str(table), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["adduct"] for r in rows] == ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-"]
+    assert all(set(r) >= {"smiles", "adduct", "ccs"} for r in rows)
+    assert 130 < rows[0]["ccs"] < 155 and rows[1]["ccs"] > rows[0]["ccs"]  # Na+ ions are larger
+    assert rows[2]["ccs"] is None and "ions.csv line 4" in rows[2]["reason"]
+    assert rows[3]["ccs"] is None and "[M+Li]+" in rows[3]["reason"]
+    assert rows[4]["ccs"] is not None
+    keyed = write(tmp_path, "keys.tsv", "inchikey\tadduct\nRYYVLZVUVIJVGH-UHFFFAOYSA-N\t[M+H]+\n")
+    (by_key,) = json.loads(molvis("ccs", "predict", str(keyed), "--json").stdout)
+    assert by_key["ccs"] == rows[0]["ccs"] and by_key["smiles"]
+    missing = write(tmp_path, "none.csv", "name,adduct\nx,[M+H]+\n")
+    failed = molvis("ccs", "predict", str(missing), "--json")
+    assert failed.returncode == 2 and "no structure column" in json.loads(failed.stdout)["error"]
