@@ -106,3 +106,9 @@ def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
     options = options or IngestOptions(fingerprints=False)
     with session_scope(engine) as session:
         return ingest_file(session, kind, path, source, options)
+
+
+def markdown_table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bench.common import RESULTS
+from bench.ccs import ccs_section
+from bench.common import RESULTS, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,12 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _load(results: Path, name: str) -> dict | None:
     path = results / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
-
-
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def render(notes: str, results: Path = RESULTS) -> str:
@@ -37,7 +32,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"## Ingestion ({r['machine']['date']}, {r['machine']['cpus']} cores, "
             f"n = {r['n']} per format)",
             "",
-            _table(
+            markdown_table(
                 [
                     "format",
                     "records",
@@ -66,7 +61,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += [
             "## Fingerprints",
             "",
-            _table(
+            markdown_table(
                 ["molecules", "RDKit bare/s", "ours incl. write/s", "ours vs bare (time)"],
                 [
                     [
@@ -83,7 +78,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += [
             "## Structure-embedding backfill (shipped model)",
             "",
-            _table(
+            markdown_table(
                 [
                     "compounds",
                     "batch",
@@ -112,7 +107,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += [
             f"## Query latency ({r['vectors']}; {r['rows'][0]['queries']} queries)",
             "",
-            _table(
+            markdown_table(
                 [
                     "compounds",
                     "mass window p50/p95 ms (mean candidates)",
@@ -144,7 +139,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
             "Fused HNSW query (`molvis_search`, no filter, k = 20) by `hnsw.ef_search`; recall@20"
             " against the exact NumPy ranking of the same vectors, ties at the cut counted as found:",
             "",
-            _table(
+            markdown_table(
                 ["compounds", "ef_search", "p50 ms", "p95 ms", "recall@20"],
                 [
                     [x["compounds"], y["ef_search"], y["p50_ms"], y["p95_ms"], y["recall_at_20"]]
@@ -171,7 +166,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += [
             f"## Retrieval accuracy ({r['model']} {r['version']}, {r['ppm']} ppm)",
             "",
-            _table(
+            markdown_table(
                 [
                     "query",
                     "candidates",
@@ -198,7 +193,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
                 "Hits on the first InChIKey block. `prior`: the analytic measured-first ranking "
                 "(measured candidates above library ones, random among themselves).",
                 "",
-                _table(
+                markdown_table(
                     [
                         "query",
                         "set",
@@ -252,7 +247,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"## Spectral library search ({r['machine']['date']}, {x['spectra_indexed']} "
             f"indexed spectra, {x['queries']} queries)",
             "",
-            _table(
+            markdown_table(
                 ["method", "mean ms", "p50 ms", "p95 ms"],
                 [
                     [name, v["mean"], v["p50"], v["p95"]]
@@ -275,6 +270,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"({b['ms_per_query']} ms per query, model load included).",
             "",
         ]
+    if r := _load(results, "ccs"):
+        parts += ccs_section(r)
     return "\n".join(parts)
 
 

@@ -7,7 +7,8 @@ pass of ingest is the shared featurisation) and runs at tens of thousands of mol
 second on a CPU; a graph network (AttentiveFP) would be more accurate per molecule but ~1,000
 molecules/s on this machine, too slow for a 1.9M candidate library. The model is a
 per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
-paper compares with) plus an MLP residual learned from structure, adduct and IM method.
+paper compares with) plus an MLP residual learned from structure, adduct and IM method
+(a small ensemble: the members' mean).
 Saved as hyperparameters + weights (no pickle), like the structure models."""
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from registry.adducts import UnknownAdductError, parse_adduct
 
@@ -34,6 +36,8 @@ METHODS = ("DT", "TW", "TIMS", "unknown")
 PREDICT_METHOD = "DT"
 ELEMENTS = ("C", "H", "N", "O", "S", "P", "F", "Cl", "Br", "I", "Si")
 FINGERPRINT_BITS = 2048
+STRUCTURE_WIDTH = FINGERPRINT_BITS + len(ELEMENTS)
+MIN_MZ = 50.0
 _FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
@@ -53,6 +57,7 @@ class CcsConfig:
     weight_decay: float = 1e-5
     batch_size: int = 256
     seed: int = 0
+    members: int = 3  # independently initialised MLPs, trained side by side, averaged
     adducts: tuple[str, ...] = ADDUCTS
     methods: tuple[str, ...] = METHODS
 
@@ -63,9 +68,13 @@ class CcsConfig:
 
 @dataclass
 class CcsInputs:
-    """Featurised ions: structure + adduct + method features, adduct index, log m/z."""
+    """Featurised ions. The structure columns (fingerprint bits, element counts) are stored
+    once per structure and shared by its ions through `row`, so the first layer reads a
+    compound once for all its adducts; `ion` holds the log m/z, adduct and method columns."""
 
-    features: torch.Tensor
+    structure: torch.Tensor  # (structures, STRUCTURE_WIDTH)
+    row: torch.Tensor  # (ions,) the structure row of each ion
+    ion: torch.Tensor  # (ions, ion columns)
     adduct: torch.Tensor
     log_mz: torch.Tensor
 
@@ -73,7 +82,10 @@ class CcsInputs:
         return len(self.adduct)
 
     def take(self, rows: torch.Tensor | slice) -> CcsInputs:
-        return CcsInputs(self.features[rows], self.adduct[rows], self.log_mz[rows])
+        used, row = torch.unique(self.row[rows], return_inverse=True)
+        return CcsInputs(
+            self.structure[used], row, self.ion[rows], self.adduct[rows], self.log_mz[rows]
+        )
 
 
 @dataclass
@@ -86,7 +98,6 @@ class Ion:
     mass: float
     adduct: str
     method: str = PREDICT_METHOD
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def element_counts(formula: str) -> np.ndarray:
@@ -104,42 +115,72 @@ def ion_mz(mass: float, adduct: str) -> float:
         raise CcsInputError(str(exc)) from None
 
 
+def predictable(mass: float, adduct: str) -> bool:
+    """Whether the ion lies in the predictor's range: m/z >= MIN_MZ (a water loss from a
+    molecule lighter than water has no ion at all; the smallest measured ions are ~60)."""
+    return ion_mz(mass, adduct) >= MIN_MZ
+
+
 def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     """Tensors for a list of ions; raises CcsInputError naming the first unusable one."""
     n = len(ions)
-    width = FINGERPRINT_BITS + len(ELEMENTS) + 1 + len(config.adducts) + len(config.methods)
-    x = np.zeros((n, width), dtype=np.float32)
+    rows: dict[tuple[str, str], int] = {}
+    structures: list[np.ndarray] = []
+    row = np.zeros(n, dtype=np.int64)
+    x = np.zeros((n, 1 + len(config.adducts) + len(config.methods)), dtype=np.float32)
     adduct = np.zeros(n, dtype=np.int64)
     log_mz = np.zeros(n, dtype=np.float32)
-    offset = FINGERPRINT_BITS + len(ELEMENTS)
     for i, ion in enumerate(ions):
         if ion.adduct not in config.adducts:
             raise CcsInputError(f"adduct {ion.adduct} is not one the predictor knows")
         if len(ion.fingerprint) != FINGERPRINT_BITS:
             raise CcsInputError("no 2048-bit fingerprint")
-        x[i, :FINGERPRINT_BITS] = np.frombuffer(ion.fingerprint.encode(), dtype=np.uint8) - 48
-        x[i, FINGERPRINT_BITS:offset] = np.log1p(element_counts(ion.formula))
-        log_mz[i] = np.log(ion_mz(ion.mass, ion.adduct))
-        x[i, offset] = log_mz[i] - 6.0
+        mz = ion_mz(ion.mass, ion.adduct)
+        if mz < MIN_MZ:
+            raise CcsInputError(f"{ion.adduct} ion m/z {mz:.1f} is below the predictor's range")
+        key = (ion.fingerprint, ion.formula)
+        if key not in rows:
+            rows[key] = len(structures)
+            bits = np.frombuffer(ion.fingerprint.encode(), dtype=np.uint8) - 48
+            structures.append(np.concatenate([bits, np.log1p(element_counts(ion.formula))]))
+        row[i] = rows[key]
+        log_mz[i] = np.log(mz)
         adduct[i] = config.adducts.index(ion.adduct)
         method = ion.method if ion.method in config.methods else "unknown"
-        x[i, offset + 1 + len(config.adducts) + config.methods.index(method)] = 1.0
-        x[i, offset + 1 + adduct[i]] = 1.0
-    return CcsInputs(torch.from_numpy(x), torch.from_numpy(adduct), torch.from_numpy(log_mz))
+        x[i, 0] = log_mz[i] - 6.0
+        x[i, 1 + adduct[i]] = 1.0
+        x[i, 1 + len(config.adducts) + config.methods.index(method)] = 1.0
+    structure = (
+        np.stack(structures).astype(np.float32)
+        if structures
+        else np.zeros((0, STRUCTURE_WIDTH), dtype=np.float32)
+    )
+    return CcsInputs(
+        torch.from_numpy(structure),
+        torch.from_numpy(row),
+        torch.from_numpy(x),
+        torch.from_numpy(adduct),
+        torch.from_numpy(log_mz),
+    )
+
+
+def _mlp(width: int, config: CcsConfig) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(config.layers):
+        layers += [nn.Linear(width, config.hidden), nn.GELU(), nn.Dropout(config.dropout)]
+        width = config.hidden
+    return nn.Sequential(*layers, nn.Linear(width, 1))
 
 
 class CcsPredictor(nn.Module):
-    """log CCS = a[adduct] + b[adduct] * log m/z + MLP(structure, adduct, method)."""
+    """log CCS = a[adduct] + b[adduct] * log m/z + mean of the members' MLP(structure, adduct,
+    method)."""
 
     def __init__(self, config: CcsConfig) -> None:
         super().__init__()
         self.config = config
-        width = FINGERPRINT_BITS + len(ELEMENTS) + 1 + len(config.adducts) + len(config.methods)
-        layers: list[nn.Module] = []
-        for _ in range(config.layers):
-            layers += [nn.Linear(width, config.hidden), nn.GELU(), nn.Dropout(config.dropout)]
-            width = config.hidden
-        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+        width = STRUCTURE_WIDTH + 1 + len(config.adducts) + len(config.methods)
+        self.mlps = nn.ModuleList(_mlp(width, config) for _ in range(config.members))
         self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
         self.slope = nn.Parameter(torch.zeros(len(config.adducts)))
 
@@ -147,8 +188,22 @@ class CcsPredictor(nn.Module):
         """The per-adduct power law in m/z alone (log CCS)."""
         return self.intercept[inputs.adduct] + self.slope[inputs.adduct] * inputs.log_mz
 
+    @staticmethod
+    def _residual(mlp: nn.Sequential, inputs: CcsInputs) -> torch.Tensor:
+        """One member's output; its first layer reads each structure once (its weight split
+        into structure and ion columns), however many adducts the structure has."""
+        first, width = mlp[0], inputs.structure.shape[1]
+        hidden = F.linear(inputs.structure, first.weight[:, :width])[inputs.row]
+        hidden = hidden + F.linear(inputs.ion, first.weight[:, width:], first.bias)
+        return mlp[1:](hidden).squeeze(-1)
+
+    def members_out(self, inputs: CcsInputs) -> torch.Tensor:
+        """log CCS of each ensemble member, (members, ions)."""
+        residual = torch.stack([self._residual(mlp, inputs) for mlp in self.mlps])
+        return self.baseline(inputs) + residual
+
     def forward(self, inputs: CcsInputs) -> torch.Tensor:
-        return self.baseline(inputs) + self.mlp(inputs.features).squeeze(-1)
+        return self.members_out(inputs).mean(0)
 
     def fit_baseline(self, inputs: CcsInputs, log_ccs: torch.Tensor) -> None:
         """Least-squares power law per adduct (adducts without data keep the pooled fit)."""

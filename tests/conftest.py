@@ -184,9 +184,18 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
         torch.manual_seed(0)
         model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
         split = {"train": [], "val": [], "test": []}
-        path = save_checkpoint(make_checkpoint(model, split, {}), tmp_path / "ui-model.pt")
+        checkpoint = make_checkpoint(model, split, {})
+        path = save_checkpoint(checkpoint, tmp_path / "ui-model.pt")
         with session_scope(engine) as session:
-            register_model(session, "ui-model", "v", str(path), model.config.to_dict(), {}, True)
+            register_model(
+                session,
+                "ui-model",
+                checkpoint["version"],
+                str(path),
+                model.config.to_dict(),
+                {},
+                True,
+            )
         name = "ui-model"
     counts = embed_backfill(engine, name)
     assert counts["structure"] > 0

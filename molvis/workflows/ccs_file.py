@@ -74,7 +74,9 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
                         "(give a SMILES or InChI)"
                     )
                 answer["smiles"], features, mass = known[0], known[1:3], known[3]
-            ions.append((len(answers) - 1, Ion(features[0], features[1], mass, adduct)))
+            ion = Ion(features[0], features[1], mass, adduct)
+            featurize([ion], model.config)  # raises, naming the problem, for an ion out of range
+            ions.append((len(answers) - 1, ion))
         except (InvalidStructureError, CcsInputError) as exc:
             answer["ccs"], answer["reason"] = None, f"{path.name} line {line}: {exc}"
     if ions:

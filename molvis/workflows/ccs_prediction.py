@@ -166,7 +166,7 @@ def backfill(
     """Predict every known adduct's CCS for each compound lacking predictions (optionally one
     id shard), batch by batch with a commit each: memory stays flat, a re-run adds nothing,
     an interrupted run resumes where it stopped."""
-    from models.ccs import PREDICT_METHOD, Ion, featurize
+    from models.ccs import PREDICT_METHOD, Ion, featurize, predictable
 
     info, model = load_active(engine, name)
     adducts = model.config.adducts
@@ -176,18 +176,15 @@ def backfill(
         for batch in store.structures_without_predictions(
             reader, info.id, batch_size, shards, shard
         ):
-            ions = [
-                Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD)
-                for s in batch
-                for a in adducts
-            ]
+            pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
+            ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD) for s, a in pairs]
             values = model.predict(featurize(ions, model.config))
             with session_scope(engine) as writer:
                 written += store.write_predictions(
                     writer,
                     info.id,
-                    [s.compound_id for s in batch for _ in adducts],
-                    [a for _ in batch for a in adducts],
+                    [s.compound_id for s, _ in pairs],
+                    [a for _, a in pairs],
                     [float(v) for v in values],
                 )
             compounds += len(batch)

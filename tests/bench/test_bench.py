@@ -88,6 +88,14 @@ def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     assert all(r["n"] == 100 and r["per_s"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
 
 
+def test_ccs_benchmark_runs_small(engine, tmp_path):
+    out = tmp_path / "ccs.json"
+    run("ccs", "--sizes", "60", "--batch-size", "16", "--output", str(out))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["n"] == 60 and row["predictions"] == 60 * row["adducts"]
+    assert row["bare_per_s"] > 0 and row["backfill_per_s"] > 0
+
+
 def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 300)
     ingest(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
@@ -128,7 +136,7 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile", "library"]
+    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile", "library", "ccs"]
 )
 def test_every_benchmark_has_help(module):
     assert "usage" in run(module, "--help").stdout

@@ -62,7 +62,7 @@ def test_training_beats_the_mz_baseline_and_the_file_round_trips(tmp_path):
     ccs = synthetic_ccs(items) * np.r_[np.ones(len(SMILES)), 1.05 * np.ones(len(SMILES))]
     rng = np.random.default_rng(0)
     ccs = ccs * (1 + 0.03 * rng.standard_normal(len(ccs)))  # what m/z alone cannot explain
-    config = CcsConfig(hidden=64, layers=1, epochs=150, lr=3e-3, batch_size=8, dropout=0.0)
+    config = CcsConfig(hidden=64, layers=1, epochs=150, lr=3e-3, batch_size=8, dropout=0.0, members=2)
     inputs = featurize(items, config)
     model, history = train_predictor((inputs, ccs), (inputs, ccs), config)
     assert history[-1]["train_l1_log"] < history[0]["train_l1_log"]
@@ -73,6 +73,7 @@ def test_training_beats_the_mz_baseline_and_the_file_round_trips(tmp_path):
     version = save_predictor(model, {"note": "test"}, path)
     again, saved = load_predictor(path)
     assert saved["version"] == version and saved["metrics"] == {"note": "test"}
+    assert len(inputs.structure) == len(SMILES)  # one structure row for both adducts
     assert np.allclose(again.predict(inputs), model.predict(inputs))
 
 
@@ -81,9 +82,9 @@ def test_the_method_is_an_input():
         featurize(ions(method="DT")[:1], CcsConfig()),
         featurize(ions(method="TW")[:1], CcsConfig()),
     )
-    assert not torch.equal(dt.features, tw.features)
+    assert not torch.equal(dt.ion, tw.ion) and torch.equal(dt.structure, tw.structure)
     odd = featurize(ions(method="something else")[:1], CcsConfig())
-    assert odd.features[0, -1] == 1.0  # 'unknown' is the last method column
+    assert odd.ion[0, -1] == 1.0  # "unknown" is the last method column
 
 
 def test_unknown_adducts_and_missing_fingerprints_are_named():
@@ -92,6 +93,8 @@ def test_unknown_adducts_and_missing_fingerprints_are_named():
         featurize([Ion(item.fingerprint, item.formula, item.mass, "[M+Li]+")], CcsConfig())
     with pytest.raises(CcsInputError, match="fingerprint"):
         featurize([Ion("01", item.formula, item.mass, "[M+H]+")], CcsConfig())
+    with pytest.raises(CcsInputError, match="below the predictor's range"):
+        featurize([Ion(item.fingerprint, "CH4O", 32.03, "[M+H-H2O]+")], CcsConfig())
     assert set(ADDUCTS) >= {"[M+H]+", "[M+Na]+", "[M-H]-", "[M+FA-H]-"}
 
 

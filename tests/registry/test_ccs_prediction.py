@@ -93,17 +93,20 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
         "caffeine,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+Na]+\n"
         "broken,C1CC(,[M+H]+\n"
         "lithium,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+Li]+\n"
-        "formate,CC(=O)O,[M+HCOO]-\n",
+        "formate,CC(=O)O,[M+HCOO]-\n"
+        "methane,C,[M+H]+\n",
     )
     done = molvis("ccs", "predict", str(table), "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert [r["adduct"] for r in rows] == ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-"]
+    adducts = ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-", "[M+H]+"]
+    assert [r["adduct"] for r in rows] == adducts
     assert all(set(r) >= {"smiles", "adduct", "ccs"} for r in rows)
     assert 130 < rows[0]["ccs"] < 155 and rows[1]["ccs"] > rows[0]["ccs"]  # Na+ ions are larger
     assert rows[2]["ccs"] is None and "ions.csv line 4" in rows[2]["reason"]
     assert rows[3]["ccs"] is None and "[M+Li]+" in rows[3]["reason"]
     assert rows[4]["ccs"] is not None
+    assert rows[5]["ccs"] is None and "below the predictor's range" in rows[5]["reason"]
     keyed = write(tmp_path, "keys.tsv", "inchikey\tadduct\nRYYVLZVUVIJVGH-UHFFFAOYSA-N\t[M+H]+\n")
     (by_key,) = json.loads(molvis("ccs", "predict", str(keyed), "--json").stdout)
     assert by_key["ccs"] == rows[0]["ccs"] and by_key["smiles"]

@@ -1,0 +1,111 @@
+"""CCS prediction backfill: molecules/s and peak RSS of `molvis ccs backfill` (read stored
+fingerprints, featurise, predict every adduct, write) for the shipped predictor on real MOSES
+structures, beside the bare predictor (featurise + predict in memory, no database) as the
+baseline of the same run; memory should stay flat as N grows (keyset-paged batches).
+Compounds are COPY-loaded with stand-in InChIKeys; fingerprints of the first 20,000 structures
+are computed and reused cyclically beyond that (the fingerprint pass is bench/fingerprints.py's)."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.common import SHARED, markdown_table, write_result
+
+REAL_FINGERPRINTS = 20_000
+CHILD = """
+import json, sys, time
+from pathlib import Path
+from bench.common import copy_compounds, scratch_database, peak_rss_mb
+from models.ccs import Ion, featurize, load_predictor
+from molvis.workflows.ccs_prediction import backfill
+from registry.ccs_predictions import register_predictor
+from registry.db import session_scope
+n, batch, table, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+rows = [line.split("\\t") for line in Path(table).read_text().splitlines()]
+rows = [(s, f, float(m), b) for s, f, m, b in rows]
+model, saved = load_predictor(path)
+start = time.perf_counter()
+ions = [Ion(b, f, m, a) for s, f, m, b in rows for a in model.config.adducts]
+model.predict(featurize(ions, model.config))
+bare = time.perf_counter() - start
+with scratch_database() as engine:
+    raw = engine.raw_connection()
+    with raw.driver_connection.cursor() as cursor:
+        copy_compounds(cursor, rows)
+    raw.driver_connection.commit()
+    raw.close()
+    with session_scope(engine) as s:
+        register_predictor(s, "bench", saved["version"], str(path), saved["config"], {}, 5.0, True)
+    rss_before = peak_rss_mb()
+    report = backfill(engine, batch_size=batch)
+print(json.dumps({"n": n, "batch_size": batch, "adducts": len(model.config.adducts),
+                  "bare_per_s": round(n / bare, 1),
+                  "backfill_per_s": report["molecules_per_second"],
+                  "backfill_vs_bare": round(report["molecules_per_second"] * bare / n, 3),
+                  "predictions": report["predictions"],
+                  "peak_rss_mb": round(peak_rss_mb(), 1),
+                  "rss_before_backfill_mb": round(rss_before, 1)}))
+"""
+
+
+def ccs_section(result: dict) -> list[str]:
+    """The BENCHMARKS.md section of a result (bench/report.py)."""
+    head = ["compounds", "adducts each", "bare predictor molecules/s (no database)"]
+    head += ["backfill molecules/s (read, predict, write)", "backfill / bare", "peak RSS MB"]
+    keys = ("n", "adducts", "bare_per_s", "backfill_per_s", "backfill_vs_bare", "peak_rss_mb")
+    return [
+        f"## Predicted-CCS backfill ({result['machine']['date']}, shipped predictor)",
+        "",
+        markdown_table(head, [[x[k] for k in keys] for x in result["rows"]]),
+        "",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    from registry.chem import fingerprint_bits, identify
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--predictor",
+        default=str(
+            Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ccs" / "molvis-ccs.pt"
+        ),
+    )
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    real = []
+    with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
+        next(handle)
+        for line in handle:
+            identity = identify(line.strip().split(",")[0])
+            bits = fingerprint_bits(identity.smiles)
+            real.append(
+                f"{identity.smiles}\t{identity.formula}\t{identity.monoisotopic_mass}\t{bits}"
+            )
+            if len(real) >= min(max(args.sizes), REAL_FINGERPRINTS):
+                break
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.sizes:
+            table = Path(tmp, f"{n}.tsv")
+            table.write_text("\n".join(real[i % len(real)] for i in range(n)) + "\n")
+            # each size in a fresh process so peak RSS belongs to that run alone
+            command = [sys.executable, "-c", CHILD, str(n), str(args.batch_size), str(table)]
+            out = subprocess.run(
+                [*command, args.predictor], capture_output=True, text=True, check=True
+            )
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(rows[-1], flush=True)
+    write_result("ccs", {"rows": rows}, args.output)
+
+
+if __name__ == "__main__":
+    main()
