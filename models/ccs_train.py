@@ -45,7 +45,7 @@ def train_predictor(
     inputs, ccs = train
     target = torch.log(torch.as_tensor(ccs, dtype=torch.float32))
     model.fit_baseline(inputs, target)
-    params = [p for n, p in model.named_parameters() if n.startswith("mlp.")]
+    params = [p for n, p in model.named_parameters() if n.startswith("mlps.")]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1))
     generator = torch.Generator().manual_seed(config.seed)
@@ -57,11 +57,12 @@ def train_predictor(
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
-            loss = torch.nn.functional.l1_loss(model(inputs.take(rows)), target[rows])
+            out = model.members_out(inputs.take(rows))  # each member learns on its own
+            loss = (out - target[rows]).abs().mean(1).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(rows)
+            total += loss.item() / len(model.mlps) * len(rows)
         scheduler.step()
         val_errors = relative_errors(model.predict(val[0]), val[1])
         row = {

@@ -62,7 +62,9 @@ def test_training_beats_the_mz_baseline_and_the_file_round_trips(tmp_path):
     ccs = synthetic_ccs(items) * np.r_[np.ones(len(SMILES)), 1.05 * np.ones(len(SMILES))]
     rng = np.random.default_rng(0)
     ccs = ccs * (1 + 0.03 * rng.standard_normal(len(ccs)))  # what m/z alone cannot explain
-    config = CcsConfig(hidden=64, layers=1, epochs=150, lr=3e-3, batch_size=8, dropout=0.0, members=2)
+    config = CcsConfig(
+        hidden=64, layers=1, epochs=150, lr=3e-3, batch_size=8, dropout=0.0, members=2
+    )
     inputs = featurize(items, config)
     model, history = train_predictor((inputs, ccs), (inputs, ccs), config)
     assert history[-1]["train_l1_log"] < history[0]["train_l1_log"]
