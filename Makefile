@@ -57,6 +57,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.query --sizes 10000 100000 1000000
 	$(VENV)/bin/python -m bench.accuracy
 	$(VENV)/bin/python -m bench.library --queries 1000 --batch 1000
+	$(VENV)/bin/python -m bench.ccs --sizes 10000 100000
 	$(VENV)/bin/python -m bench.report --notes bench/NOTES.md
 
 # Mutation testing (not part of `make test`, ~10 min on 2 cores): mutmut over the search,
