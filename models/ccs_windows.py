@@ -2,7 +2,8 @@
 CCS are ranked in their mass window twice: by the MS/MS model alone, and after the CCS window
 (the query's measured CCS against each candidate's CCS: a measured value where the registry
 has one within `tolerance_pct`, else its predicted value within the predictor's tolerance).
-The truth is treated as never measured (its predicted CCS decides), as for an unknown.
+The truth is treated as never measured (its predicted CCS decides), as for an unknown. A
+third ranking uses CCS as a soft score instead of a window (`soft_scores`).
 
 Each row: queries, mean candidates, how often the truth survives the CCS window, the mean
 fraction of candidates it removes, top-k of both rankings and their random expectations."""
@@ -44,6 +45,19 @@ def kept(q: CcsWindowQuery, tolerance_pct: float, predicted_tolerance_pct: float
     return out
 
 
+def soft_scores(q: CcsWindowQuery, logit_scale: float, laplace_pct: float) -> np.ndarray:
+    """CCS as a score instead of a window: the model's logit minus |deviation| / b, the
+    log-likelihood of the deviation under Laplace errors of scale b (%); a candidate's measured
+    value is used where it has one (never the truth's), else its predicted one, else 0."""
+    out = logit_scale * np.asarray(q.scores, dtype=float)
+    for n, key in enumerate(q.keys):
+        value = None if key == q.truth else q.measured[n]
+        value = q.predicted[n] if value is None else value
+        if value is not None:
+            out[n] -= abs(value - q.ccs) / q.ccs * 100 / laplace_pct
+    return out
+
+
 def _rank(keys: list[str], scores: np.ndarray, truth: str) -> int | None:
     return rank_of_truth(scores, keys.index(truth)) if truth in keys else None
 
@@ -53,10 +67,14 @@ def ccs_window_row(
     label: str,
     tolerance_pct: float,
     predicted_tolerance_pct: float,
+    soft: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """MS/MS alone vs MS/MS + the CCS window on these queries."""
-    alone, fused, sizes, after, truth_kept, removed = [], [], [], [], [], []
+    """MS/MS alone vs MS/MS + the CCS window on these queries; with `soft` (the model's logit
+    scale, the predictor's Laplace error scale in %) also the soft CCS score (no window)."""
+    alone, fused, sizes, after, truth_kept, removed, scored = [], [], [], [], [], [], []
     for q in queries:
+        if soft:
+            scored.append(_rank(q.keys, soft_scores(q, *soft), q.truth))
         mask = kept(q, tolerance_pct, predicted_tolerance_pct)
         keys = [k for k, m in zip(q.keys, mask, strict=True) if m]
         alone.append(_rank(q.keys, q.scores, q.truth))
@@ -74,7 +92,10 @@ def ccs_window_row(
         "truth_kept": float(np.mean(truth_kept)) if queries else 0.0,
         "removed": float(np.mean(removed)) if queries else 0.0,
     }
-    for name, ranks, n in (("msms", alone, sizes), ("msms_ccs", fused, after)):
+    rankings = [("msms", alone, sizes), ("msms_ccs", fused, after)]
+    if soft:
+        rankings.append(("msms_ccs_soft", scored, sizes))
+    for name, ranks, n in rankings:
         found = np.array([np.inf if r is None else r for r in ranks], dtype=float)
         counts = np.maximum(np.array(n, dtype=float), 1)
         for k in KS:

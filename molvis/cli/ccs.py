@@ -88,6 +88,7 @@ def print_ccs_windows(rows: list[dict]) -> None:
     )
     columns = ("windows", "tol. meas./pred.", "n", "mean cand.", "truth kept", "removed")
     rates = ("msms_top1", "msms_top5", "msms_ccs_top1", "msms_ccs_top5", "msms_ccs_random_top1")
+    rates += ("msms_ccs_soft_top1", "msms_ccs_soft_top5")
     for col in columns + rates:
         table.add_column(col.replace("_", " "), justify="left" if col == "windows" else "right")
     for r in rows:
@@ -98,7 +99,7 @@ def print_ccs_windows(rows: list[dict]) -> None:
             f"{r['mean_candidates']:.1f}",
             f"{100 * r['truth_kept']:.1f}%",
             f"{100 * r['removed']:.1f}%",
-            *(f"{100 * r[k]:.1f}%" for k in rates),
+            *(f"{100 * r[k]:.1f}%" if k in r else "-" for k in rates),
         )
     Console(width=170).print(table)
 

@@ -3,6 +3,7 @@ whose compound has a measured CCS (models/ccs_windows.py), in windows of 10+ can
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,7 @@ def ccs_window_rows(
     queries: list[Query],
     candidates_for: Callable[[float], list],
     cache: dict[str, torch.Tensor],
+    logit_scale: float,
 ) -> list[dict[str, Any]]:
     """Rows for the 3 % window (the issue's) and for the predictor's own tolerance on
     predicted values; [] without a registered CCS predictor."""
@@ -80,10 +82,15 @@ def ccs_window_rows(
                 ),
             )
         )
+    # the soft score's error scale, fixed beforehand: a Laplace fit of the validation errors
+    # (median = b ln 2), never tuned on these queries
+    laplace = predictor.metrics.get("val_median_pct", predictor.tolerance_pct / 3) / math.log(2)
     rows = []
     for label, lo, hi in BUCKETS:
         subset = [w for n, w in windows if n >= lo and (hi is None or n <= hi)]
         for predicted_tolerance in (QUERY_TOLERANCE_PCT, predictor.tolerance_pct):
-            row = ccs_window_row(subset, label, QUERY_TOLERANCE_PCT, predicted_tolerance)
-            rows.append({**row, "predictor": predictor.name})
+            row = ccs_window_row(
+                subset, label, QUERY_TOLERANCE_PCT, predicted_tolerance, (logit_scale, laplace)
+            )
+            rows.append({**row, "predictor": predictor.name, "soft_laplace_pct": laplace})
     return rows

@@ -67,7 +67,12 @@ def evaluate_model(
                 embedder, blind, candidate_sets_for, "msms", cache, control="spectrum_blind"
             )
             ccs_windows = ccs_window_rows(
-                session, embedder, queries["msms"], candidate_sets_for, cache
+                session,
+                embedder,
+                queries["msms"],
+                candidate_sets_for,
+                cache,
+                float(model.logit_scale),
             )
     split = loaded.checkpoint["split"]
     train_keys = set(split["train"])

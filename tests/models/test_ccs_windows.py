@@ -4,7 +4,7 @@ ranking changes."""
 import numpy as np
 import pytest
 
-from models.ccs_windows import CcsWindowQuery, ccs_window_row, kept
+from models.ccs_windows import CcsWindowQuery, ccs_window_row, kept, soft_scores
 
 
 def window():
@@ -35,3 +35,14 @@ def test_row_counts_kept_removed_and_both_rankings():
     assert row["msms_ccs_random_top1"] == pytest.approx(1 / 3)
     lost = ccs_window_row([window()], "10+", 3, 1.5)
     assert lost["truth_kept"] == 0.0 and lost["msms_ccs_top20"] == 0.0
+
+
+def test_soft_scores_subtract_the_deviation_in_laplace_units():
+    q = window()
+    # A: measured 110 (10 % off); B: predicted 101; C: predicted 120; D: unknown; T: predicted
+    # 102 (its measurement is never used)
+    expected = 10 * q.scores - np.array([10.0, 1.0, 20.0, 0.0, 2.0]) / 2
+    np.testing.assert_allclose(soft_scores(q, 10, 2), expected)
+    row = ccs_window_row([q], "10+", 3, 3, soft=(10, 2))
+    assert row["msms_ccs_soft_top1"] == 1.0  # T 6 > B 4.5 > A 4 > D 1 > C -2
+    assert "msms_ccs_soft_top1" not in ccs_window_row([q], "10+", 3, 3)
