@@ -1,5 +1,6 @@
-"""Plant each known-plausible bug in molvis_search() (the SQL of the newest migration that
-writes it whole), run the search tests against it, and report which mutants survive.
+"""Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
+newest migration that writes them whole), run the search tests against it, and report which
+mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 
 Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any survives."""
