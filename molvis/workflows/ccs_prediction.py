@@ -95,8 +95,9 @@ def train_and_register(
         return featurize(_ions(parts[part]), config), np.array([r.ccs for r in parts[part]])
 
     started = time.perf_counter()
-    model, history = train_predictor(data("train"), data("val"), config, progress)
-    val_errors = relative_errors(model.predict(data("val")[0]), data("val")[1])
+    val = data("val")
+    model, history = train_predictor(data("train"), val, config, progress)
+    val_errors = relative_errors(model.predict(val[0]), val[1])
     tolerance = math.ceil(float(np.percentile(val_errors, 95)) * 10) / 10
     metrics = {
         "train_rows": len(parts["train"]),
