@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,6 +97,22 @@ def test_ccs_benchmark_runs_small(engine, tmp_path):
     assert row["bare_per_s"] > 0 and row["backfill_per_s"] > 0
 
 
+def test_fingerprint_lever_runs_small(engine, seed_registry, tmp_path):
+    seed_registry(massbank=200, model="random")
+    with session_scope(engine) as session:
+        keys = [k for (k,) in session.execute(text("SELECT inchikey FROM compound ORDER BY id"))]
+        path = session.execute(text("SELECT path FROM model WHERE name = 'ui-model'")).scalar()
+    checkpoint = read_checkpoint(path)
+    half, three = len(keys) // 2, 3 * len(keys) // 4
+    checkpoint["split"] = {"train": keys[:half], "val": keys[half:three], "test": keys[three:]}
+    save_checkpoint(checkpoint, Path(path))
+    out = tmp_path / "lever.json"
+    run("fingerprint_lever", "--model", "ui-model", "--epochs", "1", "--output", str(out))
+    result = json.loads(out.read_text())
+    assert result["alpha"] in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+    assert result["test_windows_10_plus"]["cosine"]["n_queries"] >= 0
+
+
 def test_accuracy_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 300)
     ingest(engine, "msms", write(tmp_path, "mb.mgf", mgf), "massbank")
@@ -136,7 +153,18 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["ingest", "fingerprints", "embed", "query", "accuracy", "profile", "library", "ccs"]
+    "module",
+    [
+        "ingest",
+        "fingerprints",
+        "embed",
+        "query",
+        "accuracy",
+        "profile",
+        "library",
+        "ccs",
+        "fingerprint_lever",
+    ],
 )
 def test_every_benchmark_has_help(module):
     assert "usage" in run(module, "--help").stdout
