@@ -35,6 +35,9 @@ class MsmsEncoderConfig:
     lambda_min: float = 1e-2
     lambda_max: float = 1e3
     remove_precursor_peaks: bool = False
+    # issue 13 lever 3: each peak also enters as its neutral loss to the precursor (a second
+    # token with its own flag), so losses shared by isomers' fragments are read directly
+    neutral_losses: bool = False
     head_dim: int = 512
     dropout: float = 0.1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch.nn import functional as F
@@ -33,6 +33,19 @@ class FinetuneConfig:
     # False: decoys from measured compounds only, so a candidate library used to evaluate
     # (MOSES) is never seen in training and its source cannot be learned as a shortcut.
     library_decoys: bool = True
+    # lever 3: the MS/MS encoder also reads each peak's neutral loss (a new input token type)
+    neutral_losses: bool = False
+
+
+def with_neutral_losses(model: MultiModalModel) -> MultiModalModel:
+    """The same model with neutral-loss tokens switched on: every weight carried over, the new
+    loss-token flag starting at zero."""
+    config = replace(model.config, msms=replace(model.config.msms, neutral_losses=True))
+    grown = MultiModalModel(config)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if missing != ["encoders.msms.loss_flag"] or unexpected:
+        raise RuntimeError(f"neutral-loss model does not extend the base: {missing} {unexpected}")
+    return grown
 
 
 @dataclass

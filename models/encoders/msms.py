@@ -55,6 +55,8 @@ class MsmsEncoder(Encoder):
         d = config.d_model
         self.peak_in = nn.Sequential(nn.Linear(d + 1, d), nn.SiLU(), nn.Linear(d, d))
         self.precursor_flag = nn.Parameter(torch.zeros(d))
+        if config.neutral_losses:
+            self.loss_flag = nn.Parameter(torch.zeros(d))
         layer_args = dict(
             d_model=d,
             nhead=config.nhead,
@@ -93,13 +95,23 @@ class MsmsEncoder(Encoder):
         )
         tokens[:, 0] = tokens[:, 0] + self.precursor_flag
         positions = torch.arange(peaks.shape[1], device=peaks.device)
+        absent = positions.unsqueeze(0) >= batch["n_peaks"].unsqueeze(1)
         padding = torch.cat(
-            [
-                torch.zeros_like(batch["n_peaks"], dtype=torch.bool).unsqueeze(1),
-                positions.unsqueeze(0) >= batch["n_peaks"].unsqueeze(1),
-            ],
-            dim=1,
+            [torch.zeros_like(batch["n_peaks"], dtype=torch.bool).unsqueeze(1), absent], dim=1
         )
+        if c.neutral_losses:
+            loss = (batch["precursor_mz"].unsqueeze(1) - peaks[..., 0]).clamp(min=0)
+            losses = self.peak_in(
+                torch.cat(
+                    [
+                        sinusoidal_mz(loss, c.d_model, c.lambda_min, c.lambda_max),
+                        peaks[..., 1].unsqueeze(-1),
+                    ],
+                    dim=-1,
+                )
+            )
+            tokens = torch.cat([tokens, losses + self.loss_flag], dim=1)
+            padding = torch.cat([padding, absent], dim=1)
         memory = self.encoder(tokens, src_key_padding_mask=padding)
         decoded = self.decoder(self.metadata(batch), memory, memory_key_padding_mask=padding)
         pooled = self.head(decoded).max(dim=1).values

@@ -186,6 +186,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_spectra=args.max_spectra or None,
         library_decoys=not args.measured_decoys_only,
+        neutral_losses=args.neutral_losses,
     )
     summary = finetune_and_register(
         engine(), args.base, args.name, config, args.ppm, show_progress=not args.json
@@ -282,6 +283,11 @@ def add_parsers(sub) -> None:
         action="store_true",
         help="decoys from measured compounds only: no candidate-library (e.g. MOSES) structure is"
         " seen in training, so evaluating against that library stays clean",
+    )
+    tune.add_argument(
+        "--neutral-losses",
+        action="store_true",
+        help="the MS/MS encoder also reads each peak's neutral loss to the precursor",
     )
     tune.add_argument("--json", action="store_true")
     tune.set_defaults(func=cmd_finetune)

@@ -35,10 +35,12 @@ def finetune_and_register(
 
     from models.checkpoint import make_checkpoint, save_checkpoint
     from models.data import msms_input
-    from models.finetune import WindowItem, finetune
+    from models.finetune import WindowItem, finetune, with_neutral_losses
 
     loaded = load_model(engine, base)
     model, split = loaded.model.cpu(), loaded.checkpoint["split"]
+    if config.neutral_losses and not model.config.msms.neutral_losses:
+        model = with_neutral_losses(model)
     train_keys = set(split["train"])
     with session_scope(engine) as session:
         data = load_training_set(session)

@@ -6,9 +6,10 @@ import random
 import numpy as np
 import torch
 
+from models.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from models.config import load_config
-from models.featurize import spectrum_tensor
-from models.finetune import FinetuneConfig, WindowItem, _decoys, finetune
+from models.featurize import collate_spectra, spectrum_tensor
+from models.finetune import FinetuneConfig, WindowItem, _decoys, finetune, with_neutral_losses
 from models.model import MultiModalModel
 from tests.conftest import REPO
 
@@ -60,3 +61,35 @@ def test_decoys_are_half_measured_and_padded():
     few = WindowItem(None, 0, measured=[1], library=[])
     padded = _decoys(few, 4, 50, random.Random(0))
     assert len(padded) == 4 and 1 in padded and 0 not in padded
+
+
+def test_neutral_loss_tokens_extend_the_base_and_round_trip(tmp_path):
+    torch.manual_seed(0)
+    config = load_config(REPO / "models" / "configs" / "tiny.yaml")
+    base = MultiModalModel(config).eval()
+    grown = with_neutral_losses(base).eval()
+    assert grown.config.msms.neutral_losses and not base.config.msms.neutral_losses
+    spectrum = spectrum_tensor(
+        np.array([91.05, 119.05, 150.1]),
+        np.array([100.0, 40.0, 5.0]),
+        180.1,
+        "[M+H]+",
+        "positive",
+        None,
+        None,
+        config.msms.max_peaks,
+        config.msms.remove_precursor_peaks,
+    )
+    batch = collate_spectra([spectrum, spectrum])
+    with torch.no_grad():
+        before, after = base.embed("msms", batch), grown.embed("msms", batch)
+    assert after.shape == before.shape and not torch.allclose(after, before)  # losses are read
+    shared = {k for k in base.state_dict() if k != "encoders.msms.loss_flag"}
+    assert all(torch.equal(base.state_dict()[k], grown.state_dict()[k]) for k in shared)
+    path = save_checkpoint(
+        make_checkpoint(grown, {"train": [], "val": [], "test": []}, {}), tmp_path / "nl.pt"
+    )
+    again, _ = load_checkpoint(path)
+    assert again.config.msms.neutral_losses
+    with torch.no_grad():
+        assert torch.allclose(again.embed("msms", batch), after, atol=1e-6)
