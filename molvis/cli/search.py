@@ -23,6 +23,8 @@ def _options(args: argparse.Namespace):
         sources=args.source or None,
         k=args.top,
         weights=parse_weights(args.weight),
+        ccs_tolerance_pct=args.ccs_tol,
+        ccs_predicted_tolerance_pct=args.ccs_predicted_tol,
         library=LibraryOptions(
             fragment_tolerance=args.fragment_tol,
             min_score=args.min_library_score,
@@ -150,6 +152,19 @@ def add_parsers(sub) -> None:
     p.add_argument("--ir", metavar="FILE", help="JCAMP-DX IR spectrum")
     p.add_argument("--ccs", type=float, metavar="VALUE", help="measured CCS in A^2")
     p.add_argument("--ccs-adduct", metavar="ADDUCT", help="ion of the CCS value, e.g. [M+H]+")
+    p.add_argument(
+        "--ccs-tol",
+        type=float,
+        default=3.0,
+        metavar="PCT",
+        help="CCS window around the query for measured candidate values (default 3 %%)",
+    )
+    p.add_argument(
+        "--ccs-predicted-tol",
+        type=float,
+        metavar="PCT",
+        help="CCS window for predicted values (default: the CCS predictor's own tolerance)",
+    )
     p.add_argument("--precursor-mz", type=float, metavar="MZ", help="precursor m/z (overrides)")
     p.add_argument("--adduct", metavar="ADDUCT", help="precursor adduct, e.g. [M+H]+")
     p.add_argument(

@@ -32,10 +32,18 @@ class SearchOptions:
     k: int = 20
     weights: dict[str, float] = field(default_factory=dict)
     library: LibraryOptions = field(default_factory=LibraryOptions)
+    ccs_tolerance_pct: float = 3.0  # around the query CCS, for measured candidate values
+    ccs_predicted_tolerance_pct: float | None = None  # None: the CCS predictor's own
 
     def __post_init__(self) -> None:
         if not self.ppm > 0:
             raise ValueError(f"mass window {self.ppm:g} ppm: give a positive number")
+        for name, value in (
+            ("CCS tolerance", self.ccs_tolerance_pct),
+            ("predicted-CCS tolerance", self.ccs_predicted_tolerance_pct),
+        ):
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} {value:g} %: give a positive number")
         if self.k < 1:
             raise ValueError(f"{self.k} hits asked for: give at least 1")
 
@@ -104,6 +112,8 @@ def run_query(
         formula=options.formula,
         ccs=query.ccs,
         ccs_adduct=query.ccs_adduct,
+        ccs_tolerance_pct=options.ccs_tolerance_pct,
+        ccs_predicted_tolerance_pct=options.ccs_predicted_tolerance_pct,
         sources=options.sources,
         k=options.k,
         model=loaded.info.name,

@@ -95,10 +95,28 @@ def test_stored_ir_spectrum_identifies_its_compound(seeded):
     assert all(h["level"] != "2a" for h in rest)
 
 
+def test_predicted_ccs_window_and_its_tolerance_flag(seeded, tmp_path):
+    assert molvis("ccs", "backfill", "--json").returncode == 0
+    path = write(tmp_path, "one.mgf", unknowns(seeded, 1))
+    args = ["search", "--msms", str(path), "--ccs", "200", "--ccs-adduct", "[M+H]+", "--json"]
+    mellein = "KWILGNNWGSNMPA-UHFFFAOYSA-N"  # never measured here; predicted ~130-140 A^2
+    (narrow,) = json.loads(molvis(*args).stdout)
+    assert mellein not in {h["inchikey"] for h in narrow["hits"]}
+    assert narrow["filters"]["ccs"] < narrow["filters"]["mass_window"]
+    (wide,) = json.loads(molvis(*args, "--ccs-predicted-tol", "60").stdout)
+    (hit,) = [h for h in wide["hits"] if h["inchikey"] == mellein]
+    ccs = hit["evidence"]["ccs"]
+    assert ccs["basis"] == "predicted" and ccs["predictor"] == "molvis-ccs"
+    assert ccs["deviation_pct"] == pytest.approx(
+        (200 - ccs["predicted"]) / ccs["predicted"] * 100, abs=0.01
+    )
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         ([], "give a measurement"),
+        (["--ccs", "150", "--ccs-adduct", "[M+H]+", "--ccs-tol", "0"], "give a positive number"),
         (["--ccs", "150"], "--ccs needs --ccs-adduct"),
         (["--msms", "MISSING"], "no such file"),
         (["--adduct", "[M+Xx]+", "--ccs", "150", "--ccs-adduct", "[M+H]+"], "unknown adduct"),
