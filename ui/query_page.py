@@ -73,6 +73,10 @@ def query_page() -> None:
         formula = st.text_input("formula (optional)").strip() or None
         ccs = st.number_input("CCS (Å², 0 = none)", value=0.0)
         ccs_adduct = st.selectbox("CCS adduct", ADDUCTS)
+        ccs_tol = st.number_input("CCS window for measured values (%)", value=3.0)
+        predicted_tol = st.number_input(
+            "CCS window for predicted values (%, 0 = the predictor's own)", value=0.0
+        )
         k = st.slider("hits", 5, 100, 20)
     w1, w2, w3 = st.columns(3)
     weights = {
@@ -90,7 +94,14 @@ def query_page() -> None:
                 ccs=ccs or None,
                 ccs_adduct=ccs_adduct if ccs else None,
             )
-            options = SearchOptions(ppm=ppm, formula=formula, k=k, weights=weights)
+            options = SearchOptions(
+                ppm=ppm,
+                formula=formula,
+                k=k,
+                weights=weights,
+                ccs_tolerance_pct=ccs_tol,
+                ccs_predicted_tolerance_pct=predicted_tol or None,
+            )
             if not spectra and pasted.strip():
                 spectra = [pasted_spectrum(pasted, fields)]
             if not spectra and ir is None and fields.ccs is None:

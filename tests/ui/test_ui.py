@@ -118,6 +118,10 @@ def test_invalid_numbers_stop_the_search_with_a_message(seeded_model):
     assert not at.exception
     assert "mass window -5 ppm: give a positive number" in at.error[0].value
     assert not at.dataframe
+    at.number_input[1].set_value(10.0)
+    at.number_input[3].set_value(0.0)  # CCS window for measured values
+    at.button[0].click().run()
+    assert "CCS tolerance 0 %: give a positive number" in at.error[0].value
 
 
 def test_modality_weights_set_the_fused_score(seeded_model):
