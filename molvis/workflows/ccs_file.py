@@ -66,6 +66,8 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
             if identity is not None:
                 features = (fingerprint_bits(identity.smiles), identity.formula)
                 mass = identity.monoisotopic_mass
+            elif not given["inchikey"]:
+                raise CcsInputError("no structure (no SMILES, InChI or InChIKey)")
             else:
                 known = _registry_structure(engine, given["inchikey"])
                 if known is None:

@@ -94,12 +94,13 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
         "broken,C1CC(,[M+H]+\n"
         "lithium,Cn1cnc2c1c(=O)n(C)c(=O)n2C,[M+Li]+\n"
         "formate,CC(=O)O,[M+HCOO]-\n"
-        "methane,C,[M+H]+\n",
+        "methane,C,[M+H]+\n"
+        "nothing,,[M+H]+\n",
     )
     done = molvis("ccs", "predict", str(table), "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    adducts = ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-", "[M+H]+"]
+    adducts = ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-", "[M+H]+", "[M+H]+"]
     assert [r["adduct"] for r in rows] == adducts
     assert all(set(r) >= {"smiles", "adduct", "ccs"} for r in rows)
     assert 130 < rows[0]["ccs"] < 155 and rows[1]["ccs"] > rows[0]["ccs"]  # Na+ ions are larger
@@ -107,6 +108,9 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
     assert rows[3]["ccs"] is None and "[M+Li]+" in rows[3]["reason"]
     assert rows[4]["ccs"] is not None
     assert rows[5]["ccs"] is None and "below the predictor's range" in rows[5]["reason"]
+    assert rows[6]["ccs"] is None and rows[6]["reason"].endswith(
+        "line 8: no structure (no SMILES, InChI or InChIKey)"
+    )
     keyed = write(tmp_path, "keys.tsv", "inchikey\tadduct\nRYYVLZVUVIJVGH-UHFFFAOYSA-N\t[M+H]+\n")
     (by_key,) = json.loads(molvis("ccs", "predict", str(keyed), "--json").stdout)
     assert by_key["ccs"] == rows[0]["ccs"] and by_key["smiles"]
