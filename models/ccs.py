@@ -13,8 +13,6 @@ Saved as hyperparameters + weights (no pickle), like the structure models."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +23,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.checkpoint import CheckpointError, content_version, read_checkpoint, save_checkpoint
 from registry.adducts import UnknownAdductError, parse_adduct
+from registry.chem import FINGERPRINT_BITS
 
 # The adducts a prediction is made for: the common ones of the CCS compendia (canonical
 # spelling of registry.adducts: [M+HCOO]- is [M+FA-H]-).
@@ -35,7 +35,6 @@ ADDUCTS = ("[M+H]+", "[M+Na]+", "[M-H]-", "[M+NH4]+", "[M+H-H2O]+", "[M+K]+", "[
 METHODS = ("DT", "TW", "TIMS", "unknown")
 PREDICT_METHOD = "DT"
 ELEMENTS = ("C", "H", "N", "O", "S", "P", "F", "Cl", "Br", "I", "Si")
-FINGERPRINT_BITS = 2048
 STRUCTURE_WIDTH = FINGERPRINT_BITS + len(ELEMENTS)
 MIN_MZ = 50.0
 _FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
@@ -228,42 +227,22 @@ class CcsPredictor(nn.Module):
         return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
-def version_of(model: CcsPredictor) -> str:
-    digest = hashlib.sha256()
-    for key, value in sorted(model.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:12]
-
-
 def save_predictor(model: CcsPredictor, metrics: dict[str, Any], path: Path) -> str:
     """Hyperparameters + weights + metrics in one weights-only torch file; returns the version."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    version = version_of(model)
-    buffer = io.BytesIO()
-    torch.save(
-        {
-            "kind": "ccs-predictor",
-            "config": asdict(model.config),
-            "state_dict": model.state_dict(),
-            "metrics": metrics,
-            "version": version,
-        },
-        buffer,
-    )
-    path.write_bytes(buffer.getvalue())
+    state = model.state_dict()
+    version = content_version(state)
+    saved = {"kind": "ccs-predictor", "config": asdict(model.config), "state_dict": state}
+    save_checkpoint(saved | {"metrics": metrics, "version": version}, path)
     return version
 
 
 def load_predictor(path: Path) -> tuple[CcsPredictor, dict[str, Any]]:
     """A saved predictor, read with torch's weights-only unpickler (nothing that runs code)."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:
-        raise CcsInputError(f"{path}: not a molvis CCS predictor ({str(exc)[:200]})") from None
-    if not isinstance(saved, dict) or saved.get("kind") != "ccs-predictor":
+        saved = read_checkpoint(path)
+    except CheckpointError as exc:
+        raise CcsInputError(f"not a molvis CCS predictor: {exc}") from None
+    if saved.get("kind") != "ccs-predictor":
         raise CcsInputError(f"{path}: not a molvis CCS predictor")
     model = CcsPredictor(CcsConfig.from_dict(saved["config"]))
     model.load_state_dict(saved["state_dict"])

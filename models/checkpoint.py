@@ -1,16 +1,19 @@
-"""Checkpoints: hyperparameters + state dict + split + metrics, versioned by a content hash."""
+"""Checkpoints: hyperparameters + state dict + split + metrics, versioned by a content hash,
+written and read (weights only) the same way for the multimodal model and the CCS predictor."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from models.config import TrainConfig, config_from_dict
-from models.model import MultiModalModel
+
+if TYPE_CHECKING:  # the multimodal model (DGL) loads only where a checkpoint becomes one
+    from models.model import MultiModalModel
 
 
 def content_version(state: dict[str, torch.Tensor]) -> str:
@@ -67,6 +70,8 @@ def read_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
 
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[MultiModalModel, dict[str, Any]]:
     """The model in eval mode and the checkpoint's other contents."""
+    from models.model import MultiModalModel
+
     checkpoint = read_checkpoint(path, device)
     config: TrainConfig = config_from_dict(checkpoint["config"])
     model = MultiModalModel(config)
