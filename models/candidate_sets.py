@@ -63,6 +63,20 @@ def _row(name: str, cset: str, ranks: list, sizes: list, measured: list, control
     return row
 
 
+def window_scores(
+    embedder: Embedder, cands: list[Candidate], query: torch.Tensor, cache: dict[str, torch.Tensor]
+) -> np.ndarray:
+    """Cosine of a unit query vector to each candidate's structure vector; a structure is
+    embedded once and kept in `cache` (InChIKey -> vector) for every later window."""
+    missing = [c for c in cands if c.inchikey not in cache]
+    if missing:
+        vectors = embed_structures(embedder, [c.smiles for c in missing])
+        cache.update({c.inchikey: v for c, v in zip(missing, vectors, strict=True)})
+    if not cands:
+        return np.zeros(0)
+    return (torch.stack([cache[c.inchikey] for c in cands]) @ query).numpy()
+
+
 def candidate_set_rows(
     embedder: Embedder,
     queries: list[Query],
@@ -89,15 +103,7 @@ def candidate_set_rows(
 
     for i, query in enumerate(queries):
         cands = candidates_for(query.neutral_mass) if query.neutral_mass else []
-        missing = [c for c in cands if c.inchikey not in cache]
-        if missing:
-            vectors = embed_structures(embedder, [c.smiles for c in missing])
-            cache.update({c.inchikey: v for c, v in zip(missing, vectors, strict=True)})
-        scores = (
-            (torch.stack([cache[c.inchikey] for c in cands]) @ q[i]).numpy()
-            if cands
-            else np.zeros(0)
-        )
+        scores = window_scores(embedder, cands, q[i], cache)
         add("window", cands, scores, query.truth)
         for lo, hi in BUCKETS:
             if len(cands) >= lo and (hi is None or len(cands) <= hi):

@@ -9,30 +9,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from models.candidate_sets import window_scores
 from models.ccs import ADDUCTS
 from models.ccs_windows import CcsWindowQuery, ccs_window_row
-from models.evaluate import Embedder, Query, embed_queries, embed_structures
+from models.evaluate import Embedder, Query, embed_queries
 from registry.ccs_predictions import UnknownPredictorError, get_predictor, predicted_by_skeleton
+from registry.search import measured_ccs
 
 BUCKETS = (("10+", 10, None), ("10-99", 10, 99), ("100+", 100, None))
 QUERY_TOLERANCE_PCT = 3.0  # the issue's window around the query's measured CCS
 
 
-def _measured(session: Session, skeletons: list[str]) -> dict[tuple[str, str], float]:
-    """Median current measured CCS per (skeleton, adduct)."""
-    rows = session.execute(
-        text(
-            "SELECT left(c.inchikey, 14), v.adduct, "
-            "percentile_cont(0.5) WITHIN GROUP (ORDER BY v.ccs) FROM ccs_value v "
-            "JOIN compound c ON c.id = v.compound_id WHERE left(c.inchikey, 14) = ANY (:keys) "
-            "AND v.superseded_by IS NULL AND v.adduct = ANY (:adducts) GROUP BY 1, 2"
-        ),
-        {"keys": skeletons, "adducts": list(ADDUCTS)},
-    ).all()
-    return {(k, a): float(v) for k, a, v in rows}
+def _median_measured(session: Session, skeletons: list[str], adduct: str) -> dict[str, float]:
+    """Median current measured CCS of one ion per skeleton."""
+    return {k: float(np.median(v)) for k, v in measured_ccs(session, skeletons, adduct).items()}
 
 
 def ccs_window_rows(
@@ -49,7 +41,10 @@ def ccs_window_rows(
         predictor = get_predictor(session)
     except UnknownPredictorError:
         return []
-    truths = _measured(session, sorted({q.truth[:14] for q in queries}))
+    skeletons = sorted({q.truth[:14] for q in queries})
+    truths = {
+        (k, a): v for a in ADDUCTS for k, v in _median_measured(session, skeletons, a).items()
+    }
     chosen = []
     for q in queries:  # the truth's ion: the first of the predictor's adducts it was measured as
         adduct = next((a for a in ADDUCTS if (q.truth[:14], a) in truths), None)
@@ -61,23 +56,19 @@ def ccs_window_rows(
         cands = candidates_for(q.neutral_mass)
         if len(cands) < 10:
             continue
-        missing = [c for c in cands if c.inchikey not in cache]
-        if missing:
-            new = embed_structures(embedder, [c.smiles for c in missing])
-            cache.update({c.inchikey: v for c, v in zip(missing, new, strict=True)})
-        scores = (torch.stack([cache[c.inchikey] for c in cands]) @ vectors[i]).numpy()
+        scores = window_scores(embedder, cands, vectors[i], cache)
         keys = [c.inchikey[:14] for c in cands]
-        measured = _measured(session, keys)
+        measured = _median_measured(session, keys, adduct)
         _, predicted = predicted_by_skeleton(session, keys, adduct, predictor.name)
         windows.append(
             (
                 len(cands),
                 CcsWindowQuery(
                     keys,
-                    np.asarray(scores),
+                    scores,
                     q.truth[:14],
                     ccs,
-                    [measured.get((k, adduct)) for k in keys],
+                    [measured.get(k) for k in keys],
                     [predicted.get(k) for k in keys],
                 ),
             )

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from molvis.workflows.ccs_evaluation import ccs_window_rows
 from molvis.workflows.model_loading import load_model
 from registry.db import session_scope
 from registry.model_store import update_metrics
@@ -29,6 +28,7 @@ def evaluate_model(
     from models.candidate_sets import Candidate, candidate_set_rows
     from models.evaluate import build_queries, evaluate_queries, model_embedder
     from models.split_similarity import nearest_train_similarity
+    from molvis.workflows.ccs_evaluation import ccs_window_rows
 
     loaded = load_model(engine, model_name)
     model, device, info = loaded.model, loaded.device, loaded.info
