@@ -22,6 +22,12 @@ PRETRAINED = Path(__file__).resolve().parents[2] / "models" / "pretrained" / "cc
 SPLIT_SEED = 0  # the structure models' split: a skeleton held out there is held out here
 
 
+def search_tolerance(p95_pct: float) -> float:
+    """The window a predicted CCS gets in the search: its validation p95 relative error,
+    rounded up to 0.1 %."""
+    return math.ceil(p95_pct * 10) / 10
+
+
 def _ions(rows: list[store.MeasuredCcs]):
     from models.ccs import Ion
 
@@ -74,8 +80,7 @@ def train_and_register(
     progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
     """Train a CCS predictor (models.ccs.CcsConfig) on the registry's measured values, report
-    its held-out errors, save it and register it. Its search tolerance is the validation p95
-    relative error, rounded up to 0.1 %."""
+    its held-out errors, save it and register it with its `search_tolerance`."""
     from models.ccs import featurize, save_predictor
     from models.ccs_train import relative_errors, train_predictor
     from models.data import split_of
@@ -98,12 +103,12 @@ def train_and_register(
     val = data("val")
     model, history = train_predictor(data("train"), val, config, progress)
     val_errors = relative_errors(model.predict(val[0]), val[1])
-    tolerance = math.ceil(float(np.percentile(val_errors, 95)) * 10) / 10
+    p95 = float(np.percentile(val_errors, 95))
     metrics = {
         "train_rows": len(parts["train"]),
         "val_rows": len(parts["val"]),
         "val_median_pct": round(float(np.median(val_errors)), 3),
-        "val_p95_pct": round(float(np.percentile(val_errors, 95)), 3),
+        "val_p95_pct": round(p95, 3),
         "train_seconds": round(time.perf_counter() - started, 1),
         "history": history,
         **(test_report(model, parts["test"]) if parts["test"] else {}),
@@ -112,13 +117,20 @@ def train_and_register(
     version = save_predictor(model, metrics, path)
     with session_scope(engine) as session:
         info = store.register_predictor(
-            session, name, version, str(path.resolve()), vars(config), metrics, tolerance, activate
+            session,
+            name,
+            version,
+            str(path.resolve()),
+            vars(config),
+            metrics,
+            search_tolerance(p95),
+            activate,
         )
     return {
         "name": info.name,
         "version": version,
         "path": str(path),
-        "tolerance_pct": tolerance,
+        "tolerance_pct": info.tolerance_pct,
         "metrics": metrics,
     }
 
@@ -132,7 +144,7 @@ def ensure_shipped_predictor(session) -> None:
     for path in sorted(PRETRAINED.glob("*.pt")):
         model, saved = load_predictor(path)
         metrics = saved.get("metrics", {})
-        tolerance = math.ceil(metrics.get("val_p95_pct", 5.0) * 10) / 10
+        tolerance = search_tolerance(metrics.get("val_p95_pct", 5.0))
         store.register_predictor(
             session,
             path.stem,
