@@ -1,6 +1,6 @@
 """Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-newest migration that writes them whole), run the search tests against it, and report which
-mutants survive.
+migrations that write them whole: 0013 for the search, 0012 for the CCS predicate), run the
+search tests against it, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 
 Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any survives."""
@@ -12,65 +12,91 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-MIGRATION = REPO / "migrations" / "versions" / "0012_ccs_prediction.py"
+VERSIONS = REPO / "migrations" / "versions"
+SEARCH = VERSIONS / "0013_rank_first.py"  # molvis_search(), written whole
+CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
 TESTS = ["tests/registry/test_search.py", "tests/registry/test_ccs_prediction.py"]
 
-# name -> (text in the function, what the bug puts there)
+# name -> (migration file, text in the function, what the bug puts there)
 MUTANTS = {
-    "LIMIT k removed": ("ORDER BY r.pos LIMIT k;", "ORDER BY r.pos;"),
+    "LIMIT k removed": (SEARCH, "ORDER BY pos LIMIT k", "ORDER BY pos"),
     "filtered path: ppm window 10x wider": (
-        "neutral_mass * (1 - ppm * 1e-6) AND neutral_mass * (1 + ppm * 1e-6)",
-        "neutral_mass * (1 - ppm * 1e-5) AND neutral_mass * (1 + ppm * 1e-5)",
+        SEARCH,
+        "BETWEEN neutral_mass * (1 - ppm * 1e-6)\n"
+        "                                          AND neutral_mass * (1 + ppm * 1e-6)",
+        "BETWEEN neutral_mass * (1 - ppm * 1e-5)\n"
+        "                                          AND neutral_mass * (1 + ppm * 1e-5)",
     ),
     "fused score not divided by the weight sum": (
-        "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) / sum(t.wt) AS fused",
-        "SELECT sum(t.wt * (1 - (e.embedding <=> t.q))) AS fused",
+        SEARCH,
+        "* weighted_norm / weight_sum END AS fused",
+        "* weighted_norm END AS fused",
     ),
     "model ranking reversed": (
-        "coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) DESC,",
-        "coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) ASC,",
+        SEARCH,
+        "library_weight * coalesce(g.lscore, 0)\n                   DESC, g.key) AS pos",
+        "library_weight * coalesce(g.lscore, 0)\n                   ASC, g.key) AS pos",
     ),
-    "open path: HNSW query vector ignores the weights": (
-        "sum(q * array_fill(wt::real, ARRAY[vector_dims(q)])::vector)",
-        "sum(q)",
+    "query vector ignores the weights": (
+        SEARCH,
+        "sum(l2_normalize(q) * array_fill(wt::real, ARRAY[vector_dims(q)])::vector)",
+        "sum(l2_normalize(q))",
     ),
     "open path: library-matched compounds not added": (
-        "cand_ids := cand_ids || ARRAY(\n            SELECT c.id FROM compound c\n            WHERE left",
-        "cand_ids := cand_ids || ARRAY(\n            SELECT c.id FROM compound c\n            WHERE false AND left",
+        SEARCH,
+        "WHERE c.id = ANY (cand_ids) OR left(c.inchikey, 14) = ANY (skeletons);",
+        "WHERE c.id = ANY (cand_ids);",
     ),
     "CCS filter: tolerance ignored": (
+        CCS_FITS,
         "AND abs(v.ccs - query_ccs) <= query_ccs * tolerance_pct / 100)",
         "AND TRUE)",
     ),
     "CCS filter: predicted values ignored": (
+        CCS_FITS,
         "ELSE coalesce((SELECT abs(p.ccs - query_ccs)",
         "ELSE true OR coalesce((SELECT abs(p.ccs - query_ccs)",
     ),
     "CCS filter: a prediction beats a measurement": (
+        CCS_FITS,
         "WHEN EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid",
         "WHEN false AND EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid",
     ),
     "CCS filter: the predictor's own tolerance ignored": (
+        SEARCH,
         "greatest(ccs_tolerance_pct, p.tolerance_pct)",
         "ccs_tolerance_pct",
     ),
     "formula filter dropped": (
-        "neutral_mass * (1 + ppm * 1e-6))\n              AND (formula IS NULL OR c.formula = formula)",
-        "neutral_mass * (1 + ppm * 1e-6))",
+        SEARCH,
+        "AND neutral_mass * (1 + ppm * 1e-6)\n              AND (formula IS NULL OR c.formula = formula)",
+        "AND neutral_mass * (1 + ppm * 1e-6)",
     ),
-    "confident match: matched peaks ignored": ("lib.lpeaks >= library_min_peaks", "TRUE"),
+    "confident match: matched peaks ignored": (SEARCH, "lib.lpeaks >= library_min_peaks", "TRUE"),
     "confident matches not ranked first": (
+        SEARCH,
         "CASE WHEN g.confident THEN g.lscore END DESC NULLS LAST",
         "CASE WHEN g.confident THEN g.lscore END DESC NULLS FIRST",
     ),
-    "library weight ignored below the thresholds": ("+ library_weight * coalesce(g.lscore, 0)", ""),
+    "library weight ignored below the thresholds": (
+        SEARCH,
+        "+ library_weight * coalesce(g.lscore, 0)",
+        "",
+    ),
     "library-matched compounds outside the window dropped": (
-        "IF neutral_mass IS NOT NULL AND library_keys IS NOT NULL THEN",
+        SEARCH,
+        "IF cardinality(skeletons) > 0 THEN",
         "IF false THEN",
     ),
     "stereo variants not folded into one hit": (
-        "SELECT DISTINCT ON (scored.sk) scored.*,",
-        "SELECT scored.*,",
+        SEARCH,
+        "SELECT DISTINCT ON (scored.sk) scored.*",
+        "SELECT scored.*",
+    ),
+    "a hit listed among its own variants": (
+        SEARCH,
+        "WHERE s.sk = r.sk AND s.key <> r.key",
+        "WHERE s.sk = r.sk",
     ),
 }
 
@@ -87,23 +113,25 @@ def run_tests() -> bool:
 
 
 def main() -> int:
-    original = MIGRATION.read_text()
+    originals = {path: path.read_text() for path in (SEARCH, CCS_FITS)}
     if not run_tests():
-        print("the search tests fail on the unmutated function: fix them first")
+        print("the search tests fail on the unmutated functions: fix them first")
         return 1
     survivors = []
     try:
-        for name, (before, after) in MUTANTS.items():
-            if original.count(before) != 1:
-                print(f"cannot plant {name!r}: its text is not in the function once")
+        for name, (path, before, after) in MUTANTS.items():
+            if originals[path].count(before) != 1:
+                print(f"cannot plant {name!r}: its text is not in {path.name} once")
                 return 1
-            MIGRATION.write_text(original.replace(before, after))
+            path.write_text(originals[path].replace(before, after))
             survived = run_tests()
+            path.write_text(originals[path])
             print(f"{'SURVIVED' if survived else 'killed  '}  {name}", flush=True)
             if survived:
                 survivors.append(name)
     finally:
-        MIGRATION.write_text(original)
+        for path, text in originals.items():
+            path.write_text(text)
     print(f"{len(MUTANTS) - len(survivors)} of {len(MUTANTS)} SQL mutants killed")
     return 1 if survivors else 0
 
