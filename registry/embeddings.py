@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.bulk import copy_rows
+from registry.indexes import BUILD_MEMORY, is_bulk
 from registry.measurements import MeasurementRow, read_measurements
 
 _MISSING_STRUCTURES = """
@@ -151,9 +152,15 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
     return {"structure": structures, **per}
 
 
+def hnsw_index_name(model_id: int) -> str:
+    return f"ix_structure_embedding_hnsw_m{int(model_id)}"
+
+
 def build_hnsw_index(session: Session, model_id: int) -> str:
-    """HNSW index (inner product on unit vectors = cosine) over one model's structure vectors."""
-    name = f"ix_structure_embedding_hnsw_m{int(model_id)}"
+    """HNSW index (inner product on unit vectors = cosine) over one model's structure vectors,
+    built in memory (maintenance_work_mem) when missing."""
+    name = hnsw_index_name(model_id)
+    session.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
     session.execute(
         text(
             f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding "
@@ -161,6 +168,22 @@ def build_hnsw_index(session: Session, model_id: int) -> str:
         )
     )
     return name
+
+
+def drop_hnsw_index_for_backlog(session: Session, model_id: int) -> bool:
+    """Drop the model's HNSW index when the structures still to embed make a bulk load
+    (registry.indexes.is_bulk); build_hnsw_index puts it back after the backfill."""
+    missing, held = session.execute(
+        text("""SELECT (SELECT count(*) FROM compound c WHERE NOT EXISTS (
+                            SELECT 1 FROM structure_embedding e
+                            WHERE e.model_id = :m AND e.compound_id = c.id)),
+                       (SELECT structure_embeddings FROM model WHERE id = :m)"""),
+        {"m": model_id},
+    ).one()
+    if not is_bulk(missing, held or 0):
+        return False
+    session.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(model_id)}"))
+    return True
 
 
 def structure_vectors(session: Session, model_id: int, inchikeys: list[str]) -> dict[str, list]:

@@ -18,13 +18,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from registry import rejects, store
-from registry.chem import InvalidStructureError
+from registry import indexes, rejects, store
 from registry.fingerprints import fill_missing
 from registry.formats import KINDS, Kind, members_of
-from registry.normalize import Normalized, normalize
-from registry.parsers import ParseError, RecordError
+from registry.normalize import Normalized
+from registry.parsers import ParseError
 from registry.parsers.ir import StructureIndex
+from registry.prepare import Prepared, prepared_batches
 from registry.records import Parsed
 from registry.schema import IngestRun, Source
 from registry.sources import sha256_of
@@ -56,6 +56,7 @@ class FileSummary:
     fingerprints: int = 0
     superseded: int = 0
     resolved: int = 0  # rows kept pending by earlier runs, loaded now that their compound is in
+    rebuilt_indexes: list[str] = field(default_factory=list)  # dropped for a bulk load
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +72,7 @@ class IngestOptions:
     licence: str | None = None
     origin: str | None = None
     fingerprints: bool = True
+    workers: int = 0  # processes that normalise and fingerprint ahead of the writer
 
 
 @dataclass
@@ -88,6 +90,7 @@ class _FileState:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     key_only: list[tuple[Parsed, Normalized]] = field(default_factory=list)
     hashes: set[str] = field(default_factory=set)
+    bulk: indexes.BulkLoad = field(default_factory=indexes.BulkLoad)
 
 
 def _reject(
@@ -136,33 +139,29 @@ def _store(state: _FileState, accepted: list[Normalized], ids: dict[str, int]) -
     state.rejects = []
 
 
-def _write_batch(state: _FileState, batch: list[Parsed]) -> None:
-    """Normalise a batch, store its compounds and measurements; records that give only an
-    InChIKey wait for the end of the file, when its own structures are in."""
+def _write_batch(state: _FileState, prepared: Prepared) -> None:
+    """Store a prepared batch's compounds (with their fingerprints) and measurements; records
+    that give only an InChIKey wait for the end of the file, when its own structures are in."""
     accepted: list[Normalized] = []
-    for parsed in batch:
-        if parsed.record is None:
-            _reject(state, parsed, parsed.reason or "unreadable record")
-            continue
-        if "\x00" in parsed.raw_text:
-            _reject(state, parsed, "holds a NUL byte (binary data inside the text)")
-            continue
-        try:
-            item = normalize(parsed.record)
-        except (RecordError, InvalidStructureError) as exc:
-            _reject(state, parsed, str(exc))
-            continue
-        if item.identity is None:
+    for parsed, item in zip(prepared.batch, prepared.outcomes, strict=True):
+        if isinstance(item, str):
+            _reject(state, parsed, item)
+        elif item.identity is None:
             state.key_only.append((parsed, item))
         else:
             accepted.append(item)
     written = store.upsert_compounds(
-        state.session, [(n.record, n.identity) for n in accepted], state.run.source_id
+        state.session,
+        [(n.record, n.identity) for n in accepted],
+        state.run.source_id,
+        prepared.fingerprints,
     )
     state.new |= written.new
     state.seen |= set(written.ids)
     state.changes += written.changes
+    state.summary.fingerprints += len(written.new & prepared.fingerprints.keys())
     _store(state, accepted, written.ids)
+    indexes.make_room(state.session, state.bulk, len(state.new))
 
 
 def _resolve_key_only(state: _FileState) -> None:
@@ -196,8 +195,8 @@ def _ensure_source(session: Session, name: str, options: IngestOptions) -> tuple
     return session.execute(select(table.c.id).where(table.c.name == name)).scalar_one(), False
 
 
-def _read(state: _FileState, path: Path, options: IngestOptions, progress) -> None:
-    """Parse every member of the file, writing in batches."""
+def _batches(state: _FileState, path: Path, options: IngestOptions, progress):
+    """Parsed records of every member of the file, in batches of BATCH_SIZE."""
     parse_kwargs: dict[str, Any] = {}
     if state.kind.name == "ir":
         parse_kwargs["index"] = options.structure_index
@@ -213,10 +212,19 @@ def _read(state: _FileState, path: Path, options: IngestOptions, progress) -> No
             if progress is not None:
                 progress(1)
             if len(batch) >= BATCH_SIZE:
-                _write_batch(state, batch)
+                yield batch
                 batch = []
-    _write_batch(state, batch)
+    yield batch
+
+
+def _read(state: _FileState, path: Path, options: IngestOptions, progress) -> None:
+    """Parse, prepare (normalise, fingerprint: in worker processes with options.workers) and
+    write every batch of the file; then the records that gave only an InChIKey."""
+    batches = _batches(state, path, options, progress)
+    for prepared in prepared_batches(batches, options.fingerprints, options.workers):
+        _write_batch(state, prepared)
     _resolve_key_only(state)
+    state.summary.rebuilt_indexes = indexes.restore(state.session, state.bulk)
 
 
 def _finish_run(state: _FileState, started: float) -> None:
@@ -290,7 +298,9 @@ def ingest_file(
     except BaseException:
         savepoint.rollback()
         raise
+    if summary.status != "loaded":
+        summary.fingerprints = 0
     if options.fingerprints and summary.status != "failed":
-        summary.fingerprints = fill_missing(session)
+        summary.fingerprints += fill_missing(session)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -156,9 +156,13 @@ def link_sources(session: Session, compound_ids: list[int], source_id: int) -> i
 
 
 def upsert_compounds(
-    session: Session, items: list[tuple[Record, Identity]], source_id: int
+    session: Session,
+    items: list[tuple[Record, Identity]],
+    source_id: int,
+    fingerprints: dict[str, str] | None = None,
 ) -> CompoundWrite:
-    """Insert new compounds, merge names/ids into existing ones, link all to the source."""
+    """Insert new compounds (with their fingerprint bits by InChIKey, where given), merge
+    names/ids into existing ones, link all to the source."""
     by_key = _gather(items)
     if not by_key:
         return CompoundWrite({}, set(), 0)
@@ -181,6 +185,7 @@ def upsert_compounds(
             "monoisotopic_mass": i.monoisotopic_mass,
             "names": sorted(names)[:MAX_NAMES],
             "external_ids": ext,
+            "fingerprint": (fingerprints or {}).get(key),
         }
         for key, (i, names, ext) in by_key.items()
         if key not in existing

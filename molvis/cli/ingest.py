@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             highlight=False,
         )
     for path in files:
+        options.workers = args.workers if args.workers is not None else auto_workers(path)
         bar = tqdm(
             desc=path.name[:40],
             unit=" rec",
@@ -98,12 +100,46 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         library = refresh_library(quiet=args.json)
         if not args.json:
             console.print(f"library index: {library['spectra']} spectra ({library['seconds']} s)")
+    embedded = None
+    if args.embed and any(s.status == "loaded" for s in summaries):
+        embedded = _embed_structures(args)
     if args.json:
         report = {"files": [s.as_dict() for s in summaries]}
         if library is not None:  # an MS/MS file loaded: the library index was brought up to date
             report["library"] = library
+        if embedded is not None:
+            report["embedded"] = embedded
         print(json.dumps(report, indent=2))
     return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
+
+
+AUTO_WORKERS_BYTES = 8 << 20  # below this, starting processes costs more than they save
+
+
+def auto_workers(path: Path) -> int:
+    """Normalisation processes for a file: one per core for files of 8 MB and more."""
+    return (os.cpu_count() or 1) if path.stat().st_size >= AUTO_WORKERS_BYTES else 0
+
+
+def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
+    """`--embed`: structure vectors of the active model for every new compound, then its HNSW
+    index, so the library is searchable when the command returns."""
+    from tqdm import tqdm
+
+    from molvis.workflows.embedding import embed_backfill
+    from registry.db import session_scope
+    from registry.embeddings import build_hnsw_index
+    from registry.model_store import get_model
+
+    with tqdm(
+        desc="embed structures", unit=" mol", file=sys.stderr, disable=args.json or None
+    ) as bar:
+        counts = embed_backfill(
+            engine(), None, measurements=False, progress=lambda _, n: bar.update(n)
+        )
+    with session_scope(engine()) as session:
+        build_hnsw_index(session, get_model(session, None).id)
+    return counts
 
 
 def add_parsers(sub) -> None:
@@ -136,5 +172,18 @@ def add_parsers(sub) -> None:
         "--no-fingerprints",
         action="store_true",
         help="do not compute fingerprints of new compounds now",
+    )
+    ingest.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes that normalise and fingerprint ahead of the writer "
+        "(default: one per core for files of 8 MB and more, else none)",
+    )
+    ingest.add_argument(
+        "--embed",
+        action="store_true",
+        help="then embed the new structures with the active model and build its index "
+        "(a candidate library searchable in one command)",
     )
     ingest.set_defaults(func=cmd_ingest)

@@ -29,7 +29,8 @@ def embed_backfill(
 ) -> dict[str, int]:
     """Embed what lacks a vector for the model (structures may be limited to one id shard).
     Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
-    a partition is safe. `workers`: featurisation processes (default: half the cores on CPU, all
+    a partition is safe. A large structure backlog is embedded without the model's HNSW index
+    (dropped here, rebuilt by build_hnsw_index after). `workers`: featurisation processes (default: half the cores on CPU, all
     but one with a GPU)."""
     import torch
 
@@ -48,6 +49,9 @@ def embed_backfill(
         with session_scope(engine) as session:
             store.delete_structure_shard(session, info.id, shards, shard)
     if structures:
+        if not shards:  # a whole backfill; shard runs leave the index to the index asset
+            with session_scope(engine) as session:
+                store.drop_hnsw_index_for_backlog(session, info.id)
         with session_scope(engine) as reader:
 
             def write(ids: list[int], vectors) -> None:

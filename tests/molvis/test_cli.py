@@ -1,6 +1,9 @@
+import gzip
+import itertools
 import json
 
 import pytest
+from sqlalchemy import text
 
 from tests.builders import mgf_block, write
 from tests.conftest import molvis, shared
@@ -72,3 +75,19 @@ def test_ir_ingest_from_cli_with_index(engine):
     assert result.returncode == 0, result.stderr
     files = json.loads(result.stdout)["files"]
     assert len(files) == 64 and sum(f["rejected"] for f in files) == 0
+
+
+def test_ingest_embed_makes_a_library_searchable_in_one_command(engine, tmp_path):
+    with gzip.open(shared("library", "test.csv.gz"), "rt") as handle:
+        library = "".join(itertools.islice(handle, 41))
+    path = write(tmp_path, "lib.csv", library)
+    result = molvis("ingest", "structures", str(path), "--source", "moses", "--embed", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["files"][0]["compounds_new"] == 40
+    assert report["embedded"]["structure"] == 40
+    with engine.connect() as conn:
+        names = conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
+        ).scalars()
+        assert any(n.startswith("ix_structure_embedding_hnsw_m") for n in names)

@@ -1,0 +1,110 @@
+"""Structure libraries at scale: normalisation in worker processes gives what the inline path
+gives, and a bulk load drops the fingerprint index and rebuilds it once (or rolls the drop
+back with the load)."""
+
+import gzip
+import itertools
+
+from sqlalchemy import text
+
+from registry import indexes
+from registry.db import session_scope
+from registry.ingest import IngestOptions
+from registry.parsers import ParseError
+from registry.prepare import prepare_batch, prepared_batches
+from registry.sources import TextMember
+from tests.builders import write
+from tests.conftest import count, ingest, shared
+
+INDEX = "ix_compound_fingerprint_hnsw"
+
+
+def _library(n: int) -> str:
+    with gzip.open(shared("library", "test.csv.gz"), "rt") as handle:
+        return "".join(itertools.islice(handle, n + 1))
+
+
+def _indexes(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'compound'"))
+            .scalars()
+            .all()
+        )
+
+
+def test_the_bulk_rule():
+    assert not indexes.is_bulk(50_000, 0)  # a small first load keeps the index
+    assert indexes.is_bulk(50_001, 0)
+    assert indexes.is_bulk(100_001, 1_000_000)
+    assert not indexes.is_bulk(99_999, 1_000_000)  # a tenth of the table or less: insert under it
+
+
+def test_workers_prepare_what_the_inline_path_prepares():
+    from registry.parsers.structures import parse_structures
+
+    text_ = _library(60) + "C1CC(\nc1ccccc1\n"
+    parsed = list(parse_structures(TextMember("lib.csv", "lib.csv", text_)))
+    batches = [parsed[i : i + 25] for i in range(0, len(parsed), 25)]
+    inline = [prepare_batch(b, fingerprints=True) for b in batches]
+    pooled = list(prepared_batches(iter(batches), fingerprints=True, workers=1))
+    assert [p.fingerprints for p in pooled] == [p.fingerprints for p in inline]
+    flat = [o for p in pooled for o in p.outcomes]
+    assert [o if isinstance(o, str) else o.inchikey for o in flat] == [
+        o if isinstance(o, str) else o.inchikey for p in inline for o in p.outcomes
+    ]
+    assert sum(isinstance(o, str) for o in flat) == 1  # the unparsable SMILES, with its reason
+    assert sum(len(p.fingerprints) for p in pooled) == 61
+
+
+def test_bulk_load_drops_the_fingerprint_index_and_rebuilds_it(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 100)
+    path = write(tmp_path, "lib.csv", _library(300))
+    summary = ingest(engine, "structures", path, "moses")
+    assert summary.status == "loaded" and summary.compounds_new == 300
+    assert summary.rebuilt_indexes == [INDEX]
+    assert INDEX in _indexes(engine)
+    assert summary.fingerprints == 300
+    with engine.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM compound WHERE fingerprint IS NULL")).scalar()
+            == 0
+        )
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    "EXPLAIN SELECT id FROM compound ORDER BY fingerprint <%> "
+                    "(SELECT fingerprint FROM compound WHERE id = 1) LIMIT 5"
+                )
+            ).scalars()
+        )
+    assert INDEX in plan  # the rebuilt index answers Tanimoto queries
+    small = ingest(engine, "structures", write(tmp_path, "two.smi", "CCO\nCCN\n"), "lab")
+    assert small.rebuilt_indexes == [] and small.fingerprints == 2
+
+
+def test_a_failed_bulk_load_puts_the_index_back(engine, tmp_path, monkeypatch):
+    import registry.ingest as ingest_module
+
+    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 100)
+
+    def fail(state):
+        raise ParseError(state.run.file_path, "failed after the index was dropped", 1)
+
+    monkeypatch.setattr(ingest_module, "_resolve_key_only", fail)
+    summary = ingest(engine, "structures", write(tmp_path, "lib.csv", _library(300)), "moses")
+    assert summary.status == "failed" and "failed after the index was dropped" in summary.error
+    assert INDEX in _indexes(engine)
+    assert count(engine, "compound") == 0
+
+
+def test_workers_option_loads_the_same_registry(engine, tmp_path):
+    path = write(tmp_path, "lib.csv", _library(120) + "C1CC(\n")
+    summary = ingest(engine, "structures", path, "moses", IngestOptions(workers=2))
+    assert (summary.compounds_new, summary.rejected, summary.fingerprints) == (120, 1, 120)
+    with session_scope(engine) as session:
+        assert session.execute(text("SELECT count(fingerprint) FROM compound")).scalar() == 120
+    assert ingest(engine, "structures", path, "moses", IngestOptions(workers=2)).status == (
+        "unchanged"
+    )
