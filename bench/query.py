@@ -229,6 +229,42 @@ def recall_at(k: int, exact_scores: np.ndarray, found: set[int]) -> float:
     return sum(1 for i in found if exact_scores[i] >= cut) / k
 
 
+BASELINE_SEARCH = "0012_ccs_prediction.py"  # molvis_search() before it ranked first (0013)
+
+
+def _window_before(engine, queries: np.ndarray, masses: list[float], ppm: float) -> dict:
+    """The same mass-window queries through the baseline molvis_search() text, in the same
+    scratch database and run (the function is swapped in, timed, then swapped back)."""
+    import importlib.util
+
+    def function_of(revision_file: str) -> str:
+        path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / revision_file
+        spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.SEARCH_FUNCTION
+
+    with engine.begin() as conn:
+        current = conn.execute(
+            text("SELECT pg_get_functiondef('molvis_search'::regproc)")
+        ).scalar_one()
+        conn.execute(text(function_of(BASELINE_SEARCH)))
+    times = []
+    try:
+        with Session(engine) as session:
+            for q, mass in zip(queries, masses, strict=True):
+                start = time.perf_counter()
+                search(
+                    session,
+                    SearchRequest({"msms": q}, neutral_mass=mass, ppm=ppm, k=20, model="bench"),
+                )
+                times.append(time.perf_counter() - start)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(current))
+    return {**_percentiles(times), "function": BASELINE_SEARCH}
+
+
 def run_size(
     library: Library, queries: np.ndarray, ef_search: list[int], ppm: float, seed: int
 ) -> dict:
@@ -276,12 +312,14 @@ def run_size(
                     }
                 )
             numpy_scan, window, window_sizes, tanimoto, tanimoto_recall = [], [], [], [], []
+            masses: list[float] = []
             session.execute(text(f"SET hnsw.ef_search = {max(ef_search)}"))
             for number, q in enumerate(queries):
                 start = time.perf_counter()
                 np.argsort(-(library.vectors @ q))[:20]
                 numpy_scan.append(time.perf_counter() - start)
                 mass = float(rng.choice(library.masses))
+                masses.append(mass)
                 start = time.perf_counter()
                 filtered = search(
                     session,
@@ -303,6 +341,7 @@ def run_size(
                 if number < TANIMOTO_RECALL_PROBES:
                     exact = _tanimoto(library.fingerprints, library.fingerprints[probe - 1])
                     tanimoto_recall.append(recall_at(20, exact, got))
+        before = _window_before(engine, queries, masses, ppm)
     return {
         "compounds": n,
         "queries": len(queries),
@@ -323,6 +362,7 @@ def run_size(
             "recall_probes": len(tanimoto_recall),
         },
         "numpy_brute_force": _percentiles(numpy_scan),
+        "mass_window_before": before,
     }
 
 

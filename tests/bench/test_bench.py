@@ -61,11 +61,26 @@ def test_query_benchmark_runs_small(engine, tmp_path):
     assert row["compounds"] == 300 and [s["ef_search"] for s in row["fused_hnsw"]] == [40, 400]
     assert all(0 <= s["recall_at_20"] <= 1 for s in row["fused_hnsw"])
     assert row["tanimoto_hnsw"]["recall_probes"] == 5
+    assert row["mass_window_before"]["function"] == "0012_ccs_prediction.py"
+    assert row["mass_window_before"]["p95_ms"] > 0
     assert (tmp_path / "cache" / "library-model-molvis-base-300.npz").exists()
     from bench.report import render
 
     page = render("", tmp_path / "results")
     assert "| 300 | 40 |" in page and "| 300 | 400 |" in page
+
+
+def test_index_sweep_runs_small(engine, tmp_path):
+    out = tmp_path / "index_sweep.json"
+    args = ["--size", "300", "--queries", "5", "--ef-search", "40", "--fetch", "20", "40"]
+    args += ["--variants", "vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64"]
+    run("index_sweep", *args, "--cache", str(tmp_path / "cache"), "--output", str(out))
+    rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64"}
+    assert [s["fetch"] for s in rows["halfvec:m8:ef32"]["sweep"]] == [20, 40]
+    recalls = [s["recall_at_20"] for r in rows.values() for s in r["sweep"]]
+    assert all(0 <= r <= 1 for r in recalls) and max(recalls) > 0.5
+    assert rows["bit:m16:ef64"]["sweep"][0]["recall_probes"] == 5
 
 
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
@@ -164,6 +179,7 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
         "library",
         "ccs",
         "fingerprint_lever",
+        "index_sweep",
     ],
 )
 def test_every_benchmark_has_help(module):

@@ -1,0 +1,200 @@
+"""Which HNSW index answers the open (unfiltered) query and the Tanimoto query at 1M compounds:
+index parameters (m, ef_construction), storage (vector vs halfvec), over-fetch then exact
+re-rank, and hnsw.ef_search, each measured for p50/p95 latency and recall@20 against an exact
+NumPy ranking of the same vectors (ties at the cut counted as found).
+
+Structure queries are the cross-modal ones users send (MassBank MS/MS embeddings against MOSES
+structure embeddings, bench.query's library and cache). Each variant is built, swept and
+dropped in one scratch database, so every row shares the load, the machine and the run."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import text
+
+from bench.common import scratch_database, timed, write_result
+from bench.query import (
+    CHECKPOINT,
+    TANIMOTO_RECALL_PROBES,
+    _load,
+    _percentiles,
+    _tanimoto,
+    build_library,
+    query_vectors,
+    recall_at,
+)
+from registry.embeddings import vector_literal
+from registry.settings import load_settings
+
+K = 20
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One index: 'vector' or 'halfvec' (structure vectors) or 'bit' (fingerprints), m and
+    ef_construction."""
+
+    storage: str
+    m: int
+    ef_construction: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Variant:
+        storage, m, ef = spec.split(":")
+        return cls(storage, int(m.removeprefix("m")), int(ef.removeprefix("ef")))
+
+    @property
+    def name(self) -> str:
+        return f"{self.storage}:m{self.m}:ef{self.ef_construction}"
+
+    @property
+    def expression(self) -> str:
+        return {
+            "vector": "embedding",
+            "halfvec": "(embedding::halfvec(256))",
+            "bit": "fingerprint",
+        }[self.storage]
+
+    def ddl(self) -> str:
+        with_ = f"WITH (m = {self.m}, ef_construction = {self.ef_construction})"
+        if self.storage == "bit":
+            return f"CREATE INDEX ix_sweep ON compound USING hnsw (fingerprint bit_jaccard_ops) {with_}"
+        ops = "halfvec_ip_ops" if self.storage == "halfvec" else "vector_ip_ops"
+        return (
+            f"CREATE INDEX ix_sweep ON structure_embedding USING hnsw ({self.expression} {ops}) "
+            f"{with_} WHERE model_id = 1"
+        )
+
+
+def _structure_sql(variant: Variant, fetch: int) -> str:
+    """The index's `fetch` nearest, re-ranked by the exact (float32) inner product."""
+    cast = "::halfvec(256)" if variant.storage == "halfvec" else ""
+    return f"""
+        SELECT compound_id FROM (
+            SELECT compound_id, embedding FROM structure_embedding WHERE model_id = 1
+            ORDER BY {variant.expression} <#> CAST(:q AS vector){cast} LIMIT {fetch}) s
+        ORDER BY embedding <#> CAST(:q AS vector) LIMIT {K}"""
+
+
+def sweep_structures(conn, variant: Variant, vectors, queries, efs, fetches) -> list[dict]:
+    rows = []
+    for ef in efs:
+        conn.execute(text(f"SET hnsw.ef_search = {ef}"))
+        for fetch in fetches:
+            if fetch > ef:  # an HNSW scan returns at most ef_search rows
+                continue
+            sql = text(_structure_sql(variant, fetch))
+            times, recalls = [], []
+            for q in queries:
+                literal = vector_literal(q)
+                start = time.perf_counter()
+                ids = conn.execute(sql, {"q": literal}).scalars().all()
+                times.append(time.perf_counter() - start)
+                recalls.append(recall_at(K, vectors @ q, {i - 1 for i in ids}))
+            rows.append(
+                {
+                    "ef_search": ef,
+                    "fetch": fetch,
+                    **_percentiles(times),
+                    "recall_at_20": round(float(np.mean(recalls)), 4),
+                }
+            )
+            print(variant.name, rows[-1], flush=True)
+    return rows
+
+
+def sweep_fingerprints(conn, fingerprints, probes, efs) -> list[dict]:
+    sql = text(
+        "SELECT id FROM compound ORDER BY fingerprint <%> "
+        f"(SELECT fingerprint FROM compound WHERE id = :i) LIMIT {K}"
+    )
+    rows = []
+    for ef in efs:
+        conn.execute(text(f"SET hnsw.ef_search = {ef}"))
+        times, recalls = [], []
+        for number, probe in enumerate(probes):
+            start = time.perf_counter()
+            ids = conn.execute(sql, {"i": int(probe)}).scalars().all()
+            times.append(time.perf_counter() - start)
+            if number < TANIMOTO_RECALL_PROBES:
+                exact = _tanimoto(fingerprints, fingerprints[probe - 1])
+                recalls.append(recall_at(K, exact, {i - 1 for i in ids}))
+        rows.append(
+            {
+                "ef_search": ef,
+                **_percentiles(times),
+                "recall_at_20": round(float(np.mean(recalls)), 4),
+                "recall_probes": len(recalls),
+            }
+        )
+        print("fingerprint", rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["vector:m16:ef64", "vector:m32:ef128", "halfvec:m32:ef128", "bit:m16:ef64"],
+        help="STORAGE:mM:efEF (storage vector, halfvec or bit)",
+    )
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[100, 200, 400, 800])
+    parser.add_argument(
+        "--fetch", type=int, nargs="+", default=[20, 40, 100], help="rows the index returns"
+    )
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
+    parser.add_argument("--cache", type=Path, default=load_settings().home / "bench-cache")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    library = build_library(args.size, "model", args.checkpoint, args.cache, args.seed)
+    queries = query_vectors(args.queries, "model", args.checkpoint, args.seed)
+    probes = np.random.default_rng(args.seed).integers(1, args.size + 1, args.queries)
+    rows = []
+    with scratch_database() as engine:
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
+        _load(engine, library)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE compound"))
+            conn.execute(text("ANALYZE structure_embedding"))
+        for variant in map(Variant.parse, args.variants):
+            with engine.connect() as conn:
+                conn.execute(text("SET maintenance_work_mem = '4GB'"))
+                with timed() as build:
+                    conn.execute(text(variant.ddl()))
+                    conn.commit()
+                size = conn.execute(text("SELECT pg_relation_size('ix_sweep')")).scalar()
+                if variant.storage == "bit":
+                    sweep = sweep_fingerprints(conn, library.fingerprints, probes, args.ef_search)
+                else:
+                    sweep = sweep_structures(
+                        conn, variant, library.vectors, queries, args.ef_search, args.fetch
+                    )
+                conn.execute(text("DROP INDEX ix_sweep"))
+                conn.commit()
+            rows.append(
+                {
+                    "variant": variant.name,
+                    "build_seconds": round(build["seconds"], 1),
+                    "size_mb": round(size / 2**20, 1),
+                    "sweep": sweep,
+                }
+            )
+    write_result(
+        "index_sweep",
+        {"compounds": args.size, "queries": args.queries, "rows": rows},
+        args.output,
+    )
+
+
+if __name__ == "__main__":
+    main()
