@@ -70,7 +70,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             highlight=False,
         )
     for path in files:
-        options.workers = args.workers if args.workers is not None else auto_workers(path)
+        options.workers = (
+            args.workers if args.workers is not None else auto_workers(args.kind, path)
+        )
         bar = tqdm(
             desc=path.name[:40],
             unit=" rec",
@@ -113,12 +115,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
 
 
-AUTO_WORKERS_BYTES = 8 << 20  # below this, starting processes costs more than they save
+AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES: below, starting processes costs what they save
 
 
-def auto_workers(path: Path) -> int:
-    """Normalisation processes for a file: one per core for files of 8 MB and more."""
-    return (os.cpu_count() or 1) if path.stat().st_size >= AUTO_WORKERS_BYTES else 0
+def auto_workers(kind: str, path: Path) -> int:
+    """Normalisation processes for a file: one per core for structure libraries of 1 MB and
+    more, where every record is a new structure; none for measurement files, whose records
+    repeat a few structures (normalised once each, cached)."""
+    large = kind == "structures" and path.stat().st_size >= AUTO_WORKERS_BYTES
+    return (os.cpu_count() or 1) if large else 0
 
 
 def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
@@ -178,7 +183,7 @@ def add_parsers(sub) -> None:
         type=int,
         metavar="N",
         help="processes that normalise and fingerprint ahead of the writer "
-        "(default: one per core for files of 8 MB and more, else none)",
+        "(default: one per core for structure files of 1 MB and more, else none)",
     )
     ingest.add_argument(
         "--embed",

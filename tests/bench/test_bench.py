@@ -83,6 +83,17 @@ def test_index_sweep_runs_small(engine, tmp_path):
     assert rows["bit:m16:ef64"]["sweep"][0]["recall_probes"] == 5
 
 
+def test_library_load_runs_small(engine, tmp_path):
+    out = tmp_path / "library_load.json"
+    run("library_load", "--sizes", "300", "--output", str(out))
+    result = json.loads(out.read_text())
+    inline, command = result["rows"]
+    assert (inline["workers"], inline["embed"], command["workers"]) == (0, False, "auto")
+    assert inline["new"] == command["new"] == command["embedded"] == 300
+    assert inline["fingerprinted"] == command["fingerprinted"] == 300
+    assert result["moses_minutes_extrapolated"] > 0
+
+
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     out = tmp_path / "embed.json"
     run(
@@ -180,6 +191,7 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
         "ccs",
         "fingerprint_lever",
         "index_sweep",
+        "library_load",
     ],
 )
 def test_every_benchmark_has_help(module):
