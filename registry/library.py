@@ -217,6 +217,11 @@ def build_index(
         last_id = rows[-1].id
         if progress:
             progress(len(rows), total)
+    return index_spectra(spectra, generation or "")
+
+
+def index_spectra(spectra: list[dict], generation: str) -> LibraryIndex:
+    """The flash entropy index of cleaned spectra (dicts of id, precursor_mz, peaks, mode)."""
     searcher = FlashEntropySearch(
         max_ms2_tolerance_in_da=MAX_FRAGMENT_TOLERANCE, mz_index_step=MZ_INDEX_STEP
     )
@@ -224,7 +229,7 @@ def build_index(
     searcher.metadata = None  # the pickled metadata copy: never kept, never saved
     ids = np.array([s["id"] for s in ordered], dtype=np.int64)
     modes = np.array([s["mode"] for s in ordered], dtype=np.int8)
-    return LibraryIndex(searcher, ids, modes, generation or "", datetime.now(UTC).isoformat())
+    return LibraryIndex(searcher, ids, modes, generation, datetime.now(UTC).isoformat())
 
 
 @dataclass(frozen=True)

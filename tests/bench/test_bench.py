@@ -94,6 +94,16 @@ def test_library_load_runs_small(engine, tmp_path):
     assert result["moses_minutes_extrapolated"] > 0
 
 
+def test_library_scale_runs_small(tmp_path):
+    out = tmp_path / "library_scale.json"
+    run(
+        "library_scale", "--limit", "400", "--sizes", "1000", "--queries", "5", "--output", str(out)
+    )
+    result = json.loads(out.read_text())
+    assert [r["spectra"] for r in result["rows"]] == [400, 1000]
+    assert all(r["identity_ms"]["p95"] > 0 for r in result["rows"])
+
+
 def test_embed_benchmark_runs_small(engine, tmp_path, tiny_checkpoint):
     out = tmp_path / "embed.json"
     run(
@@ -192,6 +202,7 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
         "fingerprint_lever",
         "index_sweep",
         "library_load",
+        "library_scale",
     ],
 )
 def test_every_benchmark_has_help(module):
