@@ -143,10 +143,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--variants",
         nargs="+",
-        default=["vector:m16:ef64", "vector:m32:ef128", "halfvec:m32:ef128", "bit:m16:ef64"],
+        default=[
+            "vector:m16:ef64",
+            "halfvec:m16:ef64",
+            "halfvec:m32:ef128",
+            "halfvec:m48:ef200",
+            "bit:m16:ef64",
+            "bit:m32:ef128",
+        ],
         help="STORAGE:mM:efEF (storage vector, halfvec or bit)",
     )
-    parser.add_argument("--ef-search", type=int, nargs="+", default=[100, 200, 400, 800])
+    parser.add_argument(
+        "--ef-search", type=int, nargs="+", default=[200, 400, 800, 1000], help="at most 1000"
+    )
     parser.add_argument(
         "--fetch", type=int, nargs="+", default=[20, 40, 100], help="rows the index returns"
     )

@@ -229,6 +229,21 @@ def recall_at(k: int, exact_scores: np.ndarray, found: set[int]) -> float:
     return sum(1 for i in found if exact_scores[i] >= cut) / k
 
 
+def _disk_mb(engine) -> dict[str, float]:
+    """On-disk size of what a registry of this size holds: tables (heap + TOAST) and indexes."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("""SELECT pg_table_size('compound'), pg_indexes_size('compound'),
+                           pg_table_size('structure_embedding'),
+                           pg_indexes_size('structure_embedding'),
+                           pg_relation_size('ix_compound_fingerprint_hnsw')""")
+        ).one()
+    names = ["compound", "compound_indexes", "structure_embedding", "structure_embedding_indexes"]
+    sizes = dict(zip([*names, "fingerprint_hnsw"], row, strict=True))
+    sizes["total"] = sum(row[:4])
+    return {k: round(v / 2**20, 1) for k, v in sizes.items()}
+
+
 BASELINE_SEARCH = "0012_ccs_prediction.py"  # molvis_search() before it ranked first (0013)
 
 
@@ -293,6 +308,7 @@ def run_size(
         with timed() as fp_build_t, engine.begin() as conn:
             conn.execute(text("SET maintenance_work_mem = '4GB'"))
             conn.execute(text(fingerprint_index))
+        disk = _disk_mb(engine)
         sweep = []
         with Session(engine) as session:
             for ef in ef_search:
@@ -363,6 +379,7 @@ def run_size(
         },
         "numpy_brute_force": _percentiles(numpy_scan),
         "mass_window_before": before,
+        "disk_mb": disk,
     }
 
 
