@@ -198,11 +198,12 @@ def main(argv: list[str] | None = None) -> None:
                     "sweep": sweep,
                 }
             )
-    write_result(
-        "index_sweep",
-        {"compounds": args.size, "queries": args.queries, "rows": rows},
-        args.output,
-    )
+            # written after every variant: a long sweep stopped early keeps what it measured
+            write_result(
+                "index_sweep",
+                {"compounds": args.size, "queries": args.queries, "rows": rows},
+                args.output,
+            )
 
 
 if __name__ == "__main__":

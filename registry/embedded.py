@@ -89,13 +89,14 @@ def set_password(conn, role: str, password: str) -> None:
     conn.execute(f"ALTER ROLE {ident} WITH LOGIN PASSWORD {literal}")
 
 
-def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> None:
-    """Switch a cluster still on `trust` to password authentication (idempotent)."""
+def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> bool:
+    """Switch a cluster still on `trust` to password authentication (idempotent); True the
+    first time, when the cluster is new."""
     import psycopg
 
     hba = pgdata / "pg_hba.conf"
     if hba.read_text() == HBA:
-        return
+        return False
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:  # still trusted
         set_password(conn, SUPERUSER, secret[SUPERUSER])
         exists = conn.execute(
@@ -106,6 +107,7 @@ def _require_passwords(server, pgdata: Path, secret: dict[str, str]) -> None:
         hba.write_text(HBA)
         conn.execute("SELECT pg_reload_conf()")
     time.sleep(0.2)  # the postmaster reloads its configuration asynchronously
+    return True
 
 
 def _keep_home_private(home: Path) -> None:
@@ -141,6 +143,37 @@ def _clear_dead_postmaster(pgdata: Path) -> None:
     pid_file.unlink(missing_ok=True)
 
 
+DEFAULT_SHARED_BUFFERS = "128MB"  # initdb's, sized for a tiny server
+
+
+def memory_settings(ram_bytes: int) -> dict[str, str]:
+    """Server memory for a registry on this machine: shared buffers a sixth of RAM (128 MB to
+    4 GB; a 1M-compound registry with its HNSW indexes is ~3.5 GB) and the planner told that
+    half of RAM caches files. With initdb's 128 MB, every HNSW query at 1M compounds read most
+    index pages through the kernel (bench/index_sweep.py, docs/SCALING.md)."""
+    mb = ram_bytes // 2**20
+    return {
+        "shared_buffers": f"{min(max(mb // 6, 128), 4096)}MB",
+        "effective_cache_size": f"{max(mb // 2, 512)}MB",
+    }
+
+
+def _size_memory(server, url: URL) -> None:
+    """Give a new cluster the machine's memory settings; shared_buffers needs a restart, done
+    here, before anything else can have connected."""
+    import psycopg
+
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        if conn.execute("SHOW shared_buffers").fetchone()[0] != DEFAULT_SHARED_BUFFERS:
+            return
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        for name, value in memory_settings(ram).items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+    server.stop()
+    server.start()
+
+
 def start(settings: Settings) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 + pgvector server; its registry URL."""
     pgserver = _pgserver()
@@ -155,8 +188,10 @@ def start(settings: Settings) -> str:
         ) from None
     _keep_home_private(settings.home)
     secret = read_secret(settings.home)
-    _require_passwords(server, settings.pgdata, secret)
+    created = _require_passwords(server, settings.pgdata, secret)
     url = _with_password(server.get_uri(), SUPERUSER, secret[SUPERUSER], DATABASE_NAME)
+    if created:
+        _size_memory(server, url)
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 

@@ -163,8 +163,17 @@ class Neighbour:
     tanimoto: float
 
 
+# Search breadth of the fingerprint index: pgvector's default of 40 finds too few of the true
+# nearest at 1M compounds (bench/index_sweep.py); set for the transaction only.
+TANIMOTO_EF_SEARCH = 400
+
+
 def similar_structures(session: Session, inchikey: str, k: int = 10) -> list[Neighbour]:
     """Nearest compounds by the report's fingerprint (Jaccard distance, HNSW-indexed)."""
+    session.execute(
+        text("SELECT set_config('hnsw.ef_search', :ef, true)"),
+        {"ef": str(max(TANIMOTO_EF_SEARCH, 2 * k))},
+    )
     rows = session.execute(
         text("""
         SELECT c.inchikey, c.smiles, c.names[1] AS name,

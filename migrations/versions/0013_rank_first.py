@@ -13,7 +13,11 @@ before ranking (p95 82 ms). Now:
   matches) so each cached plan uses its index (the mass window's B-tree; `left(inchikey, 14)`
   for the library keys) instead of an `x IS NULL OR ...` generic plan, and it keeps each
   candidate's InChIKey, so the ranking reads no compound row but the k it returns;
-- the CCS predicate is called only when a CCS is given.
+- the CCS predicate is called only when a CCS is given;
+- the open (unfiltered) query searches an HNSW index over half-precision copies of the
+  structure vectors (this migration rebuilds each model's index so), with hnsw.ef_search 400
+  unless `molvis.ef_search` says otherwise (pgvector's default of 40 found 53 % of the true
+  top 20 at 1M compounds), and re-ranks the 2k it fetches at full precision.
 
 Results are unchanged (same rows, JSON and variants; scores to float rounding). Scores that
 agree to 6 decimals rank as ties, broken by InChIKey as before: the one-distance score and
@@ -27,6 +31,7 @@ Create Date: 2026-12-03
 import importlib.util
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_rank_first"
@@ -143,14 +148,16 @@ BEGIN
           AND (ccs IS NULL OR molvis_ccs_fits(c.id, ccs, ccs_adduct, ccs_tolerance_pct,
                                               predicted_tol, predictor));
     ELSE
-        -- The fused vector drives the HNSW index (inner product on unit vectors = cosine);
-        -- the compounds the library matched join the index's nearest ones.
-        PERFORM set_config('hnsw.ef_search',
-            greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, 2 * k)::text,
-            true);
+        -- The fused vector drives the model's HNSW index over half-precision copies of the
+        -- vectors (inner product on unit vectors = cosine); its 2k nearest are re-ranked at
+        -- full precision below. molvis.ef_search (default 400) sets the index's search
+        -- breadth; the compounds the library matched join the index's nearest ones.
+        PERFORM set_config('hnsw.ef_search', greatest(
+            coalesce(nullif(current_setting('molvis.ef_search', true), ''), '400')::int,
+            2 * k)::text, true);
         EXECUTE format($q$
-            SELECT ARRAY(SELECT e.compound_id FROM structure_embedding e
-                         WHERE e.model_id = %s ORDER BY e.embedding <#> $1 LIMIT $2)
+            SELECT ARRAY(SELECT e.compound_id FROM structure_embedding e WHERE e.model_id = %s
+                         ORDER BY e.embedding::halfvec(256) <#> $1::halfvec(256) LIMIT $2)
         $q$, model) INTO cand_ids USING l2_normalize(weighted), 2 * k;
         SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.inchikey), '{}')
           INTO cand_ids, cand_keys FROM compound c
@@ -213,9 +220,43 @@ def _function_of(revision_file: str) -> str:
     return module.SEARCH_FUNCTION
 
 
+# Each model's structure index, as this revision builds it (registry.embeddings builds the
+# same for models registered later): HNSW over half-precision copies, half the memory of
+# float32 and at least its recall (bench/index_sweep.py at 1M compounds).
+HALF_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_structure_embedding_half_m{model} ON structure_embedding "
+    "USING hnsw ((embedding::halfvec(256)) halfvec_ip_ops) WITH (m = {m}, ef_construction = {ef}) "
+    "WHERE model_id = {model}"
+)
+FLOAT_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_structure_embedding_hnsw_m{model} ON structure_embedding "
+    "USING hnsw (embedding vector_ip_ops) WHERE model_id = {model}"
+)
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
+
+
+def _indexed_models(prefix: str) -> list[int]:
+    names = op.get_bind().execute(
+        sa.text(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding' "
+            "AND indexname LIKE :p"
+        ),
+        {"p": prefix + "%"},
+    )
+    return [int(name.removeprefix(prefix)) for (name,) in names]
+
+
 def upgrade() -> None:
     op.execute(SEARCH_FUNCTION)
+    op.execute("SET LOCAL maintenance_work_mem = '2GB'")
+    for model in _indexed_models("ix_structure_embedding_hnsw_m"):
+        op.execute(f"DROP INDEX ix_structure_embedding_hnsw_m{model}")
+        op.execute(HALF_INDEX.format(model=model, m=HNSW_M, ef=HNSW_EF_CONSTRUCTION))
 
 
 def downgrade() -> None:
     op.execute(_function_of("0012_ccs_prediction.py"))
+    op.execute("SET LOCAL maintenance_work_mem = '2GB'")
+    for model in _indexed_models("ix_structure_embedding_half_m"):
+        op.execute(f"DROP INDEX ix_structure_embedding_half_m{model}")
+        op.execute(FLOAT_INDEX.format(model=model))

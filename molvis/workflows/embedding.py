@@ -10,9 +10,8 @@ from sqlalchemy import Engine
 from molvis.workflows.model_loading import load_model
 from registry import embeddings as store
 from registry.db import session_scope
+from registry.embeddings import EMBED_DIM
 from registry.measurements import CcsRow, IrRow
-
-EMBED_DIM = 256  # the width of the registry's vector columns
 
 
 def embed_backfill(

@@ -90,4 +90,4 @@ def test_ingest_embed_makes_a_library_searchable_in_one_command(engine, tmp_path
         names = conn.execute(
             text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
         ).scalars()
-        assert any(n.startswith("ix_structure_embedding_hnsw_m") for n in names)
+        assert any(n.startswith("ix_structure_embedding_half_m") for n in names)

@@ -66,3 +66,38 @@ def test_head_holds_the_search_function_written_whole(migrated_engine):
     finally:
         migrate.upgrade(engine=migrated_engine)
     assert _search_function(migrated_engine) == at_head
+
+
+def _structure_indexes(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
+            ).scalars()
+        )
+
+
+def test_0013_rebuilds_each_model_index_at_half_precision(migrated_engine):
+    """A registry indexed before 0013 (float32 HNSW per model) gets the half-precision index
+    molvis_search() now queries; going down gives the float32 one back."""
+    migrate.downgrade("0012_ccs_prediction", engine=migrated_engine)
+    try:
+        with migrated_engine.begin() as conn:
+            conn.execute(
+                text(
+                    "CREATE INDEX ix_structure_embedding_hnsw_m7 ON structure_embedding "
+                    "USING hnsw (embedding vector_ip_ops) WHERE model_id = 7"
+                )
+            )
+        migrate.upgrade(engine=migrated_engine)
+        indexes = _structure_indexes(migrated_engine)
+        assert "ix_structure_embedding_half_m7" in indexes
+        assert "ix_structure_embedding_hnsw_m7" not in indexes
+        migrate.downgrade("0012_ccs_prediction", engine=migrated_engine)
+        indexes = _structure_indexes(migrated_engine)
+        assert "ix_structure_embedding_hnsw_m7" in indexes
+        assert "ix_structure_embedding_half_m7" not in indexes
+    finally:
+        migrate.upgrade(engine=migrated_engine)
+        with migrated_engine.begin() as conn:
+            conn.execute(text("DROP INDEX IF EXISTS ix_structure_embedding_half_m7"))
