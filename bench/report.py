@@ -8,6 +8,11 @@ from pathlib import Path
 
 from bench.ccs import ccs_section
 from bench.common import RESULTS, markdown_table
+from bench.scale_report import (
+    index_sweep_section,
+    library_load_section,
+    library_scale_section,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,6 +116,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
                 [
                     "compounds",
                     "mass window p50/p95 ms (mean candidates)",
+                    "same, 0012's function p50/p95 ms",
                     "Tanimoto HNSW p50/p95 ms",
                     "Tanimoto recall@20 (ef_search)",
                     "NumPy brute force p50/p95 ms",
@@ -118,12 +124,16 @@ def render(notes: str, results: Path = RESULTS) -> str:
                     "HNSW build s",
                     "HNSW MB",
                     "fingerprint HNSW build s",
+                    "tables + indexes MB",
                 ],
                 [
                     [
                         x["compounds"],
                         f"{x['mass_window']['p50_ms']} / {x['mass_window']['p95_ms']} "
                         f"({x['mass_window']['mean_candidates']})",
+                        f"{x['mass_window_before']['p50_ms']} / {x['mass_window_before']['p95_ms']}"
+                        if "mass_window_before" in x
+                        else "-",
                         f"{x['tanimoto_hnsw']['p50_ms']} / {x['tanimoto_hnsw']['p95_ms']}",
                         f"{x['tanimoto_hnsw']['recall_at_20']} ({x['tanimoto_hnsw']['ef_search']})",
                         f"{x['numpy_brute_force']['p50_ms']} / {x['numpy_brute_force']['p95_ms']}",
@@ -131,12 +141,13 @@ def render(notes: str, results: Path = RESULTS) -> str:
                         x["hnsw_build_seconds"],
                         x["hnsw_size_mb"],
                         x["fingerprint_hnsw_build_seconds"],
+                        x.get("disk_mb", {}).get("total", "-"),
                     ]
                     for x in r["rows"]
                 ],
             ),
             "",
-            "Fused HNSW query (`molvis_search`, no filter, k = 20) by `hnsw.ef_search`; recall@20"
+            "Fused HNSW query (`molvis_search`, no filter, k = 20) by `molvis.ef_search`; recall@20"
             " against the exact NumPy ranking of the same vectors, ties at the cut counted as found:",
             "",
             markdown_table(
@@ -149,6 +160,15 @@ def render(notes: str, results: Path = RESULTS) -> str:
             ),
             "",
         ]
+    if r := _load(results, "index_sweep"):
+        parts += ["## HNSW index sweep at 1M compounds", ""]
+        parts += index_sweep_section(r, "shared_buffers sized to the machine (4 GB)")
+        if before := _load(results, "index_sweep_128mb"):
+            parts += index_sweep_section(before, "shared_buffers 128 MB (initdb's)")
+    if r := _load(results, "library_load"):
+        parts += library_load_section(r)
+    if r := _load(results, "library_scale"):
+        parts += library_scale_section(r)
     if r := _load(results, "accuracy"):
         rows = [
             [

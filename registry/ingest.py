@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -26,7 +25,7 @@ from registry.parsers import ParseError
 from registry.parsers.ir import StructureIndex
 from registry.prepare import Prepared, prepared_batches
 from registry.records import Parsed
-from registry.schema import IngestRun, Source
+from registry.schema import IngestRun
 from registry.sources import sha256_of
 
 BATCH_SIZE = 2000
@@ -182,19 +181,6 @@ def _resolve_key_only(state: _FileState) -> None:
     _store(state, accepted, ids)
 
 
-def _ensure_source(session: Session, name: str, options: IngestOptions) -> tuple[int, bool]:
-    table = Source.__table__
-    created = session.execute(
-        pg_insert(table)
-        .values(name=name, licence=options.licence, origin=options.origin)
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(table.c.id)
-    ).scalar()
-    if created is not None:
-        return created, True
-    return session.execute(select(table.c.id).where(table.c.name == name)).scalar_one(), False
-
-
 def _batches(state: _FileState, path: Path, options: IngestOptions, progress):
     """Parsed records of every member of the file, in batches of BATCH_SIZE."""
     parse_kwargs: dict[str, Any] = {}
@@ -266,7 +252,9 @@ def ingest_file(
     savepoint = session.begin_nested()
     try:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK})
-        source_id, source_created = _ensure_source(session, source, options)
+        source_id, source_created = store.ensure_source(
+            session, source, options.licence, options.origin
+        )
         file_sha = sha256_of(path)
         run = IngestRun(
             kind=kind,

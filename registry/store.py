@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from registry.bulk import copy_insert
 from registry.chem import Identity
 from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
-from registry.schema import Compound, CompoundSource
+from registry.schema import Compound, CompoundSource, Source
 
 MAX_NAMES = 20
 MEASUREMENT_COLUMNS: dict[type, tuple[str, ...]] = {
@@ -140,6 +140,22 @@ def _merge_existing(session: Session, existing: dict, by_key: dict) -> int:
             merges,
         )
     return len(merges)
+
+
+def ensure_source(
+    session: Session, name: str, licence: str | None, origin: str | None
+) -> tuple[int, bool]:
+    """The source's id, and whether this call created it."""
+    table = Source.__table__
+    created = session.execute(
+        pg_insert(table)
+        .values(name=name, licence=licence, origin=origin)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(table.c.id)
+    ).scalar()
+    if created is not None:
+        return created, True
+    return session.execute(select(table.c.id).where(table.c.name == name)).scalar_one(), False
 
 
 def link_sources(session: Session, compound_ids: list[int], source_id: int) -> int:

@@ -1,0 +1,104 @@
+"""BENCHMARKS.md sections of the scale benchmarks: the HNSW index sweep, a structure library
+from file to searchable, and library search to 1M spectra (bench.report puts them in)."""
+
+from __future__ import annotations
+
+from bench.common import markdown_table
+
+
+def index_sweep_section(run: dict, title: str) -> list[str]:
+    """One table per sweep run: a row per variant and (ef_search, fetch) point."""
+    rows = []
+    for variant in run["rows"]:
+        for point in variant["sweep"]:
+            rows.append(
+                [
+                    variant["variant"],
+                    variant["build_seconds"] if variant["build_seconds"] is not None else "-",
+                    variant["size_mb"] if variant["size_mb"] is not None else "-",
+                    point["ef_search"],
+                    point.get("fetch", "-"),
+                    point["p50_ms"],
+                    point["p95_ms"],
+                    point["recall_at_20"],
+                ]
+            )
+    parts = [f"### {title}", ""]
+    if run.get("note"):
+        parts += [run["note"], ""]
+    header = ["index", "build s", "MB", "ef_search", "fetch", "p50 ms", "p95 ms", "recall@20"]
+    return [*parts, markdown_table(header, rows), ""]
+
+
+def library_load_section(run: dict) -> list[str]:
+    rows = [
+        [
+            x["compounds"],
+            x["workers"],
+            "yes" if x["embed"] else "no",
+            x["ingest_seconds"],
+            x["ingest_per_s"],
+            x.get("embed_and_index_seconds", "-"),
+            x["command_seconds"],
+            x["file_to_searchable_per_s"] if x["embed"] else "-",
+            ", ".join(x["rebuilt_indexes"]) or "-",
+            x["peak_rss_mb"],
+        ]
+        for x in run["rows"]
+    ]
+    header = [
+        "structures",
+        "workers",
+        "--embed",
+        "ingest s",
+        "ingest /s",
+        "embed + index s",
+        "command s",
+        "file to searchable /s",
+        "indexes rebuilt",
+        "peak RSS MB",
+    ]
+    return [
+        f"## A structure library from file to searchable ({run['machine']['date']}, "
+        f"{run['cores']} cores)",
+        "",
+        markdown_table(header, rows),
+        "",
+        f"1.94M MOSES structures at the measured rate: {run['moses_minutes_extrapolated']} min "
+        f"(**extrapolated**: {run['extrapolation']}).",
+        "",
+    ]
+
+
+def library_scale_section(run: dict) -> list[str]:
+    rows = [
+        [
+            x["spectra"],
+            x["build_seconds"],
+            x["peak_rss_growth_mb"],
+            x["identity_ms"]["mean"],
+            x["identity_ms"]["p95"],
+            x["hybrid_ms"]["mean"],
+            x["hybrid_ms"]["p95"],
+        ]
+        for x in run["rows"]
+    ]
+    header = [
+        "spectra",
+        "build s",
+        "RSS growth MB",
+        "identity mean ms",
+        "identity p95 ms",
+        "hybrid mean ms",
+        "hybrid p95 ms",
+    ]
+    return [
+        f"## Spectral library search to 1M spectra ({run['machine']['date']}, "
+        f"{run['queries']} queries, {run['ppm']} ppm)",
+        "",
+        f"The first row is the {run['real_spectra']} real MassBank spectra; beyond them, "
+        f"replicas: {run['replicas']}.",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
