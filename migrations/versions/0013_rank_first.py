@@ -15,9 +15,11 @@ before ranking (p95 82 ms). Now:
   candidate's InChIKey, so the ranking reads no compound row but the k it returns;
 - the CCS predicate is called only when a CCS is given;
 - the open (unfiltered) query searches an HNSW index over half-precision copies of the
-  structure vectors (this migration rebuilds each model's index so), with hnsw.ef_search 400
-  unless `molvis.ef_search` says otherwise (pgvector's default of 40 found 53 % of the true
-  top 20 at 1M compounds), and re-ranks the 2k it fetches at full precision.
+  structure vectors (this migration rebuilds each model's index so), with hnsw.ef_search 800
+  unless `molvis.ef_search` says otherwise, and re-ranks the 2k it fetches at full precision.
+  Cross-modal queries lie far from every structure vector: at 1M compounds pgvector's default
+  of 40 found 53 % of the true top 20, 400 found 82-98 % and 800 91-99 % depending on the
+  build (bench/index_sweep.py); recall first, since a missed structure is silently missed.
 
 Results are unchanged (same rows, JSON and variants; scores to float rounding). Scores that
 agree to 6 decimals rank as ties, broken by InChIKey as before: the one-distance score and
@@ -150,10 +152,10 @@ BEGIN
     ELSE
         -- The fused vector drives the model's HNSW index over half-precision copies of the
         -- vectors (inner product on unit vectors = cosine); its 2k nearest are re-ranked at
-        -- full precision below. molvis.ef_search (default 400) sets the index's search
+        -- full precision below. molvis.ef_search (default 800) sets the index's search
         -- breadth; the compounds the library matched join the index's nearest ones.
         PERFORM set_config('hnsw.ef_search', greatest(
-            coalesce(nullif(current_setting('molvis.ef_search', true), ''), '400')::int,
+            coalesce(nullif(current_setting('molvis.ef_search', true), ''), '800')::int,
             2 * k)::text, true);
         EXECUTE format($q$
             SELECT ARRAY(SELECT e.compound_id FROM structure_embedding e WHERE e.model_id = %s
