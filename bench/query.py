@@ -247,37 +247,74 @@ def _disk_mb(engine) -> dict[str, float]:
 BASELINE_SEARCH = "0012_ccs_prediction.py"  # molvis_search() before it ranked first (0013)
 
 
-def _window_before(engine, queries: np.ndarray, masses: list[float], ppm: float) -> dict:
-    """The same mass-window queries through the baseline molvis_search() text, in the same
-    scratch database and run (the function is swapped in, timed, then swapped back)."""
+def _function_of(revision_file: str) -> str:
     import importlib.util
 
-    def function_of(revision_file: str) -> str:
-        path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / revision_file
-        spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.SEARCH_FUNCTION
+    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / revision_file
+    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SEARCH_FUNCTION
 
+
+def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, rounds: int = 2):
+    """The same mass-window queries through the shipped molvis_search() and the baseline's
+    text, in one scratch database: a warm-up pass first (the first pass over 600 random
+    windows reads cold pages), then `rounds` alternating rounds of each, timed."""
     with engine.begin() as conn:
-        current = conn.execute(
+        shipped = conn.execute(
             text("SELECT pg_get_functiondef('molvis_search'::regproc)")
         ).scalar_one()
-        conn.execute(text(function_of(BASELINE_SEARCH)))
-    times = []
-    try:
+    texts = {"shipped": shipped, "baseline": _function_of(BASELINE_SEARCH)}
+
+    def one_pass() -> list[float]:
+        times = []
         with Session(engine) as session:
             for q, mass in zip(queries, masses, strict=True):
-                start = time.perf_counter()
-                search(
-                    session,
-                    SearchRequest({"msms": q}, neutral_mass=mass, ppm=ppm, k=20, model="bench"),
+                request = SearchRequest(
+                    {"msms": q}, neutral_mass=mass, ppm=ppm, k=20, model="bench"
                 )
+                start = time.perf_counter()
+                search(session, request)
                 times.append(time.perf_counter() - start)
+        return times
+
+    one_pass()
+    times: dict[str, list[float]] = {"shipped": [], "baseline": []}
+    try:
+        for _ in range(rounds):
+            for name in ("baseline", "shipped"):
+                with engine.begin() as conn:
+                    conn.execute(text(texts[name]))
+                times[name] += one_pass()
     finally:
         with engine.begin() as conn:
-            conn.execute(text(current))
-    return {**_percentiles(times), "function": BASELINE_SEARCH}
+            conn.execute(text(shipped))
+    shipped_t, baseline_t = _percentiles(times["shipped"]), _percentiles(times["baseline"])
+    return {
+        "shipped": shipped_t,
+        "baseline": {**baseline_t, "function": BASELINE_SEARCH},
+        "p95_ratio": round(shipped_t["p95_ms"] / baseline_t["p95_ms"], 2),
+        "rounds": rounds,
+    }
+
+
+def run_window_only(library: Library, queries: np.ndarray, ppm: float, seed: int) -> dict:
+    """Only the warm mass-window A/B (no HNSW index is built: the window path uses none)."""
+    rng = np.random.default_rng(seed)
+    with scratch_database() as engine:
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
+        _load(engine, library)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE compound"))
+            conn.execute(text("ANALYZE structure_embedding"))
+        masses = [float(rng.choice(library.masses)) for _ in queries]
+        return {
+            "compounds": len(library.smiles),
+            "ppm": ppm,
+            **window_ab(engine, queries, masses, ppm),
+        }
 
 
 def run_size(
@@ -358,7 +395,7 @@ def run_size(
                 if number < TANIMOTO_RECALL_PROBES:
                     exact = _tanimoto(library.fingerprints, library.fingerprints[probe - 1])
                     tanimoto_recall.append(recall_at(20, exact, got))
-        before = _window_before(engine, queries, masses, ppm)
+        window_warm = window_ab(engine, queries, masses, ppm)
     return {
         "compounds": n,
         "queries": len(queries),
@@ -379,7 +416,7 @@ def run_size(
             "recall_probes": len(tanimoto_recall),
         },
         "numpy_brute_force": _percentiles(numpy_scan),
-        "mass_window_before": before,
+        "mass_window_warm": window_warm,  # shipped vs 0012's function, warm, alternating
         "disk_mb": disk,
     }
 
@@ -396,6 +433,11 @@ def main(argv: list[str] | None = None) -> None:
         help="molvis.ef_search values to sweep (recall and latency of each)",
     )
     parser.add_argument("--ppm", type=float, default=10.0)
+    parser.add_argument(
+        "--window-only",
+        action="store_true",
+        help="only the warm mass-window A/B against 0012's function (query_window.json)",
+    )
     parser.add_argument("--vectors", choices=["model", "random"], default="model")
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)
     parser.add_argument(
@@ -411,8 +453,14 @@ def main(argv: list[str] | None = None) -> None:
     queries = query_vectors(args.queries, args.vectors, args.checkpoint, args.seed)
     rows = []
     for n in sorted(args.sizes):
-        rows.append(run_size(library.head(n), queries, args.ef_search, args.ppm, args.seed))
+        if args.window_only:
+            rows.append(run_window_only(library.head(n), queries, args.ppm, args.seed))
+        else:
+            rows.append(run_size(library.head(n), queries, args.ef_search, args.ppm, args.seed))
         print(rows[-1], flush=True)
+    if args.window_only:
+        write_result("query_window", {"rows": rows}, args.output)
+        return
     described = {
         "model": f"structure embeddings of MOSES library compounds by {args.checkpoint.name}; "
         "queries: MassBank MS/MS embeddings",
