@@ -55,10 +55,11 @@ def replicated(spectra: list[dict], size: int, seed: int) -> list[dict]:
     while len(out) < size:
         s = spectra[(len(out)) % len(spectra)]
         offset = float(rng.uniform(-OFFSET_DA, OFFSET_DA))
-        peaks = s["peaks"].copy()
-        peaks[:, 0] += rng.normal(0, JITTER_DA, len(peaks)).astype(np.float32)
-        peaks = peaks[np.argsort(peaks[:, 0])]
-        precursor = max(s["precursor_mz"] + offset, float(peaks[-1, 0]) + 2)
+        mz = s["peaks"][:, 0] + rng.normal(0, JITTER_DA, len(s["peaks"])).astype(np.float32)
+        precursor = max(s["precursor_mz"] + offset, float(mz.max()) + 2)
+        peaks = clean_peaks(mz, s["peaks"][:, 1], precursor)  # re-sorted, close peaks merged
+        if not len(peaks):
+            continue
         out.append(
             {"id": len(out) + 1, "precursor_mz": precursor, "peaks": peaks, "mode": s["mode"]}
         )
