@@ -149,8 +149,8 @@ DEFAULT_SHARED_BUFFERS = "128MB"  # initdb's, sized for a tiny server
 def memory_settings(ram_bytes: int) -> dict[str, str]:
     """Server memory for a registry on this machine: shared buffers a sixth of RAM (128 MB to
     4 GB; a 1M-compound registry with its HNSW indexes is ~3.5 GB) and the planner told that
-    half of RAM caches files. With initdb's 128 MB, every HNSW query at 1M compounds read most
-    index pages through the kernel (bench/index_sweep.py, docs/SCALING.md)."""
+    half of RAM caches files. initdb's 128 MB holds a tenth of a 1M registry's two HNSW
+    indexes (1.3 GB), so most of their pages were read through the kernel."""
     mb = ram_bytes // 2**20
     return {
         "shared_buffers": f"{min(max(mb // 6, 128), 4096)}MB",
