@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -66,6 +67,16 @@ def copy_compounds(cursor, rows: Iterable[tuple[str, str, float, str | None]]) -
     ) as copy:
         for i, (smiles, formula, mass, bits) in enumerate(rows):
             copy.write_row((i + 1, stand_in_inchikey(i), "-", smiles, formula, mass, bits))
+
+
+def latency_stats(values_ms: list[float]) -> dict[str, float]:
+    """Mean, p50 and p95 of latencies in ms."""
+    v = np.asarray(values_ms)
+    return {
+        "mean": round(float(v.mean()), 3),
+        "p50": round(float(np.percentile(v, 50)), 3),
+        "p95": round(float(np.percentile(v, 95)), 3),
+    }
 
 
 def peak_rss_mb() -> float:

@@ -21,10 +21,10 @@ from bench.common import scratch_database, timed, write_result
 from bench.query import (
     CHECKPOINT,
     TANIMOTO_RECALL_PROBES,
-    _load,
     _percentiles,
     _tanimoto,
     build_library,
+    load_without_indexes,
     query_vectors,
     recall_at,
 )
@@ -179,12 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     cuts = exact_cuts(library.vectors, queries)
     rows = []
     with scratch_database() as engine:
-        with engine.begin() as conn:
-            conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
-        _load(engine, library)
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE compound"))
-            conn.execute(text("ANALYZE structure_embedding"))
+        if load_without_indexes(engine, library) != 1:
+            raise RuntimeError("the sweep's index DDL assumes model id 1 in a fresh database")
         for variant in map(Variant.parse, args.variants):
             with engine.connect() as conn:
                 conn.execute(text("SET maintenance_work_mem = '4GB'"))

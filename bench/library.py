@@ -20,7 +20,7 @@ import numpy as np
 from matchms.similarity import CosineGreedy
 from sqlalchemy import text
 
-from bench.common import peak_rss_mb, timed, write_result
+from bench.common import latency_stats, peak_rss_mb, timed, write_result
 from registry.db import get_engine, session_scope
 from registry.library import LibraryOptions, build_index, clean_peaks
 from registry.measurements import read_measurements
@@ -95,21 +95,12 @@ def search_speed(n: int, ppm: float, seed: int) -> dict:
         "index_build_seconds": round(build["seconds"], 2),
         "queries": len(prepared),
         "mean_window_pairs": round(pairs / max(len(prepared), 1), 1),
-        "flash_identity_ms": _stats(identity_ms),
-        "flash_hybrid_ms": _stats(hybrid_ms),
-        "matchms_cosine_greedy_ms": _stats(cosine_ms),
+        "flash_identity_ms": latency_stats(identity_ms),
+        "flash_hybrid_ms": latency_stats(hybrid_ms),
+        "matchms_cosine_greedy_ms": latency_stats(cosine_ms),
         "cosine_over_flash_identity": round(np.mean(cosine_ms) / np.mean(identity_ms), 1),
         "top1_same_compound_as_cosine": round(agree / max(len(prepared), 1), 3),
         "peak_rss_mb": round(peak_rss_mb()),
-    }
-
-
-def _stats(values: list[float]) -> dict:
-    v = np.asarray(values)
-    return {
-        "mean": round(float(v.mean()), 3),
-        "p50": round(float(np.percentile(v, 50)), 3),
-        "p95": round(float(np.percentile(v, 95)), 3),
     }
 
 

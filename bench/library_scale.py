@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import SHARED, peak_rss_mb, timed, write_result
+from bench.common import SHARED, latency_stats, peak_rss_mb, timed, write_result
 from registry.library import LibraryOptions, clean_peaks, index_spectra, polarity
 from registry.parsers.msms import parse_msms
 from registry.sources import iter_members
@@ -66,15 +66,6 @@ def replicated(spectra: list[dict], size: int, seed: int) -> list[dict]:
     return out
 
 
-def _stats(values: list[float]) -> dict:
-    v = np.asarray(values)
-    return {
-        "mean": round(float(v.mean()), 3),
-        "p50": round(float(np.percentile(v, 50)), 3),
-        "p95": round(float(np.percentile(v, 95)), 3),
-    }
-
-
 def measure(spectra: list[dict], queries: list[dict], ppm: float) -> dict:
     options = LibraryOptions()
     rss = peak_rss_mb()
@@ -92,8 +83,8 @@ def measure(spectra: list[dict], queries: list[dict], ppm: float) -> dict:
         "spectra": len(spectra),
         "build_seconds": round(build["seconds"], 1),
         "peak_rss_growth_mb": round(peak_rss_mb() - rss),
-        "identity_ms": _stats(identity_ms),
-        "hybrid_ms": _stats(hybrid_ms),
+        "identity_ms": latency_stats(identity_ms),
+        "hybrid_ms": latency_stats(hybrid_ms),
     }
     print(row, flush=True)
     return row

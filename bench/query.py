@@ -299,16 +299,23 @@ def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, roun
     }
 
 
+def load_without_indexes(engine, library: Library) -> int:
+    """COPY the library into a scratch registry with no HNSW index (each caller builds the
+    ones it measures), analysed; returns the model id."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
+    model_id = _load(engine, library)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE compound"))
+        conn.execute(text("ANALYZE structure_embedding"))
+    return model_id
+
+
 def run_window_only(library: Library, queries: np.ndarray, ppm: float, seed: int) -> dict:
     """Only the warm mass-window A/B (no HNSW index is built: the window path uses none)."""
     rng = np.random.default_rng(seed)
     with scratch_database() as engine:
-        with engine.begin() as conn:
-            conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
-        _load(engine, library)
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE compound"))
-            conn.execute(text("ANALYZE structure_embedding"))
+        load_without_indexes(engine, library)
         masses = [float(rng.choice(library.masses)) for _ in queries]
         return {
             "compounds": len(library.smiles),

@@ -23,9 +23,9 @@ MUTANTS = {
     "filtered path: ppm window 10x wider": (
         SEARCH,
         "BETWEEN neutral_mass * (1 - ppm * 1e-6)\n"
-        "                                          AND neutral_mass * (1 + ppm * 1e-6)",
+        "                                      AND neutral_mass * (1 + ppm * 1e-6)",
         "BETWEEN neutral_mass * (1 - ppm * 1e-5)\n"
-        "                                          AND neutral_mass * (1 + ppm * 1e-5)",
+        "                                      AND neutral_mass * (1 + ppm * 1e-5)",
     ),
     "fused score not divided by the weight sum": (
         SEARCH,
@@ -69,7 +69,7 @@ MUTANTS = {
     ),
     "formula filter dropped": (
         SEARCH,
-        "AND neutral_mass * (1 + ppm * 1e-6)\n              AND (formula IS NULL OR c.formula = formula)",
+        "AND neutral_mass * (1 + ppm * 1e-6)\n          AND (formula IS NULL OR c.formula = formula)",
         "AND neutral_mass * (1 + ppm * 1e-6)",
     ),
     "confident match: matched peaks ignored": (SEARCH, "lib.lpeaks >= library_min_peaks", "TRUE"),
