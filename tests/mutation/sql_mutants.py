@@ -72,6 +72,11 @@ MUTANTS = {
         "AND neutral_mass * (1 + ppm * 1e-6)\n          AND (formula IS NULL OR c.formula = formula)",
         "AND neutral_mass * (1 + ppm * 1e-6)",
     ),
+    "mass window: source filter dropped": (
+        SEARCH,
+        "AND (formula IS NULL OR c.formula = formula)\n          AND (sources IS NULL OR EXISTS (",
+        "AND (formula IS NULL OR c.formula = formula)\n          AND (true OR EXISTS (",
+    ),
     "confident match: matched peaks ignored": (SEARCH, "lib.lpeaks >= library_min_peaks", "TRUE"),
     "confident matches not ranked first": (
         SEARCH,

@@ -94,10 +94,16 @@ def test_ccs_formula_and_source_filters(library):
             ),
         )
         formula = search(session, SearchRequest({"msms": q}, formula="C6H6"))
+        # a window wide enough for caffeine (194.08) and the dimethylxanthines (180.06)
+        wide = {"neutral_mass": 187.0, "ppm": 50_000}
+        window_formula = search(session, SearchRequest({"msms": q}, **wide, formula="C7H8N4O2"))
+        window_sources = search(session, SearchRequest({"msms": q}, **wide, sources=["ccs-lab"]))
         sourced = search(session, SearchRequest({"msms": q}, sources=["ccs-lab"]))
     # theobromine's measured 200 A^2 is outside 140 +- 3 %; paraxanthine has no CCS: kept
     assert names(ccs) == ["paraxanthine", "theophylline"]
     assert names(formula) == ["benzene"]
+    assert sorted(names(window_formula)) == ["paraxanthine", "theobromine", "theophylline"]
+    assert sorted(names(window_sources)) == ["theobromine", "theophylline"]
     assert sorted(names(sourced)) == ["theobromine", "theophylline"]
 
 
