@@ -183,7 +183,7 @@ def build_hnsw_index(session: Session, model_id: int) -> str:
 
 def drop_hnsw_index_for_backlog(session: Session, model_id: int) -> bool:
     """Drop the model's HNSW index when the structures still to embed make a bulk load
-    (registry.indexes.is_bulk); build_hnsw_index puts it back after the backfill."""
+    (registry.indexes.is_bulk); True when dropped, for the backfill to rebuild it after."""
     missing, held = session.execute(
         text("""SELECT (SELECT count(*) FROM compound c WHERE NOT EXISTS (
                             SELECT 1 FROM structure_embedding e

@@ -3,8 +3,8 @@ fingerprint each batch's structures, inline or in worker processes a few batches
 
 The RDKit work (InChI, fingerprint: ~2 ms per structure) is what bounds a structure-library
 ingest; the writer (COPY) is a small share. With `workers`, that work runs in processes
-while the main process writes, and at most `workers + 1` batches are in flight, so memory
-stays flat however long the file is."""
+while the main process writes, and at most `workers + 1` batches are in flight, so this stage
+holds a bounded share of the file (the readers still take each file's whole text)."""
 
 from __future__ import annotations
 

@@ -28,9 +28,9 @@ def embed_backfill(
 ) -> dict[str, int]:
     """Embed what lacks a vector for the model (structures may be limited to one id shard).
     Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
-    a partition is safe. A large structure backlog is embedded without the model's HNSW index
-    (dropped here, rebuilt by build_hnsw_index after). `workers`: featurisation processes (default: half the cores on CPU, all
-    but one with a GPU)."""
+    a partition is safe. A whole backfill of a large structure backlog runs without the
+    model's HNSW index, dropped and rebuilt here. `workers`: featurisation processes (default:
+    half the cores on CPU, all but one with a GPU)."""
     import torch
 
     from models.data import msms_input
@@ -48,9 +48,10 @@ def embed_backfill(
         with session_scope(engine) as session:
             store.delete_structure_shard(session, info.id, shards, shard)
     if structures:
+        dropped = False
         if not shards:  # a whole backfill; shard runs leave the index to the index asset
             with session_scope(engine) as session:
-                store.drop_hnsw_index_for_backlog(session, info.id)
+                dropped = store.drop_hnsw_index_for_backlog(session, info.id)
         with session_scope(engine) as reader:
 
             def write(ids: list[int], vectors) -> None:
@@ -67,6 +68,9 @@ def embed_backfill(
             )
         counts["structure"] = done.embedded
         counts["structure_skipped"] = done.skipped
+        if dropped:  # put back what this backfill dropped, whoever called it
+            with session_scope(engine) as session:
+                store.build_hnsw_index(session, info.id)
     if not measurements:
         return counts
     for modality in ("msms", "ir", "ccs"):

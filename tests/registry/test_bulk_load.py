@@ -108,3 +108,17 @@ def test_workers_option_loads_the_same_registry(engine, tmp_path):
     assert ingest(engine, "structures", path, "moses", IngestOptions(workers=2)).status == (
         "unchanged"
     )
+
+
+def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monkeypatch):
+    from molvis.workflows.embedding import embed_backfill
+
+    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 10)
+    ingest(engine, "structures", write(tmp_path, "lib.csv", _library(30)), "moses")
+    counts = embed_backfill(engine, None, measurements=False, workers=0)
+    assert counts["structure"] == 30
+    with engine.connect() as conn:
+        names = conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
+        ).scalars()
+        assert any(n.startswith("ix_structure_embedding_half_m") for n in names)
