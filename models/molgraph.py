@@ -75,25 +75,49 @@ class MolGraph:
     dst: np.ndarray
 
 
-def featurize(smiles: str) -> MolGraph:
-    """Arrays of one SMILES in RDKit's canonical atom order; ValueError if RDKit cannot parse it."""
+def _read(smiles: str) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """RDKit's atom and bond properties of one SMILES, as integers, in the atom order of
+    dgllife's `RenumberAtoms(mol, CanonicalRankAtoms(mol))`: new atom i is old atom rank[i].
+    The permutation is applied to the tuples instead of copying the molecule (bond order is
+    kept by RenumberAtoms; the tests compare with dgllife bit for bit)."""
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise ValueError(f"RDKit cannot parse SMILES {smiles!r}")
-    mol = Chem.RenumberAtoms(mol, list(Chem.CanonicalRankAtoms(mol)))
-    atom = np.array(
-        [
-            (
-                a.GetAtomicNum(),
-                a.GetFormalCharge(),
-                int(a.GetHybridization()),
-                a.GetTotalNumHs(),
-                a.GetIsAromatic(),
-            )
-            for a in mol.GetAtoms()
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 5)
+    rank = list(Chem.CanonicalRankAtoms(mol))
+    position = [0] * len(rank)
+    for new, old in enumerate(rank):
+        position[old] = new
+    atom = mol.GetAtomWithIdx
+    atoms = [
+        (
+            a.GetAtomicNum(),
+            a.GetFormalCharge(),
+            int(a.GetHybridization()),
+            a.GetTotalNumHs(),
+            a.GetIsAromatic(),
+        )
+        for a in map(atom, rank)
+    ]
+    bonds = [
+        (
+            position[b.GetBeginAtomIdx()],
+            position[b.GetEndAtomIdx()],
+            int(b.GetBondType()),
+            b.IsInRing(),
+            b.GetIsConjugated(),
+        )
+        for b in map(mol.GetBondWithIdx, range(mol.GetNumBonds()))
+    ]
+    return atoms, bonds
+
+
+def _graphs(read: list[tuple[list[tuple[int, ...]], list[tuple[int, ...]]]]) -> list[MolGraph]:
+    """One-hot features of many molecules at once (a few NumPy calls per batch rather than per
+    molecule: per-molecule calls cost more than RDKit itself), split back into one graph each."""
+    n_atoms = [len(atoms) for atoms, _ in read]
+    n_bonds = [len(bonds) for _, bonds in read]
+    atom = np.array([a for atoms, _ in read for a in atoms], dtype=np.int64).reshape(-1, 5)
+    bond = np.array([b for _, bonds in read for b in bonds], dtype=np.int64).reshape(-1, 5)
     charge, hcount = atom[:, 1], atom[:, 3]
     atom_columns = np.stack(
         [
@@ -105,19 +129,6 @@ def featurize(smiles: str) -> MolGraph:
         ],
         axis=1,
     )
-    bond = np.array(
-        [
-            (
-                b.GetBeginAtomIdx(),
-                b.GetEndAtomIdx(),
-                int(b.GetBondType()),
-                b.IsInRing(),
-                b.GetIsConjugated(),
-            )
-            for b in mol.GetBonds()
-        ],
-        dtype=np.int64,
-    ).reshape(-1, 5)
     bond_columns = np.stack(
         [
             _BOND_COLUMN[bond[:, 2]],
@@ -126,23 +137,32 @@ def featurize(smiles: str) -> MolGraph:
         ],
         axis=1,
     )
-    return MolGraph(
-        atoms=_one_hot(atom_columns, ATOM_FEATURES),
-        bonds=np.repeat(_one_hot(bond_columns, BOND_FEATURES), 2, axis=0),
-        src=bond[:, :2].reshape(-1).copy(),
-        dst=bond[:, 1::-1].reshape(-1).copy(),
+    atoms = np.split(_one_hot(atom_columns, ATOM_FEATURES), np.cumsum(n_atoms)[:-1])
+    bonds = np.split(
+        np.repeat(_one_hot(bond_columns, BOND_FEATURES), 2, axis=0), 2 * np.cumsum(n_bonds)[:-1]
     )
+    ends = np.split(bond[:, :2], np.cumsum(n_bonds)[:-1])
+    return [
+        MolGraph(atoms=a, bonds=b, src=e.reshape(-1).copy(), dst=e[:, ::-1].reshape(-1).copy())
+        for a, b, e in zip(atoms, bonds, ends, strict=True)
+    ]
+
+
+def featurize(smiles: str) -> MolGraph:
+    """Arrays of one SMILES in RDKit's canonical atom order; ValueError if RDKit cannot parse it."""
+    return _graphs([_read(smiles)])[0]
 
 
 def featurize_all(smiles: list[str]) -> list[MolGraph | None]:
     """Arrays of each SMILES, None where RDKit cannot parse it."""
-    graphs: list[MolGraph | None] = []
+    read: list[tuple[list[tuple[int, ...]], list[tuple[int, ...]]] | None] = []
     for s in smiles:
         try:
-            graphs.append(featurize(s))
+            read.append(_read(s))
         except ValueError:
-            graphs.append(None)
-    return graphs
+            read.append(None)
+    graphs = iter(_graphs([r for r in read if r is not None]))
+    return [None if r is None else next(graphs) for r in read]
 
 
 def batch(graphs: list[MolGraph]) -> dgl.DGLGraph:

@@ -24,7 +24,14 @@ from dgllife.utils import (
 from models.config import load_config
 from models.embed import backfill, embed_smiles
 from models.model import MultiModalModel
-from models.molgraph import ATOM_FEATURES, ATOM_TYPES, BOND_FEATURES, batch, featurize
+from models.molgraph import (
+    ATOM_FEATURES,
+    ATOM_TYPES,
+    BOND_FEATURES,
+    batch,
+    featurize,
+    featurize_all,
+)
 from tests.conftest import REPO, SHARED
 
 REFERENCE_ATOMS = BaseAtomFeaturizer(
@@ -73,8 +80,10 @@ def library_smiles(n: int) -> list[str]:
 @pytest.mark.parametrize("chunk", [EDGE_CASES, "library"])
 def test_features_equal_dgllife_bit_for_bit(chunk):
     smiles = library_smiles(300) if chunk == "library" else chunk
-    for s in smiles:
-        ours = batch([featurize(s)])
+    together = featurize_all([*smiles, "not a smiles"])  # one-hot for the batch, then split
+    assert together[-1] is None
+    for s, graph in zip(smiles, together, strict=False):
+        ours = batch([graph])
         reference = smiles_to_bigraph(
             s, node_featurizer=REFERENCE_ATOMS, edge_featurizer=REFERENCE_BONDS
         )
