@@ -11,9 +11,9 @@ import lzma
 import os
 import tarfile
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from registry.parsers import ParseError
 
@@ -28,17 +28,57 @@ MB = 1 << 20
 
 def max_text_bytes() -> int:
     """Largest text one file or archive member may expand to (MOLVIS_MAX_FILE_MB, default
-    2048): a small gzip can expand a thousandfold, and the text is held in memory."""
+    2048): a small gzip can expand a thousandfold; archive members and uploads are held in
+    memory, and a file streamed from disk would otherwise be read for hours."""
     return int(float(os.environ.get("MOLVIS_MAX_FILE_MB", "2048")) * MB)
 
 
-@dataclass(frozen=True, slots=True)
 class TextMember:
-    """One text document: its display name, its name without compression suffixes, its text."""
+    """One text document: its display name, its name without compression suffixes, and its
+    text, either held (archive members, uploads) or read again from its file each time it is
+    asked for (`reopen`), so that a large library streams line by line through `lines()`
+    instead of sitting in memory whole."""
 
-    name: str
-    inner_name: str
-    text: str
+    __slots__ = ("name", "inner_name", "_text", "_reopen")
+
+    def __init__(
+        self,
+        name: str,
+        inner_name: str,
+        text: str | None = None,
+        reopen: Callable[[], TextIO] | None = None,
+    ) -> None:
+        if (text is None) == (reopen is None):
+            raise ValueError("a TextMember holds its text or knows how to reopen it, not both")
+        self.name, self.inner_name, self._text, self._reopen = name, inner_name, text, reopen
+
+    @property
+    def text(self) -> str:
+        """The whole text (for formats read whole: tables, JCAMP-DX)."""
+        if self._text is not None:
+            return self._text
+        with self._reopen() as handle:
+            return handle.read()
+
+    def lines(self) -> Iterator[str]:
+        """Lines without their endings (\\n, \\r\\n or \\r), streamed from the file."""
+        if self._text is not None:
+            yield from self._text.splitlines()
+            return
+        with self._reopen() as handle:
+            for line in handle:
+                yield line.rstrip("\r\n")
+
+    def stream(self) -> TextIO:
+        """The text as an open text stream (pandas reads tables from it in chunks)."""
+        return io.StringIO(self._text) if self._text is not None else self._reopen()
+
+    def head(self, size: int = 4096) -> str:
+        """The first `size` characters."""
+        if self._text is not None:
+            return self._text[:size]
+        with self._reopen() as handle:
+            return handle.read(size)
 
 
 def is_archive(path: Path) -> bool:
@@ -157,6 +197,71 @@ def iter_members(path: Path) -> Iterator[TextMember]:
         except (tarfile.TarError, EOFError, lzma.LZMAError, OSError) as exc:
             raise ParseError(str(path), f"damaged tar archive: {exc}") from exc
         return
-    if path.stat().st_size > limit:
-        raise ParseError(str(path), f"larger than {limit // MB} MB (raise MOLVIS_MAX_FILE_MB)")
-    yield member_from_bytes(str(path), path.read_bytes(), limit)
+    yield streamed_member(path, limit)
+
+
+def _compression(name: str) -> str:
+    """The compression suffix of a name (.gz, .xz, .bz2), '' when there is none."""
+    return next((suffix for suffix in _OPENERS if name.lower().endswith(suffix)), "")
+
+
+def _open_decompressed(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed on the fly by its suffix."""
+    suffix = _compression(path.name)
+    return _OPENERS[suffix](path.open("rb")) if suffix else path.open("rb")
+
+
+def _streamed_encoding(path: Path, limit: int) -> str | None:
+    """One pass over the decompressed bytes, keeping none of them: the checks `decode` makes
+    on held text (empty, binary, too large, damaged compression) and the encoding, UTF-8 when
+    the whole file is valid UTF-8, else Latin-1. None for UTF-16 (read whole by `decode`)."""
+    name = str(path)
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    encoding, size, blank = "utf-8-sig", 0, True
+    try:
+        with _open_decompressed(path) as handle:
+            for chunk in iter(lambda: handle.read(MB), b""):
+                if size == 0:
+                    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                        return None
+                    if b"\x00" in chunk[:65536]:
+                        raise ParseError(name, "binary content, not a text file", line=1)
+                size += len(chunk)
+                if size > limit:
+                    raise ParseError(
+                        name,
+                        f"expands to more than {limit // MB} MB of text "
+                        "(raise MOLVIS_MAX_FILE_MB to read it)",
+                    )
+                blank = blank and not chunk.strip()
+                if encoding != "latin-1":
+                    try:
+                        utf8.decode(chunk)
+                    except UnicodeDecodeError:
+                        encoding = "latin-1"
+            if encoding != "latin-1":
+                try:
+                    utf8.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    encoding = "latin-1"
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise ParseError(name, f"damaged {_compression(name)} compression: {exc}") from exc
+    if blank:
+        raise ParseError(name, "empty file", line=1)
+    return encoding
+
+
+def streamed_member(path: Path, limit: int | None = None) -> TextMember:
+    """A file (compressed or not) as a member read from disk each time it is asked for: its
+    decompressed text is checked once, in one pass, and never held whole."""
+    limit = max_text_bytes() if limit is None else limit
+    name = str(path)
+    inner = name[: len(name) - len(_compression(name))]
+    encoding = _streamed_encoding(path, limit)
+    if encoding is None:
+        return member_from_bytes(name, path.read_bytes(), limit)
+
+    def reopen() -> TextIO:  # line endings kept as they are, as in held text
+        return io.TextIOWrapper(_open_decompressed(path), encoding=encoding, newline="")
+
+    return TextMember(name, inner, reopen=reopen)

@@ -38,7 +38,7 @@ def parse_massbank(
     block: list[str] = []
     start = 1
     no = first_no
-    for line_no, line in enumerate(member.text.splitlines(), start=1):
+    for line_no, line in enumerate(member.lines(), start=1):
         if not block:
             if not line.strip():
                 continue

@@ -18,7 +18,7 @@ def parse_mgf(
     start = 0
     no = first_no
     seen = False
-    for line_no, line in enumerate(member.text.splitlines(), start=1):
+    for line_no, line in enumerate(member.lines(), start=1):
         stripped = line.strip()
         if block is None:
             if stripped.upper() == "BEGIN IONS":

@@ -22,7 +22,7 @@ def parse_msms(
         return parse_mgf(member, first_no, require_structure)
     if name.endswith(".msp"):
         return parse_msp(member, first_no, require_structure)
-    head = member.text.lstrip()[:200]
+    head = member.head().lstrip()[:200]
     if head.startswith("ACCESSION:"):
         return parse_massbank(member, first_no, require_structure)
     if head.upper().startswith("BEGIN IONS"):

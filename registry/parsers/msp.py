@@ -28,33 +28,34 @@ def parse_msp(
     member: TextMember, first_no: int = 1, require_structure: bool = True
 ) -> Iterator[Parsed]:
     """MSP: 'Key: value' lines, 'Num Peaks: N', N peaks, a blank line between records."""
-    lines = member.text.splitlines()
-    blocks: list[tuple[int, list[str]]] = []
+    no = first_no
+    for line_no, block in _blocks(member):
+        if no == first_no:
+            first = block[0]
+            if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
+                raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", line_no)
+        yield parsed_record(
+            no, line_no, block, member, lambda b=block: _msp_record(b, require_structure)
+        )
+        no += 1
+    if no == first_no:
+        raise ParseError(member.name, "empty file", 1)
+
+
+def _blocks(member: TextMember) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, lines) of each run of non-blank lines, as the file streams by."""
     current: list[str] = []
     start = 0
-    for line_no, line in enumerate(lines, start=1):
+    for line_no, line in enumerate(member.lines(), start=1):
         if line.strip():
             if not current:
                 start = line_no
             current.append(line)
         elif current:
-            blocks.append((start, current))
+            yield start, current
             current = []
     if current:
-        blocks.append((start, current))
-    if not blocks:
-        raise ParseError(member.name, "empty file", 1)
-    first = blocks[0][1][0]
-    if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
-        raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", blocks[0][0])
-    for offset, (line_no, block) in enumerate(blocks):
-        yield parsed_record(
-            first_no + offset,
-            line_no,
-            block,
-            member,
-            lambda b=block: _msp_record(b, require_structure),
-        )
+        yield start, current
 
 
 def _msp_record(block: list[str], require_structure: bool) -> MsmsRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from registry.parsers import ParseError
-from registry.parsers.tables import find_column, read_table
+from registry.parsers.tables import find_column, table_chunks
 from registry.records import Parsed, StructureRecord, StructureRef
 from registry.sources import TextMember
 
@@ -13,21 +13,22 @@ _SDF_ID_FIELDS = ("ID", "id", "NAME", "Name", "name", "IDNUMBER", "PUBCHEM_COMPO
 
 
 def _sdf(member: TextMember, first_no: int) -> Iterator[Parsed]:
-    lines = member.text.splitlines()
-    if "$$$$" not in member.text and "M  END" not in member.text:
-        raise ParseError(member.name, "not an SDF file (no M  END / $$$$)", 1)
-    start = 0
+    """Records between '$$$$' lines, as the file streams by; a file whose first record has
+    neither 'M  END' nor '$$$$' is not an SDF file."""
+    block: list[str] = []
+    start = 1
     no = first_no
-    for index, line in enumerate(lines):
+    for line_no, line in enumerate(member.lines(), start=1):
         if line.strip() != "$$$$":
+            block.append(line)
             continue
-        block = lines[start:index]
-        yield _sdf_record(block, no, start + 1, member)
+        yield _sdf_record(block, no, start, member)
         no += 1
-        start = index + 1
-    rest = lines[start:]
-    if any(line.strip() for line in rest):
-        yield _sdf_record(rest, no, start + 1, member)
+        block, start = [], line_no + 1
+    if no == first_no and not any(line.startswith("M  END") for line in block):
+        raise ParseError(member.name, "not an SDF file (no M  END / $$$$)", 1)
+    if any(line.strip() for line in block):
+        yield _sdf_record(block, no, start, member)
 
 
 def _sdf_record(block: list[str], no: int, line: int, member: TextMember) -> Parsed:
@@ -57,7 +58,7 @@ def _sdf_record(block: list[str], no: int, line: int, member: TextMember) -> Par
 def _lines(member: TextMember, first_no: int) -> Iterator[Parsed]:
     """'.smi' (SMILES [id]) or InChI list, one structure per line."""
     no = first_no
-    for line_no, line in enumerate(member.text.splitlines(), start=1):
+    for line_no, line in enumerate(member.lines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -71,32 +72,35 @@ def _lines(member: TextMember, first_no: int) -> Iterator[Parsed]:
 
 
 def _table(member: TextMember, first_no: int) -> Iterator[Parsed]:
-    table = read_table(member)
-    column = find_column(table, ("smiles", "canonical_smiles", "smi", "inchi", "structure"))
-    if column is None:
-        raise ParseError(member.name, "no SMILES or InChI column", 1)
-    name_col = find_column(table, ("name", "id", "compound_name"))
-    key_col = find_column(table, ("inchikey",))
-    values = table[column].tolist()
-    names = table[name_col].tolist() if name_col else [""] * len(values)
-    keys = table[key_col].tolist() if key_col else [""] * len(values)
-    for offset, (text, name, key) in enumerate(zip(values, names, keys, strict=True)):
-        structure = StructureRef(
-            text=text, given_inchikey=key or None, names=[name] if name else []
-        )
-        yield Parsed(
-            first_no + offset,
-            offset + 2,
-            text,
-            record=StructureRecord(structure, name or None),
-            location=f"{member.name} record {first_no + offset} (line {offset + 2})",
-        )
+    """Rows of a CSV/TSV with a SMILES or InChI column, read in chunks as the file streams."""
+    offset = 0
+    for table in table_chunks(member):
+        column = find_column(table, ("smiles", "canonical_smiles", "smi", "inchi", "structure"))
+        if column is None:
+            raise ParseError(member.name, "no SMILES or InChI column", 1)
+        name_col = find_column(table, ("name", "id", "compound_name"))
+        key_col = find_column(table, ("inchikey",))
+        values = table[column].tolist()
+        names = table[name_col].tolist() if name_col else [""] * len(values)
+        keys = table[key_col].tolist() if key_col else [""] * len(values)
+        for text, name, key in zip(values, names, keys, strict=True):
+            structure = StructureRef(
+                text=text, given_inchikey=key or None, names=[name] if name else []
+            )
+            yield Parsed(
+                first_no + offset,
+                offset + 2,
+                text,
+                record=StructureRecord(structure, name or None),
+                location=f"{member.name} record {first_no + offset} (line {offset + 2})",
+            )
+            offset += 1
 
 
 def parse_structures(member: TextMember, first_no: int = 1) -> Iterator[Parsed]:
     """Choose the reader by file name: .sdf/.mol, .csv/.tsv, else one structure per line."""
     name = member.inner_name.lower()
-    if not member.text.strip():
+    if not any(line.strip() for line in member.lines()):
         raise ParseError(member.name, "empty file", 1)
     if name.endswith((".sdf", ".sd", ".mol")):
         return _sdf(member, first_no)

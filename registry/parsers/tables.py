@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pandas as pd
 
@@ -14,26 +13,35 @@ from registry.sources import TextMember
 
 def read_table(member: TextMember) -> pd.DataFrame:
     """All cells as stripped strings ('' when empty); separator from the name or sniffed."""
-    text = member.text
-    if not text.strip():
+    (table,) = table_chunks(member, rows=None)
+    return table
+
+
+def table_chunks(member: TextMember, rows: int | None = 10_000) -> Iterator[pd.DataFrame]:
+    """The table `rows` rows at a time (all at once with None), read from the member's stream,
+    so a table of millions of rows never sits in memory whole; same cells as `read_table`."""
+    first = member.head(1 << 16).lstrip("\r\n").splitlines()[:1]
+    if not first or not first[0].strip():
         raise ParseError(member.name, "empty file", 1)
-    sep = _separator(member.inner_name.lower(), text.splitlines()[0])
-    try:
-        table = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, on_bad_lines="error"
-        )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise ParseError(member.name, f"not a readable {sep!r}-separated table: {exc}") from exc
-    header = [
-        c.strip().lstrip("\ufeff") for c in next(csv.reader([text.splitlines()[0]], delimiter=sep))
-    ]
+    sep = _separator(member.inner_name.lower(), first[0])
+    header = [c.strip().lstrip("\ufeff") for c in next(csv.reader(first, delimiter=sep))]
     doubled = sorted({n for n in header if n and header.count(n) > 1})
     if doubled:
         raise ParseError(
             member.name, f"column {doubled[0]!r} appears more than once in the header", 1
         )
-    table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
-    return table
+    options = {"sep": sep, "dtype": str, "keep_default_na": False, "on_bad_lines": "error"}
+    try:
+        with member.stream() as handle:
+            if rows is None:
+                chunks: Iterable[pd.DataFrame] = [pd.read_csv(handle, **options)]
+            else:
+                chunks = pd.read_csv(handle, chunksize=rows, **options)
+            for table in chunks:
+                table.columns = [str(c).strip().lstrip("\ufeff") for c in table.columns]
+                yield table
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise ParseError(member.name, f"not a readable {sep!r}-separated table: {exc}") from exc
 
 
 def _separator(name: str, header: str) -> str:
