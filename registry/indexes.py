@@ -18,10 +18,12 @@ BUILD_MEMORY = "2GB"  # an HNSW build that fits in maintenance_work_mem is sever
 
 @dataclass
 class BulkLoad:
-    """The indexes one load has dropped (name -> definition), to rebuild at its end."""
+    """The indexes one load has dropped (name -> definition), to rebuild at its end; `bulk`
+    once the load has been found to be one (there may have been no index to drop)."""
 
     table: str = "compound"
     rows_before: float | None = None
+    bulk: bool = False
     dropped: dict[str, str] = field(default_factory=dict)
 
 
@@ -45,7 +47,7 @@ def is_bulk(new_rows: int, rows_before: float) -> bool:
 
 def make_room(session: Session, load: BulkLoad, new_rows: int) -> None:
     """Drop the table's HNSW indexes once this load's new rows make it a bulk load."""
-    if load.dropped:
+    if load.bulk:
         return
     if load.rows_before is None:
         load.rows_before = max(
@@ -56,6 +58,7 @@ def make_room(session: Session, load: BulkLoad, new_rows: int) -> None:
         )
     if not is_bulk(new_rows, load.rows_before):
         return
+    load.bulk = True
     load.dropped = hnsw_indexes(session, load.table)
     for name in load.dropped:
         session.execute(text(f'DROP INDEX "{name}"'))

@@ -7,12 +7,14 @@ caller's transaction as it was."""
 from __future__ import annotations
 
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -83,12 +85,13 @@ class _FileState:
     run: IngestRun
     file_sha: str
     summary: FileSummary
-    seen: set[str] = field(default_factory=set)
-    new: set[str] = field(default_factory=set)
+    # ids of the compounds the file names, 8 bytes each (a set of InChIKeys would hold
+    # ~250 bytes per compound: half a gigabyte for a 2M-structure library); counted at the end
+    seen: array = field(default_factory=lambda: array("q"))
+    new: int = 0  # compounds the file added (each is new in one batch only)
     changes: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
     key_only: list[tuple[Parsed, Normalized]] = field(default_factory=list)
-    hashes: set[str] = field(default_factory=set)
     bulk: indexes.BulkLoad = field(default_factory=indexes.BulkLoad)
 
 
@@ -114,16 +117,12 @@ def _reject(
 def _store_measurements(state: _FileState, accepted: list[Normalized], ids: dict[str, int]) -> None:
     if state.kind.table is None:
         return
-    rows = []
-    for item in accepted:
-        row = store.measurement_row(
+    rows = [  # records already stored (by content hash), earlier in this file or not, are skipped
+        store.measurement_row(
             item.record, ids[item.inchikey], state.run.id, state.run.source_id, item.inchikey
         )
-        if row["content_hash"] in state.hashes:
-            state.summary.duplicates += 1
-            continue
-        state.hashes.add(row["content_hash"])
-        rows.append(row)
+        for item in accepted
+    ]
     new_ids = store.insert_measurements(state.session, state.kind.table, rows)
     state.summary.inserted += len(new_ids)
     state.summary.duplicates += len(rows) - len(new_ids)
@@ -155,12 +154,12 @@ def _write_batch(state: _FileState, prepared: Prepared) -> None:
         state.run.source_id,
         prepared.fingerprints,
     )
-    state.new |= written.new
-    state.seen |= set(written.ids)
+    state.new += len(written.new)
+    state.seen.extend(written.ids.values())
     state.changes += written.changes
     state.summary.fingerprints += len(written.new & prepared.fingerprints.keys())
     _store(state, accepted, written.ids)
-    indexes.make_room(state.session, state.bulk, len(state.new))
+    indexes.make_room(state.session, state.bulk, state.new)
 
 
 def _resolve_key_only(state: _FileState) -> None:
@@ -174,7 +173,7 @@ def _resolve_key_only(state: _FileState) -> None:
             accepted.append(item)
         else:
             _reject(state, parsed, rejects.PENDING_REASON.format(item.inchikey), pending=item)
-    state.seen |= {n.inchikey for n in accepted}
+    state.seen.extend(ids[n.inchikey] for n in accepted)
     state.changes += store.link_sources(
         state.session, sorted({ids[n.inchikey] for n in accepted}), state.run.source_id
     )
@@ -216,10 +215,12 @@ def _read(state: _FileState, path: Path, options: IngestOptions, progress) -> No
 def _finish_run(state: _FileState, started: float) -> None:
     summary, run = state.summary, state.run
     if state.kind.table is None:
-        summary.inserted = len(state.new)
+        summary.inserted = state.new
         summary.duplicates = summary.read - summary.rejected - summary.inserted
-    summary.compounds_new = len(state.new)
-    summary.compounds_existing = len(state.seen - state.new)
+    summary.compounds_new = state.new
+    summary.compounds_existing = (
+        int(np.unique(np.frombuffer(state.seen, np.int64)).size) - state.new
+    )
     summary.seconds = time.perf_counter() - started
     run.records_read = summary.read
     for key in ("compounds_new", "compounds_existing", "inserted", "duplicates", "rejected"):

@@ -28,9 +28,10 @@ class Normalized:
     identity: Identity | None
 
 
-def structure_of(record: Record) -> Normalized:
-    """RDKit's identity of the record's SMILES/InChI, checked against an InChIKey it also
-    gives; a record with an InChIKey and no structure keeps the key alone."""
+def structure_of(record: Record, identify_text: Callable[[str], Identity] = identify) -> Normalized:
+    """RDKit's identity of the record's SMILES/InChI (`identify_text`: identities found ahead,
+    in a worker), checked against an InChIKey it also gives; a record with an InChIKey and no
+    structure keeps the key alone."""
     ref = record.structure
     if not ref.text.strip() and ref.given_inchikey:
         if not INCHIKEY_RE.match(ref.given_inchikey):
@@ -38,7 +39,7 @@ def structure_of(record: Record) -> Normalized:
                 f"no structure, and {ref.given_inchikey!r} is not a valid InChIKey"
             )
         return Normalized(record, ref.given_inchikey, None)
-    identity = identify(ref.text)
+    identity = identify_text(ref.text)
     check_inchikey(identity, ref.given_inchikey)
     return Normalized(record, identity.inchikey, identity)
 
@@ -73,9 +74,9 @@ Step = Callable[[Record, Identity], None]
 STEPS: tuple[Step, ...] = (infer_missing_adduct, derive_missing_precursor)
 
 
-def normalize(record: Record) -> Normalized:
+def normalize(record: Record, identify_text: Callable[[str], Identity] = identify) -> Normalized:
     """Run every step in order; RecordError or InvalidStructureError names the reason."""
-    normalized = structure_of(record)
+    normalized = structure_of(record, identify_text)
     if normalized.identity is not None:
         for step in STEPS:
             step(record, normalized.identity)

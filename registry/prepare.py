@@ -1,10 +1,11 @@
-"""Prepare parsed batches for the writer: normalise each record (registry/normalize.py) and
-fingerprint each batch's structures, inline or in worker processes a few batches ahead.
+"""Prepare parsed batches for the writer: RDKit's identity of each distinct structure in a
+batch (and its fingerprint), then the normalisation steps (registry/normalize.py) per record.
 
 The RDKit work (InChI, fingerprint: ~2 ms per structure) is what bounds a structure-library
-ingest; the writer (COPY) is a small share. With `workers`, that work runs in processes
-while the main process writes, and at most `workers + 1` batches are in flight, so this stage
-holds a bounded share of the file (the readers still take each file's whole text)."""
+ingest; the writer (COPY) is a small share. With `workers`, only that work leaves the main
+process: each batch's distinct structure strings go to a worker, their identities and
+fingerprints come back (not the records, which stay with the writer), and at most
+`workers + 1` batches are in flight."""
 
 from __future__ import annotations
 
@@ -14,60 +15,103 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from registry.chem import InvalidStructureError, fingerprint_bits
+from registry.chem import Identity, InvalidStructureError, fingerprint_bits, identify
 from registry.normalize import Normalized, normalize
 from registry.parsers import RecordError
 from registry.records import Parsed
 
 
 @dataclass
+class Structures:
+    """RDKit's answer for each distinct structure string of a batch (its Identity, or why it
+    is refused), and fingerprint bits by InChIKey (empty when not asked)."""
+
+    identities: dict[str, Identity | str]
+    fingerprints: dict[str, str]
+
+
+@dataclass
 class Prepared:
     """One parsed batch after normalisation: per record its Normalized, or the reason it is
-    rejected; the fingerprint bits of its structures by InChIKey (empty when not asked)."""
+    rejected; the fingerprint bits of its accepted structures by InChIKey."""
 
     batch: list[Parsed]
     outcomes: list[Normalized | str]
     fingerprints: dict[str, str]
 
 
-def _outcome(parsed: Parsed) -> Normalized | str:
+def identify_all(texts: list[str], fingerprints: bool) -> Structures:
+    """Identity (and fingerprint, from the canonical SMILES, as registry.fingerprints fills
+    them) of each structure string: the part of a batch that runs in a worker."""
+    identities: dict[str, Identity | str] = {}
+    prints: dict[str, str] = {}
+    for text in texts:
+        try:
+            identity = identify(text)
+        except InvalidStructureError as exc:
+            identities[text] = str(exc)
+            continue
+        identities[text] = identity
+        if fingerprints and identity.inchikey not in prints:
+            prints[identity.inchikey] = fingerprint_bits(identity.smiles)
+    return Structures(identities, prints)
+
+
+def _texts(batch: list[Parsed]) -> list[str]:
+    """The distinct structure strings the batch's records give ('' included: its answer is
+    'empty structure')."""
+    return sorted({p.record.structure.text for p in batch if p.record is not None})
+
+
+def _outcome(parsed: Parsed, identities: dict[str, Identity | str]) -> Normalized | str:
     if parsed.record is None:
         return parsed.reason or "unreadable record"
     if "\x00" in parsed.raw_text:
         return "holds a NUL byte (binary data inside the text)"
+
+    def known(text: str) -> Identity:
+        answer = identities[text]
+        if isinstance(answer, str):
+            raise InvalidStructureError(answer)
+        return answer
+
     try:
-        return normalize(parsed.record)
+        return normalize(parsed.record, known)
     except (RecordError, InvalidStructureError) as exc:
         return str(exc)
 
 
-def prepare_batch(batch: list[Parsed], fingerprints: bool) -> Prepared:
-    """Normalise a batch and, if asked, fingerprint each distinct structure in it once (from
-    its canonical SMILES, as registry.fingerprints fills them)."""
-    outcomes = [_outcome(parsed) for parsed in batch]
-    prints: dict[str, str] = {}
-    if fingerprints:
-        for item in outcomes:
-            if isinstance(item, Normalized) and item.identity and item.inchikey not in prints:
-                prints[item.inchikey] = fingerprint_bits(item.identity.smiles)
+def _finish(batch: list[Parsed], structures: Structures) -> Prepared:
+    """Normalise the batch's records with the identities found for it; keep the fingerprints
+    of the structures that records are stored against."""
+    outcomes = [_outcome(parsed, structures.identities) for parsed in batch]
+    accepted = {o.inchikey for o in outcomes if isinstance(o, Normalized) and o.identity}
+    prints = {k: bits for k, bits in structures.fingerprints.items() if k in accepted}
     return Prepared(batch, outcomes, prints)
+
+
+def prepare_batch(batch: list[Parsed], fingerprints: bool) -> Prepared:
+    """Normalise a batch and, if asked, fingerprint each distinct structure in it once."""
+    return _finish(batch, identify_all(_texts(batch), fingerprints))
 
 
 def prepared_batches(
     batches: Iterable[list[Parsed]], fingerprints: bool, workers: int = 0
 ) -> Iterator[Prepared]:
-    """Prepared batches in input order. With `workers` > 0 they are prepared in that many
-    processes (spawned: the parent holds database connections a fork would share)."""
+    """Prepared batches in input order. With `workers` > 0 the structures are identified in
+    that many processes (spawned: the parent holds database connections a fork would share)."""
     if workers <= 0:
         for batch in batches:
             yield prepare_batch(batch, fingerprints)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[tuple[list[Parsed], Future]] = deque()
         for batch in batches:
-            pending.append(pool.submit(prepare_batch, batch, fingerprints))
+            pending.append((batch, pool.submit(identify_all, _texts(batch), fingerprints)))
             if len(pending) > workers:
-                yield pending.popleft().result()
+                done, future = pending.popleft()
+                yield _finish(done, future.result())
         while pending:
-            yield pending.popleft().result()
+            done, future = pending.popleft()
+            yield _finish(done, future.result())
