@@ -40,6 +40,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
             markdown_table(
                 [
                     "format",
+                    "workers",
                     "records",
                     "parse/s",
                     "parse+RDKit/s",
@@ -50,6 +51,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
                 [
                     [
                         x["format"],
+                        x.get("workers", 0),
                         x["records"],
                         x["parse_per_s"],
                         x["parse_normalize_per_s"],

@@ -1,5 +1,5 @@
-"""`molvis embed`: vectors for every compound and measurement that lacks one, then the HNSW
-index."""
+"""`molvis embed`: vectors for every compound and measurement that lacks one, the HNSW index
+(built by the backfill), then predicted CCS."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from molvis.workflows.embedding import embed_backfill
-    from registry.db import session_scope
-    from registry.embeddings import build_hnsw_index
-    from registry.model_store import get_model
 
     bars: dict[str, tqdm] = {}
 
@@ -32,8 +29,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
     )
     for bar in bars.values():
         bar.close()
-    with session_scope(engine()) as session:
-        build_hnsw_index(session, get_model(session, args.model).id)
     if not args.no_ccs:  # the search's CCS window needs them for never-measured candidates
         from molvis.workflows.ccs_prediction import backfill
 

@@ -127,24 +127,18 @@ def auto_workers(kind: str, path: Path) -> int:
 
 
 def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
-    """`--embed`: structure vectors of the active model for every new compound, then its HNSW
-    index, so the library is searchable when the command returns."""
+    """`--embed`: structure vectors of the active model for every new compound and its HNSW
+    index (the backfill builds it), so the library is searchable when the command returns."""
     from tqdm import tqdm
 
     from molvis.workflows.embedding import embed_backfill
-    from registry.db import session_scope
-    from registry.embeddings import build_hnsw_index
-    from registry.model_store import get_model
 
     with tqdm(
         desc="embed structures", unit=" mol", file=sys.stderr, disable=args.json or None
     ) as bar:
-        counts = embed_backfill(
+        return embed_backfill(
             engine(), None, measurements=False, progress=lambda _, n: bar.update(n)
         )
-    with session_scope(engine()) as session:
-        build_hnsw_index(session, get_model(session, None).id)
-    return counts
 
 
 def add_parsers(sub) -> None:

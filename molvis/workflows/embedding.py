@@ -30,7 +30,8 @@ def embed_backfill(
     Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
     a partition is safe. A whole backfill of a large structure backlog runs without the
     model's HNSW index, dropped and rebuilt here. `workers`: featurisation processes (default:
-    half the cores on CPU, all but one with a GPU)."""
+    half the cores on CPU, all but one with a GPU). A whole backfill ends with the model's
+    HNSW index in place (built when missing), so the structures are searchable."""
     import torch
 
     from models.data import msms_input
@@ -48,10 +49,9 @@ def embed_backfill(
         with session_scope(engine) as session:
             store.delete_structure_shard(session, info.id, shards, shard)
     if structures:
-        dropped = False
         if not shards:  # a whole backfill; shard runs leave the index to the index asset
             with session_scope(engine) as session:
-                dropped = store.drop_hnsw_index_for_backlog(session, info.id)
+                store.drop_hnsw_index_for_backlog(session, info.id)
         with session_scope(engine) as reader:
 
             def write(ids: list[int], vectors) -> None:
@@ -68,7 +68,7 @@ def embed_backfill(
             )
         counts["structure"] = done.embedded
         counts["structure_skipped"] = done.skipped
-        if dropped:  # put back what this backfill dropped, whoever called it
+        if not shards:  # what this backfill dropped, or an index never built
             with session_scope(engine) as session:
                 store.build_hnsw_index(session, info.id)
     if not measurements:
