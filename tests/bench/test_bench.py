@@ -92,7 +92,10 @@ def test_library_load_runs_small(engine, tmp_path):
     assert (inline["workers"], inline["embed"], command["workers"]) == (0, False, "auto")
     assert inline["new"] == command["new"] == command["embedded"] == 300
     assert inline["fingerprinted"] == command["fingerprinted"] == 300
-    assert result["moses_minutes_extrapolated"] > 0
+    assert result["moses_minutes"] > 0 and result["moses"].startswith("extrapolated: 1936962")
+    from bench.scale_report import library_load_section
+
+    assert "min (**extrapolated: 1936962 /" in "\n".join(library_load_section(result))
 
 
 def test_library_scale_runs_small(tmp_path):
