@@ -61,17 +61,15 @@ class TextMember:
             return handle.read()
 
     def lines(self) -> Iterator[str]:
-        """Lines without their endings (\\n, \\r\\n or \\r), streamed from the file."""
-        if self._text is not None:
-            yield from self._text.splitlines()
-            return
-        with self._reopen() as handle:
+        """Lines without their endings (\\n, \\r\\n or \\r; the same split for held and
+        streamed text), streamed from the file."""
+        with self.stream() as handle:
             for line in handle:
                 yield line.rstrip("\r\n")
 
     def stream(self) -> TextIO:
         """The text as an open text stream (pandas reads tables from it in chunks)."""
-        return io.StringIO(self._text) if self._text is not None else self._reopen()
+        return io.StringIO(self._text, newline="") if self._text is not None else self._reopen()
 
     def head(self, size: int = 4096) -> str:
         """The first `size` characters."""
@@ -245,7 +243,9 @@ def _streamed_encoding(path: Path, limit: int) -> str | None:
                 except UnicodeDecodeError:
                     encoding = "latin-1"
     except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise ParseError(name, f"damaged {_compression(name)} compression: {exc}") from exc
+        suffix = _compression(name)
+        problem = f"damaged {suffix} compression" if suffix else "cannot be read"
+        raise ParseError(name, f"{problem}: {exc}") from exc
     if blank:
         raise ParseError(name, "empty file", line=1)
     return encoding
