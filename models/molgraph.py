@@ -114,6 +114,8 @@ def _read(smiles: str) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
 def _graphs(read: list[tuple[list[tuple[int, ...]], list[tuple[int, ...]]]]) -> list[MolGraph]:
     """One-hot features of many molecules at once (a few NumPy calls per batch rather than per
     molecule: per-molecule calls cost more than RDKit itself), split back into one graph each."""
+    if not read:  # np.split of nothing would still give one (empty) piece
+        return []
     n_atoms = [len(atoms) for atoms, _ in read]
     n_bonds = [len(bonds) for _, bonds in read]
     atom = np.array([a for atoms, _ in read for a in atoms], dtype=np.int64).reshape(-1, 5)

@@ -26,6 +26,11 @@ _OPENERS = {
 MB = 1 << 20
 
 
+def _compression(name: str) -> str:
+    """The compression suffix of a name (.gz, .xz, .bz2), '' when there is none."""
+    return next((suffix for suffix in _OPENERS if name.lower().endswith(suffix)), "")
+
+
 def max_text_bytes() -> int:
     """Largest text one file or archive member may expand to (MOLVIS_MAX_FILE_MB, default
     2048): a small gzip can expand a thousandfold; archive members and uploads are held in
@@ -131,25 +136,27 @@ def decode(data: bytes, name: str) -> str:
         return data.decode("latin-1")
 
 
+def _too_large(name: str, limit: int) -> ParseError:
+    return ParseError(
+        name, f"expands to more than {limit // MB} MB of text (raise MOLVIS_MAX_FILE_MB to read it)"
+    )
+
+
 def _read_capped(handle, name: str, limit: int) -> bytes:
     data = handle.read(limit + 1)
     if len(data) > limit:
-        raise ParseError(
-            name,
-            f"expands to more than {limit // MB} MB of text (raise MOLVIS_MAX_FILE_MB to read it)",
-        )
+        raise _too_large(name, limit)
     return data
 
 
 def _decompress(name: str, data: bytes, limit: int) -> tuple[str, bytes]:
-    lower = name.lower()
-    for suffix, opener in _OPENERS.items():
-        if lower.endswith(suffix):
-            try:
-                with opener(io.BytesIO(data)) as handle:
-                    return name[: -len(suffix)], _read_capped(handle, name, limit)
-            except (OSError, EOFError, lzma.LZMAError) as exc:
-                raise ParseError(name, f"damaged {suffix} compression: {exc}") from exc
+    suffix = _compression(name)
+    if suffix:
+        try:
+            with _OPENERS[suffix](io.BytesIO(data)) as handle:
+                return name[: -len(suffix)], _read_capped(handle, name, limit)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise ParseError(name, f"damaged {suffix} compression: {exc}") from exc
     if len(data) > limit:
         raise ParseError(
             name, f"larger than {limit // MB} MB (raise MOLVIS_MAX_FILE_MB to read it)"
@@ -198,11 +205,6 @@ def iter_members(path: Path) -> Iterator[TextMember]:
     yield streamed_member(path, limit)
 
 
-def _compression(name: str) -> str:
-    """The compression suffix of a name (.gz, .xz, .bz2), '' when there is none."""
-    return next((suffix for suffix in _OPENERS if name.lower().endswith(suffix)), "")
-
-
 def _open_decompressed(path: Path) -> BinaryIO:
     """The file's bytes, decompressed on the fly by its suffix."""
     suffix = _compression(path.name)
@@ -226,11 +228,7 @@ def _streamed_encoding(path: Path, limit: int) -> str | None:
                         raise ParseError(name, "binary content, not a text file", line=1)
                 size += len(chunk)
                 if size > limit:
-                    raise ParseError(
-                        name,
-                        f"expands to more than {limit // MB} MB of text "
-                        "(raise MOLVIS_MAX_FILE_MB to read it)",
-                    )
+                    raise _too_large(name, limit)
                 blank = blank and not chunk.strip()
                 if encoding != "latin-1":
                     try:
