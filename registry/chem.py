@@ -119,3 +119,11 @@ def fingerprint_bits(smiles: str) -> str:
     if mol is None:
         raise InvalidStructureError(f"RDKit cannot parse SMILES {smiles!r}")
     return _RDKIT_PATHS.GetFingerprint(mol).ToBitString()
+
+
+def identify_fingerprinted(text: str) -> tuple[Identity, str]:
+    """Identity and fingerprint bits from one parse of a structure string (not cached: for
+    structure libraries, whose structures are each new). The bits equal fingerprint_bits of
+    the canonical SMILES, which registry.fingerprints fills from (tested on the shared data)."""
+    mol = mol_from_identifier(text)
+    return identity_from_mol(mol), _RDKIT_PATHS.GetFingerprint(mol).ToBitString()

@@ -15,7 +15,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from registry.chem import Identity, InvalidStructureError, fingerprint_bits, identify
+from registry.chem import (
+    Identity,
+    InvalidStructureError,
+    fingerprint_bits,
+    identify,
+    identify_fingerprinted,
+)
 from registry.normalize import Normalized, normalize
 from registry.parsers import RecordError
 from registry.records import Parsed
@@ -40,14 +46,20 @@ class Prepared:
     fingerprints: dict[str, str]
 
 
-def identify_all(texts: list[str], fingerprints: bool) -> Structures:
-    """Identity (and fingerprint, from the canonical SMILES, as registry.fingerprints fills
-    them) of each structure string: the part of a batch that runs in a worker."""
+def identify_all(texts: list[str], fingerprints: bool, each_new: bool = False) -> Structures:
+    """Identity (and fingerprint, with the bits registry.fingerprints fills from the canonical
+    SMILES) of each structure string: the part of a batch that runs in a worker. `each_new`:
+    the strings are not expected to repeat across batches (a structure library), so each is
+    parsed once for both instead of identified through the cache and parsed again."""
     identities: dict[str, Identity | str] = {}
     prints: dict[str, str] = {}
     for text in texts:
         try:
-            identity = identify(text)
+            if fingerprints and each_new:
+                identity, bits = identify_fingerprinted(text)
+                prints.setdefault(identity.inchikey, bits)
+            else:
+                identity = identify(text)
         except InvalidStructureError as exc:
             identities[text] = str(exc)
             continue
@@ -99,7 +111,9 @@ def prepared_batches(
     batches: Iterable[list[Parsed]], fingerprints: bool, workers: int = 0
 ) -> Iterator[Prepared]:
     """Prepared batches in input order. With `workers` > 0 the structures are identified in
-    that many processes (spawned: the parent holds database connections a fork would share)."""
+    that many processes (spawned: the parent holds database connections a fork would share);
+    workers serve structure libraries (molvis.cli.ingest.auto_workers), so they parse each
+    structure once for identity and fingerprint."""
     if workers <= 0:
         for batch in batches:
             yield prepare_batch(batch, fingerprints)
@@ -108,7 +122,7 @@ def prepared_batches(
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[tuple[list[Parsed], Future]] = deque()
         for batch in batches:
-            pending.append((batch, pool.submit(identify_all, _texts(batch), fingerprints)))
+            pending.append((batch, pool.submit(identify_all, _texts(batch), fingerprints, True)))
             if len(pending) > workers:
                 done, future = pending.popleft()
                 yield _finish(done, future.result())

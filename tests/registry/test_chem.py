@@ -8,6 +8,7 @@ from registry.chem import (
     check_inchikey,
     fingerprint_bits,
     identify,
+    identify_fingerprinted,
 )
 from tests.conftest import shared
 
@@ -274,6 +275,55 @@ def test_fingerprint_generator_gives_the_bits_of_rdkfingerprint():
             mol, minPath=1, maxPath=7, fpSize=2048, nBitsPerHash=2, useHs=True
         )
         assert fingerprint_bits(s) == reference.ToBitString(), s
+
+
+def _massbank_structures(n: int) -> list[str]:
+    """The first n distinct SMILES and InChI strings of the shared MassBank MGF."""
+    import gzip
+
+    texts: dict[str, None] = {}
+    with gzip.open(shared("massbank", "massbank_ms2.mgf.gz"), "rt", errors="replace") as handle:
+        for line in handle:
+            key, _, value = line.partition("=")
+            if key.upper() in ("SMILES", "INCHI") and value.strip():
+                texts[value.strip()] = None
+                if len(texts) == n:
+                    break
+    return list(texts)
+
+
+def test_one_parse_gives_the_identity_and_the_bits_the_registry_fills():
+    """A structure library's workers take identity and fingerprint from one molecule; the bits
+    must equal those registry.fingerprints computes from the stored canonical SMILES, on real
+    library SMILES, MassBank SMILES and InChIs (charged, salts, metals), Molfiles and InChIs
+    without their prefix."""
+    import gzip
+    import itertools
+
+    from rdkit import Chem
+
+    with gzip.open(shared("library", "test.csv.gz"), "rt") as handle:
+        texts = [line.strip() for line in itertools.islice(handle, 1, 1001)]
+    texts += _massbank_structures(1500)
+    texts += [
+        Chem.MolToMolBlock(Chem.AddHs(Chem.MolFromSmiles(CAFFEINE_SMILES))),
+        Chem.MolToMolBlock(Chem.MolFromSmiles("OC[C@H]1OC(O)[C@H](O)[C@@H](O)[C@@H]1O")),
+        CAFFEINE_INCHI.removeprefix("InChI="),
+        "[2H]C([2H])([2H])N1C=NC2=C1C(=O)N(C)C(=O)N2C",
+        "[Na+].[Cl-]",
+    ]
+    compared = 0
+    for text in texts:
+        try:
+            identity, bits = identify_fingerprinted(text)
+        except InvalidStructureError:
+            with pytest.raises(InvalidStructureError):
+                identify(text)
+            continue
+        assert identity == identify(text), text
+        assert bits == fingerprint_bits(identity.smiles), text
+        compared += 1
+    assert compared > 2000
 
 
 def test_an_adduct_is_inferred_within_20_ppm_only():
