@@ -165,7 +165,8 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
 
 
 def _load(engine, library: Library) -> int:
-    """COPY the library into a scratch registry; returns the model id of its vectors."""
+    """COPY the library into a scratch registry, its vectors in mass order as the backfill
+    writes them (registry.embeddings); returns the model id of its vectors."""
     from pgvector import Vector
 
     raw = engine.raw_connection()
@@ -194,8 +195,8 @@ def _load(engine, library: Library) -> int:
                 "FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(["int4", "int8", "bytea"])
-                for i, vector in enumerate(library.vectors):
-                    copy.write_row((model_id, i + 1, Vector(vector).to_binary()))
+                for i in np.argsort(library.masses, kind="stable"):
+                    copy.write_row((model_id, int(i) + 1, Vector(library.vectors[i]).to_binary()))
         conn.commit()
     finally:
         raw.close()
@@ -244,7 +245,7 @@ def _disk_mb(engine) -> dict[str, float]:
     return {k: round(v / 2**20, 1) for k, v in sizes.items()}
 
 
-BASELINE_SEARCH = "0012_ccs_prediction.py"  # molvis_search() before it ranked first (0013)
+BASELINE_SEARCH = "0013_rank_first.py"  # molvis_search() before it read vectors by mass (0014)
 
 
 def _function_of(revision_file: str) -> str:
@@ -299,15 +300,21 @@ def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, roun
     }
 
 
+def vacuum_analyze(engine) -> None:
+    """What autovacuum does soon after a bulk load: statistics, and the visibility map that
+    lets the mass window read compounds from their index alone."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE compound"))
+        conn.execute(text("VACUUM ANALYZE structure_embedding"))
+
+
 def load_without_indexes(engine, library: Library) -> int:
     """COPY the library into a scratch registry with no HNSW index (each caller builds the
-    ones it measures), analysed; returns the model id."""
+    ones it measures), vacuumed and analysed; returns the model id."""
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
     model_id = _load(engine, library)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE compound"))
-        conn.execute(text("ANALYZE structure_embedding"))
+    vacuum_analyze(engine)
     return model_id
 
 
@@ -340,9 +347,7 @@ def run_size(
             conn.execute(text("DROP INDEX ix_compound_fingerprint_hnsw"))
         with timed() as load_t:
             model_id = _load(engine, library)
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE compound"))
-            conn.execute(text("ANALYZE structure_embedding"))
+        vacuum_analyze(engine)
         with timed() as build_t, engine.begin() as conn:
             conn.execute(text("SET maintenance_work_mem = '4GB'"))
             with Session(bind=conn) as session:
@@ -423,7 +428,7 @@ def run_size(
             "recall_probes": len(tanimoto_recall),
         },
         "numpy_brute_force": _percentiles(numpy_scan),
-        "mass_window_warm": window_warm,  # shipped vs 0012's function, warm, alternating
+        "mass_window_warm": window_warm,  # shipped vs the previous function, warm, alternating
         "disk_mb": disk,
     }
 
@@ -443,7 +448,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--window-only",
         action="store_true",
-        help="only the warm mass-window A/B against 0012's function (query_window.json)",
+        help="only the warm mass-window A/B against the previous function (query_window.json)",
     )
     parser.add_argument("--vectors", choices=["model", "random"], default="model")
     parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT)

@@ -118,7 +118,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
                 [
                     "compounds",
                     "mass window, first pass p50/p95 ms (mean candidates)",
-                    "warm: shipped / 0012's function p95 ms",
+                    "warm: shipped / previous function p95 ms",
                     "Tanimoto HNSW p50/p95 ms",
                     "Tanimoto recall@20 (ef_search)",
                     "NumPy brute force p50/p95 ms",
@@ -166,10 +166,11 @@ def render(notes: str, results: Path = RESULTS) -> str:
     if r := _load(results, "query_window"):
         parts += [
             "Mass window, warm (`bench.query --window-only`): a warm-up pass over the same "
-            "windows, then alternating rounds of the shipped function and 0012's:",
+            "windows, then alternating rounds of the shipped function and the previous one "
+            f"(`{r['rows'][0]['baseline']['function']}`, on the same tables and indexes):",
             "",
             markdown_table(
-                ["compounds", "shipped p50 / p95 ms", "0012's p50 / p95 ms", "p95 ratio"],
+                ["compounds", "shipped p50 / p95 ms", "previous p50 / p95 ms", "p95 ratio"],
                 [
                     [
                         x["compounds"],

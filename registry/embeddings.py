@@ -16,12 +16,14 @@ from registry.measurements import MeasurementRow, read_measurements
 
 EMBED_DIM = 256  # the width of the registry's vector columns (migration 0003)
 
+# In mass order (keyset on compound's (mass, id) index), so a backfill lays the vectors out
+# as the mass window reads them (migration 0014).
 _MISSING_STRUCTURES = """
-SELECT c.id, c.smiles FROM compound c
-WHERE c.id > :after {shard}
+SELECT c.id, c.smiles, c.monoisotopic_mass FROM compound c
+WHERE (c.monoisotopic_mass, c.id) > (:after_mass, :after) {shard}
   AND NOT EXISTS (SELECT 1 FROM structure_embedding e
                   WHERE e.model_id = :model AND e.compound_id = c.id)
-ORDER BY c.id LIMIT :limit
+ORDER BY c.monoisotopic_mass, c.id LIMIT :limit
 """
 
 
@@ -32,13 +34,15 @@ def _shard_clause(shards: int | None) -> str:
 def structures_missing(
     session: Session, model_id: int, batch_size: int, shards: int | None = None, shard: int = 0
 ) -> Iterator[list[tuple[int, str]]]:
-    """Batches of (compound id, SMILES) without an embedding for the model, by keyset paging."""
-    after = 0
+    """Batches of (compound id, SMILES) without an embedding for the model, by keyset paging
+    in order of mass."""
+    after_mass, after = float("-inf"), 0
     sql = text(_MISSING_STRUCTURES.format(shard=_shard_clause(shards)))
     while True:
         rows = session.execute(
             sql,
             {
+                "after_mass": after_mass,
                 "after": after,
                 "model": model_id,
                 "limit": batch_size,
@@ -48,7 +52,7 @@ def structures_missing(
         ).all()
         if not rows:
             return
-        after = rows[-1][0]
+        after, after_mass = rows[-1][0], rows[-1][2]
         yield [(r[0], r[1]) for r in rows]
 
 

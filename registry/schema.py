@@ -166,6 +166,8 @@ class StructureEmbedding(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("model.id"), primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
     embedding: Mapped[list[float]] = mapped_column(Vector(256))
+    # the compound's, copied by a trigger; the mass window reads vectors by it (migration 0014)
+    monoisotopic_mass: Mapped[float] = mapped_column(DOUBLE_PRECISION, server_default=None)
 
 
 class MeasurementEmbedding(Base):

@@ -1,7 +1,9 @@
 """Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-migrations that write them whole: 0013 for the search, 0012 for the CCS predicate), run the
+migrations that write them whole: 0014 for the search, 0012 for the CCS predicate), run the
 search tests against it, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
+Mutants that change only speed (the window's vectors read from outside it, or looked up one
+by one) give the same answers, so no test can kill them: they are not listed.
 
 Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any survives."""
 
@@ -13,24 +15,36 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = REPO / "migrations" / "versions"
-SEARCH = VERSIONS / "0013_rank_first.py"  # molvis_search(), written whole
+SEARCH = VERSIONS / "0014_window_in_mass_order.py"  # molvis_search(), written whole
 CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
-TESTS = ["tests/registry/test_search.py", "tests/registry/test_ccs_prediction.py"]
+TESTS = [
+    "tests/registry/test_search.py",
+    "tests/registry/test_window_layout.py",
+    "tests/registry/test_ccs_prediction.py",
+]
 
 # name -> (migration file, text in the function, what the bug puts there)
 MUTANTS = {
     "LIMIT k removed": (SEARCH, "ORDER BY pos LIMIT k", "ORDER BY pos"),
-    "filtered path: ppm window 10x wider": (
+    "mass window 10x wider": (
         SEARCH,
-        "BETWEEN neutral_mass * (1 - ppm * 1e-6)\n"
-        "                                      AND neutral_mass * (1 + ppm * 1e-6)",
-        "BETWEEN neutral_mass * (1 - ppm * 1e-5)\n"
-        "                                      AND neutral_mass * (1 + ppm * 1e-5)",
+        "lo float8 := neutral_mass * (1 - ppm * 1e-6);\n    hi float8 := neutral_mass * (1 + ppm * 1e-6);",
+        "lo float8 := neutral_mass * (1 - ppm * 1e-5);\n    hi float8 := neutral_mass * (1 + ppm * 1e-5);",
     ),
-    "fused score not divided by the weight sum": (
+    "mass window: fused score not divided by the weight sum": (
         SEARCH,
-        "* weighted_norm / weight_sum END AS fused",
-        "* weighted_norm END AS fused",
+        "* weighted_norm / weight_sum AS fused",
+        "* weighted_norm AS fused",
+    ),
+    "looked-up candidates: fused score not divided by the weight sum": (
+        SEARCH,
+        "SELECT (1 - (e.embedding <=> weighted)) * weighted_norm / weight_sum\n",
+        "SELECT (1 - (e.embedding <=> weighted)) * weighted_norm\n",
+    ),
+    "rows tied at the k-th score cut before ranking": (
+        SEARCH,
+        ">= cut.s - 2e-6",
+        "> cut.s",
     ),
     "model ranking reversed": (
         SEARCH,
@@ -69,8 +83,13 @@ MUTANTS = {
     ),
     "formula filter dropped": (
         SEARCH,
-        "AND neutral_mass * (1 + ppm * 1e-6)\n          AND (formula IS NULL OR c.formula = formula)",
-        "AND neutral_mass * (1 + ppm * 1e-6)",
+        "WHERE c.monoisotopic_mass BETWEEN lo AND hi\n          AND (formula IS NULL OR c.formula = formula)",
+        "WHERE c.monoisotopic_mass BETWEEN lo AND hi",
+    ),
+    "filtered path: formula filter dropped": (
+        SEARCH,
+        "WHERE ($1::text IS NULL OR c.formula = $1)",
+        "WHERE true",
     ),
     "mass window: source filter dropped": (
         SEARCH,
@@ -85,8 +104,13 @@ MUTANTS = {
     ),
     "library weight ignored below the thresholds": (
         SEARCH,
-        "+ library_weight * coalesce(g.lscore, 0)",
-        "",
+        "coalesce(round(g.fused::numeric, 6), 0) + library_weight * coalesce(g.lscore, 0)",
+        "coalesce(round(g.fused::numeric, 6), 0)",
+    ),
+    "cut before ranking: a row's library bonus ignored": (
+        SEARCH,
+        "OR coalesce(g.fused, 0) + library_weight * coalesce(g.lscore, 0) >= cut.s - 2e-6",
+        "OR coalesce(g.fused, 0) >= cut.s - 2e-6",
     ),
     "library-matched compounds outside the window dropped": (
         SEARCH,
@@ -100,8 +124,8 @@ MUTANTS = {
     ),
     "a hit listed among its own variants": (
         SEARCH,
-        "WHERE s.sk = r.sk AND s.key <> r.key",
-        "WHERE s.sk = r.sk",
+        "JOIN scored s ON s.sk = r.sk AND s.key <> r.key",
+        "JOIN scored s ON s.sk = r.sk",
     ),
 }
 

@@ -6,7 +6,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0013_rank_first"
+    assert migrate.current_revision(migrated_engine) == "0014_window_in_mass_order"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -41,15 +41,27 @@ def _function_body(revision_file: str) -> str:
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0013 writes molvis_search() out whole (ranking before describing the k rows): the
-    database's function is that text; going down to 0012 restores 0012's text, to 0011
-    restores 0011's (and drops the predictor tables), down to 0010 restores 0006's, and up
-    again 0013's."""
+    """0014 writes molvis_search() out whole (the mass window read in mass order, generic
+    plans): the database's function is that text; going down to 0013 restores 0013's text
+    (custom plans again, the vectors' mass column gone), to 0012 0012's, to 0011 0011's (and
+    drops the predictor tables), down to 0010 0006's, and up again 0014's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0013_rank_first.py") in at_head
+    assert _function_body("0014_window_in_mass_order.py") in at_head
+    assert "plan_cache_mode" in at_head
     assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
-    migrate.downgrade("0012_ccs_prediction", engine=migrated_engine)
+    migrate.downgrade("0013_rank_first", engine=migrated_engine)
     try:
+        below = _search_function(migrated_engine)
+        assert _function_body("0013_rank_first.py") in below and "plan_cache_mode" not in below
+        with migrated_engine.connect() as conn:
+            columns = conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'structure_embedding'"
+                )
+            ).scalars()
+            assert "monoisotopic_mass" not in set(columns)
+        migrate.downgrade("0012_ccs_prediction", engine=migrated_engine)
         below = _search_function(migrated_engine)
         assert _function_body("0012_ccs_prediction.py") in below
         migrate.downgrade("0011_library_search", engine=migrated_engine)
