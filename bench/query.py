@@ -33,6 +33,7 @@ from bench.common import (
     write_result,
 )
 from registry.embeddings import build_hnsw_index
+from registry.migrate import search_function
 from registry.search import TANIMOTO_EF_SEARCH, SearchRequest, search
 from registry.settings import load_settings
 
@@ -248,16 +249,6 @@ def _disk_mb(engine) -> dict[str, float]:
 BASELINE_SEARCH = "0013_rank_first.py"  # molvis_search() before it read vectors by mass (0014)
 
 
-def _function_of(revision_file: str) -> str:
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / revision_file
-    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SEARCH_FUNCTION
-
-
 def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, rounds: int = 2):
     """The same mass-window queries through the shipped molvis_search() and the baseline's
     text, in one scratch database: a warm-up pass first (the first pass over 600 random
@@ -266,7 +257,7 @@ def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, roun
         shipped = conn.execute(
             text("SELECT pg_get_functiondef('molvis_search'::regproc)")
         ).scalar_one()
-    texts = {"shipped": shipped, "baseline": _function_of(BASELINE_SEARCH)}
+    texts = {"shipped": shipped, "baseline": search_function(BASELINE_SEARCH)}
 
     def one_pass() -> list[float]:
         times = []

@@ -167,7 +167,7 @@ class StructureEmbedding(Base):
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
     embedding: Mapped[list[float]] = mapped_column(Vector(256))
     # the compound's, copied by a trigger; the mass window reads vectors by it (migration 0014)
-    monoisotopic_mass: Mapped[float] = mapped_column(DOUBLE_PRECISION, server_default=None)
+    monoisotopic_mass: Mapped[float] = mapped_column(DOUBLE_PRECISION)
 
 
 class MeasurementEmbedding(Base):

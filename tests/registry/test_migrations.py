@@ -1,5 +1,3 @@
-import importlib.util
-
 from sqlalchemy import inspect, text
 
 from registry import migrate
@@ -33,11 +31,7 @@ def _search_function(engine) -> str:
 
 
 def _function_body(revision_file: str) -> str:
-    path = migrate.MIGRATIONS_DIR / "versions" / revision_file
-    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SEARCH_FUNCTION.split("$fn$")[1].strip()
+    return migrate.search_function(revision_file).split("$fn$")[1].strip()
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):

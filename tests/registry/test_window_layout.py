@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from registry.db import session_scope
 from registry.embeddings import structures_missing, write_structure_embeddings
+from registry.migrate import search_function
 from registry.model_store import register_model
 from tests.builders import write
 from tests.conftest import ingest, shared
@@ -48,12 +49,7 @@ SEARCH_0013_AS = "molvis_search_0013"
 
 
 def _install_0013(engine) -> None:
-    from registry import migrate
-
-    path = migrate.MIGRATIONS_DIR / "versions" / "0013_rank_first.py"
-    namespace: dict = {}
-    exec(compile(path.read_text(), str(path), "exec"), namespace)
-    body = namespace["SEARCH_FUNCTION"].replace(
+    body = search_function("0013_rank_first.py").replace(
         "FUNCTION molvis_search(", f"FUNCTION {SEARCH_0013_AS}("
     )
     with engine.begin() as conn:
