@@ -1,5 +1,5 @@
 """Molecular graphs for the structure encoder: the report's atom and bond features computed
-straight from RDKit into NumPy arrays, and many molecules batched into one DGL graph.
+straight from RDKit into NumPy arrays, and many molecules batched into one disjoint graph.
 
 The features, atom order and edge order are those of dgllife's `smiles_to_bigraph` with the
 featurizers listed in `models.featurize` (tests compare the two bit for bit). Written here
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import dgl
 import numpy as np
 import torch
 from rdkit import Chem, RDLogger
@@ -167,21 +166,37 @@ def featurize_all(smiles: list[str]) -> list[MolGraph | None]:
     return [None if r is None else next(graphs) for r in read]
 
 
-def batch(graphs: list[MolGraph]) -> dgl.DGLGraph:
-    """One batched DGL graph ('h' atom and 'e' bond features) of at least one molecule, built
-    from concatenated arrays instead of one DGLGraph per molecule."""
+@dataclass(frozen=True)
+class GraphBatch:
+    """Many molecules as one disjoint graph: atom rows of all molecules, bond rows with their
+    end atoms renumbered into the batch, and the molecule each atom belongs to."""
+
+    atoms: torch.Tensor  # (n_atoms, ATOM_FEATURES) float32
+    bonds: torch.Tensor  # (n_edges, BOND_FEATURES) float32
+    src: torch.Tensor  # (n_edges,) int64
+    dst: torch.Tensor
+    molecule: torch.Tensor  # (n_atoms,) int64
+    n_molecules: int
+
+    @property
+    def n_atoms(self) -> int:
+        return self.atoms.shape[0]
+
+    def to(self, device: torch.device) -> GraphBatch:
+        tensors = (self.atoms, self.bonds, self.src, self.dst, self.molecule)
+        return GraphBatch(*(t.to(device) for t in tensors), n_molecules=self.n_molecules)
+
+
+def batch(graphs: list[MolGraph]) -> GraphBatch:
+    """One batch of at least one molecule, built from concatenated arrays."""
     n_atoms = np.array([g.atoms.shape[0] for g in graphs], dtype=np.int64)
     n_edges = np.array([g.src.shape[0] for g in graphs], dtype=np.int64)
     offsets = np.repeat(np.cumsum(n_atoms) - n_atoms, n_edges)
-    src = np.concatenate([g.src for g in graphs]) + offsets
-    dst = np.concatenate([g.dst for g in graphs]) + offsets
-    graph = dgl.graph(
-        (torch.from_numpy(src), torch.from_numpy(dst)),
-        num_nodes=int(n_atoms.sum()),
-        idtype=torch.int32,
+    return GraphBatch(
+        atoms=torch.from_numpy(np.concatenate([g.atoms for g in graphs])),
+        bonds=torch.from_numpy(np.concatenate([g.bonds for g in graphs])),
+        src=torch.from_numpy(np.concatenate([g.src for g in graphs]) + offsets),
+        dst=torch.from_numpy(np.concatenate([g.dst for g in graphs]) + offsets),
+        molecule=torch.from_numpy(np.repeat(np.arange(len(graphs)), n_atoms)),
+        n_molecules=len(graphs),
     )
-    graph.ndata["h"] = torch.from_numpy(np.concatenate([g.atoms for g in graphs]))
-    graph.edata["e"] = torch.from_numpy(np.concatenate([g.bonds for g in graphs]))
-    graph.set_batch_num_nodes(torch.from_numpy(n_atoms).to(torch.int32))
-    graph.set_batch_num_edges(torch.from_numpy(n_edges).to(torch.int32))
-    return graph

@@ -19,6 +19,8 @@ from sqlalchemy import Engine, text
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", REPO.parent / "shared" / "data"))
 TEST_DATA = Path(__file__).resolve().parent / "data"
+# dgllife, the reference some tests compare with, prints a notice unless DGL's backend is named
+os.environ.setdefault("DGLBACKEND", "pytorch")
 TABLES = (
     "compound, source, ingest_run, rejected_record, msms_spectrum, ir_spectrum, ccs_value, model, "
     "structure_embedding, measurement_embedding, compound_source, ccs_predictor, ccs_prediction"

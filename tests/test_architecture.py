@@ -27,7 +27,7 @@ FORBIDDEN = {
         "dagster",
         "streamlit",
     ),
-    "models": ("assets", "ui", "molvis", "dagster", "streamlit"),
+    "models": ("assets", "ui", "molvis", "dagster", "streamlit", "dgl", "dgllife"),
     "molvis/workflows": ("assets", "ui", "molvis.cli", "dagster", "streamlit"),
     "molvis/cli": ("assets", "ui", "dagster", "streamlit"),
     "assets": ("ui", "molvis.cli", "streamlit"),
@@ -112,15 +112,12 @@ def test_importing_assets_builds_no_definitions():
     assert result.stdout.strip() == "[]"
 
 
-def test_no_dgl_backend_notice(tmp_path):
-    """A fresh HOME: DGL remembers a backend in ~/.dgl/config.json once it has printed."""
-    env = {k: v for k, v in os.environ.items() if k != "DGLBACKEND"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import models.embed"],
-        capture_output=True,
-        text=True,
-        env={**env, "HOME": str(tmp_path), "DGLBACKEND": ""},
-        timeout=120,
+def test_training_and_embedding_load_no_dgl():
+    """DGL is the tests' reference only: the product runs where torch runs (no DGL build)."""
+    code = (
+        "import sys, models.train, models.embed, models.finetune; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dgl', 'dgllife')))"
     )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "backend" not in (result.stdout + result.stderr).lower()
+    assert result.stdout.strip() == "[]"

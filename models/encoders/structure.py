@@ -1,16 +1,14 @@
-"""Structure encoder: AttentiveFP (dgllife) over the molecular graph, read out to the shared size."""
+"""Structure encoder: AttentiveFP over the molecular graph, read out to the shared size."""
 
 from __future__ import annotations
 
-import dgl
 import torch
-from dgllife.model.gnn import AttentiveFPGNN
-from dgllife.model.readout import AttentiveFPReadout
 from torch import nn
 
 from models.config import StructureEncoderConfig
 from models.encoders import Encoder
-from models.molgraph import ATOM_FEATURES, BOND_FEATURES
+from models.encoders.attentivefp import AttentiveFPGNN, AttentiveFPReadout
+from models.molgraph import ATOM_FEATURES, BOND_FEATURES, GraphBatch
 
 
 class StructureEncoder(Encoder):
@@ -28,6 +26,5 @@ class StructureEncoder(Encoder):
             nn.Linear(config.graph_feat_size, embed_dim),
         )
 
-    def forward(self, graph: dgl.DGLGraph) -> torch.Tensor:
-        nodes = self.gnn(graph, graph.ndata["h"], graph.edata["e"])
-        return self.project(self.readout(graph, nodes))
+    def forward(self, graph: GraphBatch) -> torch.Tensor:
+        return self.project(self.readout(graph, self.gnn(graph)))

@@ -87,13 +87,13 @@ def test_features_equal_dgllife_bit_for_bit(chunk):
         reference = smiles_to_bigraph(
             s, node_featurizer=REFERENCE_ATOMS, edge_featurizer=REFERENCE_BONDS
         )
-        assert torch.equal(ours.ndata["h"], reference.ndata["h"]), s
-        assert ours.ndata["h"].shape[1] == ATOM_FEATURES
+        assert torch.equal(ours.atoms, reference.ndata["h"]), s
+        assert ours.atoms.shape[1] == ATOM_FEATURES
         if reference.num_edges():
-            assert torch.equal(ours.edata["e"], reference.edata["e"]), s
-        assert ours.edata["e"].shape == (reference.num_edges(), BOND_FEATURES)
-        for mine, theirs in zip(ours.edges(), reference.edges(), strict=True):
-            assert torch.equal(mine.long(), theirs.long()), s
+            assert torch.equal(ours.bonds, reference.edata["e"]), s
+        assert ours.bonds.shape == (reference.num_edges(), BOND_FEATURES)
+        for mine, theirs in zip((ours.src, ours.dst), reference.edges(), strict=True):
+            assert torch.equal(mine, theirs.long()), s
 
 
 def test_batched_graph_embeds_like_single_graphs():
