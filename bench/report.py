@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bench.ccs import ccs_section
 from bench.common import RESULTS, markdown_table
+from bench.device import device_section
 from bench.scale_report import (
     index_sweep_section,
     library_load_section,
@@ -188,8 +189,9 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += index_sweep_section(r, "shared_buffers sized to the machine (4 GB)")
         if before := _load(results, "index_sweep_128mb"):
             parts += index_sweep_section(before, "shared_buffers 128 MB (initdb's)")
-    if r := _load(results, "library_load"):
-        parts += library_load_section(r)
+    for name in ("library_load", "library_load_moses"):  # the 100k A/B; the latest 1.94M run
+        if r := _load(results, name):
+            parts += library_load_section(r)
     if r := _load(results, "library_scale"):
         parts += library_scale_section(r)
     if r := _load(results, "accuracy"):
@@ -315,6 +317,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
         ]
     if r := _load(results, "ccs"):
         parts += ccs_section(r)
+    if r := _load(results, "device_h200"):
+        parts += device_section(r, _load(results, "device_cpu"))
     return "\n".join(parts)
 
 

@@ -9,19 +9,19 @@ and that the same seed gives the same initial weights, so checkpoints load eithe
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from models.molgraph import GraphBatch
 
 
-def _sum_into(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+def _sum_into(values: Tensor, index: Tensor, size: int) -> Tensor:
     """Rows of `values` summed into `size` rows by `index` (DGL's fn.sum reduce)."""
     out = values.new_zeros((size, values.shape[1]))
     return out.index_add_(0, index, values)
 
 
-def _softmax_by(logits: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+def _softmax_by(logits: Tensor, index: Tensor, size: int) -> Tensor:
     """Softmax of (n, 1) logits within each group of `index` (DGL's edge_softmax by
     destination, and softmax_nodes by graph), in float32 whatever autocast gives."""
     logits = logits.float()
@@ -34,14 +34,18 @@ def _softmax_by(logits: torch.Tensor, index: torch.Tensor, size: int) -> torch.T
 class AttentiveGRU1(nn.Module):
     """Node update from attention-weighted bond messages (the first layer's)."""
 
-    def __init__(self, node_feat_size: int, edge_feat_size: int, edge_hidden_size: int, dropout):
+    def __init__(
+        self, node_feat_size: int, edge_feat_size: int, edge_hidden_size: int, dropout: float
+    ):
         super().__init__()
         self.edge_transform = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(edge_feat_size, edge_hidden_size)
         )
         self.gru = nn.GRUCell(edge_hidden_size, node_feat_size)
 
-    def forward(self, g: GraphBatch, edge_logits, edge_feats, node_feats) -> torch.Tensor:
+    def forward(
+        self, g: GraphBatch, edge_logits: Tensor, edge_feats: Tensor, node_feats: Tensor
+    ) -> Tensor:
         messages = _softmax_by(edge_logits, g.dst, g.n_atoms) * self.edge_transform(edge_feats)
         context = F.elu(_sum_into(messages, g.dst, g.n_atoms))
         return F.relu(self.gru(context, node_feats))
@@ -57,7 +61,7 @@ class AttentiveGRU2(nn.Module):
         )
         self.gru = nn.GRUCell(edge_hidden_size, node_feat_size)
 
-    def forward(self, g: GraphBatch, edge_logits, node_feats) -> torch.Tensor:
+    def forward(self, g: GraphBatch, edge_logits: Tensor, node_feats: Tensor) -> Tensor:
         weight = _softmax_by(edge_logits, g.dst, g.n_atoms)
         messages = self.project_node(node_feats)[g.src] * weight
         context = F.elu(_sum_into(messages, g.dst, g.n_atoms))
@@ -67,7 +71,9 @@ class AttentiveGRU2(nn.Module):
 class GetContext(nn.Module):
     """First layer: bond features folded into atom representations."""
 
-    def __init__(self, node_feat_size, edge_feat_size, graph_feat_size, dropout):
+    def __init__(
+        self, node_feat_size: int, edge_feat_size: int, graph_feat_size: int, dropout: float
+    ):
         super().__init__()
         self.project_node = nn.Sequential(
             nn.Linear(node_feat_size, graph_feat_size), nn.LeakyReLU()
@@ -82,7 +88,7 @@ class GetContext(nn.Module):
             graph_feat_size, graph_feat_size, graph_feat_size, dropout
         )
 
-    def forward(self, g: GraphBatch, node_feats, edge_feats) -> torch.Tensor:
+    def forward(self, g: GraphBatch, node_feats: Tensor, edge_feats: Tensor) -> Tensor:
         hv_new = self.project_node(node_feats)
         he1 = self.project_edge1(torch.cat([node_feats[g.src], edge_feats], dim=1))
         logits = self.project_edge2(torch.cat([hv_new[g.dst], he1], dim=1))
@@ -99,7 +105,7 @@ class GNNLayer(nn.Module):
         )
         self.attentive_gru = AttentiveGRU2(node_feat_size, graph_feat_size, dropout)
 
-    def forward(self, g: GraphBatch, node_feats) -> torch.Tensor:
+    def forward(self, g: GraphBatch, node_feats: Tensor) -> Tensor:
         logits = self.project_edge(torch.cat([node_feats[g.dst], node_feats[g.src]], dim=1))
         return self.attentive_gru(g, logits, node_feats)
 
@@ -107,14 +113,21 @@ class GNNLayer(nn.Module):
 class AttentiveFPGNN(nn.Module):
     """Atom representations after `num_layers` rounds of attentive message passing."""
 
-    def __init__(self, node_feat_size, edge_feat_size, num_layers, graph_feat_size, dropout):
+    def __init__(
+        self,
+        node_feat_size: int,
+        edge_feat_size: int,
+        num_layers: int,
+        graph_feat_size: int,
+        dropout: float,
+    ):
         super().__init__()
         self.init_context = GetContext(node_feat_size, edge_feat_size, graph_feat_size, dropout)
         self.gnn_layers = nn.ModuleList(
             GNNLayer(graph_feat_size, graph_feat_size, dropout) for _ in range(num_layers - 1)
         )
 
-    def forward(self, g: GraphBatch) -> torch.Tensor:
+    def forward(self, g: GraphBatch) -> Tensor:
         node_feats = self.init_context(g, g.atoms, g.bonds)
         for gnn in self.gnn_layers:
             node_feats = gnn(g, node_feats)
@@ -130,7 +143,7 @@ class GlobalPool(nn.Module):
         self.project_nodes = nn.Sequential(nn.Dropout(dropout), nn.Linear(feat_size, feat_size))
         self.gru = nn.GRUCell(feat_size, feat_size)
 
-    def forward(self, g: GraphBatch, node_feats, g_feats) -> torch.Tensor:
+    def forward(self, g: GraphBatch, node_feats: Tensor, g_feats: Tensor) -> Tensor:
         logits = self.compute_logits(torch.cat([F.relu(g_feats)[g.molecule], node_feats], dim=1))
         weight = _softmax_by(logits, g.molecule, g.n_molecules)
         pooled = _sum_into(self.project_nodes(node_feats) * weight, g.molecule, g.n_molecules)
@@ -144,7 +157,7 @@ class AttentiveFPReadout(nn.Module):
         super().__init__()
         self.readouts = nn.ModuleList(GlobalPool(feat_size, dropout) for _ in range(num_timesteps))
 
-    def forward(self, g: GraphBatch, node_feats) -> torch.Tensor:
+    def forward(self, g: GraphBatch, node_feats: Tensor) -> Tensor:
         g_feats = _sum_into(node_feats, g.molecule, g.n_molecules)
         for readout in self.readouts:
             g_feats = readout(g, node_feats, g_feats)

@@ -192,9 +192,46 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
     assert result["batch"]["queries"] == 3 and result["batch"]["seconds"] > 0
 
 
+def test_device_benchmark_round_trips_the_registry_and_runs_small(engine, seed_registry, tmp_path):
+    """The exported training set reads back as the registry reader gives it; `run` on the CPU."""
+    from bench.device import read_training_set
+    from registry.training_data import load_training_set
+
+    seed_registry(massbank=300, ccs_rows=200)
+    inputs = tmp_path / "inputs"
+    run("device", "export", "--out", str(inputs), "--compounds", "80", "--smiles", "30")
+    with session_scope(engine) as session:
+        stored = load_training_set(session, limit_compounds=80)
+    read = read_training_set(inputs / "training.npz")
+    assert read.compounds == stored.compounds
+    assert len(read.msms) == len(stored.msms) > 0 and len(read.ccs) == len(stored.ccs) > 0
+    for mine, theirs in zip(read.msms, stored.msms, strict=True):
+        assert (mine.compound, mine.adduct, mine.precursor_mz) == (
+            theirs.compound,
+            theirs.adduct,
+            theirs.precursor_mz,
+        )
+        assert np.allclose(mine.mz, theirs.mz, rtol=1e-6) and np.allclose(
+            mine.intensity, theirs.intensity, rtol=1e-6
+        )
+    assert [(c.compound, c.ccs, c.mz, c.adduct) for c in read.ccs] == [
+        (c.compound, c.ccs, c.mz, c.adduct) for c in stored.ccs
+    ]
+    out = tmp_path / "device.json"
+    tiny = str(REPO / "models" / "configs" / "tiny.yaml")
+    args = ["--devices", "cpu", "--smiles", "30", "--passes", "2", "--epochs", "1"]
+    run("device", "run", "--inputs", str(inputs), *args, "--configs", tiny, "--output", str(out))
+    result = json.loads(out.read_text())
+    (backfill,) = result["backfill"]
+    assert backfill["molecules"] == 60 and backfill["per_s"] > 0
+    (training,) = result["training"]
+    assert training["config"] == "tiny.yaml" and len(training["epoch_seconds"]) == 1
+
+
 @pytest.mark.parametrize(
     "module",
     [
+        "device",
         "ingest",
         "fingerprints",
         "embed",
