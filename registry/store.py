@@ -14,7 +14,7 @@ from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from registry.bulk import copy_insert
+from registry.bulk import array_text, copy_insert
 from registry.chem import Identity
 from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
 from registry.schema import Compound, CompoundSource, Source
@@ -104,8 +104,8 @@ def measurement_row(
         value = getattr(record, name)
         if name == "processed":  # the IR grid is stored as real[]
             value = value.astype(np.float32)
-        elif isinstance(value, np.ndarray):
-            value = value.tolist()
+        elif isinstance(value, np.ndarray):  # peaks and raw IR points: array literals
+            value = array_text(value)
         row[name] = value
     return row
 

@@ -122,3 +122,45 @@ def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monk
             text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
         ).scalars()
         assert any(n.startswith("ix_structure_embedding_half_m") for n in names)
+
+
+def test_peak_arrays_reach_the_database_exactly(engine, tmp_path):
+    """Peaks go to COPY as array literals written here (registry.bulk.array_text): every double
+    comes back bit for bit, the extremes and an empty array included, and an ingested MGF's
+    stored peaks equal its parsed ones."""
+    import numpy as np
+
+    from registry.bulk import array_text
+    from registry.parsers.mgf import parse_mgf
+
+    values = np.array([0.1, 1 / 3, 5e-324, 1e-300, 123456.7890123456, 1.7976931348623157e308])
+    with engine.connect() as conn:
+        back = conn.execute(
+            text("SELECT CAST(:a AS double precision[])"), {"a": array_text(values)}
+        )
+        assert np.array_equal(np.array(back.scalar_one()), values)
+        empty = conn.execute(
+            text("SELECT CAST(:a AS double precision[])"), {"a": array_text(values[:0])}
+        )
+        assert empty.scalar_one() == []
+    mgf = "\n".join(
+        [
+            "BEGIN IONS",
+            "PEPMASS=195.0876",
+            "SMILES=Cn1cnc2c1c(=O)n(C)c(=O)n2C",
+            "ADDUCT=[M+H]+",
+            "IONMODE=positive",
+            "42.0338 12.5",
+            "110.07127836 1000",
+            "138.0662 453.25",
+            "END IONS",
+            "",
+        ]
+    )
+    path = write(tmp_path, "caffeine.mgf", mgf)
+    ingest(engine, "msms", path, "check")
+    (parsed,) = [p.record for p in parse_mgf(TextMember(path.name, path.name, text=mgf))]
+    with engine.connect() as conn:
+        mz, intensity = conn.execute(text("SELECT mz, intensity FROM msms_spectrum")).one()
+    assert mz == parsed.mz.tolist()
+    assert np.array_equal(np.array(intensity, np.float32), parsed.intensity.astype(np.float32))
