@@ -180,7 +180,8 @@ def backfill_rate(smiles: list[str], device: torch.device, workers: int) -> dict
     from models.molgraph import featurize_all
 
     model, _ = load_checkpoint(SHIPPED, str(device))
-    batches = [list(enumerate(smiles))[i : i + 1000] for i in range(0, len(smiles), 1000)]
+    pairs = list(enumerate(smiles))
+    batches = [pairs[i : i + 1000] for i in range(0, len(pairs), 1000)]
     kept: list[np.ndarray] = []
     backfill(batches[:2], model, lambda ids, v: None, device)  # warm-up: kernels, allocator
     _sync(device)

@@ -38,6 +38,13 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def library_smiles(n: int) -> list[str]:
+    """The first `n` SMILES of the MOSES training file (the structure library of the tests)."""
+    with gzip.open(shared("library", "train.csv.gz"), "rt") as handle:
+        next(handle)
+        return [next(handle).strip() for _ in range(n)]
+
+
 def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
     """One file in one transaction, as `molvis ingest` runs it."""
     from registry.db import session_scope

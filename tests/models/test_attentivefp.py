@@ -2,8 +2,6 @@
 encoder runs wherever torch does: same parameter names, same initial weights for a seed, same
 outputs and gradients on the shipped weights."""
 
-import gzip
-
 import dgl
 import numpy as np
 import torch
@@ -13,7 +11,7 @@ from dgllife.model.readout import AttentiveFPReadout as ReferenceReadout
 from models.checkpoint import load_checkpoint
 from models.encoders.attentivefp import AttentiveFPGNN, AttentiveFPReadout
 from models.molgraph import ATOM_FEATURES, BOND_FEATURES, MolGraph, batch, featurize_all
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, library_smiles
 
 EDGE_CASES = ["CCO", "[Na+].[Cl-]", "[Fe+3]", "C", "[H][H]", "CC(=O)[O-].[K+]", "c1ccccc1O"]
 
@@ -38,7 +36,7 @@ def shipped_encoder():
 
 
 def both(encoder):
-    """dgllife's GNN and readout carrying the encoder's weights (dropout as the encoder's)."""
+    """dgllife's GNN and readout carrying the encoder's weights (no dropout)."""
     gnn = encoder.gnn
     layers = len(gnn.gnn_layers) + 1
     size = gnn.init_context.project_node[0].out_features
@@ -51,10 +49,7 @@ def both(encoder):
 
 
 def molecules(n: int) -> list[MolGraph]:
-    with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
-        next(handle)
-        smiles = [next(handle).strip() for _ in range(n)]
-    return [g for g in featurize_all(EDGE_CASES + smiles) if g is not None]
+    return [g for g in featurize_all(EDGE_CASES + library_smiles(n)) if g is not None]
 
 
 def test_same_seed_gives_dgllifes_initial_weights():

@@ -1,8 +1,6 @@
 """The hand-written graph featurizer against dgllife's (the reference it replaces for speed),
 and the streamed backfill with featurisation in worker processes."""
 
-import gzip
-
 import numpy as np
 import pytest
 import torch
@@ -32,7 +30,7 @@ from models.molgraph import (
     featurize,
     featurize_all,
 )
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, library_smiles
 
 REFERENCE_ATOMS = BaseAtomFeaturizer(
     {
@@ -69,12 +67,6 @@ EDGE_CASES = [
     "[H][H]",
     "CC(=O)[O-].[K+]",
 ]
-
-
-def library_smiles(n: int) -> list[str]:
-    with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
-        next(handle)
-        return [next(handle).strip() for _ in range(n)]
 
 
 @pytest.mark.parametrize("chunk", [EDGE_CASES, "library"])
