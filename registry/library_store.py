@@ -14,17 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from ms_entropy import FlashEntropySearch
 from sqlalchemy.orm import Session
 
 from registry.library import (
     FORMAT,
     LIBRARY,
-    MAX_FRAGMENT_TOLERANCE,
-    MZ_INDEX_STEP,
     LibraryIndex,
     build_index,
     current_generation,
+    new_searcher,
 )
 
 
@@ -82,9 +80,7 @@ def load_index(home: Path) -> LibraryIndex | None:
         try:
             ids = np.load(folder / "ids.npy", allow_pickle=False)
             modes = np.load(folder / "modes.npy", allow_pickle=False)
-            searcher = FlashEntropySearch(
-                max_ms2_tolerance_in_da=MAX_FRAGMENT_TOLERANCE, mz_index_step=MZ_INDEX_STEP
-            )
+            searcher = new_searcher()
             if len(ids):
                 if not searcher.entropy_search.read(folder):
                     return None

@@ -1,24 +1,32 @@
 """The MS/MS reference library index: identity and analogue matches, polarity, exclusion,
 the saved files (no pickle), staleness and rebuilds."""
 
+import copy
 import json
 import threading
 
 import numpy as np
 import pytest
+from ms_entropy import FlashEntropySearch
 from sqlalchemy import text
 
 from registry.db import session_scope
 from registry.library import (
+    MAX_FRAGMENT_TOLERANCE,
+    MZ_INDEX_STEP,
+    LibraryIndex,
     LibraryOptions,
     build_index,
     clean_peaks,
     current_generation,
+    index_spectra,
     polarity,
 )
 from registry.library_store import load_index, refresh_index, save_index
+from registry.parsers.msms import parse_msms
+from registry.sources import iter_members
 from tests.builders import mgf_block, write
-from tests.conftest import ingest
+from tests.conftest import ingest, shared
 
 CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"  # [M+H]+ 195.0877
 ETHYL = "CCn1c(=O)c2c(ncn2C)n(C)c1=O"  # caffeine + CH2, [M+H]+ 209.1033
@@ -199,3 +207,74 @@ def test_polarity_and_options():
         LibraryOptions(fragment_tolerance=0.5)
     with pytest.raises(ValueError, match="minimum matched peaks 0"):
         LibraryOptions(min_matched_peaks=0)
+
+
+def massbank_spectra(n: int) -> list[dict]:
+    """The first `n` MassBank spectra with a precursor, cleaned as the index holds them."""
+    spectra: list[dict] = []
+    for member in iter_members(shared("massbank", "massbank_ms2.mgf.gz")):
+        for parsed in parse_msms(member, require_structure=False):
+            r = parsed.record
+            if r is None or not r.precursor_mz:
+                continue
+            cleaned = clean_peaks(r.mz, r.intensity, r.precursor_mz)
+            if len(cleaned):
+                spectra.append(
+                    {
+                        "id": 1000 + len(spectra),
+                        "precursor_mz": float(r.precursor_mz),
+                        "peaks": cleaned,
+                        "mode": polarity(r.ion_mode, r.adduct),
+                    }
+                )
+            if len(spectra) == n:
+                return spectra
+    return spectra
+
+
+def ranked_by_full_sort(index: LibraryIndex, scores, mode: int, exclude, k: int):
+    """The ranking as first written: every score of the library sorted, the other polarity
+    and the excluded ids zeroed first."""
+    scores = scores.copy()
+    if mode:
+        scores[index.modes == -mode] = 0
+    scores[np.isin(index.ids, list(exclude))] = 0
+    return [
+        (int(index.ids[i]), float(scores[i]))
+        for i in np.argsort(-scores, kind="stable")[:k]
+        if scores[i] > 0
+    ]
+
+
+def test_scores_and_rankings_are_ms_entropy_s_on_real_spectra():
+    """The index's faster analogue core and ranking of scored positions only give what
+    ms_entropy's unchanged searcher and a sort of every score give, on 3,000 MassBank spectra."""
+    spectra = massbank_spectra(3000)
+    index = index_spectra(copy.deepcopy(spectra), "test")
+    stock = FlashEntropySearch(
+        max_ms2_tolerance_in_da=MAX_FRAGMENT_TOLERANCE, mz_index_step=MZ_INDEX_STEP
+    )
+    stock.build_index(copy.deepcopy(spectra), clean_spectra=False)
+    options, ppm, compared = LibraryOptions(), 10.0, 0
+    for q in spectra[::37]:
+        exclude = frozenset({q["id"]})
+        mz, peaks, mode = q["precursor_mz"], q["peaks"], q["mode"]
+        hybrid = stock.hybrid_search(mz, peaks, options.fragment_tolerance)
+        np.testing.assert_array_equal(
+            index.searcher.hybrid_search(mz, peaks, options.fragment_tolerance), hybrid
+        )
+        near = np.abs(stock.precursor_mz_array.astype(np.float64) - mz) <= mz * ppm * 1e-6
+        expected = ranked_by_full_sort(index, np.where(near, 0, hybrid), mode, exclude, 5)
+        got = index.analogues(mz, peaks, mode, ppm, options, exclude)
+        assert [(m.spectrum_id, m.score) for m in got] == expected
+        scores, matched = stock.identity_search(
+            mz, peaks, mz * ppm * 1e-6, options.fragment_tolerance, output_matched_peak_number=True
+        )
+        expected = ranked_by_full_sort(index, scores, mode, frozenset(), 50)
+        got = index.identity(mz, peaks, mode, ppm, options)
+        assert [(m.spectrum_id, m.score) for m in got] == expected
+        assert [m.matched_peaks for m in got] == [
+            int(matched[np.flatnonzero(index.ids == i)[0]]) for i, _ in expected
+        ]
+        compared += len(expected) > 1
+    assert compared > 20  # windows that held more than the query's own spectrum
