@@ -88,6 +88,8 @@ def library_scale_section(run: dict) -> list[str]:
             x["identity_ms"]["p95"],
             x["hybrid_ms"]["mean"],
             x["hybrid_ms"]["p95"],
+            x["search_ms"]["mean"] if "search_ms" in x else "-",
+            x["search_ms"]["p95"] if "search_ms" in x else "-",
         ]
         for x in run["rows"]
     ]
@@ -99,6 +101,8 @@ def library_scale_section(run: dict) -> list[str]:
         "identity p95 ms",
         "hybrid mean ms",
         "hybrid p95 ms",
+        "both (a search) mean ms",
+        "both p95 ms",
     ]
     return [
         f"## Spectral library search to 1M spectra ({run['machine']['date']}, "
