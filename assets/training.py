@@ -1,4 +1,4 @@
-"""Training, model activation, embedding backfills and the HNSW index."""
+"""Training, model activation, embedding backfills and the structure index."""
 
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from molvis.workflows.embedding import embed_backfill
 from molvis.workflows.evaluation import evaluate_model
 from molvis.workflows.training import train_and_register
 from registry.db import session_scope
-from registry.embeddings import build_hnsw_index, embedding_counts
+from registry.embeddings import build_structure_index, embedding_counts
 from registry.model_store import activate_model, get_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,11 +111,11 @@ def measurement_embeddings(registry: RegistryResource) -> MaterializeResult:
 @asset(
     deps=[structure_embeddings],
     group_name="embeddings",
-    description="HNSW index over the active model's structure embeddings",
+    description="IVFFlat index over the active model's structure embeddings (the open query)",
 )
 def structure_index(registry: RegistryResource) -> MaterializeResult:
     with session_scope(registry.engine()) as session:
         info = get_model(session)
-        name = build_hnsw_index(session, info.id)
+        name = build_structure_index(session, info.id)
         counts = embedding_counts(session, info.id)
     return MaterializeResult(metadata={"index": name, **counts})

@@ -1,7 +1,8 @@
-"""Which HNSW index answers the open (unfiltered) query and the Tanimoto query at 1M compounds:
-index parameters (m, ef_construction), storage (vector vs halfvec), over-fetch then exact
-re-rank, and hnsw.ef_search, each measured for p50/p95 latency and recall@20 against an exact
-NumPy ranking of the same vectors (ties at the cut counted as found).
+"""Which index answers the open (unfiltered) query and the Tanimoto query at 1M compounds:
+HNSW parameters (m, ef_construction) and hnsw.ef_search, storage (vector vs halfvec), an
+IVFFlat index (lists) and ivfflat.probes, over-fetch then exact re-rank, each measured for
+p50/p95 latency and recall@20 against an exact NumPy ranking of the same vectors (ties at the
+cut counted as found).
 
 Structure queries are the cross-modal ones users send (MassBank MS/MS embeddings against MOSES
 structure embeddings, bench.query's library and cache). Each variant is built, swept and
@@ -36,20 +37,26 @@ K = 20
 
 @dataclass(frozen=True)
 class Variant:
-    """One index: 'vector' or 'halfvec' (structure vectors) or 'bit' (fingerprints), m and
-    ef_construction."""
+    """One index: HNSW over 'vector' or 'halfvec' (structure vectors) or 'bit' (fingerprints)
+    with m and ef_construction, or 'ivf': IVFFlat over halfvec with `lists` lists."""
 
     storage: str
-    m: int
-    ef_construction: int
+    m: int = 0
+    ef_construction: int = 0
+    lists: int = 0
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
-        storage, m, ef = spec.split(":")
+        storage, *options = spec.split(":")
+        if storage == "ivf":
+            return cls(storage, lists=int(options[0].removeprefix("lists")))
+        m, ef = options
         return cls(storage, int(m.removeprefix("m")), int(ef.removeprefix("ef")))
 
     @property
     def name(self) -> str:
+        if self.storage == "ivf":
+            return f"ivf:lists{self.lists}"
         return f"{self.storage}:m{self.m}:ef{self.ef_construction}"
 
     @property
@@ -57,10 +64,17 @@ class Variant:
         return {
             "vector": "embedding",
             "halfvec": "(embedding::halfvec(256))",
+            "ivf": "(embedding::halfvec(256))",
             "bit": "fingerprint",
         }[self.storage]
 
     def ddl(self) -> str:
+        if self.storage == "ivf":
+            return (
+                "CREATE INDEX ix_sweep ON structure_embedding USING ivfflat "
+                f"({self.expression} halfvec_ip_ops) WITH (lists = {self.lists}) "
+                "WHERE model_id = 1"
+            )
         with_ = f"WITH (m = {self.m}, ef_construction = {self.ef_construction})"
         if self.storage == "bit":
             return f"CREATE INDEX ix_sweep ON compound USING hnsw (fingerprint bit_jaccard_ops) {with_}"
@@ -73,7 +87,7 @@ class Variant:
 
 def _structure_sql(variant: Variant, fetch: int) -> str:
     """The index's `fetch` nearest, re-ranked by the exact (float32) inner product."""
-    cast = "::halfvec(256)" if variant.storage == "halfvec" else ""
+    cast = "::halfvec(256)" if variant.storage in ("halfvec", "ivf") else ""
     return f"""
         SELECT compound_id FROM (
             SELECT compound_id, embedding FROM structure_embedding WHERE model_id = 1
@@ -89,12 +103,14 @@ def exact_cuts(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def sweep_structures(conn, variant: Variant, vectors, queries, cuts, efs, fetches) -> list[dict]:
     """Latency and recall@K (a hit counts when its exact score reaches the query's cut, so
-    ties at the cut count as found, as bench.query.recall_at does)."""
+    ties at the cut count as found, as bench.query.recall_at does); `efs` are ivfflat.probes
+    for an IVFFlat index, hnsw.ef_search otherwise."""
     rows = []
+    setting = "ivfflat.probes" if variant.storage == "ivf" else "hnsw.ef_search"
     for ef in efs:
-        conn.execute(text(f"SET hnsw.ef_search = {ef}"))
+        conn.execute(text(f"SET {setting} = {ef}"))
         for fetch in fetches:
-            if fetch > ef:  # an HNSW scan returns at most ef_search rows
+            if fetch > ef and variant.storage != "ivf":  # HNSW returns at most ef_search rows
                 continue
             sql = text(_structure_sql(variant, fetch))
             times, recalls = [], []
@@ -107,7 +123,7 @@ def sweep_structures(conn, variant: Variant, vectors, queries, cuts, efs, fetche
                 recalls.append(float((found >= cut).sum()) / K)
             rows.append(
                 {
-                    "ef_search": ef,
+                    ("probes" if variant.storage == "ivf" else "ef_search"): ef,
                     "fetch": fetch,
                     **_percentiles(times),
                     "recall_at_20": round(float(np.mean(recalls)), 4),
@@ -125,14 +141,18 @@ def sweep_fingerprints(conn, fingerprints, probes, efs) -> list[dict]:
     rows = []
     for ef in efs:
         conn.execute(text(f"SET hnsw.ef_search = {ef}"))
-        times, recalls = [], []
-        for number, probe in enumerate(probes):
+        times, found = [], []
+        for probe in probes:
             start = time.perf_counter()
             ids = conn.execute(sql, {"i": int(probe)}).scalars().all()
             times.append(time.perf_counter() - start)
-            if number < TANIMOTO_RECALL_PROBES:
-                exact = _tanimoto(fingerprints, fingerprints[probe - 1])
-                recalls.append(recall_at(K, exact, {i - 1 for i in ids}))
+            found.append({i - 1 for i in ids})
+        # the exact scans after the timed queries: run between them (a gigabyte of NumPy
+        # temporaries each), they gave earlier runs a p95 of 92-145 ms against a 4-11 ms median
+        recalls = [
+            recall_at(K, _tanimoto(fingerprints, fingerprints[probe - 1]), got)
+            for probe, got in zip(probes[:TANIMOTO_RECALL_PROBES], found, strict=False)
+        ]
         rows.append(
             {
                 "ef_search": ef,
@@ -160,7 +180,10 @@ def main(argv: list[str] | None = None) -> None:
             "bit:m16:ef64",
             "bit:m32:ef128",
         ],
-        help="STORAGE:mM:efEF (storage vector, halfvec or bit)",
+        help="STORAGE:mM:efEF (HNSW over vector, halfvec or bit) or ivf:listsN (IVFFlat)",
+    )
+    parser.add_argument(
+        "--probes", type=int, nargs="+", default=[5, 10, 20, 40], help="ivfflat.probes values"
     )
     parser.add_argument(
         "--ef-search", type=int, nargs="+", default=[200, 400, 800, 1000], help="at most 1000"
@@ -191,8 +214,9 @@ def main(argv: list[str] | None = None) -> None:
                 if variant.storage == "bit":
                     sweep = sweep_fingerprints(conn, library.fingerprints, probes, args.ef_search)
                 else:
+                    points = args.probes if variant.storage == "ivf" else args.ef_search
                     sweep = sweep_structures(
-                        conn, variant, library.vectors, queries, cuts, args.ef_search, args.fetch
+                        conn, variant, library.vectors, queries, cuts, points, args.fetch
                     )
                 conn.execute(text("DROP INDEX ix_sweep"))
                 conn.commit()

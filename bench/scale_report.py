@@ -7,7 +7,7 @@ from bench.common import markdown_table
 
 
 def index_sweep_section(run: dict, title: str) -> list[str]:
-    """One table per sweep run: a row per variant and (ef_search, fetch) point."""
+    """One table per sweep run: a row per variant and (ef_search or probes, fetch) point."""
     rows = []
     for variant in run["rows"]:
         for point in variant["sweep"]:
@@ -16,7 +16,8 @@ def index_sweep_section(run: dict, title: str) -> list[str]:
                     variant["variant"],
                     variant["build_seconds"] if variant["build_seconds"] is not None else "-",
                     variant["size_mb"] if variant["size_mb"] is not None else "-",
-                    point["ef_search"],
+                    point["ef_search"] if "ef_search" in point else "-",
+                    point.get("probes", "-"),
                     point.get("fetch", "-"),
                     point["p50_ms"],
                     point["p95_ms"],
@@ -26,7 +27,8 @@ def index_sweep_section(run: dict, title: str) -> list[str]:
     parts = [f"### {title}", ""]
     if run.get("note"):
         parts += [run["note"], ""]
-    header = ["index", "build s", "MB", "ef_search", "fetch", "p50 ms", "p95 ms", "recall@20"]
+    header = ["index", "build s", "MB", "ef_search", "probes", "fetch", "p50 ms", "p95 ms"]
+    header.append("recall@20")
     return [*parts, markdown_table(header, rows), ""]
 
 

@@ -158,36 +158,46 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
     return {"structure": structures, **per}
 
 
-# The structure index (migration 0013 builds the same for models indexed before it): HNSW
+# The structure index (migration 0015 builds the same for models indexed before it): IVFFlat
 # over half-precision copies of the vectors, which molvis_search() queries by that expression
-# and re-ranks at full precision. bench/index_sweep.py measured the choice at 1M compounds.
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
+# (ivfflat.probes from molvis.probes) and re-ranks at full precision. bench/index_sweep.py
+# measured it against HNSW at 1M compounds: cross-modal queries reach their nearest structures
+# by scanning the lists nearest them more surely than by HNSW's greedy descent.
 
 
-def hnsw_index_name(model_id: int) -> str:
+def structure_index_name(model_id: int) -> str:
     return f"ix_structure_embedding_half_m{int(model_id)}"
 
 
-def build_hnsw_index(session: Session, model_id: int) -> str:
-    """The HNSW index (inner product on unit vectors = cosine) over one model's structure
-    vectors, built in memory (maintenance_work_mem) when missing."""
-    name = hnsw_index_name(model_id)
+def ivf_lists(rows: int) -> int:
+    """Lists for an IVFFlat index of `rows` vectors: pgvector's guidance, rows / 1000 up to
+    1M rows and sqrt(rows) beyond; at least one (a single list is an exact scan)."""
+    return max(1, rows // 1000 if rows <= 1_000_000 else int(rows**0.5))
+
+
+def build_structure_index(session: Session, model_id: int) -> str:
+    """The IVFFlat index (inner product on unit vectors = cosine) over one model's structure
+    vectors, when missing: its lists are learnt from the vectors stored now, so it is built
+    after a backfill (a bulk backfill drops it first)."""
+    name = structure_index_name(model_id)
+    rows = session.execute(
+        text("SELECT count(*) FROM structure_embedding WHERE model_id = :m"), {"m": model_id}
+    ).scalar_one()
     session.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
     session.execute(
         text(
-            f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding USING hnsw "
+            f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding USING ivfflat "
             f"((embedding::halfvec({EMBED_DIM})) halfvec_ip_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
-            f"WHERE model_id = {int(model_id)}"
+            f"WITH (lists = {ivf_lists(rows)}) WHERE model_id = {int(model_id)}"
         )
     )
     return name
 
 
-def drop_hnsw_index_for_backlog(session: Session, model_id: int) -> bool:
-    """Drop the model's HNSW index when the structures still to embed make a bulk load
-    (registry.indexes.is_bulk); True when dropped, for the backfill to rebuild it after."""
+def drop_structure_index_for_backlog(session: Session, model_id: int) -> bool:
+    """Drop the model's structure index when the structures still to embed make a bulk load
+    (registry.indexes.is_bulk); True when dropped, for the backfill to rebuild it after (and
+    learn its lists from the new vectors)."""
     missing, held = session.execute(
         text("""SELECT (SELECT count(*) FROM compound c WHERE NOT EXISTS (
                             SELECT 1 FROM structure_embedding e
@@ -197,7 +207,7 @@ def drop_hnsw_index_for_backlog(session: Session, model_id: int) -> bool:
     ).one()
     if not is_bulk(missing, held or 0):
         return False
-    session.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(model_id)}"))
+    session.execute(text(f"DROP INDEX IF EXISTS {structure_index_name(model_id)}"))
     return True
 
 

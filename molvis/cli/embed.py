@@ -1,5 +1,5 @@
-"""`molvis embed`: vectors for every compound and measurement that lacks one, the HNSW index
-(built by the backfill), then predicted CCS."""
+"""`molvis embed`: vectors for every compound and measurement that lacks one, the structure
+index (built by the backfill), then predicted CCS."""
 
 from __future__ import annotations
 

@@ -29,9 +29,9 @@ def embed_backfill(
     """Embed what lacks a vector for the model (structures may be limited to one id shard).
     Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
     a partition is safe. A whole backfill of a large structure backlog runs without the
-    model's HNSW index, dropped and rebuilt here. `workers`: featurisation processes (default:
-    half the cores on CPU, all but one with a GPU). A whole backfill ends with the model's
-    HNSW index in place (built when missing), so the structures are searchable."""
+    model's structure index (IVFFlat), dropped and rebuilt here. `workers`: featurisation
+    processes (default: half the cores on CPU, all but one with a GPU). A whole backfill ends with the model's
+    structure index in place (built when missing), so the structures are searchable."""
     import torch
 
     from models.data import msms_input
@@ -51,7 +51,7 @@ def embed_backfill(
     if structures:
         if not shards:  # a whole backfill; shard runs leave the index to the index asset
             with session_scope(engine) as session:
-                store.drop_hnsw_index_for_backlog(session, info.id)
+                store.drop_structure_index_for_backlog(session, info.id)
         with session_scope(engine) as reader:
 
             def write(ids: list[int], vectors) -> None:
@@ -70,7 +70,7 @@ def embed_backfill(
         counts["structure_skipped"] = done.skipped
         if not shards:  # what this backfill dropped, or an index never built
             with session_scope(engine) as session:
-                store.build_hnsw_index(session, info.id)
+                store.build_structure_index(session, info.id)
     if not measurements:
         return counts
     for modality in ("msms", "ir", "ccs"):

@@ -55,11 +55,11 @@ def test_benchmark_scripts_run_small(engine, tmp_path, module, args, key):
 
 def test_query_benchmark_runs_small(engine, tmp_path):
     out = tmp_path / "results" / "query.json"
-    args = ["--sizes", "300", "--queries", "5", "--ef-search", "40", "400"]
+    args = ["--sizes", "300", "--queries", "5", "--probes", "1", "20"]
     run("query", *args, "--cache", str(tmp_path / "cache"), "--output", str(out))
     (row,) = json.loads(out.read_text())["rows"]
-    assert row["compounds"] == 300 and [s["ef_search"] for s in row["fused_hnsw"]] == [40, 400]
-    assert all(0 <= s["recall_at_20"] <= 1 for s in row["fused_hnsw"])
+    assert row["compounds"] == 300 and [s["probes"] for s in row["open_query"]] == [1, 20]
+    assert all(0 <= s["recall_at_20"] <= 1 for s in row["open_query"])
     assert row["tanimoto_hnsw"]["recall_probes"] == 5
     warm = row["mass_window_warm"]
     assert warm["baseline"]["function"] == "0013_rank_first.py"
@@ -68,17 +68,21 @@ def test_query_benchmark_runs_small(engine, tmp_path):
     from bench.report import render
 
     page = render("", tmp_path / "results")
-    assert "| 300 | 40 |" in page and "| 300 | 400 |" in page
+    assert "| 300 | 1 |" in page and "| 300 | 20 |" in page
 
 
 def test_index_sweep_runs_small(engine, tmp_path):
     out = tmp_path / "index_sweep.json"
     args = ["--size", "300", "--queries", "5", "--ef-search", "40", "--fetch", "20", "40"]
-    args += ["--variants", "vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64"]
+    args += ["--variants", "vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64", "ivf:lists4"]
+    args += ["--probes", "1", "4"]
     run("index_sweep", *args, "--cache", str(tmp_path / "cache"), "--output", str(out))
     rows = {r["variant"]: r for r in json.loads(out.read_text())["rows"]}
-    assert set(rows) == {"vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64"}
+    assert set(rows) == {"vector:m16:ef64", "halfvec:m8:ef32", "bit:m16:ef64", "ivf:lists4"}
     assert [s["fetch"] for s in rows["halfvec:m8:ef32"]["sweep"]] == [20, 40]
+    ivf = rows["ivf:lists4"]["sweep"]
+    assert [(s["probes"], s["fetch"]) for s in ivf] == [(1, 20), (1, 40), (4, 20), (4, 40)]
+    assert ivf[-1]["recall_at_20"] == 1.0  # every list probed: an exact scan
     recalls = [s["recall_at_20"] for r in rows.values() for s in r["sweep"]]
     assert all(0 <= r <= 1 for r in recalls) and max(recalls) > 0.5
     assert rows["bit:m16:ef64"]["sweep"][0]["recall_probes"] == 5

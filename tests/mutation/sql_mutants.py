@@ -1,5 +1,5 @@
 """Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-migrations that write them whole: 0014 for the search, 0012 for the CCS predicate), run the
+migrations that write them whole: 0015 for the search, 0012 for the CCS predicate), run the
 search tests against it, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = REPO / "migrations" / "versions"
-SEARCH = VERSIONS / "0014_window_in_mass_order.py"  # molvis_search(), written whole
+SEARCH = VERSIONS / "0015_open_query_ivfflat.py"  # molvis_search(), written whole
 CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
 TESTS = [
     "tests/registry/test_search.py",

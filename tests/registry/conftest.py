@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from registry.db import session_scope
-from registry.embeddings import build_hnsw_index, write_structure_embeddings
+from registry.embeddings import build_structure_index, write_structure_embeddings
 from registry.model_store import register_model
 from tests.builders import write
 from tests.conftest import ingest
@@ -50,7 +50,7 @@ def library(engine, tmp_path):
             [ids[n] for n, _, _ in LIBRARY],
             np.stack([unit(v) for _, _, v in LIBRARY]),
         )
-        build_hnsw_index(session, model.id)
+        build_structure_index(session, model.id)
     return engine
 
 

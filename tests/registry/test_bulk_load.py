@@ -118,10 +118,22 @@ def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monk
     counts = embed_backfill(engine, None, measurements=False, workers=0)
     assert counts["structure"] == 30
     with engine.connect() as conn:
-        names = conn.execute(
-            text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
+        definitions = conn.execute(
+            text(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'structure_embedding' "
+                "AND indexname LIKE 'ix_structure_embedding_half_m%'"
+            )
         ).scalars()
-        assert any(n.startswith("ix_structure_embedding_half_m") for n in names)
+        (definition,) = definitions  # IVFFlat, its one list learnt from the 30 vectors
+        assert "USING ivfflat" in definition and "lists='1'" in definition.replace(" ", "")
+
+
+def test_ivf_lists_follow_pgvector_guidance():
+    """rows / 1000 up to 1M rows, sqrt(rows) beyond, never fewer than one list."""
+    from registry.embeddings import ivf_lists
+
+    assert [ivf_lists(n) for n in (0, 999, 5_000, 1_000_000)] == [1, 1, 5, 1000]
+    assert ivf_lists(4_000_000) == 2000
 
 
 def test_peak_arrays_reach_the_database_exactly(engine, tmp_path):

@@ -4,7 +4,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0014_window_in_mass_order"
+    assert migrate.current_revision(migrated_engine) == "0015_open_query_ivfflat"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -35,16 +35,20 @@ def _function_body(revision_file: str) -> str:
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0014 writes molvis_search() out whole (the mass window read in mass order, generic
-    plans): the database's function is that text; going down to 0013 restores 0013's text
-    (custom plans again, the vectors' mass column gone), to 0012 0012's, to 0011 0011's (and
-    drops the predictor tables), down to 0010 0006's, and up again 0014's."""
+    """0015 writes molvis_search() out whole (the open query on IVFFlat): the database's
+    function is that text; going down to 0014 restores 0014's (HNSW's ef_search), to 0013
+    0013's (custom plans again, the vectors' mass column gone), to 0012 0012's, to 0011
+    0011's (and drops the predictor tables), down to 0010 0006's, and up again 0015's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0014_window_in_mass_order.py") in at_head
-    assert "plan_cache_mode" in at_head
+    assert _function_body("0015_open_query_ivfflat.py") in at_head
+    assert "plan_cache_mode" in at_head and "ivfflat.probes" in at_head
     assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
-    migrate.downgrade("0013_rank_first", engine=migrated_engine)
+    migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
     try:
+        below = _search_function(migrated_engine)
+        assert _function_body("0014_window_in_mass_order.py") in below
+        assert "hnsw.ef_search" in below and "ivfflat" not in below
+        migrate.downgrade("0013_rank_first", engine=migrated_engine)
         below = _search_function(migrated_engine)
         assert _function_body("0013_rank_first.py") in below and "plan_cache_mode" not in below
         with migrated_engine.connect() as conn:
@@ -74,6 +78,55 @@ def test_head_holds_the_search_function_written_whole(migrated_engine):
     assert _search_function(migrated_engine) == at_head
 
 
+def _structure_index_kinds(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.relname, a.amname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid JOIN pg_am a ON a.oid = i.relam "
+                "WHERE t.relname = 'structure_embedding'"
+            )
+        )
+        return dict(rows.all())
+
+
+def test_0015_makes_each_model_index_ivfflat_with_lists_for_its_rows(migrated_engine):
+    """A model's half-precision HNSW index (0013/0014) becomes IVFFlat under the same name,
+    its lists from the model's vector count; going down gives the HNSW index back."""
+    migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
+    try:
+        with migrated_engine.begin() as conn:
+            model = conn.execute(
+                text(
+                    "INSERT INTO model (name, version, path, config, is_active, "
+                    "structure_embeddings) VALUES ('m', 'v', '-', '{}', false, 2500000) "
+                    "RETURNING id"
+                )
+            ).scalar_one()
+            conn.execute(
+                text(
+                    f"CREATE INDEX ix_structure_embedding_half_m{model} ON structure_embedding "
+                    "USING hnsw ((embedding::halfvec(256)) halfvec_ip_ops) "
+                    f"WHERE model_id = {model}"
+                )
+            )
+        migrate.upgrade(engine=migrated_engine)
+        name = f"ix_structure_embedding_half_m{model}"
+        assert _structure_index_kinds(migrated_engine)[name] == "ivfflat"
+        with migrated_engine.connect() as conn:
+            definition = conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": name}
+            ).scalar_one()
+        assert "lists='1581'" in definition.replace(" ", "")  # sqrt(2.5M): above 1M rows
+        migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
+        assert _structure_index_kinds(migrated_engine)[name] == "hnsw"
+    finally:
+        migrate.upgrade(engine=migrated_engine)
+        with migrated_engine.begin() as conn:
+            conn.execute(text(f"DROP INDEX IF EXISTS ix_structure_embedding_half_m{model}"))
+            conn.execute(text("DELETE FROM model WHERE name = 'm' AND version = 'v'"))
+
+
 def _structure_indexes(engine) -> set[str]:
     with engine.connect() as conn:
         return set(
@@ -95,7 +148,7 @@ def test_0013_rebuilds_each_model_index_at_half_precision(migrated_engine):
                     "USING hnsw (embedding vector_ip_ops) WHERE model_id = 7"
                 )
             )
-        migrate.upgrade(engine=migrated_engine)
+        migrate.upgrade("0014_window_in_mass_order", engine=migrated_engine)
         indexes = _structure_indexes(migrated_engine)
         assert "ix_structure_embedding_half_m7" in indexes
         assert "ix_structure_embedding_hnsw_m7" not in indexes
