@@ -186,7 +186,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
             "",
         ]
     if r := _load(results, "index_sweep"):
-        parts += ["## HNSW index sweep at 1M compounds", ""]
+        parts += ["## Index sweep at 1M compounds (HNSW, IVFFlat)", ""]
         parts += index_sweep_section(r, "shared_buffers sized to the machine (4 GB)")
         if before := _load(results, "index_sweep_128mb"):
             parts += index_sweep_section(before, "shared_buffers 128 MB (initdb's)")
