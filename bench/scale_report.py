@@ -1,4 +1,4 @@
-"""BENCHMARKS.md sections of the scale benchmarks: the HNSW index sweep, a structure library
+"""BENCHMARKS.md sections of the scale benchmarks: the index sweep (HNSW, IVFFlat), a structure library
 from file to searchable, and library search to 1M spectra (bench.report puts them in)."""
 
 from __future__ import annotations
