@@ -1,5 +1,5 @@
-"""BENCHMARKS.md sections of the scale benchmarks: the index sweep (HNSW, IVFFlat), a structure library
-from file to searchable, and library search to 1M spectra (bench.report puts them in)."""
+"""BENCHMARKS.md sections of the scale benchmarks: the index sweep (HNSW, IVFFlat), a structure
+library from file to searchable, and library search to 1M spectra (bench.report puts them in)."""
 
 from __future__ import annotations
 

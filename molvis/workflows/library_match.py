@@ -14,14 +14,12 @@ from registry.library import (
     LibraryIndex,
     LibraryMatch,
     LibraryOptions,
-    Reference,
     build_index,
     clean_peaks,
     current_generation,
-    ir_matches,
     polarity,
-    references,
 )
+from registry.library_references import Reference, ir_matches, references
 from registry.library_store import load_index, save_index
 
 
