@@ -180,8 +180,8 @@ def build_structure_index(session: Session, model_id: int) -> str:
     vectors, when missing: its lists are learnt from the vectors stored now, so it is built
     after a backfill (a bulk backfill drops it first)."""
     name = structure_index_name(model_id)
-    rows = session.execute(
-        text("SELECT count(*) FROM structure_embedding WHERE model_id = :m"), {"m": model_id}
+    rows = session.execute(  # kept by triggers (migration 0005): no scan of the model's rows
+        text("SELECT structure_embeddings FROM model WHERE id = :m"), {"m": model_id}
     ).scalar_one()
     session.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
     session.execute(
