@@ -101,16 +101,17 @@ def exact_cuts(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return np.array([np.partition(vectors @ q, -K)[-K] - 1e-6 for q in queries])
 
 
-def sweep_structures(conn, variant: Variant, vectors, queries, cuts, efs, fetches) -> list[dict]:
+def sweep_structures(conn, variant: Variant, vectors, queries, cuts, points, fetches) -> list[dict]:
     """Latency and recall@K (a hit counts when its exact score reaches the query's cut, so
-    ties at the cut count as found, as bench.query.recall_at does); `efs` are ivfflat.probes
-    for an IVFFlat index, hnsw.ef_search otherwise."""
+    ties at the cut count as found, as bench.query.recall_at does); `points` are
+    ivfflat.probes for an IVFFlat index, hnsw.ef_search otherwise."""
     rows = []
-    setting = "ivfflat.probes" if variant.storage == "ivf" else "hnsw.ef_search"
-    for ef in efs:
-        conn.execute(text(f"SET {setting} = {ef}"))
+    setting = "probes" if variant.storage == "ivf" else "ef_search"
+    gucs = {"probes": "ivfflat.probes", "ef_search": "hnsw.ef_search"}
+    for point in points:
+        conn.execute(text(f"SET {gucs[setting]} = {point}"))
         for fetch in fetches:
-            if fetch > ef and variant.storage != "ivf":  # HNSW returns at most ef_search rows
+            if fetch > point and setting == "ef_search":  # HNSW returns at most ef_search rows
                 continue
             sql = text(_structure_sql(variant, fetch))
             times, recalls = [], []
@@ -123,7 +124,7 @@ def sweep_structures(conn, variant: Variant, vectors, queries, cuts, efs, fetche
                 recalls.append(float((found >= cut).sum()) / K)
             rows.append(
                 {
-                    ("probes" if variant.storage == "ivf" else "ef_search"): ef,
+                    setting: point,
                     "fetch": fetch,
                     **_percentiles(times),
                     "recall_at_20": round(float(np.mean(recalls)), 4),

@@ -351,8 +351,8 @@ def run_size(
         disk = _disk_mb(engine)
         sweep = []
         with Session(engine) as session:
-            for ef in probes:
-                session.execute(text(f"SET molvis.probes = {ef}"))  # molvis_search's own
+            for lists_scanned in probes:
+                session.execute(text(f"SET molvis.probes = {lists_scanned}"))  # molvis_search's own
                 fused, recalls = [], []
                 for q in queries:
                     start = time.perf_counter()
@@ -362,7 +362,7 @@ def run_size(
                     recalls.append(recall_at(20, library.vectors @ q, got))
                 sweep.append(
                     {
-                        "probes": ef,
+                        "probes": lists_scanned,
                         **_percentiles(fused),
                         "recall_at_20": round(float(np.mean(recalls)), 4),
                     }

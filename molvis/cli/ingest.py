@@ -128,7 +128,8 @@ def auto_workers(kind: str, path: Path) -> int:
 
 def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
     """`--embed`: structure vectors of the active model for every new compound and its
-    structure index (the backfill builds it), so the library is searchable when the command returns."""
+    structure index (the backfill builds it), so the library is searchable when the command
+    returns."""
     from tqdm import tqdm
 
     from molvis.workflows.embedding import embed_backfill

@@ -30,8 +30,9 @@ def embed_backfill(
     Structure batches commit one by one; with `replace` the shard is deleted first, so re-running
     a partition is safe. A whole backfill of a large structure backlog runs without the
     model's structure index (IVFFlat), dropped and rebuilt here. `workers`: featurisation
-    processes (default: half the cores on CPU, all but one with a GPU). A whole backfill ends with the model's
-    structure index in place (built when missing), so the structures are searchable."""
+    processes (default: half the cores on CPU, all but one with a GPU). A whole backfill ends
+    with the model's structure index in place (built when missing), so the structures are
+    searchable."""
     import torch
 
     from models.data import msms_input
