@@ -190,6 +190,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += index_sweep_section(r, "shared_buffers sized to the machine (4 GB)")
         if before := _load(results, "index_sweep_128mb"):
             parts += index_sweep_section(before, "shared_buffers 128 MB (initdb's)")
+        if lists := _load(results, "index_sweep_ivf_lists"):
+            parts += index_sweep_section(lists, "IVFFlat lists (migration 0016: rows / 500)")
     for name in ("library_load", "library_load_moses"):  # the 100k A/B; the latest 1.94M run
         if r := _load(results, name):
             parts += library_load_section(r)

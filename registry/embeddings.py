@@ -158,7 +158,7 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
     return {"structure": structures, **per}
 
 
-# The structure index (migration 0015 builds the same for models indexed before it): IVFFlat
+# The structure index (migrations 0015/0016 build the same for models indexed before them): IVFFlat
 # over half-precision copies of the vectors, which molvis_search() queries by that expression
 # (ivfflat.probes from molvis.probes) and re-ranks at full precision. bench/index_sweep.py
 # measured it against HNSW at 1M compounds: cross-modal queries reach their nearest structures
@@ -169,10 +169,16 @@ def structure_index_name(model_id: int) -> str:
     return f"ix_structure_embedding_half_m{int(model_id)}"
 
 
+# 3,000 lists are the most whose k-means fits BUILD_MEMORY (about 204 lists^2 bytes: pgvector
+# keeps a float per sample and list, 50 samples per list); migration 0016 explains the rule.
+MAX_IVF_LISTS = 3000
+
+
 def ivf_lists(rows: int) -> int:
-    """Lists for an IVFFlat index of `rows` vectors: pgvector's guidance, rows / 1000 up to
-    1M rows and sqrt(rows) beyond; at least one (a single list is an exact scan)."""
-    return max(1, rows // 1000 if rows <= 1_000_000 else int(rows**0.5))
+    """Lists for an IVFFlat index of `rows` vectors: twice pgvector's guidance, rows / 500 up
+    to 1M rows and 2 sqrt(rows) beyond, at most MAX_IVF_LISTS; at least one (a single list is
+    an exact scan). Smaller lists hold a query's neighbours more tightly (bench.index_sweep)."""
+    return max(1, min(MAX_IVF_LISTS, rows // 500 if rows <= 1_000_000 else int(2 * rows**0.5)))
 
 
 def build_structure_index(session: Session, model_id: int) -> str:

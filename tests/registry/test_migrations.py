@@ -4,7 +4,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0015_open_query_ivfflat"
+    assert migrate.current_revision(migrated_engine) == "0016_ivf_lists_by_500"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -90,9 +90,18 @@ def _structure_index_kinds(engine) -> dict[str, str]:
         return dict(rows.all())
 
 
-def test_0015_makes_each_model_index_ivfflat_with_lists_for_its_rows(migrated_engine):
+def _lists(engine, index: str) -> int:
+    with engine.connect() as conn:
+        options = conn.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = :n"), {"n": index}
+        ).scalar_one()
+    return int(dict(o.split("=") for o in options)["lists"])
+
+
+def test_0015_and_0016_make_each_model_index_ivfflat_with_lists_for_its_rows(migrated_engine):
     """A model's half-precision HNSW index (0013/0014) becomes IVFFlat under the same name,
-    its lists from the model's vector count; going down gives the HNSW index back."""
+    its lists from the model's vector count (0015: pgvector's guidance, 0016: twice it, at
+    most 3,000); going down gives each revision's index back."""
     migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
     try:
         with migrated_engine.begin() as conn:
@@ -110,14 +119,14 @@ def test_0015_makes_each_model_index_ivfflat_with_lists_for_its_rows(migrated_en
                     f"WHERE model_id = {model}"
                 )
             )
-        migrate.upgrade(engine=migrated_engine)
+        migrate.upgrade("0015_open_query_ivfflat", engine=migrated_engine)
         name = f"ix_structure_embedding_half_m{model}"
         assert _structure_index_kinds(migrated_engine)[name] == "ivfflat"
-        with migrated_engine.connect() as conn:
-            definition = conn.execute(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = :n"), {"n": name}
-            ).scalar_one()
-        assert "lists='1581'" in definition.replace(" ", "")  # sqrt(2.5M): above 1M rows
+        assert _lists(migrated_engine, name) == 1581  # sqrt(2.5M): above 1M rows
+        migrate.upgrade(engine=migrated_engine)  # 0016: twice that, within the build's memory
+        assert _lists(migrated_engine, name) == 3000
+        migrate.downgrade("0015_open_query_ivfflat", engine=migrated_engine)
+        assert _lists(migrated_engine, name) == 1581
         migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
         assert _structure_index_kinds(migrated_engine)[name] == "hnsw"
     finally:
