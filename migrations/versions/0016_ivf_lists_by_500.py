@@ -7,7 +7,7 @@ builds at p95 3.3-5.1 ms; 1,000 lists 0.968-0.991 in six builds at p95 7.6-9.7 m
 molvis_search() (`bench.query --sizes 1000000`): 0.981 at p95 8.1 ms, against 0.946 at 14.0
 ms with 1,000 lists. At equal vectors scanned the two were alike in one run and 2,000 lists
 better in the others (1,000 lists at 10 probes: 0.936-0.964). 4,000 lists were no better at
-equal latency and took 294 s and 3.2 GB to build; 2,000 take 90-113 s instead of 32 s.
+equal latency and took 294-459 s and 3.2 GB to build; 2,000 take 90-113 s, not 29-32.
 
 - lists = rows / 500 up to 1M rows, 2 sqrt(rows) beyond, at most 3,000: pgvector's k-means
   holds a float per sample and list (50 samples per list), about 204 lists^2 bytes; 3,000
