@@ -246,7 +246,8 @@ def _disk_mb(engine) -> dict[str, float]:
     return {k: round(v / 2**20, 1) for k, v in sizes.items()}
 
 
-BASELINE_SEARCH = "0013_rank_first.py"  # molvis_search() before it read vectors by mass (0014)
+# molvis_search() before the mass window was planned per call (0017)
+BASELINE_SEARCH = "0015_open_query_ivfflat.py"
 
 
 def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, rounds: int = 2):

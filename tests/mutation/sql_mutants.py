@@ -1,5 +1,5 @@
 """Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-migrations that write them whole: 0015 for the search, 0012 for the CCS predicate), run the
+migrations that write them whole: 0017 for the search, 0012 for the CCS predicate), run the
 search tests against it, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = REPO / "migrations" / "versions"
-SEARCH = VERSIONS / "0015_open_query_ivfflat.py"  # molvis_search(), written whole
+SEARCH = VERSIONS / "0017_window_planned_per_call.py"  # molvis_search(), written whole
 CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
 TESTS = [
     "tests/registry/test_search.py",
@@ -33,8 +33,8 @@ MUTANTS = {
     ),
     "mass window: fused score not divided by the weight sum": (
         SEARCH,
-        "* weighted_norm / weight_sum AS fused",
-        "* weighted_norm AS fused",
+        "(1 - (e.embedding <=> $4)) * $5 / $6 AS fused",
+        "(1 - (e.embedding <=> $4)) * $5 AS fused",
     ),
     "looked-up candidates: fused score not divided by the weight sum": (
         SEARCH,
@@ -83,8 +83,8 @@ MUTANTS = {
     ),
     "formula filter dropped": (
         SEARCH,
-        "WHERE c.monoisotopic_mass BETWEEN lo AND hi\n          AND (formula IS NULL OR c.formula = formula)",
-        "WHERE c.monoisotopic_mass BETWEEN lo AND hi",
+        "WHERE c.monoisotopic_mass BETWEEN $1 AND $2\n              AND ($7::text IS NULL OR c.formula = $7)",
+        "WHERE c.monoisotopic_mass BETWEEN $1 AND $2",
     ),
     "filtered path: formula filter dropped": (
         SEARCH,
@@ -93,8 +93,8 @@ MUTANTS = {
     ),
     "mass window: source filter dropped": (
         SEARCH,
-        "AND (formula IS NULL OR c.formula = formula)\n          AND (sources IS NULL OR EXISTS (",
-        "AND (formula IS NULL OR c.formula = formula)\n          AND (true OR EXISTS (",
+        "AND ($7::text IS NULL OR c.formula = $7)\n              AND ($8::text[] IS NULL OR EXISTS (",
+        "AND ($7::text IS NULL OR c.formula = $7)\n              AND (true OR EXISTS (",
     ),
     "confident match: matched peaks ignored": (SEARCH, "lib.lpeaks >= library_min_peaks", "TRUE"),
     "confident matches not ranked first": (
