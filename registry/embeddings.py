@@ -158,11 +158,12 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
     return {"structure": structures, **per}
 
 
-# The structure index (migrations 0015/0016 build the same for models indexed before them): IVFFlat
-# over half-precision copies of the vectors, which molvis_search() queries by that expression
-# (ivfflat.probes from molvis.probes) and re-ranks at full precision. bench/index_sweep.py
-# measured it against HNSW at 1M compounds: cross-modal queries reach their nearest structures
-# by scanning the lists nearest them more surely than by HNSW's greedy descent.
+# The structure index (migrations 0015/0016 build the same for models indexed before them):
+# IVFFlat over half-precision copies of the vectors, which molvis_search() queries by that
+# expression (ivfflat.probes from molvis.probes) and re-ranks at full precision.
+# bench/index_sweep.py measured it against HNSW at 1M compounds: cross-modal queries reach
+# their nearest structures by scanning the lists nearest them more surely than by HNSW's
+# greedy descent.
 
 
 def structure_index_name(model_id: int) -> str:
