@@ -1,23 +1,24 @@
 """The MS/MS reference library: every current stored spectrum in one flash entropy index
 (ms_entropy; Li et al. 2021, 2023), saved under MOLVIS_HOME/library and matched against query
 spectra by identity search (precursor within tolerance) and analogue search (hybrid search:
-fragments and neutral losses, any precursor). Saving and loading: `registry/library_store.py`.
+fragments and neutral losses, any precursor), both scored in one compiled pass
+(`registry/library_kernel.py`). Saving and loading: `registry/library_store.py`.
 
 The index knows the generation of the registry's spectra it was built from (`library_state`,
 renewed by triggers on every write), so a search can tell it is stale without reading them."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 from ms_entropy import FlashEntropySearch, clean_spectrum
-from ms_entropy.entropy_search.flash_entropy_search_core import FlashEntropySearchCore
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from registry.library_kernel import Scores, best, library_terms, score
 
 LIBRARY = "msms"
 FORMAT = 2
@@ -98,42 +99,77 @@ class LibraryIndex:
     generation: str
     built_at: str
     precursors: np.ndarray = field(init=False)  # float64 copy of the searcher's precursors
+    terms: tuple[np.ndarray, np.ndarray] = field(init=False)  # ions' and losses' i log2 i
 
     def __post_init__(self) -> None:
         # the precursors in double precision: comparing a float against ms_entropy's float32
         # array copies all of it first (~0.2 ms at 1M spectra); the widening is exact
         self.precursors = np.asarray(self.searcher.precursor_mz_array, dtype=np.float64)
+        core = self.searcher.entropy_search
+        if core.index:  # a fresh build's loss arrays are fields of one record array
+            core.index = [np.ascontiguousarray(a) for a in core.index]
+            self.terms = (library_terms(core.index[2]), library_terms(core.index[6]))
+        else:
+            self.terms = (np.zeros(0, np.float32), np.zeros(0, np.float32))
 
     @property
     def spectra(self) -> int:
         return len(self.ids)
 
-    def _top(
-        self, scores, peaks, mode: int, exclude, k: int, search: str, span: slice = slice(None)
-    ) -> list[LibraryMatch]:
-        # only the scored positions (inside `span`; `peaks` counts theirs) are ranked: ordering
-        # all N scores cost ~20 ms a query at 1M spectra; ties keep index order, as a stable
-        # sort of all would
-        start = span.start or 0
-        hits = np.flatnonzero(scores[span] > 0) + start
+    def search(
+        self,
+        precursor_mz: float | None,
+        peaks: np.ndarray,
+        mode: int,
+        ppm: float,
+        options: LibraryOptions,
+        exclude: frozenset[int] = frozenset(),
+        k: int = 50,
+    ) -> tuple[list[LibraryMatch], list[LibraryMatch]]:
+        """Identity matches (stored spectra whose precursor lies within `ppm` of the query's,
+        up to `k`) and analogue matches (other precursors sharing fragments or neutral losses:
+        hybrid search; an open fragment search without a precursor), each best first, of the
+        query's polarity (`mode` 1/-1, 0 unknown), scored in one pass."""
+        if self.spectra == 0 or len(peaks) == 0:
+            return [], []
+        window = slice(0, 0)
+        if precursor_mz:
+            window = self._window(precursor_mz, precursor_mz * ppm * 1e-6)
+        found = score(
+            self.searcher.entropy_search,
+            self.terms,
+            precursor_mz,
+            peaks,
+            options.fragment_tolerance,
+            window,
+        )
+        identity = self._identity(found, mode, exclude, k, window.start)
+        found.scores[window] = 0  # the window's spectra are identity's to report
+        # the k best and as many more as are excluded: what is left holds the k best kept
+        top = best(found.scores, self.modes, mode, options.analogues + len(exclude))
+        top = [i for i in top if int(self.ids[i]) not in exclude][: options.analogues]
+        analogues = [self._match(i, found.scores[i], None, "analogue") for i in top]
+        return identity, analogues
+
+    def _identity(self, found: Scores, mode: int, exclude, k: int, start: int):
+        # the window's scored positions (from `start`), ranked by a stable sort
+        scores, matched = found.window, found.matched
+        hits = np.flatnonzero(scores > 0) + start
         if mode:
             hits = hits[self.modes[hits] != -mode]  # never match the other polarity
         if exclude:
             hits = hits[~np.isin(self.ids[hits], list(exclude))]
-        if len(hits) > k:  # an analogue search scores up to a fifth of the library
-            kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
-            hits = hits[scores[hits] >= kth]  # the k best and their ties
-        top = hits[np.argsort(-scores[hits], kind="stable")[:k]]
-        return [
-            LibraryMatch(
-                int(self.ids[i]),
-                float(scores[i]),
-                int(peaks[i - start]) if peaks is not None else None,
-                float(self.precursors[i]),
-                search,
-            )
-            for i in top
-        ]
+        top = hits[np.argsort(-scores[hits - start], kind="stable")[:k]]
+        return [self._match(i, scores[i - start], matched[i - start], "identity") for i in top]
+
+    def _match(self, position: int, score: float, matched, search: str) -> LibraryMatch:
+        return LibraryMatch(
+            int(self.ids[position]),
+            float(score),
+            int(matched) if matched is not None else None,
+            float(self.precursors[position]),
+            search,
+        )
 
     def _window(self, precursor_mz: float, tolerance: float) -> slice:
         """Index positions whose precursor lies within `tolerance` Da (the index is sorted by
@@ -142,68 +178,6 @@ class LibraryIndex:
             int(np.searchsorted(self.precursors, precursor_mz - tolerance, side="left")),
             int(np.searchsorted(self.precursors, precursor_mz + tolerance, side="right")),
         )
-
-    def identity(
-        self,
-        precursor_mz: float,
-        peaks: np.ndarray,
-        mode: int,
-        ppm: float,
-        options: LibraryOptions,
-        exclude: frozenset[int] = frozenset(),
-        k: int = 50,
-    ) -> list[LibraryMatch]:
-        """Stored spectra of the query's polarity (`mode` 1/-1, 0 unknown) whose precursor lies
-        within `ppm` of the query's, best first."""
-        if self.spectra == 0 or len(peaks) == 0:
-            return []
-        tolerance = precursor_mz * ppm * 1e-6
-        window = self._window(precursor_mz, tolerance)
-        scores = self.searcher.identity_search(
-            precursor_mz, peaks, tolerance, options.fragment_tolerance
-        )
-        matched = self._matched_peaks(peaks, window, options.fragment_tolerance)
-        return self._top(scores, matched, mode, exclude, k, "identity", window)
-
-    def _matched_peaks(self, peaks: np.ndarray, window: slice, tolerance: float) -> np.ndarray:
-        """Per spectrum of the window, the query peaks within `tolerance` Da of one of its
-        peaks: ms_entropy's count, made for the window only (its own counts every spectrum of
-        the library, ~2.6 ms a query at 1M spectra)."""
-        core = self.searcher.entropy_search
-        ions_start, ions_mz, _, ions_spectrum = core.index[:4]
-        found = []
-        for mz, _ in peaks:  # the query's peaks located as ms_entropy locates them
-            first = core._find_location_from_array_with_index(
-                mz - tolerance, ions_mz, ions_start, "left"
-            )
-            last = core._find_location_from_array_with_index(
-                mz + tolerance, ions_mz, ions_start, "right"
-            )
-            within = ions_spectrum[first:last]
-            found.append(within[(within >= window.start) & (within < window.stop)])
-        return np.bincount(
-            np.concatenate(found) - window.start, minlength=window.stop - window.start
-        )
-
-    def analogues(
-        self,
-        precursor_mz: float | None,
-        peaks: np.ndarray,
-        mode: int,
-        ppm: float,
-        options: LibraryOptions,
-        exclude: frozenset[int] = frozenset(),
-    ) -> list[LibraryMatch]:
-        """Stored spectra of other precursors that share fragments or neutral losses (hybrid
-        search; an open fragment search without a precursor), best first."""
-        if self.spectra == 0 or len(peaks) == 0:
-            return []
-        if precursor_mz:
-            scores = self.searcher.hybrid_search(precursor_mz, peaks, options.fragment_tolerance)
-            scores[self._window(precursor_mz, precursor_mz * ppm * 1e-6)] = 0  # identity's
-        else:
-            scores = self.searcher.open_search(peaks, options.fragment_tolerance)
-        return self._top(scores, None, mode, exclude, options.analogues, "analogue")
 
 
 def polarity(ion_mode: str | None, adduct: str | None) -> int:
@@ -260,34 +234,11 @@ def build_index(
     return index_spectra(spectra, generation or "")
 
 
-class _Core(FlashEntropySearchCore):
-    """ms_entropy's index core with one change: the analogue (hybrid) search's check for a
-    neutral loss whose spectrum already matched as a fragment marks spectra in a reused array
-    (the library's own method for large inputs) instead of merge-sorting both index lists per
-    query peak, which was ~70 % of an analogue search at 1M spectra. Same scores (tested
-    against ms_entropy's unchanged core)."""
-
-    _marks = threading.local()  # one buffer per thread: searches may run side by side
-
-    def _remove_duplicate_with_cpu(self, array_1, array_2, max_element):
-        marks = getattr(self._marks, "array", None)
-        if marks is None or len(marks) < max_element:
-            marks = self._marks.array = np.zeros(max_element, dtype=bool)
-        marks[array_1] = True
-        duplicates = np.flatnonzero(marks[array_2])
-        marks[array_1] = False
-        return duplicates
-
-
 def new_searcher() -> FlashEntropySearch:
-    """An empty flash entropy searcher with molvis's tolerances and index core."""
-    searcher = FlashEntropySearch(
+    """An empty flash entropy searcher with molvis's tolerances."""
+    return FlashEntropySearch(
         max_ms2_tolerance_in_da=MAX_FRAGMENT_TOLERANCE, mz_index_step=MZ_INDEX_STEP
     )
-    searcher.entropy_search = _Core(
-        max_ms2_tolerance_in_da=MAX_FRAGMENT_TOLERANCE, mz_index_step=MZ_INDEX_STEP
-    )
-    return searcher
 
 
 def index_spectra(spectra: list[dict], generation: str) -> LibraryIndex:

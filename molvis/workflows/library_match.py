@@ -98,12 +98,7 @@ class Library:
             return LibraryEvidence(ir)
         peaks = clean_peaks(spectrum.mz, spectrum.intensity, query.precursor_mz)
         mode = polarity(spectrum.ion_mode, query.adduct)
-        identity = (
-            self.index.identity(query.precursor_mz, peaks, mode, ppm, self.options, exclude)
-            if query.precursor_mz
-            else []
-        )
-        analogues = self.index.analogues(
+        identity, analogues = self.index.search(
             query.precursor_mz, peaks, mode, ppm, self.options, exclude
         )
         found = references(session, [m.spectrum_id for m in identity + analogues])

@@ -22,6 +22,7 @@ from registry.library import (
     index_spectra,
     polarity,
 )
+from registry.library_kernel import best, score
 from registry.library_store import load_index, refresh_index, save_index
 from registry.parsers.msms import parse_msms
 from registry.sources import iter_members
@@ -100,26 +101,39 @@ def query(pairs, precursor):
     return clean_peaks(mz, intensity, precursor)
 
 
+def identity_matches(index: LibraryIndex, *args, **kwargs):
+    return index.search(*args, **kwargs)[0]
+
+
+def analogue_matches(index: LibraryIndex, *args, **kwargs):
+    return index.search(*args, **kwargs)[1]
+
+
 def test_identity_finds_the_own_spectrum_first_with_its_matched_peaks(library_registry, tmp_path):
     ids = spectrum_ids(library_registry)
     with session_scope(library_registry) as session:
         index = build_index(session)
     assert index.spectra == 4
-    matches = index.identity(195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions())
+    matches = identity_matches(
+        index, 195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions()
+    )
     assert [m.spectrum_id for m in matches] == [ids["caffeine-1"]]  # not the negative one
     (best,) = matches
     assert best.score == pytest.approx(1.0, abs=1e-5)
     assert best.matched_peaks == 8 and best.search == "identity"
     assert best.precursor_mz == pytest.approx(195.0877, abs=1e-4)
     # the negative-mode query finds the negative-mode spectrum only
-    negative = index.identity(193.0731, query(CAFFEINE_PEAKS, 193.0731), -1, 10, LibraryOptions())
+    negative = identity_matches(
+        index, 193.0731, query(CAFFEINE_PEAKS, 193.0731), -1, 10, LibraryOptions()
+    )
     assert [m.spectrum_id for m in negative] == [ids["caffeine-neg"]]
     # 10 ppm is 0.002 Da here: 0.01 Da off finds nothing, 100 ppm finds it again
     shifted = query(CAFFEINE_PEAKS, 195.0977)
-    assert index.identity(195.0977, shifted, 1, 10, LibraryOptions()) == []
-    assert len(index.identity(195.0977, shifted, 1, 100, LibraryOptions())) == 1
+    assert identity_matches(index, 195.0977, shifted, 1, 10, LibraryOptions()) == []
+    assert len(identity_matches(index, 195.0977, shifted, 1, 100, LibraryOptions())) == 1
     # left out, the spectrum is not found
-    excluded = index.identity(
+    excluded = identity_matches(
+        index,
         195.0877,
         query(CAFFEINE_PEAKS, 195.0877),
         1,
@@ -135,14 +149,14 @@ def test_analogue_search_finds_the_shifted_precursor_analogue(library_registry):
     with session_scope(library_registry) as session:
         index = build_index(session)
     q = query(CAFFEINE_PEAKS, 195.0877)
-    analogues = index.analogues(195.0877, q, 1, 10, LibraryOptions())
+    analogues = analogue_matches(index, 195.0877, q, 1, 10, LibraryOptions())
     # the identical-precursor spectrum is an identity match, not an analogue
     assert analogues[0].spectrum_id == ids["ethyl-1"]
     assert analogues[0].search == "analogue" and analogues[0].score > 0.8
     assert ids["caffeine-1"] not in [m.spectrum_id for m in analogues]
     assert ids["caffeine-neg"] not in [m.spectrum_id for m in analogues]
     # shared fragments only: the plain open search scores it lower than hybrid search
-    open_only = index.analogues(None, q, 1, 10, LibraryOptions())
+    open_only = analogue_matches(index, None, q, 1, 10, LibraryOptions())
     ethyl_open = next(m for m in open_only if m.spectrum_id == ids["ethyl-1"])
     assert ethyl_open.score < analogues[0].score
 
@@ -246,9 +260,36 @@ def ranked_by_full_sort(index: LibraryIndex, scores, mode: int, exclude, k: int)
     ]
 
 
+def assert_same_ranking(got, expected, pool, tolerance=1e-6):
+    """`got` is the expected ranking to float32 rounding: scores within `tolerance` at each
+    rank, and a different spectrum at a rank only where its score ties the expected one's
+    (`pool`: the expected ranking continued past k)."""
+    assert len(got) == len(expected)
+    scores = dict(pool)
+    for (got_id, got_score), (want_id, want_score) in zip(got, expected, strict=True):
+        assert got_score == pytest.approx(want_score, abs=tolerance)
+        if got_id != want_id:
+            assert abs(scores[got_id] - want_score) <= 2 * tolerance
+
+
+def test_best_is_a_stable_sort_of_the_positive_scores_of_the_polarity():
+    rng = np.random.default_rng(3)
+    scores = rng.choice(np.array([0, -0.1, 0.2, 0.5, 0.5, 0.9], np.float32), 2000)
+    modes = rng.choice(np.array([1, -1, 0], np.int8), 2000)
+    for mode in (1, -1, 0):
+        kept = np.where((scores > 0) & (modes != -mode), scores, 0) if mode else scores
+        order = np.argsort(-kept, kind="stable")
+        for k in (1, 5, 50, 5000):
+            expected = [i for i in order[:k] if kept[i] > 0]
+            assert best(scores, modes, mode, k).tolist() == expected
+    assert best(np.zeros(10, np.float32), np.zeros(10, np.int8), 1, 5).tolist() == []
+    assert best(scores, modes, 1, 0).tolist() == []
+
+
 def test_scores_and_rankings_are_ms_entropy_s_on_real_spectra():
-    """The index's faster analogue core and ranking of scored positions only give what
-    ms_entropy's unchanged searcher and a sort of every score give, on 3,000 MassBank spectra."""
+    """The compiled scoring pass and the ranking of scored positions only give what
+    ms_entropy's own searcher and a sort of every score give, on 3,000 MassBank spectra:
+    hybrid, open and identity scores to float32 rounding, matched peak counts exactly."""
     spectra = massbank_spectra(3000)
     index = index_spectra(copy.deepcopy(spectra), "test")
     stock = FlashEntropySearch(
@@ -256,25 +297,46 @@ def test_scores_and_rankings_are_ms_entropy_s_on_real_spectra():
     )
     stock.build_index(copy.deepcopy(spectra), clean_spectra=False)
     options, ppm, compared = LibraryOptions(), 10.0, 0
+    tolerance = options.fragment_tolerance
     for q in spectra[::37]:
         exclude = frozenset({q["id"]})
         mz, peaks, mode = q["precursor_mz"], q["peaks"], q["mode"]
-        hybrid = stock.hybrid_search(mz, peaks, options.fragment_tolerance)
-        np.testing.assert_array_equal(
-            index.searcher.hybrid_search(mz, peaks, options.fragment_tolerance), hybrid
-        )
-        near = np.abs(stock.precursor_mz_array.astype(np.float64) - mz) <= mz * ppm * 1e-6
-        expected = ranked_by_full_sort(index, np.where(near, 0, hybrid), mode, exclude, 5)
-        got = index.analogues(mz, peaks, mode, ppm, options, exclude)
-        assert [(m.spectrum_id, m.score) for m in got] == expected
+        window = index._window(mz, mz * ppm * 1e-6)
+        found = score(index.searcher.entropy_search, index.terms, mz, peaks, tolerance, window)
+        hybrid = stock.hybrid_search(mz, peaks, tolerance)
+        np.testing.assert_allclose(found.scores, hybrid, rtol=0, atol=1e-6)
+        assert ((found.scores > 0) == (hybrid > 0)).all()
         scores, matched = stock.identity_search(
-            mz, peaks, mz * ppm * 1e-6, options.fragment_tolerance, output_matched_peak_number=True
+            mz, peaks, mz * ppm * 1e-6, tolerance, output_matched_peak_number=True
         )
-        expected = ranked_by_full_sort(index, scores, mode, frozenset(), 50)
-        got = index.identity(mz, peaks, mode, ppm, options)
-        assert [(m.spectrum_id, m.score) for m in got] == expected
-        assert [m.matched_peaks for m in got] == [
-            int(matched[np.flatnonzero(index.ids == i)[0]]) for i, _ in expected
+        np.testing.assert_allclose(found.window, scores[window], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(found.matched, matched[window])
+        shared = score(  # the query's peaks shared between two threads
+            index.searcher.entropy_search, index.terms, mz, peaks, tolerance, window, split=0
+        )
+        np.testing.assert_allclose(shared.scores, hybrid, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(shared.window, scores[window], rtol=0, atol=1e-6)
+        np.testing.assert_array_equal(shared.matched, matched[window])
+        assert not scores[: window.start].any() and not scores[window.stop :].any()
+        open_search = score(
+            index.searcher.entropy_search, index.terms, None, peaks, tolerance, slice(0, 0)
+        )
+        np.testing.assert_allclose(
+            open_search.scores, stock.open_search(peaks, tolerance), rtol=0, atol=1e-6
+        )
+
+        got_identity, got_analogues = index.search(mz, peaks, mode, ppm, options, exclude)
+        near = np.abs(stock.precursor_mz_array.astype(np.float64) - mz) <= mz * ppm * 1e-6
+        hybrid[near] = 0
+        assert_same_ranking(
+            [(m.spectrum_id, m.score) for m in got_analogues],
+            ranked_by_full_sort(index, hybrid, mode, exclude, 5),
+            ranked_by_full_sort(index, hybrid, mode, exclude, 50),
+        )
+        expected = ranked_by_full_sort(index, scores, mode, exclude, 50)
+        assert_same_ranking([(m.spectrum_id, m.score) for m in got_identity], expected, expected)
+        assert [m.matched_peaks for m in got_identity] == [
+            int(matched[np.flatnonzero(index.ids == m.spectrum_id)[0]]) for m in got_identity
         ]
-        compared += len(expected) > 1
+        compared += len(expected) > 0
     assert compared > 20  # windows that held more than the query's own spectrum
