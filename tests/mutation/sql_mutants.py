@@ -1,5 +1,5 @@
 """Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-migrations that write them whole: 0017 for the search, 0012 for the CCS predicate), run the
+migrations that write them whole: 0018 for the search, 0012 for the CCS predicate), run the
 search tests against it, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 VERSIONS = REPO / "migrations" / "versions"
-SEARCH = VERSIONS / "0017_window_planned_per_call.py"  # molvis_search(), written whole
+SEARCH = VERSIONS / "0018_open_query_k_skeletons.py"  # molvis_search(), written whole
 CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
 TESTS = [
     "tests/registry/test_search.py",
@@ -58,8 +58,8 @@ MUTANTS = {
     ),
     "open path: library-matched compounds not added": (
         SEARCH,
-        "WHERE c.id = ANY (cand_ids) OR left(c.inchikey, 14) = ANY (skeletons);",
-        "WHERE c.id = ANY (cand_ids);",
+        "WHERE c.id = ANY (nearest) OR left(c.inchikey, 14) = ANY (skeletons);",
+        "WHERE c.id = ANY (nearest);",
     ),
     "CCS filter: tolerance ignored": (
         CCS_FITS,
@@ -126,6 +126,16 @@ MUTANTS = {
         SEARCH,
         "JOIN scored s ON s.sk = r.sk AND s.key <> r.key",
         "JOIN scored s ON s.sk = r.sk",
+    ),
+    "open path: 2k rows fetched once, whatever they fold to": (
+        SEARCH,
+        "EXIT WHEN groups >= k OR",
+        "EXIT WHEN TRUE OR",
+    ),
+    "open path: rows counted instead of skeletons": (
+        SEARCH,
+        "count(DISTINCT left(c.inchikey, 14))",
+        "count(*)",
     ),
 }
 

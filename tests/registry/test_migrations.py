@@ -4,7 +4,7 @@ from registry import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0017_window_planned_per_call"
+    assert migrate.current_revision(migrated_engine) == "0018_open_query_k_skeletons"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -35,17 +35,22 @@ def _function_body(revision_file: str) -> str:
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0017 writes molvis_search() out whole (the mass window planned per call): the
-    database's function is that text; going down to 0016 restores 0015's (the open query on
-    IVFFlat), to 0014 0014's (HNSW's ef_search), to 0013 0013's (custom plans again, the
-    vectors' mass column gone), to 0012 0012's, to 0011 0011's (and drops the predictor
-    tables), down to 0010 0006's, and up again 0017's."""
+    """0018 writes molvis_search() out whole (the open query fetching until k skeletons):
+    the database's function is that text; going down to 0017 restores 0017's (the mass
+    window planned per call), to 0016 0015's (the open query on IVFFlat), to 0014 0014's
+    (HNSW's ef_search), to 0013 0013's (custom plans again, the vectors' mass column gone), to
+    0012 0012's, to 0011 0011's (and drops the predictor tables), down to 0010 0006's, and up
+    again 0018's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0017_window_planned_per_call.py") in at_head
+    assert _function_body("0018_open_query_k_skeletons.py") in at_head
     assert "plan_cache_mode" in at_head and "ivfflat.probes" in at_head
     assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
-    migrate.downgrade("0016_ivf_lists_by_500", engine=migrated_engine)
+    migrate.downgrade("0017_window_planned_per_call", engine=migrated_engine)
     try:
+        below = _search_function(migrated_engine)
+        assert _function_body("0017_window_planned_per_call.py") in below
+        assert "wanted := 4 * wanted" not in below and "wanted := 4 * wanted" in at_head
+        migrate.downgrade("0016_ivf_lists_by_500", engine=migrated_engine)
         below = _search_function(migrated_engine)
         assert _function_body("0015_open_query_ivfflat.py") in below
         assert "USING lo, hi" not in below and "USING lo, hi" in at_head

@@ -417,6 +417,39 @@ def test_stereo_variants_are_one_hit(engine, tmp_path):
     assert sorted(hit.variants) == sorted([by_name["D-alanine"][1], by_name["alanine"][1]])
 
 
+def test_open_search_returns_k_skeletons_when_the_nearest_are_stereo_variants(engine, tmp_path):
+    """The open query's index scan fetches 2k rows; when they are all stereo variants of fewer
+    than k skeletons, it fetches more until k skeletons (or the index's reach) are found."""
+    threonines = [
+        "C[C@@H](O)[C@H](N)C(=O)O",
+        "C[C@H](O)[C@@H](N)C(=O)O",
+        "C[C@@H](O)[C@@H](N)C(=O)O",
+        "C[C@H](O)[C@H](N)C(=O)O",
+        "CC(O)C(N)C(=O)O",
+    ]
+    smi = "".join(f"{s} threonine-{i}\n" for i, s in enumerate(threonines))
+    smi += "NCC(=O)O glycine\nOCC(N)C(=O)O serine\n"
+    ingest(engine, "structures", write(tmp_path, "thr.smi", smi), "handmade")
+    with session_scope(engine) as session:
+        model = register_model(session, "handmade", "v1", "/nonexistent.pt", {}, {}, True)
+        ids = dict(session.execute(text("SELECT names[1], id FROM compound")).all())
+        order = [f"threonine-{i}" for i in range(5)] + ["glycine", "serine"]
+        write_structure_embeddings(
+            session,
+            model.id,
+            [ids[n] for n in order],
+            np.stack([unit([1, 0.05 * i, 0]) for i in range(7)]),
+        )
+        query = {"msms": unit([1, 0, 0])}
+        two = search(session, SearchRequest(query, k=2))
+        three = search(session, SearchRequest(query, k=3))
+        seven = search(session, SearchRequest(query, k=7))
+    assert names(two) == ["threonine-0", "glycine"]
+    assert len(two.hits[0].variants) == 4
+    assert names(three) == ["threonine-0", "glycine", "serine"]
+    assert names(seven) == names(three)  # three skeletons are all there are
+
+
 def test_library_arrays_must_line_up(library):
     with (
         session_scope(library) as session,
