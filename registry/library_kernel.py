@@ -9,6 +9,8 @@ ms_entropy's to float32 rounding (tested); measured in `bench/library_scale.py`.
 
 from __future__ import annotations
 
+import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,7 +19,6 @@ import numpy as np
 
 SPLIT = 20_000  # matched library peaks above which a query's peaks are scored by two threads
 BLOCK = 1024  # scores skipped at once when none beats the k-th best
-_OTHER_THREAD = ThreadPoolExecutor(1, thread_name_prefix="molvis-library")
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,17 @@ def score(
     if len(mz) < 2 or work[-1] <= split:
         return Scores(*_accumulate(0, len(mz), *arguments))
     half = min(int(np.searchsorted(work, work[-1] / 2)) + 1, len(mz) - 1)
-    other = _OTHER_THREAD.submit(_accumulate, half, len(mz), *arguments)
+    other = _other_thread(os.getpid()).submit(_accumulate, half, len(mz), *arguments)
     scores, in_window, matched = _accumulate(0, half, *arguments)
     more = other.result()
     return Scores(scores + more[0], in_window + more[1], matched + more[2])
+
+
+@functools.cache
+def _other_thread(pid: int) -> ThreadPoolExecutor:
+    """The helper thread of process `pid`: a forked child gets its own, as the parent's thread
+    does not exist there."""
+    return ThreadPoolExecutor(1, thread_name_prefix=f"molvis-library-{pid}")
 
 
 @numba.njit(nogil=True, cache=True)

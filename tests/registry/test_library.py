@@ -340,3 +340,44 @@ def test_scores_and_rankings_are_ms_entropy_s_on_real_spectra():
         ]
         compared += len(expected) > 0
     assert compared > 20  # windows that held more than the query's own spectrum
+
+
+def _score_in_child(index: LibraryIndex, query: dict, results) -> None:
+    found = score(
+        index.searcher.entropy_search,
+        index.terms,
+        query["precursor_mz"],
+        query["peaks"],
+        LibraryOptions().fragment_tolerance,
+        slice(0, 0),
+        split=0,
+    )
+    results.put(found.scores.tolist())
+
+
+@pytest.mark.timeout(120)
+def test_a_forked_process_scores_on_two_threads_too():
+    """The helper thread is per process: a child forked after the parent used its own still
+    shares a query's peaks with a thread of its own (the parent's does not exist there)."""
+    import multiprocessing
+
+    spectra = massbank_spectra(300)
+    index = index_spectra(copy.deepcopy(spectra), "test")
+    query = spectra[5]
+    parent = score(
+        index.searcher.entropy_search,
+        index.terms,
+        query["precursor_mz"],
+        query["peaks"],
+        LibraryOptions().fragment_tolerance,
+        slice(0, 0),
+        split=0,
+    )
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    child = context.Process(target=_score_in_child, args=(index, query, results), daemon=True)
+    child.start()
+    child_scores = results.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(np.array(child_scores, np.float32), parent.scores)
