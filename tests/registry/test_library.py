@@ -342,8 +342,8 @@ def test_scores_and_rankings_are_ms_entropy_s_on_real_spectra():
     assert compared > 20  # windows that held more than the query's own spectrum
 
 
-def _score_in_child(index: LibraryIndex, query: dict, results) -> None:
-    found = score(
+def _scores_on_two_threads(index: LibraryIndex, query: dict) -> np.ndarray:
+    return score(
         index.searcher.entropy_search,
         index.terms,
         query["precursor_mz"],
@@ -351,8 +351,11 @@ def _score_in_child(index: LibraryIndex, query: dict, results) -> None:
         LibraryOptions().fragment_tolerance,
         slice(0, 0),
         split=0,
-    )
-    results.put(found.scores.tolist())
+    ).scores
+
+
+def _score_in_child(index: LibraryIndex, query: dict, results) -> None:
+    results.put(_scores_on_two_threads(index, query).tolist())
 
 
 @pytest.mark.timeout(120)
@@ -364,15 +367,7 @@ def test_a_forked_process_scores_on_two_threads_too():
     spectra = massbank_spectra(300)
     index = index_spectra(copy.deepcopy(spectra), "test")
     query = spectra[5]
-    parent = score(
-        index.searcher.entropy_search,
-        index.terms,
-        query["precursor_mz"],
-        query["peaks"],
-        LibraryOptions().fragment_tolerance,
-        slice(0, 0),
-        split=0,
-    )
+    parent = _scores_on_two_threads(index, query)
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     child = context.Process(target=_score_in_child, args=(index, query, results), daemon=True)
@@ -380,4 +375,4 @@ def test_a_forked_process_scores_on_two_threads_too():
     child_scores = results.get(timeout=60)
     child.join(timeout=60)
     assert child.exitcode == 0
-    np.testing.assert_array_equal(np.array(child_scores, np.float32), parent.scores)
+    np.testing.assert_array_equal(np.array(child_scores, np.float32), parent)
