@@ -125,14 +125,8 @@ def _ranges(
 @numba.njit(nogil=True, cache=True)
 def _in_a_range(position, starts, stops):  # pragma: no cover - compiled
     """Whether `position` lies in one of the sorted, disjoint [start, stop) ranges."""
-    low, high = 0, len(stops)
-    while low < high:
-        middle = (low + high) // 2
-        if stops[middle] > position:
-            high = middle
-        else:
-            low = middle + 1
-    return low < len(stops) and starts[low] <= position
+    first_beyond = np.searchsorted(stops, position, side="right")  # first stop > position
+    return first_beyond < len(stops) and starts[first_beyond] <= position
 
 
 @numba.njit(nogil=True, cache=True)
