@@ -5,6 +5,7 @@ much as the rest of the work."""
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,11 +52,21 @@ def copy_rows(
     return written
 
 
-def array_text(values: np.ndarray) -> str:
-    """A float array as a PostgreSQL array literal for a text COPY, each value written as
-    Python's shortest exact repr (so doubles round-trip). psycopg's list dumper adapts element
-    by element: profiled at 81 us for 60 peaks against 38 us joined here."""
-    return "{" + ",".join(map(repr, values.tolist())) + "}"
+_ARRAY_ELEMENTS = {"float8": (701, ">f8"), "float4": (700, ">f4")}
+
+
+def array_binary(values: np.ndarray, element: str) -> bytes:
+    """A 1-d float array in PostgreSQL's binary array form, for a binary COPY into a
+    double precision[] ("float8") or real[] ("float4") column declared as bytea: a header,
+    then each big-endian value after its length. A text literal costs the writer a repr per
+    value and the server a parse per value: 30k spectra of ~60 peaks, 1.5 s against 0.2 s."""
+    oid, dtype = _ARRAY_ELEMENTS[element]
+    if values.size == 0:
+        return struct.pack("!iiI", 0, 0, oid)
+    body = np.empty(values.size, dtype=[("length", ">i4"), ("value", dtype)])
+    body["length"] = body.dtype["value"].itemsize
+    body["value"] = values
+    return struct.pack("!iiIii", 1, 0, oid, values.size, 1) + body.tobytes()
 
 
 def _copy_value(value: Any) -> Any:
@@ -72,11 +83,19 @@ def copy_insert(
     rows: list[dict[str, Any]],
     conflict: list[str],
     returning: list[str],
+    binary_types: dict[str, str] | None = None,
 ) -> list[tuple]:
     """Insert rows (dicts with the same keys), skipping those that clash on the `conflict`
-    columns; returns the `returning` columns of the rows inserted."""
+    columns; returns the `returning` columns of the rows inserted. With `binary_types` (type
+    name by column, every column) the COPY is binary and the values come ready for it."""
     if not rows:
         return []
     columns = list(rows[0])
+    if binary_types:
+        types = [binary_types[c] for c in columns]
+        values = ([row[c] for c in columns] for row in rows)
+        return copy_rows(
+            session, table.name, columns, values, conflict, returning=returning, binary_types=types
+        )
     values = ([_copy_value(row[c]) for c in columns] for row in rows)
     return copy_rows(session, table.name, columns, values, conflict, returning=returning)

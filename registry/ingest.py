@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session
 from registry import indexes, rejects, store
 from registry.fingerprints import fill_missing
 from registry.formats import KINDS, Kind, members_of
+from registry.measurement_rows import measurement_row
 from registry.normalize import Normalized
 from registry.parsers import ParseError
 from registry.parsers.ir import StructureIndex
-from registry.prepare import Prepared, prepared_batches
+from registry.prepare import Prepared, collection_per_batch, prepared_batches
 from registry.records import Parsed
 from registry.schema import IngestRun
 from registry.sources import sha256_of
@@ -118,7 +119,7 @@ def _store_measurements(state: _FileState, accepted: list[Normalized], ids: dict
     if state.kind.table is None:
         return
     rows = [  # records already stored (by content hash), earlier in this file or not, are skipped
-        store.measurement_row(
+        measurement_row(
             item.record, ids[item.inchikey], state.run.id, state.run.source_id, item.inchikey
         )
         for item in accepted
@@ -206,8 +207,11 @@ def _read(state: _FileState, path: Path, options: IngestOptions, progress) -> No
     """Parse, prepare (normalise, fingerprint: in worker processes with options.workers) and
     write every batch of the file; then the records that gave only an InChIKey."""
     batches = _batches(state, path, options, progress)
-    for prepared in prepared_batches(batches, options.fingerprints, options.workers):
-        _write_batch(state, prepared)
+    each_new = state.kind.name == "structures"  # a library's structures do not repeat
+    with collection_per_batch() as collect:
+        for prepared in prepared_batches(batches, options.fingerprints, options.workers, each_new):
+            _write_batch(state, prepared)
+            collect()
     _resolve_key_only(state)
     state.summary.rebuilt_indexes = indexes.restore(state.session, state.bulk)
 

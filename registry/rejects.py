@@ -11,8 +11,9 @@ from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from registry.measurement_rows import jsonable, measurement_row
 from registry.schema import CcsValue, RejectedRecord
-from registry.store import insert_measurements, jsonable, link_sources, measurement_row
+from registry.store import insert_measurements, link_sources
 
 MAX_RAW_TEXT = 20_000  # characters of a rejected record kept for the chemist to read
 MAX_REASON = 1_000

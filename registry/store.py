@@ -1,38 +1,25 @@
 """Writing one batch of normalised records inside the caller's transaction: compounds (new ones
 by COPY, names and external ids merged into existing ones), provenance, and measurements
-(deduplicated by content hash; a newer version supersedes the older). Each function returns
-what it changed. Rejects are kept by registry/rejects.py."""
+(rows from registry/measurement_rows.py, deduplicated by content hash; a newer version
+supersedes the older). Each function returns what it changed. Rejects are kept by registry/rejects.py."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from registry.bulk import array_text, copy_insert
+from registry.bulk import copy_insert
 from registry.chem import Identity
-from registry.records import CcsRecord, IrRecord, MsmsRecord, Record
-from registry.schema import Compound, CompoundSource, Source
+from registry.measurement_rows import copy_types
+from registry.records import Record
+from registry.schema import Compound, Source
 
 MAX_NAMES = 20
-MEASUREMENT_COLUMNS: dict[type, tuple[str, ...]] = {
-    MsmsRecord: (
-        "precursor_mz",
-        "adduct",
-        "ion_mode",
-        "instrument_type",
-        "collision_energy",
-        "mz",
-        "intensity",
-    ),
-    IrRecord: ("title", "x", "y", "x_units", "y_units", "state", "processed"),
-    CcsRecord: ("ccs", "adduct", "mz", "method", "drift_gas"),
-}
 
 
 @dataclass
@@ -42,72 +29,6 @@ class CompoundWrite:
     ids: dict[str, int]
     new: set[str]
     changes: int
-
-
-def _digest(*parts: object) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(repr(part).encode())
-        digest.update(b"\x1f")
-    return digest.hexdigest()
-
-
-def content_hash(record: Record, inchikey: str) -> str:
-    """Identity of a measurement regardless of which file or source brought it."""
-    if isinstance(record, MsmsRecord):
-        rel = record.intensity / record.intensity.max()
-        return _digest(
-            "msms",
-            inchikey,
-            round(record.precursor_mz or 0.0, 4),
-            record.adduct,
-            record.ion_mode,
-            record.collision_energy,
-            np.round(record.mz, 4),
-            np.round(rel, 4),
-        )
-    if isinstance(record, IrRecord):
-        return _digest("ir", inchikey, np.round(record.x, 4), np.round(record.y, 6))
-    if isinstance(record, CcsRecord):
-        return _digest("ccs", inchikey, record.adduct, round(record.ccs, 2))
-    raise TypeError(type(record))
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
-def measurement_row(
-    record: Record, compound_id: int, run_id: int, source_id: int, inchikey: str
-) -> dict[str, Any]:
-    """The table row of one measurement record."""
-    row: dict[str, Any] = {
-        "compound_id": compound_id,
-        "run_id": run_id,
-        "source_id": source_id,
-        "record_id": record.record_id,
-        "metadata": jsonable(record.metadata),
-        "content_hash": content_hash(record, inchikey),
-    }
-    for name in MEASUREMENT_COLUMNS[type(record)]:
-        value = getattr(record, name)
-        if name == "processed":  # the IR grid is stored as real[]
-            value = value.astype(np.float32)
-        elif isinstance(value, np.ndarray):  # peaks and raw IR points: array literals
-            value = array_text(value)
-        row[name] = value
-    return row
 
 
 def _gather(items: list[tuple[Record, Identity]]) -> dict[str, tuple[Identity, set, dict]]:
@@ -131,13 +52,14 @@ def _merge_existing(session: Session, existing: dict, by_key: dict) -> int:
         merged_ext = {**ext, **row.external_ids}
         if merged_names != list(row.names) or merged_ext != row.external_ids:
             merges.append({"cid": row.id, "names": merged_names, "external_ids": merged_ext})
-    if merges:
-        table = Compound.__table__
+    if merges:  # one statement for the batch, not one per compound
         session.execute(
-            update(table)
-            .where(table.c.id == bindparam("cid"))
-            .values(names=bindparam("names"), external_ids=bindparam("external_ids")),
-            merges,
+            text(
+                "UPDATE compound c SET names = m.names, external_ids = m.external_ids "
+                "FROM jsonb_to_recordset(CAST(:merges AS jsonb)) "
+                "AS m(cid bigint, names text[], external_ids jsonb) WHERE c.id = m.cid"
+            ),
+            {"merges": json.dumps(merges)},
         )
     return len(merges)
 
@@ -159,16 +81,20 @@ def ensure_source(
 
 
 def link_sources(session: Session, compound_ids: list[int], source_id: int) -> int:
-    """Record that these compounds came (also) from this source."""
+    """Record that these compounds came (also) from this source; how many links are new. One
+    statement over an array, not a row of parameters per compound."""
     if not compound_ids:
         return 0
-    stmt = (
-        pg_insert(CompoundSource.__table__)
-        .on_conflict_do_nothing()
-        .returning(CompoundSource.__table__.c.compound_id)
+    return len(
+        session.execute(
+            text(
+                "INSERT INTO compound_source (compound_id, source_id) "
+                "SELECT unnest(CAST(:ids AS bigint[])), :source ON CONFLICT DO NOTHING "
+                "RETURNING compound_id"
+            ),
+            {"ids": compound_ids, "source": source_id},
+        ).all()
     )
-    rows = [{"compound_id": cid, "source_id": source_id} for cid in compound_ids]
-    return len(session.execute(stmt, rows).all())
 
 
 def upsert_compounds(
@@ -227,10 +153,13 @@ def compound_ids(session: Session, inchikeys: list[str]) -> dict[str, int]:
 
 
 def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert measurement rows whose content hash is new; the ids of those inserted."""
+    """Insert measurement rows (from measurement_row) whose content hash is new; the ids of
+    those inserted."""
     if not rows:
         return []
-    return [row[0] for row in copy_insert(session, table, rows, ["content_hash"], ["id"])]
+    types = copy_types(table.name)
+    inserted = copy_insert(session, table, rows, ["content_hash"], ["id"], types)
+    return [row[0] for row in inserted]
 
 
 # A record is a new version of an earlier one from the same source when both carry the same

@@ -115,15 +115,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
 
 
-AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES: below, starting processes costs what they save
+AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES or ~1k spectra: below, a process costs what it saves
 
 
 def auto_workers(kind: str, path: Path) -> int:
-    """Normalisation processes for a file: one per core for structure libraries of 1 MB and
-    more, where every record is a new structure; none for measurement files, whose records
-    repeat a few structures (normalised once each, cached)."""
-    large = kind == "structures" and path.stat().st_size >= AUTO_WORKERS_BYTES
-    return (os.cpu_count() or 1) if large else 0
+    """Normalisation processes for a file of 1 MB and more on two cores or more: one per core
+    for structure libraries, where every record is a new structure; one for MS/MS and CCS
+    files, whose repeated structures it identifies (cached) while this process parses and
+    writes. None for smaller files, folders and IR."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or not path.is_file() or path.stat().st_size < AUTO_WORKERS_BYTES:
+        return 0
+    return {"structures": cores, "msms": 1, "ccs": 1}.get(kind, 0)
 
 
 def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
@@ -177,8 +180,8 @@ def add_parsers(sub) -> None:
         "--workers",
         type=int,
         metavar="N",
-        help="processes that normalise and fingerprint ahead of the writer "
-        "(default: one per core for structure files of 1 MB and more, else none)",
+        help="processes that normalise and fingerprint ahead of the writer (default, for "
+        "files of 1 MB and more: one per core for structures, one for MS/MS and CCS)",
     )
     ingest.add_argument(
         "--embed",

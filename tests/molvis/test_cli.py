@@ -91,3 +91,22 @@ def test_ingest_embed_makes_a_library_searchable_in_one_command(engine, tmp_path
             text("SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding'")
         ).scalars()
         assert any(n.startswith("ix_structure_embedding_half_m") for n in names)
+
+
+def test_ingest_chooses_its_workers_by_kind_size_and_cores(tmp_path, monkeypatch):
+    """One per core for large structure files, one for large MS/MS and CCS files (RDKit beside
+    the writer), none for small files, folders, IR, or on one core."""
+    import os
+
+    from molvis.cli.ingest import AUTO_WORKERS_BYTES, auto_workers
+
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    big.write_bytes(b"x" * AUTO_WORKERS_BYTES)
+    small.write_bytes(b"x" * (AUTO_WORKERS_BYTES - 1))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    kinds = ("structures", "msms", "ccs", "ir")
+    assert [auto_workers(kind, big) for kind in kinds] == [4, 1, 1, 0]
+    assert [auto_workers(kind, small) for kind in kinds] == [0, 0, 0, 0]
+    assert auto_workers("msms", tmp_path) == 0
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert [auto_workers(kind, big) for kind in kinds] == [0, 0, 0, 0]

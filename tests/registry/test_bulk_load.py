@@ -1,7 +1,8 @@
-"""Structure libraries at scale: normalisation in worker processes gives what the inline path
-gives, and a bulk load drops the fingerprint index and rebuilds it once (or rolls the drop
-back with the load)."""
+"""Files at scale: normalisation in worker processes gives what the inline path gives (structure
+libraries and spectrum files), the cycle collector comes back after a file, and a bulk load
+drops the fingerprint index and rebuilds it once (or rolls the drop back with the load)."""
 
+import gc
 import gzip
 import itertools
 
@@ -14,7 +15,7 @@ from registry.parsers import ParseError
 from registry.prepare import prepare_batch, prepared_batches
 from registry.sources import TextMember
 from tests.builders import write
-from tests.conftest import count, ingest, shared
+from tests.conftest import TABLES, count, first_mgf_blocks, ingest, shared
 
 INDEX = "ix_compound_fingerprint_hnsw"
 
@@ -110,6 +111,47 @@ def test_workers_option_loads_the_same_registry(engine, tmp_path):
     )
 
 
+def _registry(engine) -> tuple[list, ...]:
+    """What an MS/MS ingest wrote, without the ids and times that differ between runs."""
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(text(query)).all()
+            for query in (
+                "SELECT inchikey, smiles, formula, names, external_ids, fingerprint::text "
+                "FROM compound ORDER BY inchikey",
+                "SELECT c.inchikey, s.content_hash, s.record_id, s.metadata, s.precursor_mz, "
+                "s.adduct, s.mz, s.intensity FROM msms_spectrum s JOIN compound c "
+                "ON c.id = s.compound_id ORDER BY s.content_hash",
+                "SELECT record_no, reason FROM rejected_record ORDER BY record_no",
+                "SELECT count(*) FROM compound_source",
+            )
+        )
+
+
+def test_a_spectrum_file_loads_the_same_with_a_worker(engine, tmp_path, monkeypatch):
+    """`molvis ingest` gives large MS/MS files one worker: in batches of 40, whose compounds
+    repeat from batch to batch, it writes the registry the inline path writes (fingerprints,
+    names, spectra, rejects), and Python's cycle collector is on again afterwards."""
+    monkeypatch.setattr("registry.ingest.BATCH_SIZE", 40)
+    mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 200)
+    path = write(tmp_path, "mb.mgf", mgf + "BEGIN IONS\nSMILES=C1CC(\n30 1\nEND IONS\n")
+    inline = ingest(engine, "msms", path, "massbank", IngestOptions(workers=0))
+    written = _registry(engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    pooled = ingest(engine, "msms", path, "massbank", IngestOptions(workers=1))
+    assert _registry(engine) == written
+    assert (pooled.inserted, pooled.rejected) == (inline.inserted, inline.rejected) != (0, 0)
+    assert len({row[0] for row in written[1]}) < len(written[1]) / 2  # compounds repeat
+    assert gc.isenabled()
+
+
+def test_the_cycle_collector_is_back_after_a_failed_file(engine, tmp_path):
+    path = write(tmp_path, "bad.mgf", "this is no MGF\n")
+    assert ingest(engine, "msms", path, "lab").status == "failed"
+    assert gc.isenabled()
+
+
 def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monkeypatch):
     from molvis.workflows.embedding import embed_backfill
 
@@ -137,24 +179,41 @@ def test_ivf_lists_are_twice_pgvector_guidance_within_build_memory():
 
 
 def test_peak_arrays_reach_the_database_exactly(engine, tmp_path):
-    """Peaks go to COPY as array literals written here (registry.bulk.array_text): every double
-    comes back bit for bit, the extremes and an empty array included, and an ingested MGF's
+    """Peaks go to a binary COPY in PostgreSQL's binary array form written here
+    (registry.bulk.array_binary): every double comes back bit for bit and every real as
+    numpy's float32 of it, extremes, negatives and an empty array included; an ingested MGF's
     stored peaks equal its parsed ones."""
     import numpy as np
 
-    from registry.bulk import array_text
+    from registry.bulk import array_binary, copy_rows
     from registry.parsers.mgf import parse_mgf
 
-    values = np.array([0.1, 1 / 3, 5e-324, 1e-300, 123456.7890123456, 1.7976931348623157e308])
-    with engine.connect() as conn:
-        back = conn.execute(
-            text("SELECT CAST(:a AS double precision[])"), {"a": array_text(values)}
+    values = np.array([0.1, 1 / 3, 5e-324, -1e-300, 123456.7890123456, 1.7976931348623157e308])
+    reals = np.array([0.1, 1 / 3, 1e-40, -2.5, 3.4e38, 16777217.0])
+    with session_scope(engine) as session:
+        session.execute(text("CREATE TABLE peaks_check (k int PRIMARY KEY, d float8[], r real[])"))
+        rows = [
+            (k, array_binary(v, "float8"), array_binary(r, "float4"))
+            for k, v, r in [
+                (1, values, reals),
+                (2, values[:0], reals[:0]),
+                (3, values[:1], reals[:1]),
+            ]
+        ]
+        copy_rows(
+            session,
+            "peaks_check",
+            ["k", "d", "r"],
+            rows,
+            ["k"],
+            binary_types=["int4", "bytea", "bytea"],
         )
-        assert np.array_equal(np.array(back.scalar_one()), values)
-        empty = conn.execute(
-            text("SELECT CAST(:a AS double precision[])"), {"a": array_text(values[:0])}
-        )
-        assert empty.scalar_one() == []
+        back = session.execute(text("SELECT d, r FROM peaks_check ORDER BY k")).all()
+        session.execute(text("DROP TABLE peaks_check"))
+    assert np.array_equal(np.array(back[0].d), values)
+    assert np.array_equal(np.array(back[0].r, np.float32), reals.astype(np.float32))
+    assert back[1] == ([], [])
+    assert back[2].d == [0.1] and np.float32(back[2].r[0]) == np.float32(0.1)
     mgf = "\n".join(
         [
             "BEGIN IONS",

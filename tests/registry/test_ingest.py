@@ -161,11 +161,20 @@ def test_fingerprints_fill_and_jaccard_search(engine, tmp_path):
 
 
 def test_names_and_ids_merge_without_duplicates(engine, tmp_path):
-    ingest(engine, "structures", write(tmp_path, "a.smi", "CCO ethanol\n"), "lib")
+    """A later file adds names and external ids to the compounds it shares with the registry
+    (each of several compounds its own), keeping what was there first."""
+    ingest(engine, "structures", write(tmp_path, "a.smi", "CCO ethanol\nCC(=O)O\n"), "lib")
     ingest(engine, "structures", write(tmp_path, "b.smi", "OCC alcohol\n"), "lib")
+    spectra = mgf_block("ethanol", "CCO", "47.049", ["30 1"], NAME="ethyl alcohol", CASNO="64-17-5")
+    spectra += mgf_block("s2", "CC(O)=O", "61.03", ["43 1"], NAME="acetic acid", CASNO="64-19-7")
+    spectra += mgf_block("ethanol", "CCO", "47.049", ["31 1"], CASNO="99-99-9")
+    ingest(engine, "msms", write(tmp_path, "c.mgf", spectra), "lab")
     with engine.connect() as conn:
-        names = conn.execute(text("SELECT names FROM compound")).scalar_one()
-    assert names == ["ethanol", "alcohol"]
+        rows = conn.execute(text("SELECT smiles, names, external_ids FROM compound ORDER BY id"))
+        assert [tuple(r) for r in rows] == [
+            ("CCO", ["ethanol", "alcohol", "ethyl alcohol"], {"cas": "64-17-5"}),
+            ("CC(=O)O", ["acetic acid"], {"cas": "64-19-7"}),
+        ]
 
 
 def test_key_only_rows_resolve_against_structures_later_in_the_same_file(engine, tmp_path):
