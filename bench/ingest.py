@@ -1,6 +1,9 @@
 """Ingestion throughput: records/s end to end into PostgreSQL beside the bare parse rate of the
 same text in the same process (ratio = database overhead), for MGF, MSP, MassBank, JCAMP-DX and
-CCS tables."""
+CCS tables. `--workers auto` is what `molvis ingest` chooses for each file.
+
+The registry is imported inside the functions: the ingest's worker processes are spawned and
+import this module again, which would otherwise cost each of them matchms' import (~3 s)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,6 @@ import tarfile
 from pathlib import Path
 
 from bench.common import SHARED, ingest, scratch_database, timed, write_result
-from registry.chem import identify
-from registry.formats import KINDS
-from registry.ingest import IngestOptions
-from registry.parsers.ir import StructureIndex
-from registry.sources import iter_members
 
 
 def _mgf(n: int) -> str:
@@ -86,8 +84,12 @@ def inputs(n: int, folder: Path) -> list[tuple[str, str, Path]]:
     ]
 
 
-def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool) -> tuple[int, float]:
+def bare_parse(kind: str, path: Path, options, normalize: bool) -> tuple[int, float]:
     """Parse only (or parse + RDKit normalisation) of the same files, nothing written."""
+    from registry.chem import identify
+    from registry.formats import KINDS
+    from registry.sources import iter_members
+
     files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
     identify.cache_clear()
     with timed() as t:
@@ -106,41 +108,48 @@ def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool) -
     return n, t["seconds"]
 
 
+def _workers(value: str) -> str | int:
+    return value if value == "auto" else int(value)
+
+
 def main(argv: list[str] | None = None) -> None:
+    from registry.parsers.ir import StructureIndex
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5000, help="records per format (default 5000)")
     parser.add_argument(
         "--workers",
-        type=int,
+        type=_workers,
         nargs="+",
-        default=[0, 2],
-        help="normalisation processes to compare (`molvis ingest --workers`), each run on a "
-        "fresh database",
+        default=["auto", 0],
+        help="normalisation processes to compare (`molvis ingest --workers`; 'auto': what it "
+        "chooses for each file), each run on a fresh database (default: auto 0)",
     )
     parser.add_argument("--output", type=Path, help="JSON result path")
     args = parser.parse_args(argv)
     import tempfile
 
     rows = []
+    index = StructureIndex.from_table(SHARED / "ir" / "index.tsv")
     with tempfile.TemporaryDirectory() as tmp:
         cases = inputs(args.n, Path(tmp))
         for workers in args.workers:
-            options = IngestOptions(
-                structure_index=StructureIndex.from_table(SHARED / "ir" / "index.tsv"),
-                fingerprints=False,
-                workers=workers,
-            )
             with scratch_database() as engine:
                 for label, kind, path in cases:
-                    if workers and kind == "ir":  # 64 small files: one pool each costs more
+                    if workers not in ("auto", 0) and kind == "ir":  # 64 small files
                         continue
-                    rows.append(_measure(engine, label, kind, path, options))
+                    rows.append(_measure(engine, label, kind, path, workers, index))
                     print(rows[-1], flush=True)
     write_result("ingest", {"n": args.n, "rows": rows}, args.output)
 
 
-def _measure(engine, label: str, kind: str, path: Path, options: IngestOptions) -> dict:
+def _measure(engine, label: str, kind: str, path: Path, workers: str | int, index) -> dict:
     """Bare parse, parse + RDKit, and the ingest of one input, in that order, in this process."""
+    from molvis.cli.ingest import auto_workers
+    from registry.ingest import IngestOptions
+
+    chosen = auto_workers(kind, path) if workers == "auto" else workers
+    options = IngestOptions(structure_index=index, fingerprints=False, workers=chosen)
     n_parse, parse_s = bare_parse(kind, path, options, normalize=False)
     _, normalize_s = bare_parse(kind, path, options, normalize=True)
     files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
@@ -150,6 +159,7 @@ def _measure(engine, label: str, kind: str, path: Path, options: IngestOptions) 
     return {
         "format": label,
         "workers": options.workers,
+        "workers_asked": workers,
         "records": read,
         "parse_per_s": round(n_parse / parse_s, 1),
         "parse_normalize_per_s": round(n_parse / normalize_s, 1),

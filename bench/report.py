@@ -52,7 +52,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
                 [
                     [
                         x["format"],
-                        x.get("workers", 0),
+                        f"{x.get('workers', 0)}"
+                        + (" (auto)" if x.get("workers_asked") == "auto" else ""),
                         x["records"],
                         x["parse_per_s"],
                         x["parse_normalize_per_s"],
