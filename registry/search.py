@@ -163,16 +163,19 @@ class Neighbour:
     tanimoto: float
 
 
-# Search breadth of the fingerprint index: pgvector's default of 40 finds too few of the true
-# nearest at 1M compounds (bench/index_sweep.py); set for the transaction only.
-TANIMOTO_EF_SEARCH = 400
+# Search breadth of the fingerprint index, set for the transaction only: pgvector's default
+# of 40 finds too few of the true nearest at 1M compounds; 400 found 0.935-0.961 of the 20
+# nearest in four builds, 800 0.981 where 400 found 0.955 on a fifth, p95 4.7 -> 10.1 ms
+# (bench/index_sweep.py; bench/results/levers/tanimoto_ef_search_2026-12-04.json).
+TANIMOTO_EF_SEARCH = 800
+MAX_EF_SEARCH = 1000  # pgvector's ceiling: the index returns at most this many rows
 
 
 def similar_structures(session: Session, inchikey: str, k: int = 10) -> list[Neighbour]:
     """Nearest compounds by the report's fingerprint (Jaccard distance, HNSW-indexed)."""
     session.execute(
         text("SELECT set_config('hnsw.ef_search', :ef, true)"),
-        {"ef": str(max(TANIMOTO_EF_SEARCH, 2 * k))},
+        {"ef": str(min(MAX_EF_SEARCH, max(TANIMOTO_EF_SEARCH, 2 * k)))},
     )
     rows = session.execute(
         text("""

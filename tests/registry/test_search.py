@@ -18,7 +18,7 @@ from registry.search import (
     similar_structures,
 )
 from tests.builders import write
-from tests.conftest import ingest
+from tests.conftest import count, ingest
 from tests.registry.conftest import LIBRARY, names, unit
 
 
@@ -254,6 +254,8 @@ def test_structure_neighbours_by_tanimoto(library):
         ).scalar_one()
         neighbours = similar_structures(session, caffeine, 2)
         assert similar_structures(session, "NOTAKEYNOTAKEY-UHFFFAOYSA-N") == []
+        everyone = similar_structures(session, caffeine, 600)  # beyond pgvector's ef_search
+        assert len(everyone) == count(library, "compound WHERE fingerprint IS NOT NULL") - 1
     # RDKit path fingerprints: theophylline 0.908, theobromine 0.899, paraxanthine 0.850
     assert [n.name for n in neighbours] == ["theophylline", "theobromine"]
     assert [n.tanimoto for n in neighbours] == pytest.approx([0.9078, 0.8986], abs=1e-3)
