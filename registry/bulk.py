@@ -59,7 +59,8 @@ def array_binary(values: np.ndarray, element: str) -> bytes:
     """A 1-d float array in PostgreSQL's binary array form, for a binary COPY into a
     double precision[] ("float8") or real[] ("float4") column declared as bytea: a header,
     then each big-endian value after its length. A text literal costs the writer a repr per
-    value and the server a parse per value: 30k spectra of ~60 peaks, 1.5 s against 0.2 s."""
+    value and the server a parse per value (30k MS/MS spectra: 0.34 s of reprs against 0.18 s
+    here; a COPY of 30k arrays of ~60 random doubles, 1.5 s against 0.2 s)."""
     oid, dtype = _ARRAY_ELEMENTS[element]
     if values.size == 0:
         return struct.pack("!iiI", 0, 0, oid)

@@ -2,10 +2,10 @@
 batch (and its fingerprint), then the normalisation steps (registry/normalize.py) per record.
 
 The RDKit work (InChI, fingerprint: ~2 ms per new structure) bounds a structure-library ingest
-and is a third of a spectrum file's. With `workers`, only that work leaves the main process:
-each batch's distinct structure strings go to a worker, their identities and fingerprints come
-back (not the records, which stay with the writer), and at most `workers + 3` batches are in
-flight, so the writer parses and stores while the workers identify."""
+and is a fifth to a third of a spectrum file's. With `workers`, only that work leaves the main
+process: each batch's distinct structure strings go to a worker, their identities and
+fingerprints come back (not the records, which stay with the writer), and at most
+`workers + 3` batches are in flight, so the writer parses and stores while workers identify."""
 
 from __future__ import annotations
 
@@ -140,9 +140,10 @@ def prepared_batches(
 @contextmanager
 def collection_per_batch() -> Iterator[Callable[[], None]]:
     """Python's cycle collector run by the writer once per batch (the function given) instead
-    of every 700 allocations: the batches in flight hold ~100k young objects, which the
-    automatic collector walks again and again. Parsed records make no reference cycles, so
-    memory stays as it was; the collector is back as it was when the block ends."""
+    of every 700 allocations: the batches in flight hold many small objects, which the
+    automatic collector walks again and again (~3 % of an MS/MS ingest). Parsed records make
+    no reference cycles (the collector off for a whole 30k-spectrum ingest left ~2,000 cyclic
+    objects in all), so memory stays flat; the collector is back as it was when the block ends."""
     enabled = gc.isenabled()
     gc.disable()
     try:
