@@ -10,7 +10,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from pgvector import Vector
 from psycopg.types.json import Jsonb
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
@@ -71,11 +70,7 @@ def array_binary(values: np.ndarray, element: str) -> bytes:
 
 
 def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return Jsonb(value)
-    if isinstance(value, np.ndarray):  # pgvector columns
-        return Vector(value).to_text()
-    return value
+    return Jsonb(value) if isinstance(value, dict) else value
 
 
 def copy_insert(
