@@ -11,8 +11,13 @@ import argparse
 import gzip
 import tarfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.common import SHARED, ingest, scratch_database, timed, write_result
+
+if TYPE_CHECKING:
+    from registry.ingest import IngestOptions
+    from registry.parsers.ir import StructureIndex
 
 
 def _mgf(n: int) -> str:
@@ -84,7 +89,7 @@ def inputs(n: int, folder: Path) -> list[tuple[str, str, Path]]:
     ]
 
 
-def bare_parse(kind: str, path: Path, options, normalize: bool) -> tuple[int, float]:
+def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool) -> tuple[int, float]:
     """Parse only (or parse + RDKit normalisation) of the same files, nothing written."""
     from registry.chem import identify
     from registry.formats import KINDS
@@ -143,7 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     write_result("ingest", {"n": args.n, "rows": rows}, args.output)
 
 
-def _measure(engine, label: str, kind: str, path: Path, workers: str | int, index) -> dict:
+def _measure(
+    engine, label: str, kind: str, path: Path, workers: str | int, index: StructureIndex
+) -> dict:
     """Bare parse, parse + RDKit, and the ingest of one input, in that order, in this process."""
     from molvis.cli.ingest import auto_workers
     from registry.ingest import IngestOptions

@@ -1,7 +1,8 @@
 """Writing one batch of normalised records inside the caller's transaction: compounds (new ones
 by COPY, names and external ids merged into existing ones), provenance, and measurements
 (rows from registry/measurement_rows.py, deduplicated by content hash; a newer version
-supersedes the older). Each function returns what it changed. Rejects are kept by registry/rejects.py."""
+supersedes the older). Each function returns what it changed. Rejects are kept by
+registry/rejects.py."""
 
 from __future__ import annotations
 
