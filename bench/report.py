@@ -9,6 +9,7 @@ from pathlib import Path
 from bench.ccs import ccs_section
 from bench.common import RESULTS, markdown_table
 from bench.device import device_section
+from bench.identification_report import identification_section
 from bench.scale_report import (
     index_sweep_section,
     library_load_section,
@@ -323,6 +324,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"({b['ms_per_query']} ms per query, model load included).",
             "",
         ]
+    if r := _load(results, "calibration_open_world"):
+        parts += identification_section(r)
     if r := _load(results, "ccs"):
         parts += ccs_section(r)
     if r := _load(results, "device_h200"):

@@ -1,12 +1,20 @@
-"""The probability that a hit is the right structure: a logistic model over the hit's evidence
-(library score and matched peaks, the model's score and its gap to the best, rank, window
-size), fitted on held-out queries and checked by its expected calibration error (ECE).
+"""The probability that a hit is the right structure when the right structure may be absent
+from the registry (open world, as SIRIUS's COSMIC asks it).
 
-Saved as JSON (feature names, coefficients, the data it was fitted on, its ECE), never pickle."""
+Two logistic models over each hit's evidence (its library score and matched peaks, the model's
+score, its lead over the other hits, the query's best analogue score, rank, window size): one
+for rank-1 hits, whose probability is the query's confidence, one for the hits below. They are
+fitted on held-out queries searched twice, once with the truth among the candidates and once
+with it removed (library spectra and candidate), weighted by a stated prior of library
+coverage. A query's probabilities never add up to more than 1: at most one hit is right.
+
+Saved as JSON (feature names, coefficients, the coverage prior, the data it was fitted on, its
+errors), never pickle."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -15,16 +23,32 @@ FEATURES = (
     "library_score",
     "library_confident",
     "log_matched_peaks",
+    "explained_peaks",
+    "log_library_spectra",
+    "has_references",
+    "matched_reference_share",
+    "library_lead",
     "model_score",
     "model_gap",
+    "model_lead",
+    "best_analogue",
     "inverse_rank",
     "log_candidates",
 )
+VERSION = 2  # 1: closed world, one model over every hit (FEATURES of 7)
+DEFAULT_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
 class HitEvidence:
-    """The numbers the probability is computed from."""
+    """The numbers a hit's probability is computed from. `other_best_*`: the best score among
+    the query's other hits (None when there is none); `best_analogue`: the query's best
+    analogue match to any library spectrum (how near the library comes to the unknown);
+    `query_peaks`: the query's cleaned peaks; `library_spectra`: how many spectra of the hit's
+    compound match the query (a compound measured at several energies matches more than once,
+    an isomer seldom does); `references`: how many of its reference spectra the query was
+    compared with (precursor window, polarity), whatever they scored: a candidate whose
+    references all disagree with the query is unlikely, one without references unknown."""
 
     library_score: float | None
     matched_peaks: int | None
@@ -33,83 +57,203 @@ class HitEvidence:
     best_model_score: float | None
     rank: int
     candidates: int
+    other_best_model: float | None = None
+    other_best_library: float | None = None
+    best_analogue: float | None = None
+    query_peaks: int = 0
+    library_spectra: int = 0
+    references: int = 0
 
 
 def features(hit: HitEvidence) -> list[float]:
-    """The feature row of one hit, in FEATURES order."""
+    """The feature row of one hit, in FEATURES order. A lead is this hit's score minus the
+    best of the other hits' (positive: it stands out; no other hit: its own score)."""
     model = hit.model_score if hit.model_score is not None else 0.0
     best = hit.best_model_score if hit.best_model_score is not None else model
+    library = hit.library_score or 0.0
     return [
-        hit.library_score or 0.0,
+        library,
         1.0 if hit.library_confident else 0.0,
         math.log1p(hit.matched_peaks or 0),
+        min(1.0, (hit.matched_peaks or 0) / hit.query_peaks) if hit.query_peaks else 0.0,
+        math.log1p(hit.library_spectra),
+        1.0 if hit.references else 0.0,
+        min(1.0, hit.library_spectra / hit.references) if hit.references else 0.0,
+        library - (hit.other_best_library or 0.0),
         model,
         model - best,
+        model - (hit.other_best_model if hit.other_best_model is not None else 0.0),
+        hit.best_analogue or 0.0,
         1.0 / hit.rank,
         math.log1p(hit.candidates),
     ]
 
 
+def with_context(hits: Sequence[HitEvidence]) -> list[HitEvidence]:
+    """The query's hits with each one's `other_best_*` filled from the others, in order."""
+    out = []
+    for i, h in enumerate(hits):
+        others = hits[:i] + hits[i + 1 :]
+        models = [o.model_score for o in others if o.model_score is not None]
+        libraries = [o.library_score for o in others if o.library_score is not None]
+        out.append(
+            HitEvidence(
+                h.library_score,
+                h.matched_peaks,
+                h.library_confident,
+                h.model_score,
+                h.best_model_score,
+                h.rank,
+                h.candidates,
+                max(models, default=None),
+                max(libraries, default=None),
+                h.best_analogue,
+                h.query_peaks,
+                h.library_spectra,
+                h.references,
+            )
+        )
+    return out
+
+
 @dataclass
-class Calibration:
-    """A fitted logistic calibration."""
+class Logistic:
+    """One fitted logistic model over FEATURES."""
 
     coef: list[float]
     intercept: float
-    features: list[str] = field(default_factory=lambda: list(FEATURES))
-    fitted_on: dict = field(default_factory=dict)
-    ece: float | None = None
 
     def probability(self, hit: HitEvidence) -> float:
         z = self.intercept + float(np.dot(self.coef, features(hit)))
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 700.0), -700.0)))
+
+
+@dataclass
+class Calibration:
+    """A fitted open-world calibration: `top` for rank-1 hits, `rest` for the others."""
+
+    top: Logistic
+    rest: Logistic
+    coverage: float = DEFAULT_COVERAGE
+    features: list[str] = field(default_factory=lambda: list(FEATURES))
+    fitted_on: dict = field(default_factory=dict)
+    ece: float | None = None
+    ece_top1: float | None = None
+
+    def probabilities(self, hits: Sequence[HitEvidence]) -> list[float]:
+        """Each hit's probability of being right, in the order given (one query's hits): the
+        rank-1 hit's from `top`; the others' from `rest`, scaled down together when they would
+        add up to more than what the rank-1 hit leaves."""
+        p = [(self.top if h.rank == 1 else self.rest).probability(h) for h in hits]
+        lead = sum(x for x, h in zip(p, hits, strict=True) if h.rank == 1)
+        below = sum(x for x, h in zip(p, hits, strict=True) if h.rank != 1)
+        room = max(0.0, 1.0 - lead)
+        if below > room:
+            scale = room / below
+            p = [x if h.rank == 1 else x * scale for x, h in zip(p, hits, strict=True)]
+        return p
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return asdict(self) | {"version": VERSION}
 
     @classmethod
     def from_dict(cls, data: dict) -> Calibration:
-        if list(data.get("features", [])) != list(FEATURES):
-            raise ValueError("calibration was fitted on other features: refit it")
+        """Raises ValueError for a calibration of another version or other features (an older
+        closed-world fit must not give probabilities: it assumed the truth was always there)."""
+        if data.get("version") != VERSION or list(data.get("features", [])) != list(FEATURES):
+            raise ValueError(
+                "the model's calibration is of an older kind (it assumed the right structure "
+                "is always among the candidates): refit it with `molvis evaluate --library`"
+            )
         return cls(
-            [float(c) for c in data["coef"]],
-            float(data["intercept"]),
+            Logistic([float(c) for c in data["top"]["coef"]], float(data["top"]["intercept"])),
+            Logistic([float(c) for c in data["rest"]["coef"]], float(data["rest"]["intercept"])),
+            float(data["coverage"]),
             list(data["features"]),
             dict(data.get("fitted_on", {})),
             data.get("ece"),
+            data.get("ece_top1"),
         )
 
 
-def fit(hits: list[HitEvidence], correct: list[bool], fitted_on: dict) -> Calibration:
-    """Logistic regression of correctness on the hit features (scikit-learn, L2, C=1)."""
+def _logistic(hits: list[HitEvidence], correct: list[bool], weights: list[float]) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
     y = np.asarray(correct, dtype=int)
     if len(set(y)) < 2:
         raise ValueError("calibration needs both right and wrong hits among its queries")
     x = np.array([features(h) for h in hits])
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=np.asarray(weights))
+    return Logistic([float(c) for c in model.coef_[0]], float(model.intercept_[0]))
+
+
+def fit(
+    hits: list[HitEvidence],
+    correct: list[bool],
+    weights: list[float],
+    coverage: float,
+    fitted_on: dict,
+) -> Calibration:
+    """Both logistic models (scikit-learn, L2, C=1), each hit weighted as its query's world
+    (coverage for a query searched with its truth present, 1 - coverage with it removed)."""
+    if not 0 < coverage <= 1:
+        raise ValueError(f"library coverage {coverage:g}: give a share in (0, 1]")
+    parts = {True: ([], [], []), False: ([], [], [])}
+    for h, c, w in zip(hits, correct, weights, strict=True):
+        part = parts[h.rank == 1]
+        part[0].append(h)
+        part[1].append(c)
+        part[2].append(w)
     return Calibration(
-        [float(c) for c in model.coef_[0]], float(model.intercept_[0]), fitted_on=fitted_on
+        _logistic(*parts[True]), _logistic(*parts[False]), coverage, fitted_on=fitted_on
     )
 
 
-def reliability(probabilities, correct, bins: int = 10) -> tuple[float, list[dict]]:
+def reliability(probabilities, correct, bins: int = 10, weights=None) -> tuple[float, list[dict]]:
     """Expected calibration error over equal-width bins, and the bins (mean predicted,
-    observed frequency, count) for the reliability curve."""
+    observed frequency, weight) for the reliability curve; `weights` per item (default 1)."""
     p = np.asarray(probabilities, dtype=float)
     y = np.asarray(correct, dtype=float)
+    w = np.ones_like(p) if weights is None else np.asarray(weights, dtype=float)
+    if not len(p) or w.sum() <= 0:
+        return 0.0, []
     edges = np.linspace(0, 1, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-    table, ece = [], 0.0
+    table, ece, total = [], 0.0, w.sum()
     for b in range(bins):
         inside = which == b
-        if not inside.any():
+        if not inside.any() or w[inside].sum() <= 0:
             continue
-        mean_p, freq = float(p[inside].mean()), float(y[inside].mean())
-        ece += inside.mean() * abs(mean_p - freq)
-        table.append({"bin": b, "predicted": mean_p, "observed": freq, "n": int(inside.sum())})
+        wb = w[inside]
+        mean_p = float(np.average(p[inside], weights=wb))
+        freq = float(np.average(y[inside], weights=wb))
+        ece += wb.sum() / total * abs(mean_p - freq)
+        table.append(
+            {"bin": b, "predicted": mean_p, "observed": freq, "n": float(round(wb.sum(), 6))}
+        )
     return float(ece), table
+
+
+def false_discoveries(
+    probabilities, correct, thresholds: Sequence[float], weights=None
+) -> list[dict]:
+    """For each threshold: the share of queries whose top hit reaches it (`reported`) and the
+    share of those that are wrong (`fdr`, None when none reach it), as COSMIC reports them."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(correct, dtype=bool)
+    w = np.ones_like(p) if weights is None else np.asarray(weights, dtype=float)
+    out = []
+    for t in thresholds:
+        kept = p >= t
+        mass = float(w[kept].sum())
+        out.append(
+            {
+                "threshold": t,
+                "reported": mass / float(w.sum()) if w.sum() else 0.0,
+                "fdr": float(w[kept & ~y].sum()) / mass if mass else None,
+            }
+        )
+    return out
 
 
 def reliability_plot(
@@ -138,7 +282,7 @@ def reliability_plot(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left")
-    ax.set_title("molvis hit probability, held-out spectra")
+    ax.set_title("molvis hit probability, held-out spectra\n(truth present and absent)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -140,3 +140,11 @@ def msms_peaks(session: Session, spectrum_id: int) -> tuple[list[float], list[fl
         text("SELECT mz, intensity FROM msms_spectrum WHERE id = :id"), {"id": spectrum_id}
     ).first()
     return (list(row.mz), list(row.intensity)) if row else None
+
+
+def ir_processed(session: Session, spectrum_id: int) -> list[float] | None:
+    """One stored IR spectrum on the registry's grid (the reference side of an IR overlay)."""
+    row = session.execute(
+        text("SELECT processed FROM ir_spectrum WHERE id = :id"), {"id": spectrum_id}
+    ).first()
+    return None if row is None or row.processed is None else [float(v) for v in row.processed]

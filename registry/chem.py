@@ -127,3 +127,31 @@ def identify_fingerprinted(text: str) -> tuple[Identity, str]:
     the canonical SMILES, which registry.fingerprints fills from (tested on the shared data)."""
     mol = mol_from_identifier(text)
     return identity_from_mol(mol), _RDKIT_PATHS.GetFingerprint(mol).ToBitString()
+
+
+_FORMULA_PART = re.compile(r"([A-Z][a-z]?)(\d*)")
+
+
+def hill_formula(text: str) -> str:
+    """A typed molecular formula in Hill order, as the registry stores formulas (RDKit's):
+    carbon, hydrogen, then the other elements alphabetically ('H6C6' -> 'C6H6'). Raises
+    ValueError for anything that is not element symbols with counts ('C6H6Xx!', 'c6h6')."""
+    formula = text.strip()
+    parts = _FORMULA_PART.findall(formula)
+    if not parts or "".join(e + n for e, n in parts) != formula:
+        raise ValueError(f"formula {text!r}: give element symbols and counts, e.g. C8H10N4O2")
+    table = Chem.GetPeriodicTable()
+    counts: dict[str, int] = {}
+    for element, number in parts:
+        try:
+            known = table.GetAtomicNumber(element) > 0
+        except RuntimeError:
+            known = False
+        if not known:
+            raise ValueError(f"formula {text!r}: {element!r} is not an element")
+        counts[element] = counts.get(element, 0) + (int(number) if number else 1)
+    if any(n == 0 for n in counts.values()):
+        raise ValueError(f"formula {text!r}: an element with count 0")
+    order = [e for e in ("C", "H") if e in counts and "C" in counts]
+    order += sorted(e for e in counts if e not in order)
+    return "".join(e + (str(counts[e]) if counts[e] > 1 else "") for e in order)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from ms_entropy import FlashEntropySearch, clean_spectrum
+from ms_entropy import FlashEntropySearch, calculate_entropy_similarity, clean_spectrum
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -151,6 +151,22 @@ class LibraryIndex:
         analogues = [self._match(i, found.scores[i], None, "analogue") for i in top]
         return identity, analogues
 
+    def window_ids(
+        self, precursor_mz: float | None, ppm: float, mode: int, exclude: frozenset[int]
+    ) -> list[int]:
+        """Every indexed spectrum the identity search compared with the query, whatever its
+        score: precursor within `ppm`, the query's polarity, not excluded."""
+        if not precursor_mz or self.spectra == 0:
+            return []
+        window = self._window(precursor_mz, precursor_mz * ppm * 1e-6)
+        positions = np.arange(window.start, window.stop)
+        if mode:
+            positions = positions[self.modes[positions] != -mode]
+        ids = self.ids[positions]
+        if exclude:
+            ids = ids[~np.isin(ids, list(exclude))]
+        return [int(i) for i in ids]
+
     def _identity(self, found: Scores, mode: int, exclude, k: int, start: int):
         # the window's scored positions (from `start`), ranked by a stable sort
         scores, matched = found.window, found.matched
@@ -249,3 +265,17 @@ def index_spectra(spectra: list[dict], generation: str) -> LibraryIndex:
     ids = np.array([s["id"] for s in ordered], dtype=np.int64)
     modes = np.array([s["mode"] for s in ordered], dtype=np.int8)
     return LibraryIndex(searcher, ids, modes, generation, datetime.now(UTC).isoformat())
+
+
+def entropy_similarity(query, query_precursor, reference, reference_precursor) -> float:
+    """Entropy similarity of two spectra ((m/z, intensity) pairs) cleaned as the index cleans
+    them (each its own precursor region removed), at the library's fragment tolerance."""
+    a = clean_peaks(*query, query_precursor)
+    b = clean_peaks(*reference, reference_precursor)
+    if not len(a) or not len(b):
+        return 0.0
+    return float(
+        calculate_entropy_similarity(
+            a, b, ms2_tolerance_in_da=LibraryOptions.fragment_tolerance, clean_spectra=False
+        )
+    )

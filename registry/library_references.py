@@ -42,6 +42,19 @@ def references(session: Session, spectrum_ids: list[int]) -> dict[int, Reference
     return {r.id: Reference(*r[:3], display_name(r.name), *r[4:]) for r in rows}
 
 
+def spectra_per_skeleton(session: Session, spectrum_ids: list[int]) -> dict[str, int]:
+    """How many of these MS/MS spectra each compound skeleton (InChIKey first block) has."""
+    if not spectrum_ids:
+        return {}
+    rows = session.execute(
+        text("""SELECT left(c.inchikey, 14) AS skeleton, count(*) AS n
+                FROM msms_spectrum s JOIN compound c ON c.id = s.compound_id
+                WHERE s.id = ANY(:ids) GROUP BY 1"""),
+        {"ids": list(spectrum_ids)},
+    )
+    return {r.skeleton: int(r.n) for r in rows}
+
+
 def ir_matches(
     session: Session, processed: np.ndarray, k: int = 20
 ) -> list[tuple[LibraryMatch, Reference]]:

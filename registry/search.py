@@ -233,9 +233,8 @@ def measured_ccs(session: Session, inchikeys: list[str], adduct: str) -> dict[st
 
 def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
     """How many compounds each filter leaves, in order (mass window, formula, sources, CCS),
-    so the page can say which filter removed the candidates. Empty without a mass window."""
-    if request.neutral_mass is None:
-        return {}
+    so the page can say which filter removed the candidates. Without a mass window the first
+    count is every structure."""
     row = session.execute(
         text("""
         WITH p AS (
@@ -251,7 +250,8 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
                                    CAST(:tol AS float8), (SELECT tol FROM p),
                                    (SELECT id FROM p)) AS c_ok
             FROM compound c
-            WHERE c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6)
+            WHERE CAST(:mass AS float8) IS NULL
+               OR c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6)
                                           AND :mass * (1 + :ppm * 1e-6))
         SELECT count(*) AS mass_window, count(*) FILTER (WHERE f_ok) AS formula,
                count(*) FILTER (WHERE f_ok AND s_ok) AS sources,

@@ -42,25 +42,109 @@ def stick_plot(mz, intensity, title: str = ""):
     return fig
 
 
+def matched(mz, other_mz, tolerance: float = 0.02) -> np.ndarray:
+    """Which peaks of `mz` have a peak of `other_mz` within `tolerance` Da."""
+    a, b = np.asarray(mz, dtype=float), np.sort(np.asarray(other_mz, dtype=float))
+    if not a.size or not b.size:
+        return np.zeros(a.size, dtype=bool)
+    i = np.clip(np.searchsorted(b, a), 1, b.size - 1) if b.size > 1 else np.zeros(a.size, int)
+    nearest = np.minimum(np.abs(b[i] - a), np.abs(b[np.maximum(i - 1, 0)] - a))
+    return nearest <= tolerance
+
+
+def mirror_frame(query_mz, query_intensity, library_mz, library_intensity, label: str):
+    """The rows of a mirror plot: query peaks up, library peaks down, each marked matched or
+    not (within 0.02 Da of a peak of the other spectrum, the library search's tolerance), the
+    ten largest of each labelled with their m/z."""
+    import pandas as pd
+
+    rows = []
+    for side, mz, intensity, other, sign in (
+        ("query", query_mz, query_intensity, library_mz, 1),
+        (label, library_mz, library_intensity, query_mz, -1),
+    ):
+        relative = _relative(intensity)
+        hit = matched(mz, other)
+        top = set(np.argsort(-relative)[:10].tolist())
+        for n, (m, r) in enumerate(zip(np.asarray(mz, float), relative, strict=True)):
+            rows.append(
+                {
+                    "m/z": round(float(m), 4),
+                    "intensity": sign * float(r),
+                    "spectrum": side,
+                    "peak": f"{side}: {'matched' if hit[n] else 'unmatched'}",
+                    "label": f"{m:.4f}" if n in top else "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def mirror_chart(
+    query_mz, query_intensity, library_mz, library_intensity, label: str = "library", title=""
+):
+    """Query up, library down, as GNPS draws it: matched peaks coloured, the others grey, the
+    largest peaks labelled with their m/z, zoom and pan with the mouse, legend below."""
+    import altair as alt
+
+    data = mirror_frame(query_mz, query_intensity, library_mz, library_intensity, label)
+    colours = alt.Scale(
+        domain=["query: matched", "query: unmatched", f"{label}: matched", f"{label}: unmatched"],
+        range=["#1f77b4", "#b0b0b0", "#d62728", "#d0d0d0"],
+    )
+    base = alt.Chart(data)
+    sticks = base.mark_rule(strokeWidth=1.5).encode(
+        x=alt.X("m/z:Q", title="m/z"),
+        y=alt.Y("intensity:Q", title="relative intensity (%)", scale=alt.Scale(domain=[-110, 110])),
+        y2=alt.datum(0),
+        color=alt.Color("peak:N", scale=colours, legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["spectrum", "m/z", alt.Tooltip("intensity:Q", format=".1f")],
+    )
+    labels = (
+        base.transform_filter(alt.datum.label != "")
+        .mark_text(fontSize=9, dy=-6)
+        .encode(x="m/z:Q", y="intensity:Q", text="label:N")
+    )
+    return (sticks + labels).properties(title=title, height=320).interactive(bind_y=False)
+
+
 def mirror_plot(
     query_mz, query_intensity, library_mz, library_intensity, label: str = "", title: str = ""
 ):
-    """Query spectrum up, library spectrum down (the field's usual comparison view)."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.vlines(query_mz, 0, _relative(query_intensity), color="#1f77b4", linewidth=1, label="query")
-    ax.vlines(
-        library_mz,
-        0,
-        -_relative(library_intensity),
-        color="#d62728",
-        linewidth=1,
-        label=label or "library",
-    )
+    """Query spectrum up, library spectrum down, matched peaks coloured (a static figure)."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for mz, intensity, other, sign, colour in (
+        (query_mz, query_intensity, library_mz, 1, "#1f77b4"),
+        (library_mz, library_intensity, query_mz, -1, "#d62728"),
+    ):
+        hit = matched(mz, other)
+        relative = sign * _relative(intensity)
+        mz = np.asarray(mz, dtype=float)
+        if relative.size:
+            ax.vlines(mz[~hit], 0, relative[~hit], color="#b0b0b0", linewidth=1)
+            ax.vlines(mz[hit], 0, relative[hit], color=colour, linewidth=1.2)
+    ax.plot([], [], color="#1f77b4", label="query (matched peaks)")
+    ax.plot([], [], color="#d62728", label=f"{label or 'library'} (matched peaks)")
+    ax.plot([], [], color="#b0b0b0", label="unmatched peaks")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_xlabel("m/z")
     ax.set_ylabel("rel. intensity (%)")
+    ax.set_ylim(-110, 110)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def ir_overlay(wavenumbers, query, reference, label: str, title: str = ""):
+    """The query's IR spectrum over the reference's, both on the registry's grid."""
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    ax.plot(wavenumbers, query, linewidth=0.9, color="#1f77b4", label="query")
+    ax.plot(wavenumbers, reference, linewidth=0.9, color="#d62728", label=label)
+    ax.invert_xaxis()
+    ax.set_xlabel("wavenumber (cm⁻¹)")
+    ax.set_ylabel("normalised absorbance")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -20,10 +20,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="molvis",
         description="molvis: compound registry with MS/MS, IR and CCS embedding search",
     )
+    parser.add_argument("--version", action="version", version=f"molvis {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.add_parsers(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("molvis")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (CliError, LookupError, ValueError, FileNotFoundError) as exc:
         return _fail(args, str(exc), EXIT_USAGE)
+    except BrokenPipeError:
+        # the reader went away (`molvis stats --json | head`): end quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return _fail(args, "interrupted; the current file was rolled back", 130)
     except Exception as exc:

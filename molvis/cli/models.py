@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from models.calibration import DEFAULT_COVERAGE
 from molvis.cli.common import engine
 
 EVALUATION_COLUMNS = ("top1", "top5", "top10", "top20", "random_top1", "random_top20")
@@ -55,6 +56,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             args.ppm,
             args.library_queries or None,
             Path(args.plot) if args.plot else None,
+            coverage=args.coverage,
         )
     if args.json:
         print(json.dumps(report, indent=2))
@@ -78,7 +80,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         print_ccs_windows(report["ccs_windows"])
     if "library" in report:
-        _print_library(report["library"])
+        from molvis.cli.library_report import print_library
+
+        print_library(report["library"])
     return 0
 
 
@@ -138,41 +142,6 @@ def _print_candidate_sets(report: dict[str, Any]) -> None:
     for r in report["candidate_sets"]:
         table.add_row(*_cells(r, SET_RATES))
     Console(width=170).print(table)
-
-
-LIBRARY_SETS = {
-    "self": "library holds the query's own spectrum",
-    "others": "own spectrum left out, other spectra of the compound kept",
-    "none": "every spectrum of the compound left out",
-    "model": "the model alone (no library)",
-}
-
-
-def _print_library(lib: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(
-        title=f"library + model on {lib['queries']} held-out MS/MS spectra (own "
-        f"spectrum at library rank 1: {100 * lib['self_spectrum_rank1']:.1f}%, "
-        f"{100 * lib['self_spectrum_rank1_indexed']:.1f}% of the "
-        f"{100 * lib['indexed']:.1f}% the index holds)"
-    )
-    for col in ("set", "n", "mean cand.", "top1", "top5", "top20", "rnd top1"):
-        table.add_column(col, justify="left" if col == "set" else "right")
-    for r in lib["rows"]:
-        table.add_row(
-            f"{r['set']}: {LIBRARY_SETS[r['set']]}",
-            str(r["n"]),
-            f"{r['mean_candidates']:.1f}",
-            *(f"{100 * r[k]:.1f}%" for k in ("top1", "top5", "top20", "random_top1")),
-        )
-    Console(width=150).print(table)
-    cal = lib["calibration"]
-    print(
-        f"hit probability: expected calibration error {cal['ece_all_hits']:.3f} (all hits), "
-        f"{cal['ece_top1']:.3f} (rank-1 hits); fitted on {cal['fitted_on']}"
-    )
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -262,6 +231,13 @@ def add_parsers(sub) -> None:
         type=int,
         default=1000,
         help="spectra per split for the library row (default 1000; 0 = all)",
+    )
+    evaluate.add_argument(
+        "--coverage",
+        type=float,
+        default=DEFAULT_COVERAGE,
+        help="prior share of unknowns whose compound is in the registry, for the open-world "
+        f"calibration (default {DEFAULT_COVERAGE})",
     )
     evaluate.add_argument("--plot", metavar="PNG", help="write the reliability curve here")
     evaluate.add_argument("--json", action="store_true")

@@ -111,9 +111,15 @@ def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
 def _print(result: dict) -> None:
     mass = f", neutral mass {result['neutral_mass']:.5f}" if result["neutral_mass"] else ""
     print(
-        f"\n{result['query']}: {result['candidates']} candidates{mass}"
+        f"\n{result['query']}: {result['candidates']} "
+        f"candidate{'' if result['candidates'] == 1 else 's'}{mass}"
         + "".join(f" ({n})" for n in result["notes"])
     )
+    top = result["confidence"]["top_hit_probability"]
+    if top is not None:
+        best = result["confidence"]["best_analogue_score"]
+        near = f", nearest library spectrum {best:.2f}" if best is not None else ""
+        print(f"     top hit right with probability {top:.2f}{near}")
     for hit in result["hits"]:
         library = hit["evidence"]["library"]
         lib = f"lib={library['score']:.3f}/{library['matched_peaks']}pk " if library else ""
@@ -121,7 +127,7 @@ def _print(result: dict) -> None:
         score = f"{hit['score']:.3f}" if hit["score"] is not None else "  -  "
         p = f"p={hit['probability']:.2f}" if hit["probability"] is not None else ""
         print(
-            f"{hit['rank']:3d}. {score}  L{hit['level']:<2s} {p:6s} {hit['inchikey']}  "
+            f"{hit['rank']:3d}. {score}  L{hit['level'] or '-':<2s} {p:6s} {hit['inchikey']}  "
             f"{(hit['name'] or '')[:36]:36s}  {lib}{parts}  {hit['smiles']}"
         )
     for a in result["analogues"][:3]:

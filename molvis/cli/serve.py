@@ -4,14 +4,65 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import webbrowser
 from pathlib import Path
 
+from molvis.cli.common import CliError
+
 UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 DAGSTER_MODULE = "assets.definitions"
 UPLOAD_LIMIT_MB = 50  # Streamlit refuses larger uploads; ui/app.py caps what a .gz expands to
+
+
+def dagster_command() -> str:
+    """Dagster's command from molvis's own environment (beside this Python), else from PATH:
+    `molvis` run by its full path finds it without an activated environment."""
+    beside = Path(sys.executable).parent / "dagster"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("dagster")
+    if found is None:
+        raise CliError("dagster is not installed in molvis's environment (pip install -e .)")
+    return found
+
+
+def serve(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a server and its children as one process group; SIGTERM or SIGINT (Ctrl-C) to
+    molvis stops the whole group (SIGKILL after 10 s), so no child keeps serving."""
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def stop(signum: int, _frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        _stop_group(server)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_group(server: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; its children may still be stopping
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            return
 
 
 def cmd_orchestrate(args: argparse.Namespace) -> int:
@@ -20,8 +71,9 @@ def cmd_orchestrate(args: argparse.Namespace) -> int:
     home = load_settings().home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    command = ["dagster", "dev", "-m", DAGSTER_MODULE, "-p", str(args.port)]
-    return subprocess.call(command, env=env)
+    command = [dagster_command(), "dev", "-m", DAGSTER_MODULE, "-p", str(args.port)]
+    command += ["-h", args.host]
+    return serve(command, env)
 
 
 def ui_command(port: int, host: str) -> list[str]:
@@ -55,19 +107,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
-    server = subprocess.Popen(ui_command(args.port, args.host))
     if args.open:
         webbrowser.open(url)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        server.terminate()
-        return 0
+    return serve(ui_command(args.port, args.host))
 
 
 def add_parsers(sub) -> None:
     orchestrate = sub.add_parser("orchestrate", help="Dagster UI on this registry (dagster dev)")
     orchestrate.add_argument("--port", type=int, default=3000)
+    orchestrate.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     orchestrate.set_defaults(func=cmd_orchestrate)
 
     ui = sub.add_parser("ui", help="the Streamlit query page (read-only connection)")

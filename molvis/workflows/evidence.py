@@ -3,23 +3,31 @@
 Levels follow Schymanski et al. (2014), as far as molvis's evidence reaches:
 - 2a: a confident library match (MS/MS: entropy similarity and matched peaks at or above the
   thresholds, precursor within the window; IR: grid cosine >= 0.9 to a stored spectrum);
-- 3: a tentative candidate: spectral evidence (the model's MS/MS or IR score, or a library
-  match below the thresholds) for a structure that fits the mass or formula;
+- 3: a tentative candidate: positive spectral evidence (the model's MS/MS or IR cosine above
+  0, or a library match of at least POSITIVE_LIBRARY_SCORE with POSITIVE_LIBRARY_PEAKS matched
+  peaks, IR: POSITIVE_IR_SCORE) for a structure that fits the query's mass or formula;
 - 4: the formula agrees (given with the query) and no spectrum speaks for the structure;
-- 5: the mass alone (or the CCS alone) supports it.
-Level 1 needs a reference standard measured in the same lab and is never given here."""
+- 5: the query's mass alone supports it;
+- none: no mass, no formula and no spectral evidence (an IR- or CCS-only query without a
+  match): the hit is a ranked guess.
+Level 1 needs a reference standard measured in the same lab and is never given here.
+Probabilities come from the model's open-world calibration (models/calibration.py) and only
+for queries with an MS/MS spectrum, the kind it was fitted on."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from models.calibration import Calibration, HitEvidence
+from models.calibration import Calibration, HitEvidence, with_context
 from molvis.workflows.library_match import LibraryEvidence, Matched
 from molvis.workflows.query import Query
 from registry.library import LibraryOptions
 from registry.search import Hit, SearchResult
 
 SPECTRAL = ("msms", "ir")
+POSITIVE_LIBRARY_SCORE = 0.5
+POSITIVE_LIBRARY_PEAKS = 3
+POSITIVE_IR_SCORE = 0.7
 
 
 def _library(found: Matched | None, options: LibraryOptions) -> dict | None:
@@ -84,16 +92,78 @@ def ccs_deviation(query: Query, known: KnownCcs, skeleton: str) -> dict | None:
     }
 
 
-def level(library: dict | None, hit: Hit, query: Query, formula: str | None) -> str:
-    """The Schymanski level the hit's evidence reaches (module docstring)."""
+def spectral_support(library: dict | None, hit: Hit) -> bool:
+    """Positive spectral evidence for the hit (module docstring): a model cosine above 0 for
+    a spectrum, or a library match strong enough to count."""
+    if any(hit.scores.get(m, 0.0) > 0 for m in SPECTRAL):
+        return True
+    if library is None:
+        return False
+    if library["search"] == "ir":
+        return library["score"] >= POSITIVE_IR_SCORE
+    return (
+        library["score"] >= POSITIVE_LIBRARY_SCORE
+        and (library["matched_peaks"] or 0) >= POSITIVE_LIBRARY_PEAKS
+    )
+
+
+def level(library: dict | None, hit: Hit, query: Query, formula: str | None) -> str | None:
+    """The Schymanski level the hit's evidence reaches (module docstring); None for none."""
     if library and library["confident"]:
         return "2a"
-    spectral = library is not None or any(m in hit.scores for m in SPECTRAL)
-    if spectral and (query.neutral_mass or formula):
+    agrees = formula is not None and hit.formula == formula
+    mass = bool(query.neutral_mass)
+    if spectral_support(library, hit) and (mass or agrees):
         return "3"
-    if formula and hit.formula == formula:
+    if agrees:
         return "4"
-    return "5"
+    return "5" if mass else None
+
+
+def summary(level_: str | None, evidence: dict, hit: Hit) -> str:
+    """The hit's evidence in words, the level first."""
+    parts = []
+    lib = evidence["library"]
+    if lib:
+        kind = "IR library match" if lib["search"] == "ir" else "library match"
+        peaks = "" if lib["search"] == "ir" else f", {lib['matched_peaks']} matched peaks"
+        strength = "confident" if lib["confident"] else "below the confident thresholds"
+        parts.append(f"{kind} {lib['score']:.2f}{peaks} ({strength})")
+    refs = evidence.get("references") or {}
+    if refs.get("compared"):
+        parts.append(
+            f"{refs['matching']} of its {refs['compared']} reference spectra at this precursor "
+            f"match (>= {POSITIVE_LIBRARY_SCORE:g})"
+        )
+    for modality, name in (("msms", "MS/MS"), ("ir", "IR"), ("ccs", "CCS")):
+        if modality in hit.scores:
+            value = hit.scores[modality]
+            sign = "for" if value > 0 else "against"
+            parts.append(f"model {name} cosine {value:.2f} (speaks {sign} it)")
+    if evidence["ppm_error"] is not None:
+        parts.append(f"mass {evidence['ppm_error']:+.1f} ppm")
+    else:
+        parts.append("no mass given")
+    agrees = evidence["formula"]["agrees"]
+    if agrees is not None:
+        parts.append("formula agrees" if agrees else "formula differs")
+    ccs = evidence["ccs"]
+    if ccs:
+        parts.append(f"CCS {ccs['deviation_pct']:+.1f} % from the {ccs['basis']} value")
+    head = f"level {level_}" if level_ else "no level (no mass, formula or spectral support)"
+    return f"{head}: " + "; ".join(parts)
+
+
+def ranking(hit: Hit, library: dict | None, options: LibraryOptions) -> dict:
+    """The value molvis_search() ranked the hit by, and what it is: confident library matches
+    first by their score, the rest by the model's score + the library weight x library score."""
+    if library and library["confident"]:
+        return {"ranked_by": "confident library match", "ranking_value": library["score"]}
+    value = (hit.score or 0.0) + options.weight * (hit.library_score or 0.0)
+    return {
+        "ranked_by": f"model + {options.weight:g} x library score",
+        "ranking_value": round(value, 6),
+    }
 
 
 def annotate(
@@ -105,10 +175,12 @@ def annotate(
     formula: str | None,
     calibration: Calibration | None,
 ) -> tuple[list[dict], list[HitEvidence]]:
-    """`evidence`, `level` and `probability` of each hit, in rank order, and the numbers the
-    probability is computed from (the calibration is fitted on these same numbers)."""
+    """`evidence`, `level`, `summary` and `probability` of each hit, in rank order, and the
+    numbers the probability is computed from (the calibration is fitted on these same
+    numbers). Queries without MS/MS get no probability (the calibration's kind)."""
     model_scores = [h.score for h in result.hits if h.score is not None]
     best = max(model_scores) if model_scores else None
+    analogue = max((m.match.score for m in library.analogues), default=None)
     out, numbers_of_hits = [], []
     for hit in result.hits:
         lib = _library(library.best_for(hit.inchikey, options), options)
@@ -123,23 +195,38 @@ def annotate(
                 "formula": hit.formula,
                 "agrees": None if formula is None else hit.formula == formula,
             },
+            "references": {
+                "compared": library.compared.get(hit.inchikey[:14], 0),
+                "matching": library.spectra_of(hit.inchikey, POSITIVE_LIBRARY_SCORE),
+            },
         }
-        numbers = HitEvidence(
-            lib["score"] if lib else None,
-            lib["matched_peaks"] if lib else None,
-            bool(lib and lib["confident"]),
-            hit.score,
-            best,
-            hit.rank,
-            result.candidates,
+        numbers_of_hits.append(
+            HitEvidence(
+                lib["score"] if lib else None,
+                lib["matched_peaks"] if lib else None,
+                bool(lib and lib["confident"]),
+                hit.score,
+                best,
+                hit.rank,
+                result.candidates,
+                best_analogue=analogue,
+                query_peaks=library.query_peaks,
+                library_spectra=evidence["references"]["matching"],
+                references=evidence["references"]["compared"],
+            )
         )
-        numbers_of_hits.append(numbers)
-        probability = calibration.probability(numbers) if calibration else None
+        level_ = level(lib, hit, query, formula)
         out.append(
             {
+                **ranking(hit, lib, options),
                 "evidence": evidence,
-                "level": level(lib, hit, query, formula),
-                "probability": None if probability is None else round(probability, 4),
+                "level": level_,
+                "summary": summary(level_, evidence, hit),
+                "probability": None,
             }
         )
+    numbers_of_hits = with_context(numbers_of_hits)
+    if calibration is not None and query.msms is not None and numbers_of_hits:
+        for entry, p in zip(out, calibration.probabilities(numbers_of_hits), strict=True):
+            entry["probability"] = round(p, 4)
     return out, numbers_of_hits

@@ -3,9 +3,14 @@ the library, and the hit-probability calibration fitted on the validation split.
 
 For each sampled test-split spectrum, four searches: with the whole library (`self`: its own
 spectrum is there), without itself (`others`: the compound's other spectra remain), without
-any spectrum of its compound (`none`: the model must carry it) and by the model alone. The
-calibration is fitted on validation-split spectra searched without themselves, and its
-expected calibration error measured on the test split's."""
+any spectrum of its compound (`none`: the model must carry it) and by the model alone.
+
+The open-world calibration is fitted on validation-split spectra in two worlds: searched
+without themselves (the compound is in the registry: weight `coverage`) and without any
+spectrum of their compound and with its structure removed from the candidates (the compound is
+new: weight 1 - coverage). Its expected calibration error, the top hit's probability beside
+its hit rate in each world, and the false discovery rate of the hits it calls confident are
+measured on the test split's spectra in the same two worlds."""
 
 from __future__ import annotations
 
@@ -17,7 +22,8 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from models.calibration import fit, reliability
+from models.calibration import DEFAULT_COVERAGE, HitEvidence, fit, with_context
+from models.calibration_check import HeldOutCheck
 from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
 from molvis.workflows.query import Query
@@ -29,6 +35,37 @@ from registry.model_store import set_calibration
 from registry.settings import load_settings
 
 KS = (1, 5, 20)
+THRESHOLDS = (0.5, 0.8, 0.9, 0.95)  # top-hit probabilities whose false discovery rate is shown
+
+
+def truth_removed(found: Identification, truth: str) -> list[HitEvidence]:
+    """The query's hit numbers as if its compound were not in the registry: every stereo
+    variant of the truth dropped from the hits and the window, the rest ranked up."""
+    kept = [
+        n
+        for h, n in zip(found.result.hits, found.numbers, strict=True)
+        if h.inchikey[:14] != truth[:14]
+    ]
+    models = [n.model_score for n in kept if n.model_score is not None]
+    candidates = max(found.result.candidates - 1, len(kept))
+    return with_context(
+        [
+            HitEvidence(
+                n.library_score,
+                n.matched_peaks,
+                n.library_confident,
+                n.model_score,
+                max(models, default=None),
+                rank,
+                candidates,
+                best_analogue=n.best_analogue,
+                query_peaks=n.query_peaks,
+                library_spectra=n.library_spectra,
+                references=n.references,
+            )
+            for rank, n in enumerate(kept, 1)
+        ]
+    )
 
 
 def split_spectra(session: Session, keys: list[str]) -> list[tuple[str, MsmsRow]]:
@@ -85,8 +122,10 @@ def evaluate_library(
     plot: Path | None = None,
     seed: int = 0,
     library_options: LibraryOptions | None = None,
+    coverage: float = DEFAULT_COVERAGE,
 ) -> dict[str, Any]:
-    """The library report; the fitted calibration is stored with the model."""
+    """The library report; the fitted calibration is stored with the model. `coverage`: the
+    prior share of queries whose compound is in the registry (module docstring)."""
     loaded: LoadedModel = load_model(engine, model_name)
     split = loaded.checkpoint["split"]
     options = SearchOptions(ppm=ppm, k=20, library=library_options or LibraryOptions())
@@ -101,27 +140,56 @@ def evaluate_library(
             ]
             by_split[part] = spectra
         per_compound: dict[str, set[int]] = {}
-        for key, row in by_split["test"]:
-            per_compound.setdefault(key, set()).add(row.measurement_id)
-        fit_hits, fit_correct = [], []
+        for part in ("val", "test"):
+            for key, row in by_split[part]:
+                per_compound.setdefault(key[:14], set()).add(row.measurement_id)
+        fit_hits: list[HitEvidence] = []
+        fit_correct: list[bool] = []
+        fit_weights: list[float] = []
         for key, row in _sample(by_split["val"], max_queries, seed):
-            found = run_query(
-                session, loaded, _query(row), options, library, frozenset({row.measurement_id})
+            query = _query(row)
+            vectors = query_vectors(loaded, query)
+            present = run_query(
+                session,
+                loaded,
+                query,
+                options,
+                library,
+                frozenset({row.measurement_id}),
+                vectors,
             )
-            fit_hits += found.numbers
-            fit_correct += [h.inchikey[:14] == key[:14] for h in found.result.hits]
+            absent = run_query(
+                session,
+                loaded,
+                query,
+                options,
+                library,
+                frozenset(per_compound[key[:14]]),
+                vectors,
+            )
+            fit_hits += present.numbers
+            fit_correct += [h.inchikey[:14] == key[:14] for h in present.result.hits]
+            fit_weights += [coverage] * len(present.numbers)
+            gone = truth_removed(absent, key)
+            fit_hits += gone
+            fit_correct += [False] * len(gone)
+            fit_weights += [1 - coverage] * len(gone)
         calibration = fit(
             fit_hits,
             fit_correct,
+            fit_weights,
+            coverage,
             {
                 "split": "val",
                 "queries": min(len(by_split["val"]), max_queries or len(by_split["val"])),
                 "ppm": ppm,
+                "worlds": "truth present (own spectrum left out) and truth removed",
             },
         )
+        checks = HeldOutCheck(calibration, THRESHOLDS)
         ranks: dict[str, list] = {s: [] for s in ("self", "others", "none", "model")}
         cands: dict[str, list] = {s: [] for s in ranks}
-        self_first, probs, correct, top_probs, top_correct = [], [], [], [], []
+        self_first = []
         indexed_ids = set(library.index.ids.tolist())
         indexed: list[bool] = []
         for key, row in _sample(by_split["test"], max_queries, seed):
@@ -131,28 +199,30 @@ def evaluate_library(
             runs = {
                 "self": run_query(session, loaded, query, options, library, vectors=vectors),
                 "none": run_query(
-                    session, loaded, query, options, library, frozenset(per_compound[key]), vectors
+                    session,
+                    loaded,
+                    query,
+                    options,
+                    library,
+                    frozenset(per_compound[key[:14]]),
+                    vectors,
                 ),
                 "model": run_query(session, loaded, query, options, None, vectors=vectors),
             }
             others = run_query(session, loaded, query, options, library, own, vectors)
-            if len(per_compound[key]) > 1:
+            if len(per_compound[key[:14]]) > 1:
                 runs["others"] = others
+            checks.add(
+                "present", others.numbers, [h.inchikey[:14] == key[:14] for h in others.result.hits]
+            )
+            gone = truth_removed(runs["none"], key)
+            checks.add("absent", gone, [False] * len(gone))
             self_first.append(_own_first(runs["self"], row.measurement_id))
             indexed.append(row.measurement_id in indexed_ids)
             for name, found in runs.items():
                 ranks[name].append(_rank(found, key))
                 cands[name].append(found.result.candidates)
-            for h, e in zip(others.result.hits, others.numbers, strict=True):
-                p = calibration.probability(e)
-                probs.append(p)
-                correct.append(h.inchikey[:14] == key[:14])
-                if h.rank == 1:
-                    top_probs.append(p)
-                    top_correct.append(correct[-1])
-    ece, bins = reliability(probs, correct)
-    top_ece, top_bins = reliability(top_probs, top_correct)
-    calibration.ece = ece
+    calibration.ece, calibration.ece_top1 = checks.ece()
     with session_scope(engine) as session:
         set_calibration(session, loaded.info.name, calibration.to_dict())
     report = {
@@ -169,17 +239,11 @@ def evaluate_library(
             else None
         ),
         "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
-        "calibration": {
-            "ece_all_hits": ece,
-            "ece_top1": top_ece,
-            "bins": bins,
-            "top1_bins": top_bins,
-            "fitted_on": calibration.fitted_on,
-            "coef": dict(zip(calibration.features, calibration.coef, strict=True)),
-        },
+        "calibration": checks.report(calibration),
     }
     if plot is not None:
         from models.calibration import reliability_plot
 
-        reliability_plot(bins, top_bins, ece, top_ece, plot)
+        cal = report["calibration"]
+        reliability_plot(cal["bins"], cal["top1_bins"], cal["ece_all_hits"], cal["ece_top1"], plot)
     return report

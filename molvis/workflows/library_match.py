@@ -19,7 +19,12 @@ from registry.library import (
     current_generation,
     polarity,
 )
-from registry.library_references import Reference, ir_matches, references
+from registry.library_references import (
+    Reference,
+    ir_matches,
+    references,
+    spectra_per_skeleton,
+)
 from registry.library_store import load_index, save_index
 
 
@@ -33,10 +38,15 @@ class Matched:
 
 @dataclass
 class LibraryEvidence:
-    """What the library says about one query: identity matches (best first) and analogues."""
+    """What the library says about one query: identity matches (best first), analogues and
+    how many peaks the query brought to the search."""
 
     identity: list[Matched] = field(default_factory=list)
     analogues: list[Matched] = field(default_factory=list)
+    query_peaks: int = 0  # the query's peaks after cleaning, what a match can explain
+    # reference spectra the query was compared with (precursor window, its polarity), per
+    # skeleton, whatever they scored: a candidate whose references all disagree is unlikely
+    compared: dict[str, int] = field(default_factory=dict)
 
     def best_per_compound(self, options: LibraryOptions) -> dict[str, tuple[float, int]]:
         """InChIKey -> (score, matched peaks) of each compound's best identity match, the
@@ -52,6 +62,16 @@ class LibraryEvidence:
                 peaks = options.min_matched_peaks if options.confident(m.match) else 0
             best[key] = (m.match.score, peaks or 0)
         return best
+
+    def spectra_of(self, inchikey: str, min_score: float) -> int:
+        """How many MS/MS spectra of this skeleton match the query at `min_score` or above."""
+        return sum(
+            1
+            for m in self.identity
+            if m.match.search != "ir"
+            and m.reference.inchikey[:14] == inchikey[:14]
+            and m.match.score >= min_score
+        )
 
     def best_for(self, inchikey: str, options: LibraryOptions) -> Matched | None:
         """The best identity match (confident first) of any stereo variant of this skeleton."""
@@ -113,4 +133,7 @@ class Library:
                 and abs(found[m.spectrum_id].precursor_mz - m.precursor_mz) < 1e-3
             ]
 
-        return LibraryEvidence(kept(identity) + ir, kept(analogues))
+        compared = spectra_per_skeleton(
+            session, self.index.window_ids(query.precursor_mz, ppm, mode, exclude)
+        )
+        return LibraryEvidence(kept(identity) + ir, kept(analogues), len(peaks), compared)

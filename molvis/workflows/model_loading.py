@@ -36,6 +36,16 @@ class LoadedModel:
     device: Any  # torch.device
 
 
+def shipped_calibration(info: ModelInfo) -> dict[str, Any] | None:
+    """The calibration shipped beside a shipped checkpoint (None for any other model): a
+    registry that registered it under an older molvis keeps the older fit in its row."""
+    path = Path(info.path).resolve()
+    if path.parent != PRETRAINED_DIR.resolve():
+        return None
+    file = path.with_suffix(".calibration.json")
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
 def ensure_pretrained(session: Session) -> None:
     """First use: register the checkpoints shipped with molvis, the first one as active."""
     if list_models(session):

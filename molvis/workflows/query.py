@@ -10,6 +10,7 @@ adduct never stands in for the precursor's.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from registry.sources import TextMember, iter_members, member_from_bytes
 DEFAULT_ADDUCT = {"positive": "[M+H]+", "negative": "[M-H]-"}
 IR_SUFFIXES = (".jdx", ".dx", ".jcamp")
 UPLOAD_TEXT_BYTES = 256 << 20  # what one upload may expand to (a .gz can grow a thousandfold)
+MAX_MZ = 100_000.0  # the largest precursor m/z a query may give
 
 
 @dataclass
@@ -75,8 +77,14 @@ def _ir_record(member: TextMember) -> IrRecord:
     raise ParseError(member.name, "no IR spectrum in the file")
 
 
+STDIN = "-"  # a file argument that reads standard input
+
+
 def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
-    """Query spectra of an MGF/MSP/MassBank file (no structure needed) and one-line problems."""
+    """Query spectra of an MGF/MSP/MassBank file (no structure needed) and one-line problems;
+    `-` reads them from standard input (the format told by its first line)."""
+    if str(path) == STDIN:
+        return _msms_records(member_from_bytes("standard input", sys.stdin.buffer.read()))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     records, problems = [], []
@@ -88,7 +96,9 @@ def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
 
 
 def read_ir_file(path: Path) -> IrRecord:
-    """The first IR spectrum of a JCAMP-DX file."""
+    """The first IR spectrum of a JCAMP-DX file (`-`: standard input)."""
+    if str(path) == STDIN:
+        return _ir_record(member_from_bytes("standard input", sys.stdin.buffer.read()))
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     for member in iter_members(path):
@@ -96,15 +106,17 @@ def read_ir_file(path: Path) -> IrRecord:
     raise ParseError(str(path), "no IR spectrum")
 
 
-def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None]:
-    """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload."""
+def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None, list[str]]:
+    """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload,
+    and the records skipped, each as 'where: why'."""
     member = member_from_bytes(name, data, UPLOAD_TEXT_BYTES)
     if member.inner_name.lower().endswith(IR_SUFFIXES):
-        return [], _ir_record(member)
-    spectra, _ = _msms_records(member)
+        return [], _ir_record(member), []
+    spectra, problems = _msms_records(member)
     if not spectra:
-        raise ParseError(name, "no readable spectrum (MGF, MSP or MassBank record expected)")
-    return spectra, None
+        why = f": {problems[0]}" if problems else ""
+        raise ParseError(name, f"no readable spectrum (MGF, MSP or MassBank record expected){why}")
+    return spectra, None, problems
 
 
 def pasted_spectrum(text: str, fields: QueryFields) -> MsmsRecord:
@@ -138,21 +150,36 @@ def _ion_mode(spectrum: MsmsRecord | None, ccs_adduct: str | None) -> str:
     return "positive"
 
 
+def _overrides(
+    spectrum: MsmsRecord | None, precursor_mz: float | None, adduct: str | None
+) -> list[str]:
+    """Notes for each typed value that replaces a different one the spectrum gave."""
+    notes = []
+    own = spectrum.precursor_mz if spectrum else None
+    if precursor_mz and own and abs(own - precursor_mz) > 1e-6 * own:
+        notes.append(f"precursor m/z {precursor_mz:g} given replaces the spectrum's {own:g}")
+    own_adduct = spectrum.adduct if spectrum else None
+    if adduct and own_adduct and own_adduct != adduct:
+        notes.append(f"adduct {adduct} given replaces the spectrum's {own_adduct}")
+    return notes
+
+
 def build_queries(
     spectra: list[MsmsRecord],
     ir: IrRecord | None,
     fields: QueryFields,
     source_name: str = "query",
 ) -> list[Query]:
-    """One query per MS/MS spectrum (a batch search), else a single query from IR/CCS/mass."""
+    """One query per MS/MS spectrum (a batch search), else a single query from IR/CCS/mass.
+    Typed values replace the spectra's own, and each query's notes say where they did."""
     adduct = _known_adduct(fields.adduct, "adduct")
     ccs_adduct = _known_adduct(fields.ccs_adduct, "CCS adduct")
     if fields.ccs is not None and fields.ccs <= 0:
         raise ValueError(f"CCS {fields.ccs:g} is not a positive value in A^2")
     if fields.ccs is not None and not ccs_adduct:
         raise ValueError("a CCS value needs its adduct (the ion whose CCS was measured)")
-    if fields.precursor_mz is not None and fields.precursor_mz <= 0:
-        raise ValueError(f"precursor m/z {fields.precursor_mz:g} is not positive")
+    if fields.precursor_mz is not None and not 0 < fields.precursor_mz <= MAX_MZ:
+        raise ValueError(f"precursor m/z {fields.precursor_mz:g}: give a value in (0, {MAX_MZ:g}]")
     queries = []
     for n, spectrum in enumerate(spectra or [None], start=1):
         title = (spectrum.record_id if spectrum else None) or (
@@ -161,6 +188,7 @@ def build_queries(
         q = Query(title, msms=spectrum, ir=ir, ccs=fields.ccs, ccs_adduct=ccs_adduct)
         q.precursor_mz = fields.precursor_mz or (spectrum.precursor_mz if spectrum else None)
         q.adduct = adduct or (spectrum.adduct if spectrum else None)
+        q.notes += _overrides(spectrum, fields.precursor_mz, adduct)
         if q.adduct and adduct is None:
             try:
                 parse_adduct(q.adduct)

@@ -13,18 +13,21 @@ from sqlalchemy.orm import Session
 from models.calibration import Calibration, HitEvidence
 from molvis.workflows.evidence import KnownCcs, annotate
 from molvis.workflows.library_match import Library, LibraryEvidence
-from molvis.workflows.model_loading import LoadedModel
+from molvis.workflows.model_loading import LoadedModel, shipped_calibration
 from molvis.workflows.query import Query
 from registry.ccs_predictions import predicted_by_skeleton
+from registry.chem import hill_formula
 from registry.library import LibraryOptions
 from registry.search import SearchRequest, SearchResult, filter_counts, measured_ccs, search
 
 MODALITIES = ("msms", "ir", "ccs")
+MAX_PPM = 1000.0  # wider is no mass window at all: say so by giving no precursor
 
 
 @dataclass
 class SearchOptions:
-    """Candidate filters and ranking settings, with the CLI's and the page's defaults."""
+    """Candidate filters and ranking settings, with the CLI's and the page's defaults; the
+    formula is checked and put in Hill order, the mass window capped at MAX_PPM."""
 
     ppm: float = 10.0
     formula: str | None = None
@@ -36,8 +39,8 @@ class SearchOptions:
     ccs_predicted_tolerance_pct: float | None = None  # None: the CCS predictor's own
 
     def __post_init__(self) -> None:
-        if not self.ppm > 0:
-            raise ValueError(f"mass window {self.ppm:g} ppm: give a positive number")
+        if not 0 < self.ppm <= MAX_PPM:
+            raise ValueError(f"mass window {self.ppm:g} ppm: give a number in (0, {MAX_PPM:g}]")
         for name, value in (
             ("CCS tolerance", self.ccs_tolerance_pct),
             ("predicted-CCS tolerance", self.ccs_predicted_tolerance_pct),
@@ -46,6 +49,8 @@ class SearchOptions:
                 raise ValueError(f"{name} {value:g} %: give a positive number")
         if self.k < 1:
             raise ValueError(f"{self.k} hits asked for: give at least 1")
+        if self.formula is not None:
+            self.formula = hill_formula(self.formula)
 
 
 def parse_weights(items: list[str] | None) -> dict[str, float]:
@@ -133,12 +138,14 @@ def run_query(
         keys = [h.inchikey for h in result.hits]
         predictor, predicted = predicted_by_skeleton(session, keys, query.ccs_adduct)
         ccs = KnownCcs(measured_ccs(session, keys, query.ccs_adduct), predicted, predictor)
-    calibration = loaded_calibration(loaded)
+    calibration, why = loaded_calibration(loaded)
     notes = list(query.notes) + (library.notes if library else [])
-    if calibration is None:
+    if why:
+        notes.append(why)
+    elif query.msms is None:
         notes.append(
-            f"no probability: model {loaded.info.name} is not calibrated "
-            "(`molvis evaluate --library` fits it)"
+            "no probability: the calibration was fitted on MS/MS queries; IR- and CCS-only "
+            "hits are ranked, not given a probability"
         )
     annotations, numbers = annotate(
         result, query, evidence, ccs, options.library, options.formula, calibration
@@ -146,10 +153,40 @@ def run_query(
     return Identification(query, result, evidence, annotations, numbers, notes, filters)
 
 
-def loaded_calibration(loaded: LoadedModel) -> Calibration | None:
-    """The model's fitted probability calibration, if it has one."""
+def loaded_calibration(loaded: LoadedModel) -> tuple[Calibration | None, str | None]:
+    """The model's open-world calibration, or None and the reason there is none (not fitted,
+    or fitted by an older molvis that assumed the truth is always a candidate)."""
     data = loaded.info.calibration
-    return Calibration.from_dict(data) if data else None
+    if not data:
+        return None, (
+            f"no probability: model {loaded.info.name} is not calibrated "
+            "(`molvis evaluate --library` fits it)"
+        )
+    try:
+        return Calibration.from_dict(data), None
+    except (ValueError, KeyError, TypeError) as exc:
+        shipped = shipped_calibration(loaded.info)
+        if shipped and shipped != data:
+            try:
+                return Calibration.from_dict(shipped), None
+            except (ValueError, KeyError, TypeError):
+                pass
+        return None, f"no probability: model {loaded.info.name}: {exc}"
+
+
+def confidence(found: Identification) -> dict:
+    """The query's confidence: the probability that its top hit is right (None without a
+    calibration), and how near the library comes to the unknown (its best identity and
+    analogue scores: low values say the compound is likely new to the library)."""
+    top = found.annotations[0]["probability"] if found.annotations else None
+    identity = [m.match.score for m in found.library.identity if m.match.search != "ir"]
+    analogues = [m.match.score for m in found.library.analogues]
+    return {
+        "top_hit_probability": top,
+        "best_library_score": round(max(identity), 6) if identity else None,
+        "best_analogue_score": round(max(analogues), 6) if analogues else None,
+        "query_peaks": found.library.query_peaks,
+    }
 
 
 def _analogue(m) -> dict:
@@ -168,7 +205,8 @@ def _analogue(m) -> dict:
 
 def result_dict(found: Identification, loaded: LoadedModel) -> dict:
     """The JSON shape of `molvis search --json`: the result, each hit with its `evidence`,
-    `level` and `probability`, the library's analogue matches, model, neutral mass, notes."""
+    `level`, `summary` and `probability`, the library's analogue matches, the query's
+    `confidence`, model, neutral mass, notes."""
     data = found.result.as_dict()
     for hit, extra in zip(data["hits"], found.annotations, strict=True):
         hit.update(extra)
@@ -180,5 +218,6 @@ def result_dict(found: Identification, loaded: LoadedModel) -> dict:
         "adduct": found.query.adduct,
         "analogues": [_analogue(m) for m in found.library.analogues],
         "filters": found.filters,
+        "confidence": confidence(found),
         "notes": found.notes,
     }

@@ -1,24 +1,179 @@
-"""The hit-probability calibration: its features, the fit, the reliability table and ECE."""
+"""The open-world hit-probability calibration: its features, the two fits, coherent
+probabilities per query, the reliability table, ECE and false discovery rates."""
 
 import math
 
 import numpy as np
 import pytest
 
-from models.calibration import FEATURES, Calibration, HitEvidence, features, fit, reliability
+from models.calibration import (
+    FEATURES,
+    Calibration,
+    HitEvidence,
+    Logistic,
+    false_discoveries,
+    features,
+    fit,
+    reliability,
+    with_context,
+)
+from models.calibration_check import HeldOutCheck
 
 
-def hit(library=None, peaks=None, confident=False, model=0.5, best=0.5, rank=1, n=10):
-    return HitEvidence(library, peaks, confident, model, best, rank, n)
+def hit(library=None, peaks=None, confident=False, model=0.5, best=0.5, rank=1, n=10, **kw):
+    return HitEvidence(library, peaks, confident, model, best, rank, n, **kw)
 
 
 def test_features_in_their_order():
-    row = features(hit(0.9, 7, True, 0.4, 0.6, 2, 9))
-    assert row == pytest.approx([0.9, 1.0, math.log1p(7), 0.4, -0.2, 0.5, math.log1p(9)])
+    h = hit(
+        0.9,
+        7,
+        True,
+        0.4,
+        0.6,
+        2,
+        9,
+        other_best_model=0.6,
+        other_best_library=0.3,
+        best_analogue=0.8,
+        query_peaks=10,
+        library_spectra=3,
+        references=4,
+    )
+    row = features(h)
+    assert row == pytest.approx(
+        [
+            0.9,  # library score
+            1.0,  # confident
+            math.log1p(7),  # matched peaks
+            0.7,  # 7 of the query's 10 peaks explained
+            math.log1p(3),  # spectra of the compound that match
+            1.0,  # it has references at this precursor
+            0.75,  # 3 of its 4 references match
+            0.6,  # library lead over the other hits
+            0.4,
+            -0.2,  # gap to the best model score
+            -0.2,  # lead over the other hits' best
+            0.8,  # best analogue
+            0.5,
+            math.log1p(9),
+        ]
+    )
     assert len(row) == len(FEATURES)
     # a library-only hit (no model score) and a hit without library evidence
-    assert features(hit(model=None, best=0.7))[3:5] == [0.0, -0.7]
-    assert features(hit())[:3] == [0.0, 0.0, 0.0]
+    assert features(hit(model=None, best=0.7))[8:10] == [0.0, -0.7]
+    assert features(hit())[:8] == [0.0] * 8
+    # alone in its window: each lead is its own score
+    assert features(hit(0.8, 3, model=0.3))[7] == 0.8 and features(hit(model=0.3))[10] == 0.3
+    # more matched peaks than the query kept, or more matching spectra than references: 1
+    assert features(hit(0.8, 12, query_peaks=10, library_spectra=5, references=2))[3] == 1.0
+    assert features(hit(0.8, 12, query_peaks=10, library_spectra=5, references=2))[6] == 1.0
+    # references that all disagree: present, none matching
+    assert features(hit(references=3))[5:7] == [1.0, 0.0]
+
+
+def test_context_is_the_best_of_the_other_hits():
+    hits = with_context(
+        [hit(0.9, model=0.2), hit(None, model=0.5, rank=2), hit(0.4, model=-0.1, rank=3)]
+    )
+    assert [(h.other_best_model, h.other_best_library) for h in hits] == [
+        (0.5, 0.4),
+        (0.2, 0.9),
+        (0.5, 0.9),
+    ]
+    assert with_context([hit(0.9)])[0].other_best_library is None
+    # everything else of a hit is kept
+    full = hit(0.9, 5, True, best_analogue=0.7, query_peaks=9, library_spectra=2, references=3)
+    again = with_context([full])[0]
+    assert (again.best_analogue, again.query_peaks, again.library_spectra, again.references) == (
+        0.7,
+        9,
+        2,
+        3,
+    )
+    assert (again.library_score, again.matched_peaks, again.library_confident) == (0.9, 5, True)
+    assert [h.rank for h in hits] == [1, 2, 3]
+
+
+def test_a_querys_probabilities_add_up_to_at_most_one():
+    sure = Logistic([0.0] * len(FEATURES), 3.0)  # ~0.95 for any hit
+    calibration = Calibration(top=Logistic([0.0] * len(FEATURES), 0.0), rest=sure)
+    p = calibration.probabilities([hit(rank=1), hit(rank=2), hit(rank=3)])
+    assert p[0] == pytest.approx(0.5)  # the top hit's own model, never scaled
+    assert p[1] == pytest.approx(0.25) and p[2] == pytest.approx(0.25)
+    assert sum(p) == pytest.approx(1.0)
+    # the rest is left as it is when it fits
+    low = Calibration(
+        top=Logistic([0.0] * len(FEATURES), 0.0), rest=Logistic([0.0] * len(FEATURES), -3.0)
+    )
+    q = low.probabilities([hit(rank=1), hit(rank=2)])
+    assert q[1] == pytest.approx(1 / (1 + math.exp(3)))
+    # the top hit uses `top`, the others `rest`
+    swapped = Calibration(top=sure, rest=Logistic([0.0] * len(FEATURES), -3.0))
+    assert swapped.probabilities([hit(rank=1)])[0] == pytest.approx(1 / (1 + math.exp(-3)))
+
+
+def _open_world(rng, n, coverage):
+    """Synthetic queries: present ones have their truth at rank 1 with probability rising with
+    the library score, else at rank 2 half the time; absent ones have every hit wrong."""
+    hits, right, weights = [], [], []
+    for _ in range(n):
+        present = rng.uniform() < 0.5
+        lib = float(rng.uniform())
+        query = []
+        for rank in (1, 2, 3):
+            score = lib if rank == 1 else float(rng.uniform(0, lib))
+            query.append(
+                hit(
+                    score,
+                    int(rng.integers(0, 12)),
+                    score > 0.7,
+                    float(rng.uniform(0.2, 0.9)),
+                    0.9,
+                    rank,
+                    20,
+                )
+            )
+        query = with_context(query)
+        u = rng.uniform()
+        truth = None if not present else 1 if u < lib else 2 if u < (1 + lib) / 2 else None
+        hits += query
+        right += [h.rank == truth for h in query]
+        weights += [coverage if present else 1 - coverage] * 3
+    return hits, right, weights
+
+
+def test_open_world_fit_is_calibrated_on_fresh_queries_and_round_trips():
+    rng = np.random.default_rng(0)
+    calibration = fit(*_open_world(rng, 3000, 0.3), 0.3, {"split": "synthetic"})
+    assert calibration.coverage == 0.3
+    hits, right, weights = _open_world(rng, 3000, 0.3)
+    probs = []
+    for i in range(0, len(hits), 3):
+        probs += calibration.probabilities(hits[i : i + 3])
+    ece, _ = reliability(probs, right, weights=weights)
+    assert ece < 0.03
+    top = [(p, r, w) for p, r, w, h in zip(probs, right, weights, hits, strict=True) if h.rank == 1]
+    mean_p = np.average([t[0] for t in top], weights=[t[2] for t in top])
+    rate = np.average([t[1] for t in top], weights=[t[2] for t in top])
+    assert abs(mean_p - rate) < 0.03
+    again = Calibration.from_dict(calibration.to_dict())
+    assert again.probabilities(hits[:3]) == pytest.approx(calibration.probabilities(hits[:3]))
+    assert again.fitted_on == {"split": "synthetic"} and again.coverage == 0.3
+    with pytest.raises(ValueError, match="older kind"):
+        Calibration.from_dict({**calibration.to_dict(), "features": ["library_score"]})
+    with pytest.raises(ValueError, match="older kind"):
+        Calibration.from_dict({**calibration.to_dict(), "version": 1})
+    with pytest.raises(ValueError, match="both right and wrong"):
+        fit([hit(), hit(rank=2)], [True, False], [1, 1], 0.5, {})
+    with pytest.raises(ValueError, match="coverage"):
+        fit(hits, right, weights, 0.0, {})
+
+
+def test_the_older_closed_world_calibration_is_refused():
+    old = {"coef": [1.0] * 7, "intercept": 0.0, "features": list(FEATURES[:7]), "ece": 0.01}
+    with pytest.raises(ValueError, match="older kind"):
+        Calibration.from_dict(old)
 
 
 def test_reliability_table_and_ece_by_hand():
@@ -27,38 +182,42 @@ def test_reliability_table_and_ece_by_hand():
     assert [(b["bin"], b["n"]) for b in bins] == [(1, 2), (9, 2)]
     assert bins[0]["observed"] == 0.5 and bins[1]["predicted"] == pytest.approx(0.9)
     assert reliability([1.0], [True])[0] == 0.0  # p = 1 falls in the last bin
+    # weights: the wrong 0.1 counts three times
+    ece, bins = reliability([0.1, 0.1], [False, True], weights=[3, 1])
+    assert bins[0]["observed"] == pytest.approx(0.25) and ece == pytest.approx(0.15)
+    assert reliability([], []) == (0.0, [])
 
 
-def test_fit_is_calibrated_on_fresh_data_and_round_trips():
-    rng = np.random.default_rng(0)
+def test_false_discovery_rate_by_hand():
+    rows = false_discoveries([0.95, 0.85, 0.6, 0.3], [True, False, True, False], (0.5, 0.9))
+    assert rows[0] == {"threshold": 0.5, "reported": 0.75, "fdr": pytest.approx(1 / 3)}
+    assert rows[1] == {"threshold": 0.9, "reported": 0.25, "fdr": 0.0}
+    assert false_discoveries([0.2], [False], (0.5,))[0]["fdr"] is None
+    # weighted: the wrong 0.85 weighs 3
+    weighted = false_discoveries([0.95, 0.85], [True, False], (0.8,), [1, 3])
+    assert weighted[0]["fdr"] == pytest.approx(0.75)
 
-    def sample(n):
-        hits, right = [], []
-        for _ in range(n):
-            lib = float(rng.uniform())
-            h = hit(
-                lib,
-                int(rng.integers(0, 12)),
-                lib > 0.7,
-                float(rng.uniform(0.2, 0.9)),
-                0.9,
-                int(rng.integers(1, 20)),
-                int(rng.integers(1, 200)),
-            )
-            p = 1 / (1 + math.exp(-(6 * lib - 3 + 2 / h.rank)))
-            hits.append(h)
-            right.append(bool(rng.uniform() < p))
-        return hits, right
 
-    calibration = fit(*sample(4000), {"split": "synthetic"})
-    hits, right = sample(4000)
-    ece, _ = reliability([calibration.probability(h) for h in hits], right)
-    assert ece < 0.03
-    assert calibration.probability(hit(0.95, 9, True)) > calibration.probability(hit(0.2, 2))
-    again = Calibration.from_dict(calibration.to_dict())
-    assert again.probability(hits[0]) == pytest.approx(calibration.probability(hits[0]))
-    assert again.fitted_on == {"split": "synthetic"}
-    with pytest.raises(ValueError, match="other features"):
-        Calibration.from_dict({**calibration.to_dict(), "features": ["library_score"]})
-    with pytest.raises(ValueError, match="both right and wrong"):
-        fit([hit()], [True], {})
+def test_held_out_check_weighs_each_world_by_the_prior():
+    flat = Logistic([0.0] * len(FEATURES), 0.0)  # p = 0.5 for any top hit
+    calibration = Calibration(top=flat, rest=Logistic([0.0] * len(FEATURES), -50.0), coverage=0.8)
+    check = HeldOutCheck(calibration, (0.5,))
+    for _ in range(4):
+        check.add("present", [hit(rank=1), hit(rank=2)], [True, False])
+        check.add("absent", [hit(0.9, 8, True, rank=1)], [False])
+    check.add("absent", [], [])  # a query left without hits counts for nothing
+    report = check.report(calibration)
+    assert report["worlds"]["present"] == {
+        "queries": 4,
+        "mean_top_probability": 0.5,
+        "top_hit_rate": 1.0,
+    }
+    assert report["worlds"]["absent"]["top_hit_rate"] == 0.0
+    assert report["mix"] == {"mean_top_probability": 0.5, "top_hit_rate": pytest.approx(0.8)}
+    # top hits: 0.8 of the weight right at p = 0.5
+    assert report["ece_top1"] == pytest.approx(0.3)
+    assert report["fdr"][0]["fdr"] == pytest.approx(0.2)
+    # the confident library match is the absent world's wrong top hit
+    assert report["fdr_library_confident"]["fdr"] == 1.0
+    assert report["fdr_library_confident"]["reported"] == pytest.approx(0.2)
+    assert check.ece()[1] == pytest.approx(0.3)

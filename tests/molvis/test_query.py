@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
+from molvis.workflows.search import SearchOptions
 from registry.adducts import neutral_mass
+from registry.parsers import ParseError
 from registry.records import MsmsRecord, StructureRef
 from tests.conftest import REPO
 
@@ -27,7 +29,8 @@ def spectrum(precursor=None, adduct=None, ion_mode=None, title="q") -> MsmsRecor
 
 def test_the_users_adduct_wins_over_the_spectrums():
     (q,) = build_queries([spectrum(185.0709, "[M+Na]+")], None, QueryFields(adduct="[M+H]+"))
-    assert q.adduct == "[M+H]+" and q.notes == []
+    assert q.adduct == "[M+H]+"
+    assert q.notes == ["adduct [M+H]+ given replaces the spectrum's [M+Na]+"]
     assert q.neutral_mass == pytest.approx(FUBERIDAZOLE, abs=1e-3)
 
 
@@ -70,7 +73,8 @@ def test_an_unknown_adduct_in_the_file_gives_no_mass_window():
         (QueryFields(adduct="[M+Xx]+"), "unknown adduct"),
         (QueryFields(ccs=150.0), "needs its adduct"),
         (QueryFields(ccs=-1.0, ccs_adduct="[M+H]+"), "not a positive"),
-        (QueryFields(precursor_mz=-5.0), "not positive"),
+        (QueryFields(precursor_mz=-5.0), r"give a value in \(0, 100000\]"),
+        (QueryFields(precursor_mz=1e12), r"give a value in \(0, 100000\]"),
     ],
 )
 def test_bad_fields_are_refused(fields, message):
@@ -92,9 +96,61 @@ def test_one_query_per_spectrum_with_titles():
 
 def test_upload_and_paste_read_as_the_file_would():
     data = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_bytes()
-    spectra, ir = read_upload("run.mgf", data)
-    assert len(spectra) == 3 and ir is None
+    spectra, ir, skipped = read_upload("run.mgf", data)
+    assert len(spectra) == 3 and ir is None and skipped == []
     pasted = pasted_spectrum("183.06 100\n155.05 10.5", QueryFields(precursor_mz=183.0564))
     (q,) = build_queries([pasted], None, QueryFields(precursor_mz=183.0564, adduct="[M-H]-"))
     assert q.neutral_mass == pytest.approx(neutral_mass(183.0564, "[M-H]-"))
     assert list(pasted.mz) == [155.05, 183.06]
+
+
+def test_typed_values_that_replace_the_spectrums_say_so():
+    own = spectrum(185.0709, "[M+H]+", "positive")
+    (q,) = build_queries([own], None, QueryFields(precursor_mz=200.0, adduct="[M+Na]+"))
+    assert q.precursor_mz == 200.0 and q.adduct == "[M+Na]+"
+    assert q.notes == [
+        "precursor m/z 200 given replaces the spectrum's 185.071",
+        "adduct [M+Na]+ given replaces the spectrum's [M+H]+",
+    ]
+    # the same values typed again, or a spectrum without its own: nothing replaced
+    (same,) = build_queries(
+        [spectrum(185.0709, "[M+H]+", "positive")],
+        None,
+        QueryFields(precursor_mz=185.0709, adduct="[M+H]+"),
+    )
+    assert same.notes == []
+    (bare,) = build_queries([spectrum(None, None, "positive")], None, QueryFields(200.0))
+    assert not any("replaces" in n for n in bare.notes)
+
+
+def test_an_upload_lists_the_records_it_skipped():
+    good = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_text()
+    bad = "BEGIN IONS\nTITLE=broken\nPEPMASS=abc\n100.0 zz\nEND IONS\n"
+    spectra, _, skipped = read_upload("run.mgf", (good + bad).encode())
+    assert len(spectra) == 3 and len(skipped) == 1
+    assert skipped[0].startswith("run.mgf") and "line" in skipped[0]
+    with pytest.raises(ParseError, match="no readable spectrum"):
+        read_upload("bad.mgf", bad.encode())
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"ppm": 0}, "mass window 0 ppm"),
+        ({"ppm": 1e9}, r"give a number in \(0, 1000\]"),
+        ({"formula": "C6H6Xx!"}, "element symbols and counts"),
+        ({"formula": "c6h6"}, "element symbols and counts"),
+        ({"formula": "C6Xx6"}, "'Xx' is not an element"),
+    ],
+)
+def test_search_options_refuse_what_cannot_be_searched(options, message):
+    with pytest.raises(ValueError, match=message):
+        SearchOptions(**options)
+
+
+def test_a_formula_is_put_in_hill_order():
+    assert SearchOptions(formula="H6C6").formula == "C6H6"
+    assert SearchOptions(formula=" C8H10N4O2 ").formula == "C8H10N4O2"
+    assert SearchOptions(formula="ClNa").formula == "ClNa"
+    assert SearchOptions(formula="OH2").formula == "H2O"
+    assert SearchOptions(ppm=1000).ppm == 1000

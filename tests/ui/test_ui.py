@@ -30,7 +30,7 @@ def test_query_page_with_apptest(seeded_model):
     at.selectbox[0].select("[M-H]-")
     at.button[0].click().run()
     assert not at.exception and not at.error
-    assert "candidates within 10 ppm" in result_caption(at)
+    assert "1 candidate within 10 ppm" in result_caption(at)
     table = at.dataframe[0].value
     assert list(table["rank"])[:1] == [1] and "UYJUZNLFJAWNEZ-UHFFFAOYSA-N" in set(
         table["inchikey"]
@@ -43,6 +43,25 @@ def images(node) -> list:
     for child in getattr(node, "children", {}).values():
         found += images(child)
     return found
+
+
+def charts(node) -> list:
+    """Every Altair/Vega-Lite chart under a node of the page."""
+    found = [node] if getattr(node, "type", None) == "vega_lite_chart" else []
+    for child in getattr(node, "children", {}).values():
+        found += charts(child)
+    return found
+
+
+def chooser(at, label: str):
+    """The page's selectbox with this label (their keys follow the search and the query)."""
+    (box,) = [b for b in at.selectbox if b.label == label]
+    return box
+
+
+def shown(box) -> str:
+    """What a selectbox reads on screen."""
+    return box.options[box.index]
 
 
 def result_caption(at) -> str:
@@ -77,19 +96,24 @@ def test_a_file_of_spectra_gives_a_query_table_and_the_fourth_keeps_its_hits(
     queries = at.dataframe[0].value
     assert list(queries["query"]) == [r["query"] for r in cli]
     assert list(queries["level"]) == [r["hits"][0]["level"] for r in cli]
-    at.selectbox(key="query").set_value(3).run()
+    assert shown(chooser(at, "hit")).startswith(f"1. {cli[0]['hits'][0]['name']}")
+    chooser(at, "query").set_value(3).run()
     assert not at.exception and not at.error
     fourth = cli[3]
+    # the hit chooser reads the 4th query's rank 1, not the first query's
+    first_hit = fourth["hits"][0]
+    assert shown(chooser(at, "hit")) == f"1. {first_hit['name'] or first_hit['inchikey']}"
+    assert shown(chooser(at, "query")) == f"4. {fourth['query']}"
     caption = result_caption(at)
     assert caption.startswith(
-        f"{fourth['query']} · model ui-model · {fourth['candidates']} candidates"
+        f"{fourth['query']} · model ui-model · {fourth['candidates']} candidate"
     )
     hits = at.dataframe[1].value
     assert list(hits["inchikey"]) == [h["inchikey"] for h in fourth["hits"]]
     assert list(hits["level"]) == [h["level"] for h in fourth["hits"]]
     assert list(hits["rank"]) == list(range(1, len(fourth["hits"]) + 1))
     # back to the first: its answers are still there, nothing was searched again
-    at.selectbox(key="query").set_value(0).run()
+    chooser(at, "query").set_value(0).run()
     assert list(at.dataframe[1].value["inchikey"]) == [h["inchikey"] for h in cli[0]["hits"]]
 
 
@@ -98,7 +122,9 @@ def test_a_hit_shows_its_mirror_plot_and_the_compound_page_keeps_it(seeded_model
     at = _run_file("run.mgf", data)
     hits = at.dataframe[1].value
     assert hits["level"].iloc[0] == "2a" and hits["library score"].iloc[0] > 0.99
-    assert len(images(at.main)) == 1  # the mirror plot of the chosen (first) hit
+    # the mirror plot of the chosen (first) hit, and its evidence in words
+    assert len(charts(at.main)) == 1
+    assert any(m.value.startswith("level 2a: library match 1.00") for m in at.markdown)
     at.button(key="open").click().run()
     assert not at.exception
     assert at.query_params["page"] == ["compound"] or at.query_params["page"] == "compound"
@@ -116,7 +142,7 @@ def test_invalid_numbers_stop_the_search_with_a_message(seeded_model):
     at.number_input[1].set_value(-5.0)  # ppm
     at.button[0].click().run()
     assert not at.exception
-    assert "mass window -5 ppm: give a positive number" in at.error[0].value
+    assert "mass window -5 ppm: give a number in (0, 1000]" in at.error[0].value
     assert not at.dataframe
     at.number_input[1].set_value(10.0)
     at.number_input[3].set_value(0.0)  # CCS window for measured values
@@ -157,8 +183,12 @@ def test_upload_a_jcamp_ir_spectrum(seeded_model):
     assert not at.exception and not at.error
     assert f"{structures} candidates (no mass filter)" in result_caption(at)
     table = at.dataframe[0].value
-    assert len(table) == 20 and "ir score" in table.columns and "msms score" not in table.columns
-    assert list(table["score"]) == pytest.approx(list(table["ir score"]), abs=1e-4)
+    # one modality: its score is the score, no per-modality column
+    assert (
+        len(table) == 20 and "ir score" not in table.columns and "msms score" not in table.columns
+    )
+    # no mass and no spectral library match: no level 5 ("mass only") and no probability
+    assert "5" not in set(table["level"]) and table["probability"].isna().all()
 
 
 def test_bad_upload_gives_a_message_not_a_crash(seeded_model):
@@ -278,7 +308,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         )
         button.click()
         caption = wait.until(
-            ec.presence_of_element_located((By.XPATH, "//*[contains(text(), 'candidates')]"))
+            ec.presence_of_element_located((By.XPATH, "//*[contains(text(), ' · model ')]"))
         )
         assert "model ui-model" in caption.text and "assumed [M+H]+" in caption.text
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stDataFrame']")))
@@ -304,7 +334,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
 
 
 def test_caption_names_the_filter_that_removed_candidates():
-    from ui.query_page import caption
+    from ui.results import caption
 
     result = {
         "query": "q1",
@@ -324,3 +354,78 @@ def test_caption_names_the_filter_that_removed_candidates():
     assert caption({**result, "neutral_mass": None, "filters": {}, "notes": []}, 10) == (
         "q1 · model m · 0 candidates (no mass filter)"
     )
+    # no precursor, but a CCS filter: its count is said
+    no_mass = {**result, "neutral_mass": None, "notes": [], "candidates": 1}
+    no_mass["filters"] = {"mass_window": 33543, "formula": 33543, "sources": 33543, "ccs": 445}
+    assert caption(no_mass, 10) == (
+        "q1 · model m · 1 candidate (no mass filter) (all structures 33,543, the CCS filter "
+        "kept 445)"
+    )
+
+
+def test_no_candidate_suggests_what_to_widen_and_confidence_is_said():
+    from ui.results import confidence_line, suggestions
+
+    result = {
+        "neutral_mass": 180.06,
+        "adduct": "[M+H]+",
+        "filters": {"mass_window": 3, "formula": 0, "sources": 0, "ccs": 0},
+    }
+    assert suggestions(result, 10) == (
+        "no candidate passed the filters: widen the mass window (now 10 ppm); check the adduct "
+        "(searched as [M+H]+); drop or widen the formula filter; drop or widen the "
+        "sources filter; drop or widen the CCS filter"
+    )
+    assert suggestions({"neutral_mass": None, "filters": {}}, 10).endswith("give a precursor m/z")
+    low = {
+        "confidence": {
+            "top_hit_probability": 0.12,
+            "best_library_score": 0.3,
+            "best_analogue_score": 0.41,
+        }
+    }
+    assert confidence_line(low) == (
+        "Top hit probably not the answer: probability 0.12 that it is the right structure · no "
+        "library spectrum at this precursor matches: the compound may be new to it · nearest "
+        "library spectrum (any precursor) 0.41"
+    )
+    high = {
+        "confidence": {
+            "top_hit_probability": 0.93,
+            "best_library_score": 0.95,
+            "best_analogue_score": None,
+        }
+    }
+    assert confidence_line(high) == (
+        "Top hit likely right: probability 0.93 that it is the right structure"
+    )
+    assert confidence_line({"confidence": {"top_hit_probability": None}}) is None
+
+
+def test_skipped_records_override_notes_and_a_bad_upload_keeps_the_page(seeded_model):
+    """An upload lists the records it skipped; a typed precursor that replaces the spectra's
+    own says so in each query's caption; a bad upload afterwards leaves the form and the
+    earlier answers in place."""
+    from streamlit.testing.v1 import AppTest
+
+    good = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_text()
+    bad = "BEGIN IONS\nTITLE=broken\nPEPMASS=abc\n100.0 zz\nEND IONS\n"
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.file_uploader(key="upload").upload("run.mgf", (good + bad).encode()).run()
+    assert any(
+        c.value == "run.mgf: 3 spectra read, 1 record skipped: each is searched" for c in at.caption
+    )
+    skipped = at.dataframe[0].value
+    assert list(skipped.columns) == ["record", "reason"] and len(skipped) == 1
+    at.number_input[0].set_value(183.057)
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert "precursor m/z 183.057 given replaces the spectrum's 208.146" not in result_caption(at)
+    chooser(at, "query").set_value(1).run()
+    assert "precursor m/z 183.057 given replaces the spectrum's 208.146" in result_caption(at)
+    answers = at.dataframe[-1].value
+    at.file_uploader(key="upload").upload("broken.mgf", bad.encode()).run()
+    assert not at.exception
+    assert "no readable spectrum" in at.error[0].value
+    assert at.button[0].label == "Search" and at.number_input[0].value == 183.057
+    assert list(at.dataframe[-1].value["inchikey"]) == list(answers["inchikey"])

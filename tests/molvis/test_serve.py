@@ -1,0 +1,88 @@
+"""`molvis ui` and `molvis orchestrate` stop every child on SIGTERM and SIGINT; Dagster is found
+in molvis's own environment; the command line's habits (--version, a closed pipe, `-`)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from molvis.cli.serve import dagster_command
+from tests.conftest import molvis
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int, seconds: float) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.3)
+    return False
+
+
+def _gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(processes, timeout=seconds)
+    return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_molvis_stops_its_servers_children(tmp_path, sig):
+    """The server molvis starts (here a shell that starts a grandchild, as `dagster dev`
+    starts its webserver and daemon) is stopped with all its children."""
+    script = (
+        "import sys; from molvis.cli.serve import serve; "
+        "sys.exit(serve(['sh', '-c', 'sleep 300 & sleep 300; wait']))"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    proc = psutil.Process(parent.pid)
+    deadline = time.time() + 20
+    while len(proc.children(recursive=True)) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    children = proc.children(recursive=True)
+    assert len(children) == 3  # sh and its two sleeps
+    os.kill(parent.pid, sig)
+    assert parent.wait(20) == 0
+    assert _gone(children, 15) == []
+
+
+def test_molvis_ui_leaves_no_child_serving_after_sigterm(molvis_home):
+    port = _free_port()
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "molvis", "ui", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _listening(port, 90), "the page never listened"
+        children = psutil.Process(parent.pid).children(recursive=True)
+        assert children
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(30) == 0
+        assert _gone(children, 15) == []
+        assert not _listening(port, 1)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def test_dagster_is_found_beside_molvis_python(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = Path(dagster_command())
+    assert found.parent == Path(sys.executable).parent and found.name == "dagster"
+
+
+def test_version():
+    done = molvis("--version")
+    assert done.returncode == 0 and done.stdout.startswith("molvis ")
