@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from molvis.cli.common import EXIT_FAILED, CliError, engine, require_schema
@@ -44,7 +45,43 @@ def _print_summary(console, summary, args: argparse.Namespace, verbose: bool) ->
             console.print(f"  rejected {example}", highlight=False, markup=False)
 
 
+STDIN = "-"
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """`-` among the paths reads standard input, spooled to a private temporary file whose
+    name tells its format (MS/MS files are told by their first line)."""
+    if STDIN not in args.paths:
+        return _ingest(args, [Path(p) for p in args.paths])
+    with tempfile.TemporaryDirectory(prefix="molvis-stdin-") as folder:
+        data = sys.stdin.buffer.read()
+        spooled = Path(folder) / ("standard-input" + stdin_suffix(args.kind, data[:4096]))
+        spooled.write_bytes(data)
+        return _ingest(args, [spooled if p == STDIN else Path(p) for p in args.paths])
+
+
+def stdin_suffix(kind: str, head: bytes) -> str:
+    """The file-name suffix that makes the reader of `kind` read what standard input holds."""
+    text = head.decode("utf-8", "replace").lstrip()
+    first = text.splitlines()[0] if text else ""
+    if kind == "ir":
+        return ".jdx"
+    if kind == "ccs":
+        return ".tsv" if "\t" in first else ".csv"
+    if kind == "structures":
+        if "M  END" in text or "$$$$" in text:
+            return ".sdf"
+        if text.startswith("InChI="):
+            return ".inchi"
+        if "\t" in first and "smiles" in first.lower():
+            return ".tsv"
+        if "," in first and "smiles" in first.lower():
+            return ".csv"
+        return ".smi"
+    return ""  # MS/MS: MGF, MSP or MassBank told by the first line
+
+
+def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
     from rich.console import Console
     from tqdm import tqdm
 
@@ -56,7 +93,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     options = _options(args)
     try:
-        files, skipped = files_for(args.kind, [Path(p) for p in args.paths])
+        files, skipped = files_for(args.kind, paths)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from exc
     summaries = []
@@ -148,7 +185,9 @@ def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
 def add_parsers(sub) -> None:
     ingest = sub.add_parser("ingest", help="load files of one kind into the registry")
     ingest.add_argument("kind", choices=["msms", "ir", "ccs", "structures"])
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or archive")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH", help="file, folder or archive; - reads standard input"
+    )
     ingest.add_argument("--source", required=True, help="source name, e.g. massbank-2025.05")
     ingest.add_argument("--licence", help="licence of the source (stored with it)")
     ingest.add_argument("--origin", help="where the source comes from (URL, DOI, lab)")

@@ -110,3 +110,61 @@ def test_ingest_chooses_its_workers_by_kind_size_and_cores(tmp_path, monkeypatch
     assert auto_workers("msms", tmp_path) == 0
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert [auto_workers(kind, big) for kind in kinds] == [0, 0, 0, 0]
+
+
+def _stdin(*args: str, data: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "molvis", *args],
+        input=data,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_dash_ingests_standard_input_and_again_changes_nothing(engine):
+    spectra = mgf_block("good", "CCO", "47.049", ["100 1"]) + mgf_block(
+        "other", "CCCO", "61.0648", ["43 1"]
+    )
+    first = _stdin("ingest", "msms", "-", "--source", "pipe", "--json", data=spectra)
+    assert first.returncode == 0, first.stderr
+    (summary,) = json.loads(first.stdout)["files"]
+    assert (summary["read"], summary["inserted"]) == (2, 2)
+    again = _stdin("ingest", "msms", "-", "--source", "pipe", "--json", data=spectra)
+    (summary,) = json.loads(again.stdout)["files"]
+    assert summary["inserted"] == 0
+    # a SMILES list and a CCS table are told by their content
+    smiles = _stdin(
+        "ingest", "structures", "-", "--source", "pipe", "--json", data="CCN ethylamine\n"
+    )
+    assert json.loads(smiles.stdout)["files"][0]["inserted"] == 1, smiles.stderr
+    table = "smiles\tadduct\tccs\nCCN\t[M+H]+\t120.5\n"
+    ccs = _stdin("ingest", "ccs", "-", "--source", "pipe", "--json", data=table)
+    assert json.loads(ccs.stdout)["files"][0]["inserted"] == 1, ccs.stderr
+
+
+@pytest.mark.parametrize(
+    "kind, head, suffix",
+    [
+        ("msms", "BEGIN IONS", ""),
+        ("ir", "##TITLE=x", ".jdx"),
+        ("ccs", "smiles\tadduct\tccs", ".tsv"),
+        ("ccs", "smiles,adduct,ccs", ".csv"),
+        (
+            "structures",
+            "\n  RDKit\n\n  0  0  0  0  0  0  0  0  0  0999 V2000\nM  END\n$$$$",
+            ".sdf",
+        ),
+        ("structures", "InChI=1S/CH4/h1H4", ".inchi"),
+        ("structures", "name\tSMILES\nx\tC", ".tsv"),
+        ("structures", "name,smiles\nx,C", ".csv"),
+        ("structures", "CCO ethanol", ".smi"),
+    ],
+)
+def test_standard_input_is_named_for_its_reader(kind, head, suffix):
+    from molvis.cli.ingest import stdin_suffix
+
+    assert stdin_suffix(kind, head.encode()) == suffix
