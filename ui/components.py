@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from rdkit import Chem  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 
@@ -20,6 +21,12 @@ def structure_svg(smiles: str, width: int = 260, height: int = 180) -> str:
         drawer.DrawMolecule(mol)
     drawer.FinishDrawing()
     return drawer.GetDrawingText()
+
+
+def readable(rows) -> pd.DataFrame:
+    """A table with headers as people write them: 'msms_spectra' -> 'msms spectra'."""
+    frame = pd.DataFrame(rows)
+    return frame.rename(columns=lambda c: str(c).replace("_", " "))
 
 
 def svg_data_url(svg: str) -> str:
@@ -47,17 +54,15 @@ def matched(mz, other_mz, tolerance: float = 0.02) -> np.ndarray:
     a, b = np.asarray(mz, dtype=float), np.sort(np.asarray(other_mz, dtype=float))
     if not a.size or not b.size:
         return np.zeros(a.size, dtype=bool)
-    i = np.clip(np.searchsorted(b, a), 1, b.size - 1) if b.size > 1 else np.zeros(a.size, int)
-    nearest = np.minimum(np.abs(b[i] - a), np.abs(b[np.maximum(i - 1, 0)] - a))
-    return nearest <= tolerance
+    i = np.searchsorted(b, a)
+    left, right = b[np.clip(i - 1, 0, b.size - 1)], b[np.clip(i, 0, b.size - 1)]
+    return np.minimum(np.abs(a - left), np.abs(a - right)) <= tolerance
 
 
 def mirror_frame(query_mz, query_intensity, library_mz, library_intensity, label: str):
     """The rows of a mirror plot: query peaks up, library peaks down, each marked matched or
     not (within 0.02 Da of a peak of the other spectrum, the library search's tolerance), the
     ten largest of each labelled with their m/z."""
-    import pandas as pd
-
     rows = []
     for side, mz, intensity, other, sign in (
         ("query", query_mz, query_intensity, library_mz, 1),

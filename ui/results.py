@@ -122,7 +122,7 @@ def show_search() -> None:
         _hits(result, state["spectra"][chosen], state["ir"][chosen], f"{run}-{chosen}")
     if result["analogues"]:
         st.caption("analogue matches (other precursors: a related structure, not this one)")
-        st.dataframe(pd.DataFrame(result["analogues"]), hide_index=True)
+        st.dataframe(components.readable(result["analogues"]), hide_index=True)
     a, b = st.columns(2)
     a.download_button("results as CSV", table_text(results, ","), "molvis-results.csv", "text/csv")
     b.download_button(
@@ -228,6 +228,7 @@ def _evidence(hit: dict, result: dict, query_spectrum, query_ir) -> None:
         st.caption("no library spectrum of this structure matched: the model ranks it")
     if st.button("open its compound page", key="open"):
         st.session_state["query_spectrum"] = query_spectrum
+        st.session_state["query_precursor"] = result["precursor_mz"]
         st.query_params["page"] = "compound"
         st.query_params["inchikey"] = hit["inchikey"]
         st.rerun()

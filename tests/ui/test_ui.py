@@ -125,12 +125,22 @@ def test_a_hit_shows_its_mirror_plot_and_the_compound_page_keeps_it(seeded_model
     # the mirror plot of the chosen (first) hit, and its evidence in words
     assert len(charts(at.main)) == 1
     assert any(m.value.startswith("level 2a: library match 1.00") for m in at.markdown)
+    library_score = hits["library score"].iloc[0]
     at.button(key="open").click().run()
     assert not at.exception
     assert at.query_params["page"] == ["compound"] or at.query_params["page"] == "compound"
     assert "Fuberidazole" in at.header[0].value
-    # the compound page mirrors its spectra against the query's (one per stored spectrum)
-    assert len(images(at.main)) >= 1 and at.session_state["query_spectrum"] is not None
+    # every stored spectrum listed with its title and its similarity to the query; the most
+    # similar one drawn against the query; the way back to the results
+    spectra = at.dataframe[0].value
+    assert list(spectra.columns) == ["spectrum", "precursor m/z", "similarity to the query"]
+    assert spectra["spectrum"].iloc[0].startswith("CCMSLIB00001058235 · [M-H]-")
+    assert spectra["similarity to the query"].max() == pytest.approx(library_score, abs=1e-3)
+    assert chooser(at, "spectrum to draw").options[0].endswith(f"similarity {library_score:.3f}")
+    assert len(charts(at.main)) == 1 and at.session_state["query_spectrum"] is not None
+    at.button(key="back").click().run()
+    assert not at.exception and at.header[0].value == "Which structures fit my unknown?"
+    assert list(at.dataframe[1].value["inchikey"])[0] == hits["inchikey"].iloc[0]
 
 
 def test_invalid_numbers_stop_the_search_with_a_message(seeded_model):
