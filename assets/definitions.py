@@ -7,6 +7,7 @@ from dagster import Definitions, define_asset_job
 from assets.ccs import ccs_predictions
 from assets.checks import CHECKS
 from assets.ingest import INGEST_ASSETS, fingerprints, msms_library
+from assets.outside_runs import outside_runs_sensor
 from assets.resources import RegistryResource
 from assets.sensors import INGEST_JOBS, inbox_sensor
 from assets.training import (
@@ -32,7 +33,7 @@ ALL_ASSETS = [
 defs = Definitions(
     assets=ALL_ASSETS,
     asset_checks=CHECKS,
-    sensors=[inbox_sensor],
+    sensors=[inbox_sensor, outside_runs_sensor],
     jobs=[
         *INGEST_JOBS.values(),
         define_asset_job("library_index", selection=[msms_library]),
