@@ -45,7 +45,15 @@ def registry_page() -> None:
 def main() -> None:
     st.set_page_config(page_title="molvis", layout="wide")
     current = st.query_params.get("page", "query")
-    page = st.sidebar.radio("page", PAGES, index=PAGES.index(current) if current in PAGES else 0)
+    # the pages as a row of tabs across the top: the sidebar would take 300 of 1,440 pixels
+    # that the hits table needs
+    page = st.radio(
+        "page",
+        PAGES,
+        index=PAGES.index(current) if current in PAGES else 0,
+        horizontal=True,
+        label_visibility="collapsed",
+    )
     if page != current:
         st.query_params["page"] = page
     try:

@@ -87,29 +87,36 @@ def mirror_frame(query_mz, query_intensity, library_mz, library_intensity, label
 def mirror_chart(
     query_mz, query_intensity, library_mz, library_intensity, label: str = "library", title=""
 ):
-    """Query up, library down, as GNPS draws it: matched peaks coloured, the others grey, the
-    largest peaks labelled with their m/z, zoom and pan with the mouse, legend below."""
+    """Query up, reference (`label`) down, as GNPS draws it: matched peaks coloured, the others
+    grey, the largest peaks labelled with their m/z, the m/z axis over the peaks' range, zoom
+    and pan with the mouse, legend below."""
     import altair as alt
 
-    data = mirror_frame(query_mz, query_intensity, library_mz, library_intensity, label)
+    data = mirror_frame(query_mz, query_intensity, library_mz, library_intensity, "reference")
     colours = alt.Scale(
-        domain=["query: matched", "query: unmatched", f"{label}: matched", f"{label}: unmatched"],
+        domain=["query: matched", "query: unmatched", "reference: matched", "reference: unmatched"],
         range=["#1f77b4", "#b0b0b0", "#d62728", "#d0d0d0"],
     )
+    low, high = (data["m/z"].min(), data["m/z"].max()) if len(data) else (0.0, 100.0)
+    pad = max(5.0, 0.05 * (high - low))
     base = alt.Chart(data)
     sticks = base.mark_rule(strokeWidth=1.5).encode(
-        x=alt.X("m/z:Q", title="m/z"),
-        y=alt.Y("intensity:Q", title="relative intensity (%)", scale=alt.Scale(domain=[-110, 110])),
+        x=alt.X("m/z:Q", title="m/z", scale=alt.Scale(domain=[max(0.0, low - pad), high + pad])),
+        y=alt.Y("intensity:Q", title="relative intensity (%)", scale=alt.Scale(domain=[-115, 115])),
         y2=alt.datum(0),
         color=alt.Color("peak:N", scale=colours, legend=alt.Legend(orient="bottom", title=None)),
         tooltip=["spectrum", "m/z", alt.Tooltip("intensity:Q", format=".1f")],
     )
-    labels = (
-        base.transform_filter(alt.datum.label != "")
-        .mark_text(fontSize=9, dy=-6)
+    labels = [
+        base.transform_filter((alt.datum.label != "") & (alt.datum.intensity * sign > 0))
+        .mark_text(fontSize=9, dy=-6 * sign)
         .encode(x="m/z:Q", y="intensity:Q", text="label:N")
+        for sign in (1, -1)
+    ]
+    heading = alt.TitleParams(title, subtitle=f"reference: {label}", anchor="start")
+    return (
+        alt.layer(sticks, *labels).properties(title=heading, height=320).interactive(bind_y=False)
     )
-    return (sticks + labels).properties(title=title, height=320).interactive(bind_y=False)
 
 
 def mirror_plot(

@@ -171,9 +171,10 @@ def hit_rows(result: dict) -> list[dict]:
 
 def _hits(result: dict, query_spectrum, query_ir, key: str) -> None:
     config = {name: st.column_config.Column(name, help=text) for name, text in HELP.items()}
-    config["structure"] = st.column_config.ImageColumn("structure", width="small")
-    config["name"] = st.column_config.TextColumn("name", width="medium")
-    config["inchikey"] = st.column_config.TextColumn("inchikey", width="medium")
+    config["structure"] = st.column_config.ImageColumn("structure", width=70)
+    config["rank"] = st.column_config.NumberColumn("rank", width=40)
+    config["name"] = st.column_config.TextColumn("name", width=170)
+    config["inchikey"] = st.column_config.TextColumn("inchikey", width=230)
     event = st.dataframe(
         pd.DataFrame(hit_rows(result)),
         hide_index=True,

@@ -112,3 +112,17 @@ def test_a_file_that_is_not_a_predictor_or_would_run_code_is_refused(tmp_path):
     with pytest.raises(CcsInputError, match="not a molvis CCS predictor"):
         load_predictor(path)
     assert not marker.exists()
+
+
+def test_errors_are_percent_and_the_search_window_rounds_them_up():
+    from models.ccs_train import error_summary
+    from molvis.workflows.ccs_prediction import search_tolerance
+
+    errors = relative_errors(np.array([105.0, 98.0, 100.0]), np.array([100.0, 100.0, 100.0]))
+    assert errors.tolist() == pytest.approx([5.0, 2.0, 0.0])  # percent, not fractions
+    summary = error_summary(np.array([1.0, 2.0, 3.0, 4.0]))
+    assert summary["median_pct"] == 2.5 and summary["p95_pct"] == pytest.approx(3.85)
+    assert summary["within_3pct"] == 0.75  # 3 % itself counts as within
+    # the predicted-CCS window: the p95 error in %, rounded up to 0.1 %, never down
+    assert search_tolerance(2.31) == 2.4 and search_tolerance(2.3) == 2.3
+    assert search_tolerance(0.04) == 0.1 and search_tolerance(3.0) == 3.0

@@ -61,6 +61,9 @@ def test_level_3_needs_positive_spectral_evidence():
     assert level(lib(0.9, 2), against, query(), None) == "5"
     assert level(lib(0.7, None, search="ir"), make_hit({"ir": -0.1}), query(), None) == "3"
     assert level(lib(0.69, None, search="ir"), make_hit({"ir": -0.1}), query(), None) == "5"
+    # spectral support and an agreeing formula: 3 (3 is checked before 4), also without a mass
+    assert level(None, make_hit(), query(), "C8H10N4O2") == "3"
+    assert level(None, make_hit(), query(None, None), "C8H10N4O2") == "3"
     # the formula agreeing without spectral support is level 4, not 3
     assert level(None, against, query(), "C8H10N4O2") == "4"
     assert level(None, against, query(), "C6H6") == "5"

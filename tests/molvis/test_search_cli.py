@@ -195,3 +195,50 @@ def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
     assert stored["fitted_on"]["split"] == "val" and stored["version"] == 2
     assert stored["coverage"] == 0.5
     assert stored["ece"] == pytest.approx(calibration["ece_all_hits"])
+
+
+def test_the_calibration_never_sees_what_it_is_judged_on(seed_registry, engine, monkeypatch):
+    """The fit reads validation spectra only, each searched without itself (compound present)
+    and without every spectrum of its skeleton (compound absent); the test split's spectra
+    come after the fit, and no skeleton is in both splits. A planted leak (a query searched
+    with its own spectrum in the library during the fit) fails here."""
+    from molvis.workflows import library_evaluation as le
+    from molvis.workflows.model_loading import load_model
+
+    if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
+        pytest.skip("no shipped model")
+    seed_registry(massbank=1000, model="shipped")
+    calls, fitted = [], []
+    real_run, real_fit = le.run_query, le.fit
+
+    def spy_run(session, loaded, query, options, library=None, exclude=frozenset(), vectors=None):
+        calls.append((bool(fitted), query.msms.measurement_id, exclude, library is not None))
+        return real_run(session, loaded, query, options, library, exclude, vectors)
+
+    def spy_fit(*args, **kwargs):
+        fitted.append(True)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(le, "run_query", spy_run)
+    monkeypatch.setattr(le, "fit", spy_fit)
+    le.evaluate_library(engine, "molvis-base", 10.0, 40)
+    split = load_model(engine, "molvis-base").checkpoint["split"]
+    with session_scope(engine) as session:
+        skeleton = {
+            r.measurement_id: key[:14]
+            for part in ("val", "test")
+            for key, r in le.split_spectra(session, list(split[part]))
+        }
+        per_skeleton: dict[str, set[int]] = {}
+        for spectrum, key in skeleton.items():
+            per_skeleton.setdefault(key, set()).add(spectrum)
+        val = {r.measurement_id for _, r in le.split_spectra(session, list(split["val"]))}
+    assert not {k[:14] for k in split["val"]} & {k[:14] for k in split["test"]}
+    fit_calls = [c for c in calls if not c[0]]
+    assert fit_calls and {c[1] for c in fit_calls} <= val
+    for _, own, exclude, with_library in fit_calls:
+        assert with_library and own in exclude
+    # each fitted query was also searched with its whole skeleton left out
+    for own in {c[1] for c in fit_calls}:
+        assert any(c[2] >= per_skeleton[skeleton[own]] for c in fit_calls if c[1] == own)
+    assert all(c[1] not in val for c in calls if c[0])  # the judged queries: test split only

@@ -117,3 +117,50 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
     missing = write(tmp_path, "none.csv", "name,adduct\nx,[M+H]+\n")
     failed = molvis("ccs", "predict", str(missing), "--json")
     assert failed.returncode == 2 and "no structure column" in json.loads(failed.stdout)["error"]
+
+
+def test_each_adduct_has_its_own_prediction(library):
+    """Three ions of one compound predicted apart: the search and the evidence read the
+    query's ion only."""
+    from registry.ccs_predictions import predicted_by_skeleton
+
+    with session_scope(library) as session:
+        info = register_predictor(session, "p", "v1", "/nowhere.pt", {}, {}, 2.0, True)
+        (pid,) = session.execute(
+            text("SELECT id FROM compound WHERE names[1] = 'paraxanthine'")
+        ).one()
+        key = session.execute(text("SELECT inchikey FROM compound WHERE id = :i"), {"i": pid})
+        key = key.scalar_one()
+        write_predictions(
+            session, info.id, [pid] * 3, ["[M+H]+", "[M+Na]+", "[M-H]-"], [140.0, 200.0, 170.0]
+        )
+    with session_scope(library) as session:
+        for adduct, value in (("[M+H]+", 140.0), ("[M+Na]+", 200.0), ("[M-H]-", 170.0)):
+            assert predicted_by_skeleton(session, [key], adduct) == ("p", {key[:14]: value})
+        assert predicted_by_skeleton(session, [key], "[M+K]+") == ("p", {})
+    # paraxanthine has no measured CCS: its [M+H]+ prediction fits 140, its [M+Na]+ does not
+    assert "paraxanthine" in ccs_search(library)[0]
+    request = SearchRequest(
+        {"ccs": unit([0, 1, 0])},
+        neutral_mass=XANTHINES,
+        ccs=140.0,
+        ccs_adduct="[M+Na]+",
+        ccs_tolerance_pct=3,
+    )
+    with session_scope(library) as session:
+        assert "paraxanthine" not in names(search(session, request))
+
+
+@pytest.mark.parametrize("tolerance, kept", [(39.0, True), (38.9, False)])
+def test_a_measured_ccs_exactly_at_the_tolerance_fits(library, tolerance, kept):
+    """Theophylline's measured [M+H]+ CCS is 139.0: a query of 100.0 is 39 % away, exactly at
+    a 39 % window (the edge counts as inside)."""
+    request = SearchRequest(
+        {"ccs": unit([0, 1, 0])},
+        neutral_mass=XANTHINES,
+        ccs=100.0,
+        ccs_adduct="[M+H]+",
+        ccs_tolerance_pct=tolerance,
+    )
+    with session_scope(library) as session:
+        assert ("theophylline" in names(search(session, request))) is kept

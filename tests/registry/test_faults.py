@@ -287,3 +287,24 @@ def test_a_killed_embedded_server_is_restarted_by_the_next_command():
     finally:
         run("db", "stop")
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_supersession_needs_the_same_source_and_a_real_accession(engine, tmp_path):
+    """Edited content under one accession from another source is another record, and MS/MS
+    records without an accession (a title only) never replace each other."""
+    v1 = mgf_block("ethanol", "CCO", "47.049", PEAKS, SPECTRUMID="MSBNK-TEST-0002")
+    edited = v1.replace("45.0 100", "45.0 70")
+    ingest(engine, "msms", write(tmp_path, "a.mgf", v1), "massbank")
+    other = ingest(engine, "msms", write(tmp_path, "b.mgf", edited), "lab")
+    assert (other.inserted, other.superseded) == (1, 0)
+    untitled = mgf_block("propanol", "CCCO", "61.0648", PEAKS)  # no SPECTRUMID
+    ingest(engine, "msms", write(tmp_path, "c.mgf", untitled), "lab")
+    again = ingest(
+        engine, "msms", write(tmp_path, "d.mgf", untitled.replace("45.0 100", "45.0 60")), "lab"
+    )
+    assert (again.inserted, again.superseded) == (1, 0)
+    with session_scope(engine) as session:
+        current = session.execute(
+            text("SELECT count(*) FROM msms_spectrum WHERE superseded_by IS NULL")
+        ).scalar_one()
+    assert current == 4

@@ -376,3 +376,97 @@ def test_a_forked_process_scores_on_two_threads_too():
     child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_array_equal(np.array(child_scores, np.float32), parent)
+
+
+@pytest.fixture
+def one_precursor(engine, tmp_path):
+    """Three spectra at caffeine's [M+H]+ precursor: two positive (the second a noisier copy),
+    and one negative-mode spectrum at the same m/z (as a mislabelled or odd-adduct record)."""
+    noisy = CAFFEINE_PEAKS[:6] + [(97.0, 40), (99.0, 30)]
+    mgf = "".join(
+        [
+            mgf_block("pos-1", CAFFEINE, "195.0877", peaks(CAFFEINE_PEAKS)),
+            mgf_block("pos-2", CAFFEINE, "195.0877", peaks(noisy), CE="40"),
+            mgf_block(
+                "neg-same-mz",
+                THEOBROMINE,
+                "195.0877",
+                peaks(CAFFEINE_PEAKS),
+                IONMODE="negative",
+                ADDUCT="[M-H]-",
+            ),
+        ]
+    )
+    ingest(engine, "msms", write(tmp_path, "one.mgf", mgf), "handmade")
+    return engine
+
+
+def test_identity_drops_the_other_polarity_and_returns_exactly_k(one_precursor):
+    ids = spectrum_ids(one_precursor)
+    with session_scope(one_precursor) as session:
+        index = build_index(session)
+    peaks_ = query(CAFFEINE_PEAKS, 195.0877)
+    found = identity_matches(index, 195.0877, peaks_, 1, 10, LibraryOptions())
+    assert [m.spectrum_id for m in found] == [ids["pos-1"], ids["pos-2"]]
+    # a negative query at the same precursor finds the negative spectrum only
+    negative = identity_matches(index, 195.0877, peaks_, -1, 10, LibraryOptions())
+    assert [m.spectrum_id for m in negative] == [ids["neg-same-mz"]]
+    # polarity unknown: all three
+    assert len(identity_matches(index, 195.0877, peaks_, 0, 10, LibraryOptions())) == 3
+    # k below the number of matches: exactly k, best first
+    (one,) = identity_matches(index, 195.0877, peaks_, 1, 10, LibraryOptions(), k=1)
+    assert one.spectrum_id == ids["pos-1"]
+    assert len(identity_matches(index, 195.0877, peaks_, 0, 10, LibraryOptions(), k=2)) == 2
+    # every spectrum compared at this precursor, whatever it scored: polarity and exclusion
+    assert sorted(index.window_ids(195.0877, 10, 1, frozenset())) == sorted(
+        [ids["pos-1"], ids["pos-2"]]
+    )
+    assert index.window_ids(195.0877, 10, 1, frozenset({ids["pos-1"]})) == [ids["pos-2"]]
+    assert index.window_ids(195.0977, 10, 1, frozenset()) == []
+    assert index.window_ids(None, 10, 1, frozenset()) == []
+
+
+def test_entropy_similarity_is_the_identity_score(one_precursor):
+    from registry.library import entropy_similarity
+
+    ids = spectrum_ids(one_precursor)
+    with session_scope(one_precursor) as session:
+        index = build_index(session)
+        stored = dict(
+            session.execute(
+                text("SELECT id, mz FROM msms_spectrum WHERE id = :i"), {"i": ids["pos-2"]}
+            ).all()
+        )
+        intensity = session.execute(
+            text("SELECT intensity FROM msms_spectrum WHERE id = :i"), {"i": ids["pos-2"]}
+        ).scalar_one()
+    found = identity_matches(
+        index, 195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions()
+    )
+    score = next(m.score for m in found if m.spectrum_id == ids["pos-2"])
+    mz, intensity_ = np.array(CAFFEINE_PEAKS).T
+    similarity = entropy_similarity(
+        (mz, intensity_), 195.0877, (stored[ids["pos-2"]], intensity), 195.0877
+    )
+    assert 0.3 < similarity < 0.99 and similarity == pytest.approx(score, abs=1e-5)
+    assert entropy_similarity((mz, intensity_), 195.0877, (mz, intensity_), 195.0877) == (
+        pytest.approx(1.0)
+    )
+    assert entropy_similarity(([], []), 195.0877, (mz, intensity_), 195.0877) == 0.0
+
+
+def test_a_match_is_confident_on_score_and_peaks_together():
+    from registry.library import LibraryMatch
+
+    options = LibraryOptions()
+
+    def match(score, peaks, search="identity"):
+        return LibraryMatch(1, score, peaks, 195.0877, search)
+
+    assert options.confident(match(0.7, 6))  # both at their thresholds
+    assert not options.confident(match(0.69, 20))  # many peaks, score below
+    assert not options.confident(match(0.99, 5))  # high score, too few peaks
+    assert not options.confident(match(0.99, None))
+    assert options.confident(match(0.9, None, "ir")) and not options.confident(
+        match(0.89, None, "ir")
+    )

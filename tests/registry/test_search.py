@@ -479,7 +479,11 @@ def test_filter_counts_say_which_filter_kept_how_many(library):
             SearchRequest({}, **window, ccs=140.0, ccs_adduct="[M+H]+", sources=["handmade"]),
         )
         other = filter_counts(session, SearchRequest({}, **window, formula="C8H10N4O2"))
-    assert none == {}
+        no_mass = filter_counts(session, SearchRequest({}, ppm=10, ccs=140.0, ccs_adduct="[M+H]+"))
+        total = session.execute(text("SELECT count(*) FROM compound")).scalar_one()
+    # without a precursor every structure is a candidate: the filters still say what they kept
+    assert none == {"mass_window": total, "formula": total, "sources": total, "ccs": total}
+    assert no_mass["mass_window"] == total and no_mass["ccs"] == total - 1  # theobromine
     assert formula == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 3}
     assert ccs == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 2}
     assert other == {"mass_window": 3, "formula": 0, "sources": 0, "ccs": 0}

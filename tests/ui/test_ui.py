@@ -250,6 +250,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
     from molvis.workflows.search import SearchOptions, run_query
     from registry.db import session_scope
     from registry.settings import load_settings
+    from tests.conftest import first_mgf_blocks, molvis
 
     fields = QueryFields(precursor_mz=185.0709)
     query = build_queries([pasted_spectrum(PEAKS, fields)], None, fields)[0]
@@ -336,6 +337,47 @@ def test_headless_browser_search(seeded_model, tmp_path):
         shot = tmp_path / "query_page.png"
         driver.save_screenshot(str(shot))
         Path(os.environ["MOLVIS_HOME"], "query_page.png").write_bytes(shot.read_bytes())
+        # a file of five spectra: choose the 4th query; the hit chooser reads its rank 1
+        run = tmp_path / "run.mgf"
+        run.write_text(first_mgf_blocks(shared("gnps", "pesticides.mgf"), 5))
+        cli = json.loads(molvis("search", "--msms", str(run), "--json").stdout)
+        driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(run))
+        precursor.send_keys(Keys.CONTROL, "a")
+        precursor.send_keys("0", Keys.ENTER)  # the file's own precursors, as the CLI reads them
+        time.sleep(1)
+        wait.until(
+            ec.presence_of_element_located((By.XPATH, "//*[contains(text(), '5 spectra read')]"))
+        )
+        wait.until(
+            ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Search']]"))
+        ).click()
+        wait.until(ec.presence_of_element_located((By.XPATH, "//*[text()='5 queries']")))
+
+        def chooser(label: str):
+            # Streamlit's selectbox: a combobox input whose value is what it reads on screen
+            return wait.until(
+                ec.presence_of_element_located(
+                    (By.CSS_SELECTOR, f"input[role='combobox'][aria-label='{label}']")
+                )
+            )
+
+        def reads(label: str, text: str) -> bool:
+            wait.until(lambda d: chooser(label).get_attribute("value") == text)
+            return True
+
+        first = cli[0]["hits"][0]
+        assert reads("hit", f"1. {first['name'] or first['inchikey']}")
+        chooser("query").click()
+        wait.until(
+            ec.element_to_be_clickable(
+                (By.XPATH, "//*[@role='option'][starts-with(normalize-space(.), '4. ')]")
+            )
+        ).click()
+        fourth = cli[3]["hits"][0]
+        assert reads("query", f"4. {cli[3]['query']}")
+        assert reads("hit", f"1. {fourth['name'] or fourth['inchikey']}")
+        driver.save_screenshot(str(shot))
+        Path(os.environ["MOLVIS_HOME"], "query_page_4th.png").write_bytes(shot.read_bytes())
     finally:
         if driver is not None:
             driver.quit()
