@@ -66,6 +66,16 @@ MUTANTS = {
         "AND abs(v.ccs - query_ccs) <= query_ccs * tolerance_pct / 100)",
         "AND TRUE)",
     ),
+    "CCS filter: a measured value at the tolerance edge left out": (
+        CCS_FITS,
+        "abs(v.ccs - query_ccs) <= query_ccs * tolerance_pct / 100)",
+        "abs(v.ccs - query_ccs) < query_ccs * tolerance_pct / 100)",
+    ),
+    "CCS filter: a prediction of any adduct": (
+        CCS_FITS,
+        "AND p.adduct = query_adduct), true)",
+        "), true)",
+    ),
     "CCS filter: predicted values ignored": (
         CCS_FITS,
         "ELSE coalesce((SELECT abs(p.ccs - query_ccs)",
