@@ -242,7 +242,7 @@ def evaluate_library(
         "calibration": checks.report(calibration),
     }
     if plot is not None:
-        from models.calibration import reliability_plot
+        from models.calibration_plot import reliability_plot
 
         cal = report["calibration"]
         reliability_plot(cal["bins"], cal["top1_bins"], cal["ece_all_hits"], cal["ece_top1"], plot)

@@ -115,3 +115,132 @@ def test_ppm_error_and_ccs_deviation():
     assert ccs_deviation(with_ccs, known, "D") is None
     assert ccs_deviation(query(), known, "A") is None
     assert np.isfinite(ppm_error(make_hit(), q))
+
+
+def test_annotate_gives_each_hit_its_evidence_ranking_level_and_probability():
+    """Three hits of one MS/MS query, built by hand: a confident library match, a weak one
+    the model speaks against, and a hit the model alone found; every number of the output
+    traced to its input (no database)."""
+    from models.calibration import FEATURES, Calibration, HitEvidence, Logistic, with_context
+    from molvis.workflows.evidence import annotate
+    from molvis.workflows.library_match import LibraryEvidence, Matched
+    from registry.library import LibraryMatch, LibraryOptions
+    from registry.library_references import Reference
+    from registry.records import MsmsRecord, StructureRef
+    from registry.search import SearchResult
+
+    keys = [
+        "AAAAAAAAAAAAAA-UHFFFAOYSA-N",
+        "BBBBBBBBBBBBBB-UHFFFAOYSA-N",
+        "CCCCCCCCCCCCCC-UHFFFAOYSA-N",
+    ]
+    hits = [
+        Hit(1, keys[0], "C", "a", 194.0804, 0.3, {"msms": 0.3}, "C8H10N4O2", 0.9, 8),
+        Hit(2, keys[1], "C", "b", 194.0800, -0.2, {"msms": -0.2}, "C8H10N4O2", 0.55, 3),
+        Hit(3, keys[2], "C", None, 194.0810, 0.5, {"msms": 0.5}, "C9H14N4O", None, None),
+    ]
+    result = SearchResult("q", 7, hits, {"msms": 1.0})
+
+    def ref(n, key, adduct):
+        return Reference(n, f"R{n}", key, f"name{n}", adduct, "20 eV", "lab", 195.0877)
+
+    library = LibraryEvidence(
+        identity=[
+            Matched(LibraryMatch(11, 0.9, 8, 195.0877, "identity"), ref(11, keys[0], "[M+H]+")),
+            Matched(LibraryMatch(12, 0.4, 2, 195.0877, "identity"), ref(12, keys[0], "[M+H]+")),
+            Matched(LibraryMatch(21, 0.55, 3, 195.0877, "identity"), ref(21, keys[1], "[M+Na]+")),
+        ],
+        analogues=[
+            Matched(LibraryMatch(31, 0.77, None, 300.1, "analogue"), ref(31, keys[2], None))
+        ],
+        query_peaks=10,
+        compared={keys[0][:14]: 3, keys[1][:14]: 1},
+    )
+    spectrum = MsmsRecord(
+        structure=StructureRef(""),
+        record_id="q",
+        precursor_mz=195.0877,
+        adduct="[M+H]+",
+        ion_mode="positive",
+        instrument_type=None,
+        collision_energy=None,
+        mz=np.array([50.0, 100.0]),
+        intensity=np.array([1.0, 2.0]),
+    )
+    q = Query("q", msms=spectrum, precursor_mz=195.0877, adduct="[M+H]+")
+    n = len(FEATURES)
+    calibration = Calibration(
+        Logistic([0.3 * ((i % 3) - 1) for i in range(n)], -0.5), Logistic([0.2] * n, -1.0)
+    )
+    options = LibraryOptions()
+    out, numbers = annotate(result, q, library, KnownCcs(), options, "C8H10N4O2", calibration)
+    first, second, third = out
+    assert first["evidence"]["library"] == {
+        "search": "msms",
+        "score": 0.9,
+        "matched_peaks": 8,
+        "confident": True,
+        "spectrum_id": 11,
+        "record_id": "R11",
+        "reference_inchikey": keys[0],
+        "reference_name": "name11",
+        "adduct": "[M+H]+",
+        "collision_energy": "20 eV",
+        "source": "lab",
+        "precursor_mz": 195.0877,
+    }
+    assert second["evidence"]["library"]["adduct"] == "[M+Na]+"
+    assert third["evidence"]["library"] is None
+    assert first["evidence"]["references"] == {"compared": 3, "matching": 1}
+    assert second["evidence"]["references"] == {"compared": 1, "matching": 1}
+    assert third["evidence"]["references"] == {"compared": 0, "matching": 0}
+    assert first["evidence"]["model"] == {"score": 0.3, "scores": {"msms": 0.3}}
+    assert [o["evidence"]["formula"]["agrees"] for o in out] == [True, True, False]
+    assert first["evidence"]["ppm_error"] == ppm_error(hits[0], q)
+    # the order's value: confident first by their score, the rest by model + 0.25 x library
+    assert (first["ranked_by"], first["ranking_value"]) == ("confident library match", 0.9)
+    assert second["ranked_by"] == "model + 0.25 x library score"
+    assert second["ranking_value"] == pytest.approx(-0.2 + 0.25 * 0.55)
+    assert third["ranking_value"] == pytest.approx(0.5)
+    assert [o["level"] for o in out] == ["2a", "3", "3"]
+    assert first["summary"].startswith("level 2a: library match 0.90, 8 matched peaks (confident)")
+    # the numbers the probability reads, and the probability
+    assert numbers == with_context(
+        [
+            HitEvidence(
+                0.9,
+                8,
+                True,
+                0.3,
+                0.5,
+                1,
+                7,
+                best_analogue=0.77,
+                query_peaks=10,
+                library_spectra=1,
+                references=3,
+            ),
+            HitEvidence(
+                0.55,
+                3,
+                False,
+                -0.2,
+                0.5,
+                2,
+                7,
+                best_analogue=0.77,
+                query_peaks=10,
+                library_spectra=1,
+                references=1,
+            ),
+            HitEvidence(None, None, False, 0.5, 0.5, 3, 7, best_analogue=0.77, query_peaks=10),
+        ]
+    )
+    expected = calibration.probabilities(numbers)
+    assert [o["probability"] for o in out] == [round(p, 4) for p in expected]
+    # without MS/MS (an IR or CCS query) or a calibration: no probability
+    bare = Query("q", precursor_mz=195.0877, adduct="[M+H]+", ccs=140.0, ccs_adduct="[M+H]+")
+    out, _ = annotate(result, bare, library, KnownCcs(), options, None, calibration)
+    assert all(o["probability"] is None for o in out)
+    out, _ = annotate(result, q, library, KnownCcs(), options, None, None)
+    assert all(o["probability"] is None for o in out)
