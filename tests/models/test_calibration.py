@@ -221,3 +221,73 @@ def test_held_out_check_weighs_each_world_by_the_prior():
     assert report["fdr_library_confident"]["fdr"] == 1.0
     assert report["fdr_library_confident"]["reported"] == pytest.approx(0.2)
     assert check.ece()[1] == pytest.approx(0.3)
+
+
+def test_a_calibration_round_trips_every_field():
+    top, rest = Logistic([0.1] * len(FEATURES), -0.5), Logistic([0.2] * len(FEATURES), -1.5)
+    calibration = Calibration(top, rest, 0.3, fitted_on={"split": "val"}, ece=0.01, ece_top1=0.02)
+    data = calibration.to_dict()
+    assert data["version"] == 2 and data["features"] == list(FEATURES)
+    again = Calibration.from_dict(data)
+    assert again == calibration
+    # fitted_on may be missing (an older writer): empty
+    del data["fitted_on"]
+    assert Calibration.from_dict(data).fitted_on == {}
+    missing = {k: v for k, v in calibration.to_dict().items() if k != "features"}
+    with pytest.raises(ValueError, match="older kind"):
+        Calibration.from_dict(missing)
+
+
+def test_reliability_weights_inside_a_bin_and_a_single_query():
+    ece, (only,) = reliability([0.11, 0.19], [True, False], weights=[3, 1])
+    assert only["predicted"] == pytest.approx(0.13) and only["observed"] == 0.75
+    assert only["n"] == 4.0 and ece == pytest.approx(0.62)
+    assert reliability([0.5], [True]) == (
+        0.5,
+        [{"bin": 5, "predicted": 0.5, "observed": 1.0, "n": 1.0}],
+    )
+    assert reliability([0.5], [True], weights=[1 / 3])[1][0]["n"] == 0.333333
+    assert reliability([0.5], [True], weights=[0.0]) == (0.0, [])
+
+
+def test_held_out_report_keys_and_an_empty_check():
+    calibration = Calibration(
+        Logistic([0.0] * len(FEATURES), 0.0),
+        Logistic([0.0] * len(FEATURES), 0.0),
+        0.5,
+        fitted_on={"split": "val"},
+    )
+    empty = HeldOutCheck(calibration, (0.5,)).report(calibration)
+    assert empty["mix"] == {"mean_top_probability": None, "top_hit_rate": None}
+    assert empty["worlds"]["present"] == {
+        "queries": 0,
+        "mean_top_probability": None,
+        "top_hit_rate": None,
+    }
+    assert empty["fdr_library_confident"] == {"reported": 0.0, "fdr": None}
+    check = HeldOutCheck(calibration, (0.5,))
+    check.add("present", [hit(rank=1), hit(rank=2)], [False, True])
+    report = check.report(calibration)
+    assert set(report) == {
+        "coverage",
+        "ece_all_hits",
+        "ece_top1",
+        "mix",
+        "worlds",
+        "fdr",
+        "fdr_library_confident",
+        "bins",
+        "top1_bins",
+        "fitted_on",
+        "coef",
+    }
+    assert report["coverage"] == 0.5 and report["fitted_on"] == {"split": "val"}
+    assert report["coef"]["top"] == dict.fromkeys(FEATURES, 0.0) | {"intercept": 0.0}
+    assert set(report["coef"]) == {"top", "rest"}
+    # the rank-2 hit's p is scaled to what the top hit leaves (0.5): both hits at 0.5
+    assert report["ece_all_hits"] == pytest.approx(0.0) and report["ece_top1"] == 0.5
+    # bins count weight: each hit of the present world weighs the coverage, 0.5
+    assert [b["n"] for b in report["bins"]] == [1.0] and [b["n"] for b in report["top1_bins"]] == [
+        0.5
+    ]
+    assert check.ece() == (pytest.approx(0.0), 0.5)

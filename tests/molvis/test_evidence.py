@@ -244,3 +244,20 @@ def test_annotate_gives_each_hit_its_evidence_ranking_level_and_probability():
     assert all(o["probability"] is None for o in out)
     out, _ = annotate(result, q, library, KnownCcs(), options, None, None)
     assert all(o["probability"] is None for o in out)
+
+
+def test_summary_names_ir_ccs_and_an_agreeing_formula():
+    hit = make_hit({"ir": 0.62, "ccs": -0.05})
+    evidence = {
+        "library": lib(0.93, None, True, "ir"),
+        "ppm_error": None,
+        "ccs": {"deviation_pct": -1.25, "basis": "measured"},
+        "formula": {"formula": hit.formula, "agrees": True},
+    }
+    assert summary("2a", evidence, hit) == (
+        "level 2a: IR library match 0.93 (confident); model IR cosine 0.62 (speaks for it); "
+        "model CCS cosine -0.05 (speaks against it); no mass given; formula agrees; "
+        "CCS -1.2 % from the measured value"
+    )
+    zero = summary("5", {**evidence, "library": None, "ccs": None}, make_hit({"msms": 0.0}))
+    assert "model MS/MS cosine 0.00 (speaks against it)" in zero

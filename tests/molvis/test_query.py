@@ -154,3 +154,78 @@ def test_a_formula_is_put_in_hill_order():
     assert SearchOptions(formula="ClNa").formula == "ClNa"
     assert SearchOptions(formula="OH2").formula == "H2O"
     assert SearchOptions(ppm=1000).ppm == 1000
+
+
+def test_range_edges_of_precursor_and_ccs():
+    for ok in (0.5, 100_000.0):
+        (q,) = build_queries([spectrum(None)], None, QueryFields(precursor_mz=ok, adduct="[M+H]+"))
+        assert q.precursor_mz == ok
+    with pytest.raises(ValueError, match="precursor m/z 100000"):
+        build_queries([spectrum(None)], None, QueryFields(precursor_mz=100_000.01))
+    (q,) = build_queries([], None, QueryFields(ccs=0.5, ccs_adduct="[M+H]+"))
+    assert q.ccs == 0.5 and q.msms is None
+    with pytest.raises(ValueError, match="not a positive"):
+        build_queries([], None, QueryFields(ccs=0.0, ccs_adduct="[M+H]+"))
+
+
+def test_a_query_without_spectra_carries_ir_and_ccs_and_is_named_for_its_source():
+    ir = object()
+    (q,) = build_queries([], ir, QueryFields(ccs=150.0, ccs_adduct="[M-H]-"), "benzene.jdx")
+    assert (q.title, q.ir, q.ccs, q.ccs_adduct, q.msms) == (
+        "benzene.jdx",
+        ir,
+        150.0,
+        "[M-H]-",
+        None,
+    )
+    # with a mass and no adduct: the CCS ion's sign says negative, the precursor's adduct is
+    # assumed from it, never copied from the CCS ion
+    (m,) = build_queries([], None, QueryFields(precursor_mz=179.0, ccs=150.0, ccs_adduct="[M+Na]+"))
+    assert m.adduct == "[M+H]+" and m.notes == ["no adduct given: assumed [M+H]+"]
+    (n,) = build_queries([], None, QueryFields(precursor_mz=179.0, ccs=150.0, ccs_adduct="[M-H]-"))
+    assert n.adduct == "[M-H]-"
+    (d,) = build_queries([], None, QueryFields(ccs=150.0, ccs_adduct="[M+H]+"))
+    assert d.title == "query"
+
+
+def test_a_spectrum_without_precursor_takes_the_typed_one_or_says_it_has_none():
+    bare = spectrum(None, "[M+H]+", "positive")
+    (q,) = build_queries([bare], None, QueryFields(precursor_mz=195.0877))
+    assert bare.precursor_mz == 195.0877 and q.notes == []
+    (none,) = build_queries([spectrum(None, None, "positive")], None, QueryFields())
+    assert none.notes == [
+        "no precursor m/z: no mass window, every structure is a candidate and no library "
+        "identity match (give the precursor m/z)"
+    ]
+    # a typed value within 1 ppm of the spectrum's own is the same value: nothing replaced
+    (near,) = build_queries(
+        [spectrum(200.0, "[M+H]+", "positive")], None, QueryFields(precursor_mz=200.0001)
+    )
+    assert near.notes == []
+    (far,) = build_queries(
+        [spectrum(200.0, "[M+H]+", "positive")], None, QueryFields(precursor_mz=200.0003)
+    )
+    assert far.notes == ["precursor m/z 200 given replaces the spectrum's 200"]
+
+
+def test_pasted_peaks_with_commas_extra_columns_and_the_typed_precursor():
+    record = pasted_spectrum("100.5,20\n150.25 80 extra\n", QueryFields(precursor_mz=180.5))
+    assert list(record.mz) == [100.5, 150.25] and list(record.intensity) == [20.0, 80.0]
+    assert record.precursor_mz == 180.5
+    assert pasted_spectrum("100 1", QueryFields()).precursor_mz is None
+    with pytest.raises(Exception, match="pasted peaks: each line needs 'm/z intensity'"):
+        pasted_spectrum("100\n200", QueryFields())
+
+
+def test_an_ir_upload_is_told_by_its_name_in_any_case():
+    from tests.conftest import shared
+
+    data = shared("ir", "jcamp", "benzene.jdx").read_bytes()
+    for name in ("benzene.jdx", "BENZENE.JDX"):
+        spectra, ir, skipped = read_upload(name, data)
+        assert spectra == [] and ir is not None and skipped == []
+    bad = b"BEGIN IONS\nTITLE=broken\nPEPMASS=abc\n100.0 zz\nEND IONS\n"
+    with pytest.raises(
+        ParseError, match=r"expected\): bad.mgf record 1 \(line 1\): cannot read peak"
+    ):
+        read_upload("bad.mgf", bad)
