@@ -69,3 +69,4 @@ mutate: setup
 	MOLVIS_SHARED_DATA=$(abspath $(DATA)) $(VENV)/bin/mutmut run --max-children 2 > /dev/null || true
 	$(VENV)/bin/python -m tests.mutation.report | tee mutants/report.md
 	$(VENV)/bin/python -m tests.mutation.sql_mutants
+	$(VENV)/bin/python -m tests.mutation.planted_bugs

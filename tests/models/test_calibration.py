@@ -291,3 +291,19 @@ def test_held_out_report_keys_and_an_empty_check():
         0.5
     ]
     assert check.ece() == (pytest.approx(0.0), 0.5)
+
+
+def test_missing_numbers_count_as_zero_and_each_part_has_its_own_model():
+    row = features(hit(query_peaks=10))  # no library match, no analogue
+    assert row[3] == 0.0 and row[11] == 0.0
+    assert features(hit(model=0.4, best=None))[9] == 0.0  # no best known: its own score
+    rng = np.random.default_rng(1)
+    hits, right, weights = _open_world(rng, 1500, 1.0)
+    calibration = fit(hits, right, weights, 1.0, {})  # coverage 1: the closed world
+    # rank 1 is right far more often than rank 2: the two models differ
+    assert calibration.top.intercept != pytest.approx(calibration.rest.intercept, abs=0.1)
+    top = calibration.top.probability(hit(0.5, 3, rank=1, n=20))
+    rest = calibration.rest.probability(hit(0.5, 3, rank=2, n=20))
+    assert top > rest
+    with pytest.raises(ValueError, match="coverage 1.5"):
+        fit(hits, right, weights, 1.5, {})

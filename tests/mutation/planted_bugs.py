@@ -1,0 +1,160 @@
+"""Plant each bug the reviews of issue 30 and 31 named in the Python code, one at a time, run
+the tests that cover its module, and restore the file: each must make a test fail. mutmut's
+operators do not write these (a swapped condition, a filter dropped, a column filled from the
+wrong field), so they are listed here by hand.
+
+Run: python -m tests.mutation.planted_bugs (make mutate runs it). Exit 1 if any survives."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# (what the bug does, file, text in it, what the bug puts there, the tests that cover it)
+BUGS = [
+    (
+        "identity keeps the other polarity",
+        "registry/library.py",
+        "hits = hits[self.modes[hits] != -mode]",
+        "hits = hits",
+        "tests/registry/test_library.py::test_identity_drops_the_other_polarity_and_returns_exactly_k",
+    ),
+    (
+        "identity returns k-1",
+        "registry/library.py",
+        'kind="stable")[:k]]',
+        'kind="stable")[: k - 1]]',
+        "tests/registry/test_library.py::test_identity_drops_the_other_polarity_and_returns_exactly_k",
+    ),
+    (
+        "confident on score or peaks",
+        "registry/library.py",
+        "return match.score >= self.min_score and (",
+        "return match.score >= self.min_score or (",
+        "tests/registry/test_library.py::test_a_match_is_confident_on_score_and_peaks_together",
+    ),
+    (
+        "level 4 checked before 3",
+        "molvis/workflows/evidence.py",
+        '    if spectral_support(library, hit) and (mass or agrees):\n        return "3"\n    if agrees:\n        return "4"',
+        '    if agrees:\n        return "4"\n    if spectral_support(library, hit) and (mass or agrees):\n        return "3"',
+        "tests/molvis/test_evidence.py",
+    ),
+    (
+        "calibration fit leaks the query's own spectrum",
+        "molvis/workflows/library_evaluation.py",
+        "                library,\n                frozenset({row.measurement_id}),\n                vectors,\n            )\n            absent",
+        "                library,\n                frozenset(),\n                vectors,\n            )\n            absent",
+        "tests/molvis/test_search_cli.py::test_the_calibration_never_sees_what_it_is_judged_on",
+    ),
+    (
+        "CCS p95 stored as a fraction",
+        "molvis/workflows/ccs_prediction.py",
+        "p95 = float(np.percentile(val_errors, 95))",
+        "p95 = float(np.percentile(val_errors, 95)) / 100",
+        "tests/molvis/test_ccs_cli.py::test_ccs_train_registers_an_active_predictor_with_its_errors",
+    ),
+    (
+        "predicted_by_skeleton ignores the adduct",
+        "registry/ccs_predictions.py",
+        '"AND p.adduct = :adduct AND left(c.inchikey, 14) = ANY (:keys)"',
+        '"AND left(c.inchikey, 14) = ANY (:keys)"',
+        "tests/registry/test_ccs_prediction.py::test_each_adduct_has_its_own_prediction",
+    ),
+    (
+        "supersession ignores the source",
+        "registry/store.py",
+        "AND old.source_id = new.source_id AND old.record_id",
+        "AND old.record_id",
+        "tests/registry/test_faults.py::test_supersession_needs_the_same_source_and_a_real_accession",
+    ),
+    (
+        "records without accession supersede by title",
+        "registry/store.py",
+        '"msms_spectrum": "new.metadata ? \'spectrum_id\'",',
+        '"msms_spectrum": "TRUE",',
+        "tests/registry/test_faults.py::test_supersession_needs_the_same_source_and_a_real_accession",
+    ),
+    (
+        "TSV matched_peaks holds the library score",
+        "molvis/workflows/export.py",
+        '"matched_peaks": library.get("matched_peaks"),',
+        '"matched_peaks": library.get("score"),',
+        "tests/molvis/test_export.py",
+    ),
+    (
+        "TSV reference_adduct holds the query's adduct",
+        "molvis/workflows/export.py",
+        '"reference_adduct": library.get("adduct"),',
+        '"reference_adduct": result["adduct"],',
+        "tests/molvis/test_export.py",
+    ),
+    (
+        "CCS within-3 % edge with <",
+        "models/ccs_train.py",
+        "np.mean(errors <= 3.0)",
+        "np.mean(errors < 3.0)",
+        "tests/models/test_ccs.py::test_errors_are_percent_and_the_search_window_rounds_them_up",
+    ),
+    (
+        "level 3 on a negative model score",
+        "molvis/workflows/evidence.py",
+        "if any(hit.scores.get(m, 0.0) > 0 for m in SPECTRAL):",
+        "if any(m in hit.scores for m in SPECTRAL):",
+        "tests/molvis/test_evidence.py",
+    ),
+    (
+        "level 5 without a mass",
+        "molvis/workflows/evidence.py",
+        'return "5" if mass else None',
+        'return "5"',
+        "tests/molvis/test_evidence.py",
+    ),
+    (
+        "a query's probabilities not kept below 1",
+        "models/calibration.py",
+        "        if below > room:",
+        "        if False:",
+        "tests/models/test_calibration.py",
+    ),
+    (
+        "typed precursor replaces silently",
+        "molvis/workflows/query.py",
+        "        q.notes += _overrides(spectrum, fields.precursor_mz, adduct)\n",
+        "",
+        "tests/molvis/test_query.py",
+    ),
+]
+
+
+def main() -> int:
+    survivors = []
+    for name, file, before, after, tests in BUGS:
+        path = REPO / file
+        original = path.read_text()
+        if original.count(before) != 1:
+            print(f"cannot plant {name!r}: its text is not in {file} once")
+            return 1
+        path.write_text(original.replace(before, after))
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", tests],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            path.write_text(original)
+        caught = result.returncode != 0
+        print(f"{'caught  ' if caught else 'SURVIVED'}  {name}", flush=True)
+        if not caught:
+            survivors.append(name)
+    print(f"{len(BUGS) - len(survivors)} of {len(BUGS)} planted bugs caught")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
