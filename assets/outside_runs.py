@@ -2,9 +2,14 @@
 materializations, so the Dagster UI shows the registry as it is rather than "never
 materialized": each loaded ingest run becomes its file's partition of `<kind>_files`, then
 `fingerprints` (the ingest fills them) and, after MS/MS files, `msms_library` (the command line
-rebuilds it). Runs Dagster made itself are skipped."""
+rebuilds it). A model trained, activated or embedded by the command line (`molvis train`,
+`molvis models activate`, `molvis embed`) becomes `active_model` and, once it has structure
+vectors, every shard of `structure_embeddings` and `structure_index`. What Dagster made itself
+is skipped."""
 
 from __future__ import annotations
+
+import json
 
 from dagster import (
     AssetKey,
@@ -17,10 +22,10 @@ from dagster import (
     sensor,
 )
 
-from assets.partitions import FILE_PARTITIONS
+from assets.partitions import FILE_PARTITIONS, SHARDS
 from assets.resources import RegistryResource
 from registry.db import session_scope
-from registry.runs import RecordedRun, loaded_runs_after
+from registry.runs import ActiveModel, RecordedRun, active_model, loaded_runs_after
 
 OUTSIDE = "loaded outside Dagster (molvis command line)"
 
@@ -34,7 +39,16 @@ def _made_by_dagster(instance: DagsterInstance, run: RecordedRun) -> bool:
         limit=1,
     ).records
     finished = run.finished_at.timestamp() if run.finished_at else 0.0
-    return bool(records) and records[0].timestamp >= finished
+    return _dagsters(records, finished)
+
+
+def _dagsters(records, since: float) -> bool:
+    """The latest record is Dagster's own (not one this sensor reported) and not older."""
+    return (
+        bool(records)
+        and records[0].timestamp >= since
+        and records[0].asset_materialization.description != OUTSIDE
+    )
 
 
 def report_outside_runs(instance: DagsterInstance, runs: list[RecordedRun]) -> list[RecordedRun]:
@@ -76,17 +90,69 @@ def report_outside_runs(instance: DagsterInstance, runs: list[RecordedRun]) -> l
     return reported
 
 
+def report_outside_model(instance: DagsterInstance, model: ActiveModel) -> list[str]:
+    """Report the active model (and its vectors) unless Dagster materialized `active_model`
+    since the model was registered; the assets reported."""
+    since = model.created_at.timestamp()
+    made = instance.fetch_materializations(AssetKey("active_model"), limit=1).records
+    if _dagsters(made, since):
+        return []
+    metadata = {"model": model.name, "version": model.version}
+    reported = ["active_model"]
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key="active_model", description=OUTSIDE, metadata=metadata)
+    )
+    if model.structure_embeddings:
+        metadata = metadata | {"structure_vectors": model.structure_embeddings}
+        for shard in SHARDS.get_partition_keys():
+            instance.report_runless_asset_event(
+                AssetMaterialization(
+                    asset_key="structure_embeddings",
+                    partition=shard,
+                    description=OUTSIDE,
+                    metadata=metadata,
+                )
+            )
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key="structure_index", description=OUTSIDE, metadata=metadata
+            )
+        )
+        reported += ["structure_embeddings", "structure_index"]
+    return reported
+
+
+def _cursor(text: str | None) -> dict:
+    """The sensor's cursor: the last ingest run seen and the active model's state then."""
+    if not text:
+        return {"run": 0, "model": None}
+    return json.loads(text)
+
+
 @sensor(
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
     description="reports files loaded by `molvis ingest` as materializations",
 )
 def outside_runs_sensor(context: SensorEvaluationContext, registry: RegistryResource):
-    last = int(context.cursor or 0)
+    cursor = _cursor(context.cursor)
     with session_scope(registry.engine()) as session:
-        runs = loaded_runs_after(session, last)
-    if not runs:
-        return SkipReason("no file loaded since the last look")
+        runs = loaded_runs_after(session, cursor["run"])
+        model = active_model(session)
+    changed = model is not None and model.state != cursor["model"]
+    if not runs and not changed:
+        return SkipReason("nothing loaded or trained since the last look")
     reported = report_outside_runs(context.instance, runs)
-    context.update_cursor(str(runs[-1].id))
-    return SkipReason(f"{len(reported)} of {len(runs)} loaded files reported as loaded outside")
+    assets = report_outside_model(context.instance, model) if changed else []
+    context.update_cursor(
+        json.dumps(
+            {
+                "run": runs[-1].id if runs else cursor["run"],
+                "model": model.state if model else cursor["model"],
+            }
+        )
+    )
+    return SkipReason(
+        f"{len(reported)} of {len(runs)} loaded files and {', '.join(assets) or 'no model asset'}"
+        " reported as made outside Dagster"
+    )

@@ -1,5 +1,6 @@
-"""The ingest runs the registry recorded, read back in order (the Dagster sensor that reports
-command-line ingests as materializations reads them) and the active model's name."""
+"""The ingest runs the registry recorded, read back in order, and the active model with its
+vector count (the Dagster sensor that reports command-line work as materializations reads
+them)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,24 @@ def loaded_runs_after(session: Session, last_id: int, limit: int = 500) -> list[
     return [RecordedRun(*r) for r in rows]
 
 
-def active_model_name(session: Session) -> str | None:
-    return session.execute(
-        text("SELECT name FROM model WHERE is_active LIMIT 1")
-    ).scalar_one_or_none()
+@dataclass(frozen=True)
+class ActiveModel:
+    """The active model as the registry holds it: name, version, when it was registered and
+    how many structure vectors it has."""
+
+    name: str
+    version: str
+    created_at: datetime
+    structure_embeddings: int
+
+    @property
+    def state(self) -> str:
+        return f"{self.name}@{self.version}#{self.structure_embeddings}"
+
+
+def active_model(session: Session) -> ActiveModel | None:
+    row = session.execute(
+        text("""SELECT name, version, created_at, structure_embeddings FROM model
+                WHERE is_active LIMIT 1""")
+    ).first()
+    return None if row is None else ActiveModel(*row)

@@ -2,7 +2,14 @@
 files Dagster loaded itself are not reported twice."""
 
 import pytest
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, build_sensor_context, materialize
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    AssetRecordsFilter,
+    DagsterInstance,
+    build_sensor_context,
+    materialize,
+)
 
 from assets.definitions import ALL_ASSETS
 from assets.outside_runs import OUTSIDE, outside_runs_sensor
@@ -50,7 +57,7 @@ def test_command_line_ingests_become_materializations(engine, tmp_path, instance
     assert len(materializations(instance, "msms_library")) == 1
     # the next look finds nothing new and reports nothing
     again, result = tick(instance, cursor)
-    assert again == cursor and "no file loaded" in result.skip_message
+    assert again == cursor and "nothing loaded or trained" in result.skip_message
     assert len(materializations(instance, "fingerprints")) == 1
     # a CCS file alone brings fingerprints up to date, not the MS/MS library
     more = write(tmp_path, "more.tsv", "smiles\tadduct\tccs\nCCCN\t[M+H]+\t125.5\n")
@@ -74,3 +81,34 @@ def test_a_file_dagster_loaded_is_not_reported_again(engine, tmp_path, instance)
     (only,) = materializations(instance, "msms_files", key)
     assert only.description != OUTSIDE
     assert materializations(instance, "fingerprints") == []
+
+
+def test_a_model_trained_or_embedded_outside_dagster_is_reported_once(engine, instance):
+    from sqlalchemy import text
+
+    from registry.db import session_scope
+    from registry.model_store import register_model
+
+    with session_scope(engine) as session:
+        register_model(session, "cli-model", "v1", "/nowhere.pt", {}, {}, True)
+    cursor, _ = tick(instance)
+    (active,) = materializations(instance, "active_model")
+    assert active.description == OUTSIDE and active.metadata["model"].text == "cli-model"
+    assert materializations(instance, "structure_embeddings", "00") == []
+    # `molvis embed`: the model now has vectors; every shard and the index are reported
+    with session_scope(engine) as session:
+        session.execute(text("UPDATE model SET structure_embeddings = 42 WHERE name = 'cli-model'"))
+    cursor, _ = tick(instance, cursor)
+    assert len(materializations(instance, "structure_embeddings", "15")) == 1
+    assert len(materializations(instance, "structure_index")) == 1
+    assert len(materializations(instance, "active_model")) == 2
+    # nothing changed: nothing reported
+    same, result = tick(instance, cursor)
+    assert same == cursor and len(materializations(instance, "active_model")) == 2
+    # Dagster materialized active_model itself since: a later change is its own, not reported
+    instance.report_runless_asset_event(AssetMaterialization(asset_key="active_model"))
+    with session_scope(engine) as session:
+        session.execute(text("UPDATE model SET structure_embeddings = 43 WHERE name = 'cli-model'"))
+    tick(instance, cursor)
+    assert len(materializations(instance, "active_model")) == 3  # the one just made above
+    assert len(materializations(instance, "structure_index")) == 1
