@@ -139,10 +139,10 @@ def evaluate_library(
                 if _query(r).neutral_mass
             ]
             by_split[part] = spectra
-        per_compound: dict[str, set[int]] = {}
+        per_skeleton: dict[str, set[int]] = {}
         for part in ("val", "test"):
             for key, row in by_split[part]:
-                per_compound.setdefault(key[:14], set()).add(row.measurement_id)
+                per_skeleton.setdefault(key[:14], set()).add(row.measurement_id)
         fit_hits: list[HitEvidence] = []
         fit_correct: list[bool] = []
         fit_weights: list[float] = []
@@ -164,7 +164,7 @@ def evaluate_library(
                 query,
                 options,
                 library,
-                frozenset(per_compound[key[:14]]),
+                frozenset(per_skeleton[key[:14]]),
                 vectors,
             )
             fit_hits += present.numbers
@@ -204,13 +204,13 @@ def evaluate_library(
                     query,
                     options,
                     library,
-                    frozenset(per_compound[key[:14]]),
+                    frozenset(per_skeleton[key[:14]]),
                     vectors,
                 ),
                 "model": run_query(session, loaded, query, options, None, vectors=vectors),
             }
             others = run_query(session, loaded, query, options, library, own, vectors)
-            if len(per_compound[key[:14]]) > 1:
+            if len(per_skeleton[key[:14]]) > 1:
                 runs["others"] = others
             checks.add(
                 "present", others.numbers, [h.inchikey[:14] == key[:14] for h in others.result.hits]
