@@ -115,11 +115,15 @@ def _print(result: dict) -> None:
         f"candidate{'' if result['candidates'] == 1 else 's'}{mass}"
         + "".join(f" ({n})" for n in result["notes"])
     )
-    top = result["confidence"]["top_hit_probability"]
-    if top is not None:
-        best = result["confidence"]["best_analogue_score"]
-        near = f", nearest library spectrum {best:.2f}" if best is not None else ""
-        print(f"     top hit right with probability {top:.2f}{near}")
+    confidence = result["confidence"]
+    if confidence["top_hit_probability"] is not None:
+        best, analogue = confidence["best_library_score"], confidence["best_analogue_score"]
+        at = f"best library match {best:.2f}" if best is not None else "no library match"
+        other = f", best analogue {analogue:.2f}" if analogue is not None else ""
+        print(
+            f"     top hit right with probability {confidence['top_hit_probability']:.2f} "
+            f"({at} at this precursor{other})"
+        )
     for hit in result["hits"]:
         library = hit["evidence"]["library"]
         lib = f"lib={library['score']:.3f}/{library['matched_peaks']}pk " if library else ""
