@@ -1,5 +1,7 @@
 """The one query builder of `molvis search` and the query page: its adduct rule and checks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -229,3 +231,41 @@ def test_an_ir_upload_is_told_by_its_name_in_any_case():
         ParseError, match=r"expected\): bad.mgf record 1 \(line 1\): cannot read peak"
     ):
         read_upload("bad.mgf", bad)
+
+
+class _Stdin:
+    """Standard input holding these bytes (what `-` reads)."""
+
+    def __init__(self, data: bytes):
+        import io
+
+        self.buffer = io.BytesIO(data)
+
+
+def test_query_files_and_standard_input(tmp_path, monkeypatch):
+    from molvis.workflows.query import read_ir_file, read_msms_file
+    from tests.conftest import shared
+
+    gnps = (REPO / "tests" / "data" / "gnps_pesticides_3.mgf").read_bytes()
+    bad = b"BEGIN IONS\nTITLE=broken\nPEPMASS=abc\n100.0 zz\nEND IONS\n"
+    path = tmp_path / "run.mgf"
+    path.write_bytes(gnps + bad)
+    records, problems = read_msms_file(path)
+    assert [r.record_id for r in records][:1] == ["CCMSLIB00001058235"] and len(records) == 3
+    assert problems == [f"{path} record 4 (line 206): cannot read peak line '100.0 zz'"]
+    monkeypatch.setattr("sys.stdin", _Stdin(gnps))
+    from_stdin, none = read_msms_file(Path("-"))
+    assert [r.record_id for r in from_stdin] == [r.record_id for r in records] and none == []
+    with pytest.raises(FileNotFoundError, match="missing.mgf: no such file"):
+        read_msms_file(tmp_path / "missing.mgf")
+    benzene = shared("ir", "jcamp", "benzene.jdx")
+    ir = read_ir_file(benzene)
+    assert ir.processed.shape == (825,)
+    monkeypatch.setattr("sys.stdin", _Stdin(benzene.read_bytes()))
+    assert read_ir_file(Path("-")).processed.tolist() == ir.processed.tolist()
+    with pytest.raises(FileNotFoundError, match="gone.jdx: no such file"):
+        read_ir_file(tmp_path / "gone.jdx")
+    broken = tmp_path / "broken.jdx"
+    broken.write_text("##TITLE=x\n##JCAMP-DX=4.24\n##XUNITS=1/CM\n##YUNITS=ABSORBANCE\n##END=\n")
+    with pytest.raises(ParseError, match="broken.jdx"):
+        read_ir_file(broken)
