@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -97,20 +97,10 @@ def with_context(hits: Sequence[HitEvidence]) -> list[HitEvidence]:
         models = [o.model_score for o in others if o.model_score is not None]
         libraries = [o.library_score for o in others if o.library_score is not None]
         out.append(
-            HitEvidence(
-                h.library_score,
-                h.matched_peaks,
-                h.library_confident,
-                h.model_score,
-                h.best_model_score,
-                h.rank,
-                h.candidates,
-                max(models, default=None),
-                max(libraries, default=None),
-                h.best_analogue,
-                h.query_peaks,
-                h.library_spectra,
-                h.references,
+            replace(
+                h,
+                other_best_model=max(models, default=None),
+                other_best_library=max(libraries, default=None),
             )
         )
     return out

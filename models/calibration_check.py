@@ -46,13 +46,11 @@ class HeldOutCheck:
                 w += [self._weight(world)] * cut
         return p, y, w
 
-    def ece(self) -> tuple[float, float]:
-        return (
-            reliability(*self._flat(False)[:2], weights=self._flat(False)[2])[0],
-            reliability(*self._flat(True)[:2], weights=self._flat(True)[2])[0],
-        )
-
-    def report(self, calibration: Calibration) -> dict[str, Any]:
+    def report(self) -> dict[str, Any]:
+        """ECE (all hits, rank-1 hits) with their bins, calibration in the large over the mix,
+        each world's mean top-hit probability and hit rate, false discovery rates, and the
+        calibration's prior, data and coefficients."""
+        calibration = self.calibration
         p, y, w = self._flat(False)
         tp, ty, tw = self._flat(True)
         ece, bins = reliability(p, y, weights=w)

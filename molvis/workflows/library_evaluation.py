@@ -15,6 +15,7 @@ measured on the test split's spectra in the same two worlds."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +51,7 @@ def truth_removed(found: Identification, truth: str) -> list[HitEvidence]:
     candidates = max(found.result.candidates - 1, len(kept))
     return with_context(
         [
-            HitEvidence(
-                n.library_score,
-                n.matched_peaks,
-                n.library_confident,
-                n.model_score,
-                max(models, default=None),
-                rank,
-                candidates,
-                best_analogue=n.best_analogue,
-                query_peaks=n.query_peaks,
-                library_spectra=n.library_spectra,
-                references=n.references,
-            )
+            replace(n, best_model_score=max(models, default=None), rank=rank, candidates=candidates)
             for rank, n in enumerate(kept, 1)
         ]
     )
@@ -87,6 +76,11 @@ def _query(row: MsmsRow) -> Query:
 
 def _rank(found: Identification, truth: str) -> int | None:
     return next((h.rank for h in found.result.hits if h.inchikey[:14] == truth[:14]), None)
+
+
+def _right(found: Identification, truth: str) -> list[bool]:
+    """Which of the hits is the truth (any stereo variant of it)."""
+    return [h.inchikey[:14] == truth[:14] for h in found.result.hits]
 
 
 def _row(name: str, ranks: list[int | None], candidates: list[int]) -> dict[str, Any]:
@@ -143,32 +137,28 @@ def evaluate_library(
         for part in ("val", "test"):
             for key, row in by_split[part]:
                 per_skeleton.setdefault(key[:14], set()).add(row.measurement_id)
+
+        def two_worlds(
+            key: str, row: MsmsRow, query: Query, vectors: dict[str, np.ndarray]
+        ) -> tuple[Identification, Identification]:
+            """The query searched without itself (its compound present) and without every
+            spectrum of its skeleton (its compound absent once `truth_removed` drops it)."""
+            own = frozenset({row.measurement_id})
+            skeleton = frozenset(per_skeleton[key[:14]])
+            return (
+                run_query(session, loaded, query, options, library, own, vectors),
+                run_query(session, loaded, query, options, library, skeleton, vectors),
+            )
+
         fit_hits: list[HitEvidence] = []
         fit_correct: list[bool] = []
         fit_weights: list[float] = []
         for key, row in _sample(by_split["val"], max_queries, seed):
             query = _query(row)
             vectors = query_vectors(loaded, query)
-            present = run_query(
-                session,
-                loaded,
-                query,
-                options,
-                library,
-                frozenset({row.measurement_id}),
-                vectors,
-            )
-            absent = run_query(
-                session,
-                loaded,
-                query,
-                options,
-                library,
-                frozenset(per_skeleton[key[:14]]),
-                vectors,
-            )
+            present, absent = two_worlds(key, row, query, vectors)
             fit_hits += present.numbers
-            fit_correct += [h.inchikey[:14] == key[:14] for h in present.result.hits]
+            fit_correct += _right(present, key)
             fit_weights += [coverage] * len(present.numbers)
             gone = truth_removed(absent, key)
             fit_hits += gone
@@ -195,34 +185,24 @@ def evaluate_library(
         for key, row in _sample(by_split["test"], max_queries, seed):
             query = _query(row)
             vectors = query_vectors(loaded, query)
-            own = frozenset({row.measurement_id})
+            others, none = two_worlds(key, row, query, vectors)
             runs = {
                 "self": run_query(session, loaded, query, options, library, vectors=vectors),
-                "none": run_query(
-                    session,
-                    loaded,
-                    query,
-                    options,
-                    library,
-                    frozenset(per_skeleton[key[:14]]),
-                    vectors,
-                ),
+                "none": none,
                 "model": run_query(session, loaded, query, options, None, vectors=vectors),
             }
-            others = run_query(session, loaded, query, options, library, own, vectors)
             if len(per_skeleton[key[:14]]) > 1:
                 runs["others"] = others
-            checks.add(
-                "present", others.numbers, [h.inchikey[:14] == key[:14] for h in others.result.hits]
-            )
-            gone = truth_removed(runs["none"], key)
+            checks.add("present", others.numbers, _right(others, key))
+            gone = truth_removed(none, key)
             checks.add("absent", gone, [False] * len(gone))
             self_first.append(_own_first(runs["self"], row.measurement_id))
             indexed.append(row.measurement_id in indexed_ids)
             for name, found in runs.items():
                 ranks[name].append(_rank(found, key))
                 cands[name].append(found.result.candidates)
-    calibration.ece, calibration.ece_top1 = checks.ece()
+    checked = checks.report()
+    calibration.ece, calibration.ece_top1 = checked["ece_all_hits"], checked["ece_top1"]
     with session_scope(engine) as session:
         set_calibration(session, loaded.info.name, calibration.to_dict())
     report = {
@@ -239,7 +219,7 @@ def evaluate_library(
             else None
         ),
         "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
-        "calibration": checks.report(calibration),
+        "calibration": checked,
     }
     if plot is not None:
         from models.calibration_plot import reliability_plot

@@ -18,8 +18,8 @@ BUGS = [
     (
         "identity keeps the other polarity",
         "registry/library.py",
-        "hits = hits[self.modes[hits] != -mode]",
-        "hits = hits",
+        "positions = positions[self.modes[positions] != -mode]",
+        "positions = positions",
         "tests/registry/test_library.py::test_identity_drops_the_other_polarity_and_returns_exactly_k",
     ),
     (
@@ -46,8 +46,8 @@ BUGS = [
     (
         "calibration fit leaks the query's own spectrum",
         "molvis/workflows/library_evaluation.py",
-        "                library,\n                frozenset({row.measurement_id}),\n                vectors,\n            )\n            absent",
-        "                library,\n                frozenset(),\n                vectors,\n            )\n            absent",
+        "own = frozenset({row.measurement_id})",
+        "own = frozenset()",
         "tests/molvis/test_search_cli.py::test_the_calibration_never_sees_what_it_is_judged_on",
     ),
     (
