@@ -159,22 +159,22 @@ class LibraryIndex:
         if not precursor_mz or self.spectra == 0:
             return []
         window = self._window(precursor_mz, precursor_mz * ppm * 1e-6)
-        positions = np.arange(window.start, window.stop)
+        positions = self._comparable(np.arange(window.start, window.stop), mode, exclude)
+        return [int(i) for i in self.ids[positions]]
+
+    def _comparable(self, positions: np.ndarray, mode: int, exclude) -> np.ndarray:
+        """The index positions an identity search may report: never the other polarity, never
+        an excluded spectrum."""
         if mode:
             positions = positions[self.modes[positions] != -mode]
-        ids = self.ids[positions]
         if exclude:
-            ids = ids[~np.isin(ids, list(exclude))]
-        return [int(i) for i in ids]
+            positions = positions[~np.isin(self.ids[positions], list(exclude))]
+        return positions
 
     def _identity(self, found: Scores, mode: int, exclude, k: int, start: int):
         # the window's scored positions (from `start`), ranked by a stable sort
         scores, matched = found.window, found.matched
-        hits = np.flatnonzero(scores > 0) + start
-        if mode:
-            hits = hits[self.modes[hits] != -mode]  # never match the other polarity
-        if exclude:
-            hits = hits[~np.isin(self.ids[hits], list(exclude))]
+        hits = self._comparable(np.flatnonzero(scores > 0) + start, mode, exclude)
         top = hits[np.argsort(-scores[hits - start], kind="stable")[:k]]
         return [self._match(i, scores[i - start], matched[i - start], "identity") for i in top]
 

@@ -234,9 +234,15 @@ def measured_ccs(session: Session, inchikeys: list[str], adduct: str) -> dict[st
 def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
     """How many compounds each filter leaves, in order (mass window, formula, sources, CCS),
     so the page can say which filter removed the candidates. Without a mass window the first
-    count is every structure."""
+    count is every structure. The window is left out of the statement rather than made
+    optional in it, so the mass index serves the window."""
+    window = (
+        "WHERE c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6) AND :mass * (1 + :ppm * 1e-6)"
+        if request.neutral_mass is not None
+        else ""
+    )
     row = session.execute(
-        text("""
+        text(f"""
         WITH p AS (
             SELECT id, coalesce(CAST(:pred_tol AS float8), greatest(:tol, tolerance_pct)) AS tol
             FROM ccs_predictor
@@ -249,10 +255,7 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
                    molvis_ccs_fits(c.id, CAST(:ccs AS float8), CAST(:ccs_adduct AS text),
                                    CAST(:tol AS float8), (SELECT tol FROM p),
                                    (SELECT id FROM p)) AS c_ok
-            FROM compound c
-            WHERE CAST(:mass AS float8) IS NULL
-               OR c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6)
-                                          AND :mass * (1 + :ppm * 1e-6))
+            FROM compound c {window})
         SELECT count(*) AS mass_window, count(*) FILTER (WHERE f_ok) AS formula,
                count(*) FILTER (WHERE f_ok AND s_ok) AS sources,
                count(*) FILTER (WHERE f_ok AND s_ok AND c_ok) AS ccs

@@ -9,6 +9,7 @@ import hashlib
 import io
 import lzma
 import os
+import sys
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -169,6 +170,14 @@ def member_from_bytes(name: str, data: bytes, limit: int | None = None) -> TextM
     `limit` bytes of it (default: max_text_bytes())."""
     inner, data = _decompress(name, data, max_text_bytes() if limit is None else limit)
     return TextMember(name, inner, decode(data, name))
+
+
+STDIN = "-"  # a file argument that reads standard input
+
+
+def stdin_member() -> TextMember:
+    """What standard input holds, as one decompressed text document."""
+    return member_from_bytes("standard input", sys.stdin.buffer.read())
 
 
 def iter_members(path: Path) -> Iterator[TextMember]:

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from molvis.cli.common import EXIT_FAILED, CliError, engine, require_schema
+from registry.sources import STDIN
 
 
 def _options(args: argparse.Namespace):
@@ -43,9 +44,6 @@ def _print_summary(console, summary, args: argparse.Namespace, verbose: bool) ->
         )
         for example in summary.reject_examples[: args.show_rejects]:
             console.print(f"  rejected {example}", highlight=False, markup=False)
-
-
-STDIN = "-"
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

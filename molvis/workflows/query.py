@@ -10,7 +10,6 @@ adduct never stands in for the precursor's.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from registry.parsers.ir import parse_jcamp
 from registry.parsers.msms import parse_msms
 from registry.parsers.spectrum import build_record
 from registry.records import IrRecord, MsmsRecord
-from registry.sources import TextMember, iter_members, member_from_bytes
+from registry.sources import STDIN, TextMember, iter_members, member_from_bytes, stdin_member
 
 DEFAULT_ADDUCT = {"positive": "[M+H]+", "negative": "[M-H]-"}
 IR_SUFFIXES = (".jdx", ".dx", ".jcamp")
@@ -77,14 +76,11 @@ def _ir_record(member: TextMember) -> IrRecord:
     raise ParseError(member.name, "no IR spectrum in the file")
 
 
-STDIN = "-"  # a file argument that reads standard input
-
-
 def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
     """Query spectra of an MGF/MSP/MassBank file (no structure needed) and one-line problems;
     `-` reads them from standard input (the format told by its first line)."""
     if str(path) == STDIN:
-        return _msms_records(member_from_bytes("standard input", sys.stdin.buffer.read()))
+        return _msms_records(stdin_member())
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     records, problems = [], []
@@ -98,7 +94,7 @@ def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
 def read_ir_file(path: Path) -> IrRecord:
     """The first IR spectrum of a JCAMP-DX file (`-`: standard input)."""
     if str(path) == STDIN:
-        return _ir_record(member_from_bytes("standard input", sys.stdin.buffer.read()))
+        return _ir_record(stdin_member())
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     for member in iter_members(path):
