@@ -119,34 +119,6 @@ def mirror_chart(
     )
 
 
-def mirror_plot(
-    query_mz, query_intensity, library_mz, library_intensity, label: str = "", title: str = ""
-):
-    """Query spectrum up, library spectrum down, matched peaks coloured (a static figure)."""
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    for mz, intensity, other, sign, colour in (
-        (query_mz, query_intensity, library_mz, 1, "#1f77b4"),
-        (library_mz, library_intensity, query_mz, -1, "#d62728"),
-    ):
-        hit = matched(mz, other)
-        relative = sign * _relative(intensity)
-        mz = np.asarray(mz, dtype=float)
-        if relative.size:
-            ax.vlines(mz[~hit], 0, relative[~hit], color="#b0b0b0", linewidth=1)
-            ax.vlines(mz[hit], 0, relative[hit], color=colour, linewidth=1.2)
-    ax.plot([], [], color="#1f77b4", label="query (matched peaks)")
-    ax.plot([], [], color="#d62728", label=f"{label or 'library'} (matched peaks)")
-    ax.plot([], [], color="#b0b0b0", label="unmatched peaks")
-    ax.axhline(0, color="black", linewidth=0.5)
-    ax.set_xlabel("m/z")
-    ax.set_ylabel("rel. intensity (%)")
-    ax.set_ylim(-110, 110)
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def ir_overlay(wavenumbers, query, reference, label: str, title: str = ""):
     """The query's IR spectrum over the reference's, both on the registry's grid."""
     fig, ax = plt.subplots(figsize=(7, 2.8))

@@ -95,21 +95,11 @@ def show_search() -> None:
     chosen = 0
     if len(results) > 1:
         st.subheader(f"{len(results)} queries")
-        event = st.dataframe(
-            pd.DataFrame([_query_row(r) for r in results]),
-            hide_index=True,
-            width="stretch",
-            on_select="rerun",
-            selection_mode="single-row",
-            key=f"queries-{run}",
-        )
-        clicked = event.selection.rows[0] if event.selection.rows else 0
-        chosen = st.selectbox(
+        chosen = choose(
             "query",
-            range(len(results)),
-            index=clicked,
-            key=f"query-{run}-{clicked}",
-            format_func=lambda n: f"{n + 1}. {results[n]['query']}",
+            pd.DataFrame([_query_row(r) for r in results]),
+            f"{run}",
+            lambda n: f"{n + 1}. {results[n]['query']}",
         )
     result = results[chosen]
     st.caption(caption(result, state["ppm"]))
@@ -127,6 +117,25 @@ def show_search() -> None:
     a.download_button("results as CSV", table_text(results, ","), "molvis-results.csv", "text/csv")
     b.download_button(
         "results as TSV", table_text(results), "molvis-results.tsv", "text/tab-separated-values"
+    )
+
+
+def choose(label: str, table: pd.DataFrame, key: str, name, **shown) -> int:
+    """A table whose rows a click chooses, and the chooser under it (keyboard), which reads
+    the clicked row: both keyed by `key` (the search and the query they belong to), so a
+    chooser never names a row of an earlier answer. The chosen row's position."""
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"{label}-table-{key}",
+        **shown,
+    )
+    clicked = event.selection.rows[0] if event.selection.rows else 0
+    return st.selectbox(
+        label, range(len(table)), index=clicked, key=f"{label}-{key}-{clicked}", format_func=name
     )
 
 
@@ -175,24 +184,14 @@ def _hits(result: dict, query_spectrum, query_ir, key: str) -> None:
     config["rank"] = st.column_config.NumberColumn("rank", width=40)
     config["name"] = st.column_config.TextColumn("name", width=170)
     config["inchikey"] = st.column_config.TextColumn("inchikey", width=230)
-    event = st.dataframe(
+    hits = result["hits"]
+    pick = choose(
+        "hit",
         pd.DataFrame(hit_rows(result)),
-        hide_index=True,
-        width="stretch",
+        key,
+        lambda n: f"{hits[n]['rank']}. {hits[n]['name'] or hits[n]['inchikey']}",
         row_height=70,
         column_config=config,
-        on_select="rerun",
-        selection_mode="single-row",
-        key=f"hits-{key}",
-    )
-    hits = result["hits"]
-    clicked = event.selection.rows[0] if event.selection.rows else 0
-    pick = st.selectbox(
-        "hit",
-        range(len(hits)),
-        index=clicked,
-        key=f"hit-{key}-{clicked}",
-        format_func=lambda n: f"{hits[n]['rank']}. {hits[n]['name'] or hits[n]['inchikey']}",
     )
     st.markdown(hits[pick]["summary"])
     _evidence(hits[pick], result, query_spectrum, query_ir)
