@@ -2,10 +2,10 @@
 materializations, so the Dagster UI shows the registry as it is rather than "never
 materialized": each loaded ingest run becomes its file's partition of `<kind>_files`, then
 `fingerprints` (the ingest fills them) and, after MS/MS files, `msms_library` (the command line
-rebuilds it). A model trained, activated or embedded by the command line (`molvis train`,
-`molvis models activate`, `molvis embed`) becomes `active_model` and, once it has structure
-vectors, every shard of `structure_embeddings` and `structure_index`. What Dagster made itself
-is skipped."""
+rebuilds it). A model made active or embedded by the command line (`molvis models activate`,
+`molvis embed`) becomes `active_model` and, once it has structure vectors, every shard of
+`structure_embeddings` and `structure_index` (a model trained but not activated changes no
+asset). What Dagster made itself is skipped."""
 
 from __future__ import annotations
 
@@ -51,6 +51,17 @@ def _dagsters(records, since: float) -> bool:
     )
 
 
+def _report(
+    instance: DagsterInstance, asset: str, metadata: dict, partition: str | None = None
+) -> None:
+    """One materialization made outside Dagster."""
+    instance.report_runless_asset_event(
+        AssetMaterialization(
+            asset_key=asset, partition=partition, description=OUTSIDE, metadata=metadata
+        )
+    )
+
+
 def report_outside_runs(instance: DagsterInstance, runs: list[RecordedRun]) -> list[RecordedRun]:
     """Report each run Dagster did not make as its file's materialization (its partition added
     when missing), then the assets those ingests brought up to date; the runs reported."""
@@ -61,32 +72,15 @@ def report_outside_runs(instance: DagsterInstance, runs: list[RecordedRun]) -> l
             instance.add_dynamic_partitions(partitions, [run.file_path])
         elif _made_by_dagster(instance, run):
             continue
-        instance.report_runless_asset_event(
-            AssetMaterialization(
-                asset_key=f"{run.kind}_files",
-                partition=run.file_path,
-                description=OUTSIDE,
-                metadata={
-                    "source": run.source,
-                    "inserted": run.inserted,
-                    "duplicates": run.duplicates,
-                    "rejected": run.rejected,
-                    "ingest_run": run.id,
-                },
-            )
-        )
+        counts = {"inserted": run.inserted, "duplicates": run.duplicates, "rejected": run.rejected}
+        metadata = {"source": run.source, **counts, "ingest_run": run.id}
+        _report(instance, f"{run.kind}_files", metadata, run.file_path)
         reported.append(run)
     followers = ["fingerprints"] if reported else []
     if any(r.kind == "msms" for r in reported):
         followers.append("msms_library")
     for name in followers:
-        instance.report_runless_asset_event(
-            AssetMaterialization(
-                asset_key=name,
-                description=OUTSIDE,
-                metadata={"ingest_runs": ", ".join(str(r.id) for r in reported)},
-            )
-        )
+        _report(instance, name, {"ingest_runs": ", ".join(str(r.id) for r in reported)})
     return reported
 
 
@@ -99,25 +93,12 @@ def report_outside_model(instance: DagsterInstance, model: ActiveModel) -> list[
         return []
     metadata = {"model": model.name, "version": model.version}
     reported = ["active_model"]
-    instance.report_runless_asset_event(
-        AssetMaterialization(asset_key="active_model", description=OUTSIDE, metadata=metadata)
-    )
+    _report(instance, "active_model", metadata)
     if model.structure_embeddings:
         metadata = metadata | {"structure_vectors": model.structure_embeddings}
         for shard in SHARDS.get_partition_keys():
-            instance.report_runless_asset_event(
-                AssetMaterialization(
-                    asset_key="structure_embeddings",
-                    partition=shard,
-                    description=OUTSIDE,
-                    metadata=metadata,
-                )
-            )
-        instance.report_runless_asset_event(
-            AssetMaterialization(
-                asset_key="structure_index", description=OUTSIDE, metadata=metadata
-            )
-        )
+            _report(instance, "structure_embeddings", metadata, shard)
+        _report(instance, "structure_index", metadata)
         reported += ["structure_embeddings", "structure_index"]
     return reported
 
@@ -132,7 +113,8 @@ def _cursor(text: str | None) -> dict:
 @sensor(
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
-    description="reports files loaded by `molvis ingest` as materializations",
+    description="reports files loaded by `molvis ingest`, and a model activated or embedded by "
+    "the command line, as materializations",
 )
 def outside_runs_sensor(context: SensorEvaluationContext, registry: RegistryResource):
     cursor = _cursor(context.cursor)
