@@ -33,14 +33,10 @@ def predict(engine, values: dict[str, float], tolerance: float = 2.0) -> None:
 
 
 def ccs_search(engine, **extra):
-    request = SearchRequest(
-        {"ccs": unit([0, 1, 0])},
-        neutral_mass=XANTHINES,
-        ccs=140.0,
-        ccs_adduct="[M+H]+",
-        ccs_tolerance_pct=3,
-        **extra,
-    )
+    """The xanthines' window searched with a CCS (140 A^2 of [M+H]+ within 3 %, unless
+    `extra` says otherwise): the names found and the filter counts."""
+    query = {"ccs": 140.0, "ccs_adduct": "[M+H]+", "ccs_tolerance_pct": 3} | extra
+    request = SearchRequest({"ccs": unit([0, 1, 0])}, neutral_mass=XANTHINES, **query)
     with session_scope(engine) as session:
         return names(search(session, request)), filter_counts(session, request)
 
@@ -140,27 +136,12 @@ def test_each_adduct_has_its_own_prediction(library):
         assert predicted_by_skeleton(session, [key], "[M+K]+") == ("p", {})
     # paraxanthine has no measured CCS: its [M+H]+ prediction fits 140, its [M+Na]+ does not
     assert "paraxanthine" in ccs_search(library)[0]
-    request = SearchRequest(
-        {"ccs": unit([0, 1, 0])},
-        neutral_mass=XANTHINES,
-        ccs=140.0,
-        ccs_adduct="[M+Na]+",
-        ccs_tolerance_pct=3,
-    )
-    with session_scope(library) as session:
-        assert "paraxanthine" not in names(search(session, request))
+    assert "paraxanthine" not in ccs_search(library, ccs_adduct="[M+Na]+")[0]
 
 
 @pytest.mark.parametrize("tolerance, kept", [(39.0, True), (38.9, False)])
 def test_a_measured_ccs_exactly_at_the_tolerance_fits(library, tolerance, kept):
     """Theophylline's measured [M+H]+ CCS is 139.0: a query of 100.0 is 39 % away, exactly at
     a 39 % window (the edge counts as inside)."""
-    request = SearchRequest(
-        {"ccs": unit([0, 1, 0])},
-        neutral_mass=XANTHINES,
-        ccs=100.0,
-        ccs_adduct="[M+H]+",
-        ccs_tolerance_pct=tolerance,
-    )
-    with session_scope(library) as session:
-        assert ("theophylline" in names(search(session, request))) is kept
+    found = ccs_search(library, ccs=100.0, ccs_tolerance_pct=tolerance)[0]
+    assert ("theophylline" in found) is kept
