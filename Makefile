@@ -68,7 +68,4 @@ bench: setup
 mutate: setup
 	$(VENV)/bin/pip install --quiet "mutmut==3.8.*"
 	rm -rf mutants
-	MOLVIS_SHARED_DATA=$(abspath $(DATA)) $(VENV)/bin/mutmut run --max-children 2 > /dev/null || true
-	$(VENV)/bin/python -m tests.mutation.report | tee mutants/report.md
-	$(VENV)/bin/python -m tests.mutation.sql_mutants
-	$(VENV)/bin/python -m tests.mutation.planted_bugs
+	MOLVIS_SHARED_DATA=$(abspath $(DATA)) $(VENV)/bin/python -m tests.mutation.run $(MUTANTS)

@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,16 +78,59 @@ def first_mgf_blocks(path: Path, n: int) -> str:
     return "".join(out)
 
 
+def _maintenance(url: str):
+    """An autocommit connection to the server of `url` (its maintenance database)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(server.render_as_string(hide_password=False), autocommit=True)
+
+
+def _copy_database(template_url: str) -> str:
+    """A database of this session's own, copied from the migrated one at `template_url`
+    (tests/mutation/database.py): many short sessions against one server, side by side."""
+    from psycopg.errors import ObjectInUse
+    from sqlalchemy.engine import make_url
+
+    url = make_url(template_url)
+    name = f"molvis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with _maintenance(template_url) as conn:
+        for attempt in range(50):  # a copy made by another session at the same moment
+            try:
+                conn.execute(
+                    f'CREATE DATABASE "{name}" TEMPLATE "{url.database}" STRATEGY FILE_COPY'
+                )
+                break
+            except ObjectInUse:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    """Drop a session's copy (FORCE: the session's pooled connections go with it)."""
+    from sqlalchemy.engine import make_url
+
+    with _maintenance(url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def molvis_home() -> Iterator[Path]:
     home = Path(tempfile.mkdtemp(prefix="molvis-test-"))
     old = {k: os.environ.get(k) for k in ("MOLVIS_HOME", "MOLVIS_DATABASE_URL")}
     os.environ["MOLVIS_HOME"] = str(home)
-    if os.environ.get("MOLVIS_TEST_DATABASE_URL"):
-        os.environ["MOLVIS_DATABASE_URL"] = os.environ["MOLVIS_TEST_DATABASE_URL"]
+    template = os.environ.get("MOLVIS_TEST_TEMPLATE_URL")
+    copy = _copy_database(template) if template else None
+    if copy or os.environ.get("MOLVIS_TEST_DATABASE_URL"):
+        os.environ["MOLVIS_DATABASE_URL"] = copy or os.environ["MOLVIS_TEST_DATABASE_URL"]
     else:
         os.environ.pop("MOLVIS_DATABASE_URL", None)
     yield home
+    if copy:
+        _drop_database(copy)
     from registry.db import stop_embedded
     from registry.settings import load_settings
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from models.ccs import ADDUCTS
 from molvis.workflows.ccs_prediction import PRETRAINED, backfill
@@ -13,7 +14,7 @@ from registry.ccs_predictions import register_predictor, write_predictions
 from registry.db import session_scope
 from registry.search import SearchRequest, filter_counts, search
 from tests.builders import write
-from tests.conftest import count, molvis, snapshot
+from tests.conftest import count, ingest, molvis, snapshot
 from tests.registry.conftest import names, unit
 
 XANTHINES = 180.06406  # theobromine, theophylline, paraxanthine: one formula
@@ -145,3 +146,47 @@ def test_a_measured_ccs_exactly_at_the_tolerance_fits(library, tolerance, kept):
     a 39 % window (the edge counts as inside)."""
     found = ccs_search(library, ccs=100.0, ccs_tolerance_pct=tolerance)[0]
     assert ("theophylline" in found) is kept
+
+
+def test_training_rows_are_medians_per_compound_adduct_and_method(engine, tmp_path):
+    """Repeats of one (compound, adduct, method) count once, as their median, with every
+    source named; a method other than DT, TW and TIMS is 'unknown'; other adducts, compounds
+    without a fingerprint and superseded values stay out."""
+    from registry.ccs_predictions import measured_for_training
+
+    caffeine = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
+    rows = [
+        (caffeine, "[M+H]+", 140.0, "DT"),
+        (caffeine, "[M+H]+", 150.0, "DT"),
+        (caffeine, "[M+H]+", 100.0, "TW"),
+        (caffeine, "[M+Na]+", 155.0, "drift tube?"),
+        (caffeine, "[M+K]+", 160.0, "DT"),
+    ]
+    table = "smiles,adduct,ccs,method\n" + "".join(f"{s},{a},{c},{m}\n" for s, a, c, m in rows)
+    ingest(engine, "ccs", write(tmp_path, "a.csv", table), "lab-a")
+    other = f"smiles,adduct,ccs,method\n{caffeine},[M+H]+,148.0,DT\n"
+    ingest(engine, "ccs", write(tmp_path, "b.csv", other), "lab-b")
+    with session_scope(engine) as session:
+        found = measured_for_training(session, ("[M+H]+", "[M+Na]+"))
+    got = {(m.adduct, m.method): (m.ccs, sorted(m.sources)) for m in found}
+    assert got == {
+        ("[M+H]+", "DT"): (148.0, ["lab-a", "lab-b"]),
+        ("[M+H]+", "TW"): (100.0, ["lab-a"]),
+        ("[M+Na]+", "unknown"): (155.0, ["lab-a"]),
+    }
+    structure = found[0].structure
+    assert (
+        structure.inchikey == "RYYVLZVUVIJVGH-UHFFFAOYSA-N" and len(structure.fingerprint) == 2048
+    )
+    assert structure.formula == "C8H10N4O2" and structure.mass == pytest.approx(194.0804, abs=1e-4)
+    # ordered by compound, adduct, method
+    assert [(m.adduct, m.method) for m in found] == sorted(got)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ccs_value SET superseded_by = id WHERE method = 'TW'"))
+    with session_scope(engine) as session:
+        kept = measured_for_training(session, ("[M+H]+", "[M+Na]+"))
+    assert {(m.adduct, m.method) for m in kept} == {("[M+H]+", "DT"), ("[M+Na]+", "unknown")}
+    with engine.begin() as conn:  # the predictor reads the fingerprint
+        conn.execute(text("UPDATE compound SET fingerprint = NULL"))
+        assert measured_for_training(Session(bind=conn), ("[M+H]+",)) == []
+        conn.rollback()

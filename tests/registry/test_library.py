@@ -470,3 +470,57 @@ def test_a_match_is_confident_on_score_and_peaks_together():
     assert options.confident(match(0.9, None, "ir")) and not options.confident(
         match(0.89, None, "ir")
     )
+
+
+def small_index(*spectra: tuple[int, float, list, int]) -> LibraryIndex:
+    """An index built straight from (id, precursor, peaks, polarity) without the registry."""
+    return index_spectra(
+        [
+            {"id": i, "precursor_mz": p, "peaks": query(pairs, p), "mode": mode}
+            for i, p, pairs, mode in spectra
+        ],
+        "g",
+    )
+
+
+def test_a_one_spectrum_index_has_a_window_and_the_window_is_ppm_wide():
+    index = small_index((7, 195.0877, CAFFEINE_PEAKS, 1))
+    assert index.window_ids(195.0877, 10, 1, frozenset()) == [7]
+    # 195.0877 + 7.7 ppm: inside a 10 ppm window, outside a 5 ppm one
+    assert index.window_ids(195.0892, 10, 1, frozenset()) == [7]
+    assert index.window_ids(195.0892, 5, 1, frozenset()) == []
+    found = identity_matches(
+        index, 195.0892, query(CAFFEINE_PEAKS, 195.0892), 1, 10, LibraryOptions()
+    )
+    assert [m.spectrum_id for m in found] == [7]
+    assert (
+        identity_matches(index, 195.0892, query(CAFFEINE_PEAKS, 195.0892), 1, 5, LibraryOptions())
+        == []
+    )
+
+
+def test_without_peaks_a_match_is_never_confident_however_low_the_peak_minimum():
+    from registry.library import LibraryMatch
+
+    lenient = LibraryOptions(min_matched_peaks=1)
+    assert lenient.confident(LibraryMatch(1, 0.99, 1, 195.0877, "identity"))
+    assert not lenient.confident(LibraryMatch(1, 0.99, None, 195.0877, "analogue"))
+    assert not lenient.confident(LibraryMatch(1, 0.99, 0, 195.0877, "identity"))
+
+
+def test_entropy_similarity_removes_each_spectrums_own_precursor_region():
+    from registry.library import entropy_similarity
+
+    mz, intensity = np.array(CAFFEINE_PEAKS).T
+    # the same fragments, plus an intense peak 1 Da below the precursor on one side only
+    with_precursor = (np.append(mz, 194.0877), np.append(intensity, 500.0))
+    assert entropy_similarity(with_precursor, 195.0877, (mz, intensity), 195.0877) == (
+        pytest.approx(1.0)
+    )
+    assert entropy_similarity((mz, intensity), 195.0877, with_precursor, 195.0877) == (
+        pytest.approx(1.0)
+    )
+    # without a precursor nothing is removed: the extra peak costs similarity
+    assert entropy_similarity(with_precursor, None, (mz, intensity), None) < 0.9
+    # an empty side scores 0 whatever the other holds
+    assert entropy_similarity((mz, intensity), 195.0877, ([], []), 195.0877) == 0.0

@@ -1,0 +1,57 @@
+"""`make mutate` in one sitting: the Python mutants (mutmut, every module of pyproject's
+[tool.mutmut]), their report, the SQL mutants and the planted bugs.
+
+The Python mutants' test sessions work in copies of one migrated template database on one
+server (tests/mutation/database.py) instead of each starting a server. `PATTERN`s (mutmut's
+mutant names, e.g. 'registry.library*') run a shard: those mutants only, then the report.
+
+Run: python -m tests.mutation.run [PATTERN ...]"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.mutation import database
+
+REPO = Path(__file__).resolve().parents[2]
+CHILDREN = "2"  # the two cores of the project's reference machine
+
+
+def _python(*args: str, env: dict | None = None) -> int:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env).returncode
+
+
+def main(patterns: list[str]) -> int:
+    home = Path(tempfile.mkdtemp(prefix="molvis-mutate-"))
+    try:
+        env = os.environ | {"MOLVIS_TEST_TEMPLATE_URL": database.start(home)}
+        mutmut = Path(sys.executable).with_name("mutmut")
+        with open(os.devnull, "w") as quiet:  # its progress is one redrawn line per mutant
+            subprocess.run(
+                [str(mutmut), "run", "--max-children", CHILDREN, *patterns],
+                cwd=REPO,
+                env=env,
+                stdout=quiet,
+            )
+    finally:
+        database.main(["stop", str(home)])
+        shutil.rmtree(home, ignore_errors=True)
+    report = subprocess.run(
+        [sys.executable, "-m", "tests.mutation.report"], cwd=REPO, capture_output=True, text=True
+    )
+    print(report.stdout, end="")
+    (REPO / "mutants" / "report.md").write_text(report.stdout)
+    if patterns:
+        return report.returncode
+    # the SQL mutants migrate a fresh database each (their function text is what changes)
+    failed = _python("tests.mutation.sql_mutants") | _python("tests.mutation.planted_bugs")
+    return report.returncode | failed
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
