@@ -32,8 +32,8 @@ from bench.common import (
     timed,
     write_result,
 )
+from migrations.functions import function_sql
 from registry.embeddings import build_structure_index
-from registry.migrate import search_function
 from registry.search import TANIMOTO_EF_SEARCH, SearchRequest, search
 from registry.settings import load_settings
 
@@ -246,8 +246,8 @@ def _disk_mb(engine) -> dict[str, float]:
     return {k: round(v / 2**20, 1) for k, v in sizes.items()}
 
 
-# molvis_search() before the mass window was planned per call (0017)
-BASELINE_SEARCH = "0015_open_query_ivfflat.py"
+# molvis_search() before the mass window was planned per call (0017): migrations/sql/molvis_search
+BASELINE_SEARCH = "0015"
 
 
 def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, rounds: int = 2):
@@ -258,7 +258,7 @@ def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, roun
         shipped = conn.execute(
             text("SELECT pg_get_functiondef('molvis_search'::regproc)")
         ).scalar_one()
-    texts = {"shipped": shipped, "baseline": search_function(BASELINE_SEARCH)}
+    texts = {"shipped": shipped, "baseline": function_sql("molvis_search", BASELINE_SEARCH)}
 
     def one_pass() -> list[float]:
         times = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from alembic import command
@@ -46,13 +45,3 @@ def current_revision(engine: Engine | None = None) -> str | None:
         if exists is None:
             return None
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-
-
-def search_function(revision_file: str) -> str:
-    """The `CREATE OR REPLACE FUNCTION molvis_search(...)` text one revision writes whole
-    (its SEARCH_FUNCTION), for benchmarks and tests that compare versions of the search."""
-    path = MIGRATIONS_DIR / "versions" / revision_file
-    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SEARCH_FUNCTION

@@ -9,19 +9,15 @@ Revises: 0004_search
 Create Date: 2026-11-24
 """
 
-import importlib.util
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
+
+from migrations.functions import function_sql
 
 revision = "0005_embedding_count"
 down_revision = "0004_search"
 branch_labels = None
 depends_on = None
-
-COUNT_QUERY = "(SELECT count(*) FROM structure_embedding x WHERE x.model_id = %s)"
-STORED_COUNT = "(SELECT m.structure_embeddings FROM model m WHERE m.id = %s)"
 
 TRIGGER_FUNCTION = """
 CREATE FUNCTION molvis_count_structure_embeddings() RETURNS trigger
@@ -52,14 +48,6 @@ TRIGGERS = {
 }
 
 
-def _search_function_0004() -> str:
-    path = Path(__file__).with_name("0004_search.py")
-    spec = importlib.util.spec_from_file_location("molvis_migration_0004", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SEARCH_FUNCTION
-
-
 def upgrade() -> None:
     op.add_column(
         "model",
@@ -75,16 +63,11 @@ def upgrade() -> None:
             f"CREATE TRIGGER structure_embedding_count_{name} {when} "
             "FOR EACH STATEMENT EXECUTE FUNCTION molvis_count_structure_embeddings()"
         )
-    original = _search_function_0004()
-    if COUNT_QUERY not in original:
-        raise RuntimeError(
-            "0004's molvis_search() no longer holds the count this migration replaces"
-        )
-    op.execute(original.replace(COUNT_QUERY, STORED_COUNT))
+    op.execute(function_sql("molvis_search", "0005"))  # 0004's, reading the stored count
 
 
 def downgrade() -> None:
-    op.execute(_search_function_0004())
+    op.execute(function_sql("molvis_search", "0004"))
     for name in TRIGGERS:
         op.execute(f"DROP TRIGGER structure_embedding_count_{name} ON structure_embedding")
     op.execute("DROP FUNCTION molvis_count_structure_embeddings()")

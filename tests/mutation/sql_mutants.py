@@ -1,6 +1,6 @@
-"""Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (the SQL of the
-migrations that write them whole: 0018 for the search, 0012 for the CCS predicate), run the
-search tests against it, and report which mutants survive.
+"""Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (their newest
+versions' files: migrations/sql/molvis_search/0018.sql, migrations/sql/molvis_ccs_fits/0012.sql),
+run every test that reaches them, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
 by one) give the same answers, so no test can kill them: they are not listed.
@@ -9,18 +9,30 @@ Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any s
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from migrations.functions import SQL, versions
+
 REPO = Path(__file__).resolve().parents[2]
-VERSIONS = REPO / "migrations" / "versions"
-SEARCH = VERSIONS / "0018_open_query_k_skeletons.py"  # molvis_search(), written whole
-CCS_FITS = VERSIONS / "0012_ccs_prediction.py"  # molvis_ccs_fits()
+SEARCH = SQL / "molvis_search" / f"{max(versions('molvis_search'))}.sql"
+CCS_FITS = SQL / "molvis_ccs_fits" / f"{max(versions('molvis_ccs_fits'))}.sql"
+FRESH_ONLY = ("MOLVIS_TEST_DATABASE_URL", "MOLVIS_TEST_TEMPLATE_URL", "MOLVIS_DATABASE_URL")
+# Every test file that runs molvis_search() or molvis_ccs_fits(), directly, through the search
+# workflow, the command line or the page; the fast ones first: pytest -x stops at the first
+# failure, so a killed mutant costs little and only a survivor runs them all.
 TESTS = [
     "tests/registry/test_search.py",
     "tests/registry/test_window_layout.py",
     "tests/registry/test_ccs_prediction.py",
+    "tests/registry/test_migrations.py",
+    "tests/molvis/test_evidence.py",
+    "tests/molvis/test_query.py",
+    "tests/molvis/test_identify.py",
+    "tests/molvis/test_search_cli.py",
+    "tests/ui/test_ui.py",
 ]
 
 # name -> (migration file, text in the function, what the bug puts there)
@@ -151,10 +163,13 @@ MUTANTS = {
 
 
 def run_tests() -> bool:
-    """True when the search tests pass (the mutant survives)."""
+    """True when the search tests pass (the mutant survives). Each run migrates a new embedded
+    server: a given or template database is migrated already and would keep the old text."""
+    env = {k: v for k, v in os.environ.items() if k not in FRESH_ONLY}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
     )

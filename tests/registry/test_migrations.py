@@ -1,5 +1,7 @@
+import pytest
 from sqlalchemy import inspect, text
 
+from migrations.functions import SQL, function_sql, versions
 from registry import migrate
 
 
@@ -30,8 +32,8 @@ def _search_function(engine) -> str:
         ).scalar_one()
 
 
-def _function_body(revision_file: str) -> str:
-    return migrate.search_function(revision_file).split("$fn$")[1].strip()
+def _function_body(revision: str) -> str:
+    return function_sql("molvis_search", revision).split("$fn$")[1].strip()
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
@@ -39,28 +41,28 @@ def test_head_holds_the_search_function_written_whole(migrated_engine):
     the database's function is that text; going down to 0017 restores 0017's (the mass
     window planned per call), to 0016 0015's (the open query on IVFFlat), to 0014 0014's
     (HNSW's ef_search), to 0013 0013's (custom plans again, the vectors' mass column gone), to
-    0012 0012's, to 0011 0011's (and drops the predictor tables), down to 0010 0006's, and up
+    0012 0012's, to 0011 0011's (and drops the predictor tables), down to 0010 0005's, and up
     again 0018's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0018_open_query_k_skeletons.py") in at_head
+    assert _function_body("0018") in at_head
     assert "plan_cache_mode" in at_head and "ivfflat.probes" in at_head
     assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
     migrate.downgrade("0017_window_planned_per_call", engine=migrated_engine)
     try:
         below = _search_function(migrated_engine)
-        assert _function_body("0017_window_planned_per_call.py") in below
+        assert _function_body("0017") in below
         assert "wanted := 4 * wanted" not in below and "wanted := 4 * wanted" in at_head
         migrate.downgrade("0016_ivf_lists_by_500", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0015_open_query_ivfflat.py") in below
+        assert _function_body("0015") in below
         assert "USING lo, hi" not in below and "USING lo, hi" in at_head
         migrate.downgrade("0014_window_in_mass_order", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0014_window_in_mass_order.py") in below
+        assert _function_body("0014") in below
         assert "hnsw.ef_search" in below and "ivfflat" not in below
         migrate.downgrade("0013_rank_first", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0013_rank_first.py") in below and "plan_cache_mode" not in below
+        assert _function_body("0013") in below and "plan_cache_mode" not in below
         with migrated_engine.connect() as conn:
             columns = conn.execute(
                 text(
@@ -71,15 +73,15 @@ def test_head_holds_the_search_function_written_whole(migrated_engine):
             assert "monoisotopic_mass" not in set(columns)
         migrate.downgrade("0012_ccs_prediction", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0012_ccs_prediction.py") in below
+        assert _function_body("0012") in below
         migrate.downgrade("0011_library_search", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0011_library_search.py") in below
+        assert _function_body("0011") in below
         with migrated_engine.connect() as conn:
             assert not conn.execute(text("SELECT to_regclass('ccs_prediction')")).scalar()
         migrate.downgrade("0010_fingerprint_gaps", engine=migrated_engine)
         below = _search_function(migrated_engine)
-        assert _function_body("0006_search_whole.py") in below
+        assert _function_body("0005") in below
         assert "library_keys" not in below
         with migrated_engine.connect() as conn:
             assert not conn.execute(text("SELECT to_regclass('library_state')")).scalar()
@@ -179,3 +181,18 @@ def test_0013_rebuilds_each_model_index_at_half_precision(migrated_engine):
         migrate.upgrade(engine=migrated_engine)
         with migrated_engine.begin() as conn:
             conn.execute(text("DROP INDEX IF EXISTS ix_structure_embedding_half_m7"))
+
+
+def test_each_version_of_a_sql_function_is_written_once_in_its_own_file():
+    """No migration holds a function's text; each version file differs from the one before
+    and names a revision that exists; an unknown version says which ones there are."""
+    revisions = {p.name[:4] for p in (SQL.parent / "versions").glob("0*.py")}
+    for function in ("molvis_search", "molvis_ccs_fits"):
+        texts = [function_sql(function, v) for v in versions(function)]
+        assert texts and all(f"FUNCTION {function}(" in t for t in texts)
+        assert len(set(texts)) == len(texts)
+        assert set(versions(function)) <= revisions
+    for migration in (SQL.parent / "versions").glob("0*.py"):
+        assert "FUNCTION molvis_search(" not in migration.read_text(), migration.name
+    with pytest.raises(FileNotFoundError, match="known: 0004, 0005, 0011"):
+        function_sql("molvis_search", "0003")

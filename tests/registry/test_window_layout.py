@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from migrations.functions import function_sql
 from registry.db import session_scope
 from registry.embeddings import structures_missing, write_structure_embeddings
-from registry.migrate import search_function
 from registry.model_store import register_model
 from tests.builders import write
 from tests.conftest import ingest, shared
@@ -49,7 +49,7 @@ SEARCH_0013_AS = "molvis_search_0013"
 
 
 def _install_0013(engine) -> None:
-    body = search_function("0013_rank_first.py").replace(
+    body = function_sql("molvis_search", "0013").replace(
         "FUNCTION molvis_search(", f"FUNCTION {SEARCH_0013_AS}("
     )
     with engine.begin() as conn:
