@@ -10,11 +10,12 @@ from pgvector import Vector
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from migrations import structure_index
 from registry.bulk import copy_rows
 from registry.indexes import BUILD_MEMORY, is_bulk
 from registry.measurements import MeasurementRow, read_measurements
 
-EMBED_DIM = 256  # the width of the registry's vector columns (migration 0003)
+EMBED_DIM = structure_index.DIM  # the width of the registry's vector columns (migration 0003)
 
 # In mass order (keyset on compound's (mass, id) index), so a backfill lays the vectors out
 # as the mass window reads them (migration 0014).
@@ -158,47 +159,21 @@ def embedding_counts(session: Session, model_id: int) -> dict[str, int]:
     return {"structure": structures, **per}
 
 
-# The structure index (migrations 0015/0016 build the same for models indexed before them):
-# IVFFlat over half-precision copies of the vectors, which molvis_search() queries by that
-# expression (ivfflat.probes from molvis.probes) and re-ranks at full precision.
-# bench/index_sweep.py measured it against HNSW at 1M compounds: cross-modal queries reach
-# their nearest structures by scanning the lists nearest them more surely than by HNSW's
-# greedy descent.
-
-
-def structure_index_name(model_id: int) -> str:
-    return f"ix_structure_embedding_half_m{int(model_id)}"
-
-
-# 3,000 lists are the most whose k-means fits BUILD_MEMORY (about 204 lists^2 bytes: pgvector
-# keeps a float per sample and list, 50 samples per list); migration 0016 explains the rule.
-MAX_IVF_LISTS = 3000
-
-
-def ivf_lists(rows: int) -> int:
-    """Lists for an IVFFlat index of `rows` vectors: twice pgvector's guidance, rows / 500 up
-    to 1M rows and 2 sqrt(rows) beyond, at most MAX_IVF_LISTS; at least one (a single list is
-    an exact scan). Smaller lists hold a query's neighbours more tightly (bench.index_sweep)."""
-    return max(1, min(MAX_IVF_LISTS, rows // 500 if rows <= 1_000_000 else int(2 * rows**0.5)))
+# The structure index: IVFFlat over half-precision copies of the vectors, which
+# molvis_search() queries by that expression (ivfflat.probes from molvis.probes) and re-ranks at
+# full precision; its DDL and lists, with the versions before it: migrations/structure_index.py.
 
 
 def build_structure_index(session: Session, model_id: int) -> str:
     """The IVFFlat index (inner product on unit vectors = cosine) over one model's structure
     vectors, when missing: its lists are learnt from the vectors stored now, so it is built
     after a backfill (a bulk backfill drops it first)."""
-    name = structure_index_name(model_id)
     rows = session.execute(  # kept by triggers (migration 0005): no scan of the model's rows
         text("SELECT structure_embeddings FROM model WHERE id = :m"), {"m": model_id}
     ).scalar_one()
     session.execute(text(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'"))
-    session.execute(
-        text(
-            f"CREATE INDEX IF NOT EXISTS {name} ON structure_embedding USING ivfflat "
-            f"((embedding::halfvec({EMBED_DIM})) halfvec_ip_ops) "
-            f"WITH (lists = {ivf_lists(rows)}) WHERE model_id = {int(model_id)}"
-        )
-    )
-    return name
+    session.execute(text(structure_index.ivfflat(model_id, structure_index.ivf_lists(rows))))
+    return structure_index.name(model_id)
 
 
 def drop_structure_index_for_backlog(session: Session, model_id: int) -> bool:
@@ -214,7 +189,7 @@ def drop_structure_index_for_backlog(session: Session, model_id: int) -> bool:
     ).one()
     if not is_bulk(missing, held or 0):
         return False
-    session.execute(text(f"DROP INDEX IF EXISTS {structure_index_name(model_id)}"))
+    session.execute(text(f"DROP INDEX IF EXISTS {structure_index.name(model_id)}"))
     return True
 
 

@@ -30,9 +30,9 @@ Revises: 0012_ccs_prediction
 Create Date: 2026-12-03
 """
 
-import sqlalchemy as sa
 from alembic import op
 
+from migrations import structure_index as index
 from migrations.functions import function_sql
 
 revision = "0013_rank_first"
@@ -40,43 +40,18 @@ down_revision = "0012_ccs_prediction"
 branch_labels = None
 depends_on = None
 
-# Each model's structure index, as this revision builds it (registry.embeddings builds the
-# same for models registered later): HNSW over half-precision copies, half the memory of
-# float32 and at least its recall (bench/index_sweep.py at 1M compounds).
-HALF_INDEX = (
-    "CREATE INDEX IF NOT EXISTS ix_structure_embedding_half_m{model} ON structure_embedding "
-    "USING hnsw ((embedding::halfvec(256)) halfvec_ip_ops) WITH (m = {m}, ef_construction = {ef}) "
-    "WHERE model_id = {model}"
-)
-FLOAT_INDEX = (
-    "CREATE INDEX IF NOT EXISTS ix_structure_embedding_hnsw_m{model} ON structure_embedding "
-    "USING hnsw (embedding vector_ip_ops) WHERE model_id = {model}"
-)
-HNSW_M, HNSW_EF_CONSTRUCTION = 16, 64
-
-
-def _indexed_models(prefix: str) -> list[int]:
-    names = op.get_bind().execute(
-        sa.text(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'structure_embedding' "
-            "AND indexname LIKE :p"
-        ),
-        {"p": prefix + "%"},
-    )
-    return [int(name.removeprefix(prefix)) for (name,) in names]
-
 
 def upgrade() -> None:
     op.execute(function_sql("molvis_search", "0013"))
     op.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    for model in _indexed_models("ix_structure_embedding_hnsw_m"):
-        op.execute(f"DROP INDEX ix_structure_embedding_hnsw_m{model}")
-        op.execute(HALF_INDEX.format(model=model, m=HNSW_M, ef=HNSW_EF_CONSTRUCTION))
+    for model, _ in index.indexed_models(op.get_bind(), index.FLOAT_PREFIX):
+        op.execute(f"DROP INDEX {index.FLOAT_PREFIX}{model}")
+        op.execute(index.half_hnsw(model))
 
 
 def downgrade() -> None:
     op.execute(function_sql("molvis_search", "0012"))
     op.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    for model in _indexed_models("ix_structure_embedding_half_m"):
-        op.execute(f"DROP INDEX ix_structure_embedding_half_m{model}")
-        op.execute(FLOAT_INDEX.format(model=model))
+    for model, _ in index.indexed_models(op.get_bind()):
+        op.execute(f"DROP INDEX {index.name(model)}")
+        op.execute(index.float_hnsw(model))

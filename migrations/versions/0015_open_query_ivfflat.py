@@ -24,9 +24,9 @@ Revises: 0014_window_in_mass_order
 Create Date: 2026-12-04
 """
 
-import sqlalchemy as sa
 from alembic import op
 
+from migrations import structure_index as index
 from migrations.functions import function_sql
 
 revision = "0015_open_query_ivfflat"
@@ -34,50 +34,18 @@ down_revision = "0014_window_in_mass_order"
 branch_labels = None
 depends_on = None
 
-# Each model's structure index as this revision builds it (registry.embeddings builds the same
-# for models indexed later).
-IVF_INDEX = (
-    "CREATE INDEX ix_structure_embedding_half_m{model} ON structure_embedding "
-    "USING ivfflat ((embedding::halfvec(256)) halfvec_ip_ops) WITH (lists = {lists}) "
-    "WHERE model_id = {model}"
-)
-HNSW_INDEX = (  # 0013's
-    "CREATE INDEX ix_structure_embedding_half_m{model} ON structure_embedding "
-    "USING hnsw ((embedding::halfvec(256)) halfvec_ip_ops) WITH (m = 16, ef_construction = 64) "
-    "WHERE model_id = {model}"
-)
-PREFIX = "ix_structure_embedding_half_m"
-
-
-def ivf_lists(rows: int) -> int:
-    """pgvector's guidance: rows / 1000 up to 1M rows, sqrt(rows) beyond; at least one."""
-    return max(1, rows // 1000 if rows <= 1_000_000 else int(rows**0.5))
-
-
-def _indexed_models() -> list[tuple[int, int]]:
-    """(model id, its structure vectors) for every model with a structure index."""
-    rows = op.get_bind().execute(
-        sa.text(
-            "SELECT i.indexname, coalesce(m.structure_embeddings, 0) FROM pg_indexes i "
-            "LEFT JOIN model m ON i.indexname = :p || m.id "
-            "WHERE i.tablename = 'structure_embedding' AND i.indexname LIKE :p || '%'"
-        ),
-        {"p": PREFIX},
-    )
-    return [(int(name.removeprefix(PREFIX)), int(n)) for name, n in rows]
-
 
 def upgrade() -> None:
     op.execute(function_sql("molvis_search", "0015"))
     op.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    for model, rows in _indexed_models():
-        op.execute(f"DROP INDEX {PREFIX}{model}")
-        op.execute(IVF_INDEX.format(model=model, lists=ivf_lists(rows)))
+    for model, rows in index.indexed_models(op.get_bind()):
+        op.execute(f"DROP INDEX {index.name(model)}")
+        op.execute(index.ivfflat(model, index.pgvector_lists(rows)))
 
 
 def downgrade() -> None:
     op.execute(function_sql("molvis_search", "0014"))
     op.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    for model, _ in _indexed_models():
-        op.execute(f"DROP INDEX {PREFIX}{model}")
-        op.execute(HNSW_INDEX.format(model=model))
+    for model, _ in index.indexed_models(op.get_bind()):
+        op.execute(f"DROP INDEX {index.name(model)}")
+        op.execute(index.half_hnsw(model))

@@ -21,44 +21,27 @@ Revises: 0015_open_query_ivfflat
 Create Date: 2026-12-04
 """
 
-import importlib.util
-from pathlib import Path
-
 from alembic import op
+
+from migrations import structure_index as index
 
 revision = "0016_ivf_lists_by_500"
 down_revision = "0015_open_query_ivfflat"
 branch_labels = None
 depends_on = None
 
-MAX_LISTS = 3000
-
-
-def _revision(revision_file: str):
-    path = Path(__file__).with_name(revision_file)
-    spec = importlib.util.spec_from_file_location(revision_file[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def ivf_lists(rows: int) -> int:
-    """rows / 500 up to 1M rows, 2 sqrt(rows) beyond, at most MAX_LISTS; at least one."""
-    return max(1, min(MAX_LISTS, rows // 500 if rows <= 1_000_000 else int(2 * rows**0.5)))
-
 
 def _rebuild(lists_for) -> None:
     """Every model's structure index rebuilt (same name, same expression) with lists_for(rows)."""
-    ivfflat = _revision("0015_open_query_ivfflat.py")
     op.execute("SET LOCAL maintenance_work_mem = '2GB'")
-    for model, rows in ivfflat._indexed_models():
-        op.execute(f"DROP INDEX {ivfflat.PREFIX}{model}")
-        op.execute(ivfflat.IVF_INDEX.format(model=model, lists=lists_for(rows)))
+    for model, rows in index.indexed_models(op.get_bind()):
+        op.execute(f"DROP INDEX {index.name(model)}")
+        op.execute(index.ivfflat(model, lists_for(rows)))
 
 
 def upgrade() -> None:
-    _rebuild(ivf_lists)
+    _rebuild(index.ivf_lists)
 
 
 def downgrade() -> None:
-    _rebuild(_revision("0015_open_query_ivfflat.py").ivf_lists)
+    _rebuild(index.pgvector_lists)

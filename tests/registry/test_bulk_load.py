@@ -172,7 +172,7 @@ def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monk
 def test_ivf_lists_are_twice_pgvector_guidance_within_build_memory():
     """rows / 500 up to 1M rows, 2 sqrt(rows) beyond, never fewer than one list nor more than
     the 3,000 whose k-means fits the build's memory."""
-    from registry.embeddings import ivf_lists
+    from migrations.structure_index import ivf_lists
 
     assert [ivf_lists(n) for n in (0, 499, 5_000, 1_000_000)] == [1, 1, 10, 2000]
     assert [ivf_lists(n) for n in (1_440_000, 4_000_000, 120_000_000)] == [2400, 3000, 3000]
