@@ -39,7 +39,7 @@ browser:
 		|| echo "chromium could not be installed: the browser test will be skipped"
 
 test: setup browser
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q --durations=20
 
 lint: setup
 	$(VENV)/bin/ruff check molvis registry migrations models assets ui tests bench

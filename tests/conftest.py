@@ -78,6 +78,13 @@ def first_mgf_blocks(path: Path, n: int) -> str:
     return "".join(out)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the database `db` (`pytest -m "not db"`: the rest)."""
+    for item in items:
+        if "molvis_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
 def _maintenance(url: str):
     """An autocommit connection to the server of `url` (its maintenance database)."""
     import psycopg

@@ -232,6 +232,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(
     not Path("/usr/bin/chromium").exists() and not os.environ.get("CI"),
     reason="Debian chromium not installed (`make browser`; under CI the test runs and fails)",
