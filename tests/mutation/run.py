@@ -20,6 +20,10 @@ from tests.mutation import database
 
 REPO = Path(__file__).resolve().parents[2]
 CHILDREN = "2"  # the two cores of the project's reference machine
+# mutmut forks each mutant from a process that ran every test (torch, OpenMP and BLAS thread
+# pools started): a child whose parent held a pool's lock at the fork waits forever and is
+# counted "timed out", i.e. killed, whatever its tests say. One thread per pool: no pool.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
 
 
 def _python(*args: str, env: dict | None = None) -> int:
@@ -29,7 +33,7 @@ def _python(*args: str, env: dict | None = None) -> int:
 def main(patterns: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="molvis-mutate-"))
     try:
-        env = os.environ | {"MOLVIS_TEST_TEMPLATE_URL": database.start(home)}
+        env = os.environ | ONE_THREAD | {"MOLVIS_TEST_TEMPLATE_URL": database.start(home)}
         mutmut = Path(sys.executable).with_name("mutmut")
         with open(os.devnull, "w") as quiet:  # its progress is one redrawn line per mutant
             subprocess.run(
