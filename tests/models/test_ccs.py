@@ -126,3 +126,109 @@ def test_errors_are_percent_and_the_search_window_rounds_them_up():
     # the predicted-CCS window: the p95 error in %, rounded up to 0.1 %, never down
     assert search_tolerance(2.31) == 2.4 and search_tolerance(2.3) == 2.3
     assert search_tolerance(0.04) == 0.1 and search_tolerance(3.0) == 3.0
+
+
+def test_element_counts_read_every_listed_element_and_nothing_else():
+    from models.ccs import ELEMENTS, element_counts
+
+    counts = dict(zip(ELEMENTS, element_counts("C8H10N4O2").tolist(), strict=True))
+    assert counts == {"C": 8, "H": 10, "N": 4, "O": 2} | dict.fromkeys(ELEMENTS[4:], 0)
+    halides = element_counts("C2HBr2ClNaO")  # Na is not an input: left out
+    assert halides[ELEMENTS.index("Br")] == 2 and halides[ELEMENTS.index("Cl")] == 1
+    assert halides.sum() == 2 + 1 + 2 + 1 + 1 and halides.dtype == np.float32
+    assert element_counts("").tolist() == [0.0] * len(ELEMENTS)
+    assert element_counts(None).tolist() == [0.0] * len(ELEMENTS)
+
+
+def test_an_ions_columns_are_its_log_mz_adduct_and_method():
+    """Column 0: log m/z - 6; then one adduct column and one method column set to 1; a
+    structure row per (fingerprint, formula), its element counts as log1p."""
+    from models.ccs import METHODS, STRUCTURE_WIDTH, element_counts, ion_mz
+
+    item = ions()[5]  # caffeine
+    sodium = Ion(item.fingerprint, item.formula, item.mass, "[M+Na]+", "TW")
+    other_formula = Ion(item.fingerprint, "C8H10N4O3", item.mass, "[M+H]+")
+    feats = featurize([item, sodium, other_formula], CcsConfig())
+    assert feats.log_mz.dtype == torch.float32
+    mz = ion_mz(item.mass, "[M+Na]+")
+    assert feats.log_mz[1].item() == pytest.approx(np.log(mz), abs=1e-5)
+    expected = np.zeros(1 + len(ADDUCTS) + len(METHODS), dtype=np.float32)
+    expected[0] = np.log(mz) - 6.0
+    expected[1 + ADDUCTS.index("[M+Na]+")] = 1.0
+    expected[1 + len(ADDUCTS) + METHODS.index("TW")] = 1.0
+    assert feats.ion[1].numpy() == pytest.approx(expected, abs=1e-5)
+    assert feats.row.tolist() == [0, 0, 1]  # another formula is another structure row
+    counts = feats.structure[:, STRUCTURE_WIDTH - len(element_counts("")) :]
+    assert counts[1].numpy() == pytest.approx(np.log1p(element_counts("C8H10N4O3")))
+    assert featurize([], CcsConfig()).structure.shape == (0, STRUCTURE_WIDTH)
+
+
+def test_the_range_starts_at_min_mz_itself():
+    from models.ccs import MIN_MZ, ion_mz, predictable
+
+    item = ions()[0]
+    mass = MIN_MZ - ion_mz(0.0, "[M+H]+")
+    while ion_mz(mass, "[M+H]+") < MIN_MZ:  # the mass whose ion lies exactly at MIN_MZ
+        mass = np.nextafter(mass, np.inf)
+    assert ion_mz(mass, "[M+H]+") == MIN_MZ and predictable(mass, "[M+H]+")
+    assert not predictable(np.nextafter(mass, -np.inf), "[M+H]+")
+    featurize([Ion(item.fingerprint, item.formula, mass, "[M+H]+")], CcsConfig())
+    with pytest.raises(CcsInputError, match="no 2048-bit fingerprint"):
+        featurize([Ion("01", item.formula, item.mass, "[M+H]+")], CcsConfig())
+    with pytest.raises(CcsInputError, match="unknown element 'Q'"):
+        ion_mz(100.0, "[M+Q]+")
+
+
+def test_each_members_first_layer_split_equals_the_whole_mlp():
+    """The residual reads each structure once through the split first layer: the same as the
+    member's MLP over [structure, ion] for every ion."""
+    from models.ccs import CcsPredictor
+
+    torch.manual_seed(0)
+    model = CcsPredictor(CcsConfig(hidden=16, members=2)).eval()
+    feats = featurize(ions()[:3] + ions("[M+Na]+")[:3], CcsConfig())
+    whole = torch.cat([feats.structure[feats.row], feats.ion], dim=1)
+    with torch.no_grad():
+        for mlp in model.mlps:
+            split = model._residual(mlp, feats).numpy()
+            assert split == pytest.approx(mlp(whole).squeeze(-1).numpy(), abs=1e-5)
+
+
+def test_the_baseline_is_fitted_per_adduct_from_ten_values_and_pooled_below():
+    from models.ccs import CcsInputs, CcsPredictor
+
+    log_mz = torch.log(torch.linspace(100, 900, 31))
+    adduct = torch.tensor([0] * 11 + [1] * 10 + [2] * 9 + [3])
+    lines = {0: (2.0, 0.5), 1: (2.5, 0.4), 2: (1.0, 0.9), 3: (1.0, 0.9)}
+    log_ccs = torch.stack(
+        [lines[int(a)][0] + lines[int(a)][1] * m for a, m in zip(adduct, log_mz, strict=True)]
+    )
+    inputs = CcsInputs(
+        torch.zeros(1, 1), torch.zeros(31, dtype=torch.long), torch.zeros(31, 1), adduct, log_mz
+    )
+    model = CcsPredictor(CcsConfig(members=1))
+    model.fit_baseline(inputs, log_ccs)
+    pooled = np.polyfit(log_mz.numpy(), log_ccs.numpy(), 1)
+    assert model.intercept[0].item() == pytest.approx(2.0, abs=1e-4)
+    assert model.slope[0].item() == pytest.approx(0.5, abs=1e-4)
+    assert model.slope[1].item() == pytest.approx(0.4, abs=1e-4)  # ten values: its own fit
+    for sparse in (2, 3, 4):  # nine values, one, none: the pooled fit
+        assert model.slope[sparse].item() == pytest.approx(pooled[0], abs=1e-4)
+        assert model.intercept[sparse].item() == pytest.approx(pooled[1], abs=1e-4)
+
+
+def test_a_saved_predictor_carries_its_version_and_config(tmp_path):
+    from dataclasses import asdict
+
+    from models.ccs import CcsPredictor
+    from models.checkpoint import content_version
+
+    model = CcsPredictor(CcsConfig(hidden=8, members=1))
+    version = save_predictor(model, {"median_pct": 1.0}, tmp_path / "p.pt")
+    assert version == content_version(model.state_dict()) and len(version) >= 8
+    loaded, saved = load_predictor(tmp_path / "p.pt")
+    assert saved["version"] == version and loaded.config == model.config
+    assert CcsConfig.from_dict(asdict(model.config) | {"adducts": list(ADDUCTS)}) == model.config
+    torch.save({"kind": "structure", "config": {}, "state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(CcsInputError, match="other.pt: not a molvis CCS predictor"):
+        load_predictor(tmp_path / "other.pt")

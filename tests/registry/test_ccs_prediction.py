@@ -190,3 +190,39 @@ def test_training_rows_are_medians_per_compound_adduct_and_method(engine, tmp_pa
         conn.execute(text("UPDATE compound SET fingerprint = NULL"))
         assert measured_for_training(Session(bind=conn), ("[M+H]+",)) == []
         conn.rollback()
+
+
+def test_predictors_are_listed_in_registration_order_and_read_by_name(library):
+    """A named predictor's predictions are read even when another one is active; predictors
+    list in the order they were first registered, whatever was re-registered since."""
+    from registry.ccs_predictions import list_predictors, predicted_by_skeleton
+
+    with session_scope(library) as session:
+        old = register_predictor(session, "old", "v1", "/old.pt", {}, {}, 2.0, True)
+        register_predictor(session, "new", "v1", "/new.pt", {}, {}, 2.0, True)
+        register_predictor(session, "old", "v2", "/old.pt", {}, {}, 2.0, False)
+        cid, key = session.execute(
+            text("SELECT id, inchikey FROM compound WHERE names[1] = 'paraxanthine'")
+        ).one()
+        write_predictions(session, old.id, [cid], ["[M+H]+"], [141.0])
+    with session_scope(library) as session:
+        assert list_predictors(session) == ["old", "new"]
+        assert predicted_by_skeleton(session, [key], "[M+H]+", "old") == ("old", {key[:14]: 141.0})
+        assert predicted_by_skeleton(session, [key], "[M+H]+") == ("new", {})
+
+
+def test_structures_without_predictions_come_in_disjoint_shards(library):
+    from registry.ccs_predictions import structures_without_predictions
+
+    with session_scope(library) as session:
+        info = register_predictor(session, "p", "v1", "/p.pt", {}, {}, 2.0, True)
+        ids = lambda **shard: [  # noqa: E731
+            row.compound_id
+            for batch in structures_without_predictions(session, info.id, 2, **shard)
+            for row in batch
+        ]
+        everything = ids()
+        even, odd = ids(shards=2), ids(shards=2, shard=1)
+    assert len(everything) == 5 and everything == sorted(everything)
+    assert even == [i for i in everything if i % 2 == 0]
+    assert odd == [i for i in everything if i % 2 == 1]

@@ -216,11 +216,36 @@ def test_two_builds_at_once_leave_one_valid_index(library_registry, tmp_path):
 
 def test_polarity_and_options():
     assert polarity("positive", None) == 1 and polarity(None, "[M-H]-") == -1
+    assert polarity("negative", None) == -1 and polarity("negative", "[M+H]+") == -1
     assert polarity(None, "[M+Na]+") == 1 and polarity(None, None) == 0
+    assert polarity(None, "[M-H]- ") == -1 and polarity(None, " [M+H]+ ") == 1
+    assert polarity("unknown", "M+H") == 0
     with pytest.raises(ValueError, match="fragment tolerance 0.5 Da"):
         LibraryOptions(fragment_tolerance=0.5)
+    with pytest.raises(ValueError, match="fragment tolerance 0 Da"):
+        LibraryOptions(fragment_tolerance=0)
     with pytest.raises(ValueError, match="minimum matched peaks 0"):
         LibraryOptions(min_matched_peaks=0)
+    with pytest.raises(ValueError, match="minimum library score 1.1: give 0-1"):
+        LibraryOptions(min_score=1.1)
+    with pytest.raises(ValueError, match="library weight -0.1: give 0 or more"):
+        LibraryOptions(weight=-0.1)
+    # the edges themselves are allowed
+    LibraryOptions(fragment_tolerance=MAX_FRAGMENT_TOLERANCE, min_score=0, weight=0)
+    LibraryOptions(min_score=1, min_matched_peaks=1)
+
+
+def test_the_widest_fragment_tolerance_matches_peaks_that_far_apart():
+    """The searcher is built for MAX_FRAGMENT_TOLERANCE, not ms_entropy's default of 0.02 Da:
+    peaks 0.024 Da apart match at 0.025 and not at 0.02."""
+    index = small_index((7, 195.0877, CAFFEINE_PEAKS, 1))
+    shifted = [(mz + 0.024, i) for mz, i in CAFFEINE_PEAKS]
+    wide = LibraryOptions(fragment_tolerance=MAX_FRAGMENT_TOLERANCE)
+    (match,) = identity_matches(index, 195.0877, query(shifted, 195.0877), 1, 10, wide)
+    assert match.score == pytest.approx(1.0, abs=1e-4)
+    assert (
+        identity_matches(index, 195.0877, query(shifted, 195.0877), 1, 10, LibraryOptions()) == []
+    )
 
 
 def massbank_spectra(n: int) -> list[dict]:
@@ -524,3 +549,71 @@ def test_entropy_similarity_removes_each_spectrums_own_precursor_region():
     assert entropy_similarity(with_precursor, None, (mz, intensity), None) < 0.9
     # an empty side scores 0 whatever the other holds
     assert entropy_similarity((mz, intensity), 195.0877, ([], []), 195.0877) == 0.0
+
+
+def test_build_reads_in_batches_cleans_each_precursor_and_reads_both_polarity_fields(
+    engine, tmp_path, monkeypatch
+):
+    """Batches follow the id (one row per batch here), progress says rows read of the total,
+    each stored spectrum loses its own precursor region, and the polarity comes from the ion
+    mode, else the adduct."""
+    import registry.library as library
+
+    big_precursor_peak = [*CAFFEINE_PEAKS, (194.5, 900)]  # within 1.6 Da of 195.0877
+    mgf = "".join(
+        [
+            mgf_block("mode-only", CAFFEINE, "195.0877", peaks(big_precursor_peak)),
+            mgf_block("adduct-only", ETHYL, "209.1033", peaks(ETHYL_PEAKS)),
+            mgf_block("third", THEOBROMINE, "181.0720", peaks(OTHER_PEAKS)),
+        ]
+    )
+    ingest(engine, "msms", write(tmp_path, "b.mgf", mgf), "handmade")
+    ids = spectrum_ids(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE msms_spectrum SET adduct = NULL WHERE id = :i"), {"i": ids["mode-only"]}
+        )
+        conn.execute(
+            text("UPDATE msms_spectrum SET ion_mode = NULL, adduct = '[M-H]-' WHERE id = :i"),
+            {"i": ids["adduct-only"]},
+        )
+        conn.execute(text("DELETE FROM library_state"))
+    monkeypatch.setattr(library, "BATCH", 1)
+    seen: list[tuple[int, int]] = []
+    with session_scope(engine) as session:
+        index = build_index(session, progress=lambda n, total: seen.append((n, total)))
+    assert seen == [(1, 3)] * 3 and index.spectra == 3 and index.generation == ""
+    modes = dict(zip(index.ids.tolist(), index.modes.tolist(), strict=True))
+    assert modes[ids["mode-only"]] == 1 and modes[ids["adduct-only"]] == -1
+    (own,) = identity_matches(
+        index, 195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions()
+    )
+    assert own.spectrum_id == ids["mode-only"] and own.score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_ties_keep_index_order_k_defaults_to_50_and_an_open_search_sees_position_0():
+    """60 equal spectra at one precursor: the 50 of the default k, in index order (a stable
+    sort); without a precursor the lowest-precursor spectrum is an analogue like any other."""
+    same = [(i, 195.0877, CAFFEINE_PEAKS, 1) for i in range(1, 61)]
+    index = small_index(*same)
+    found = identity_matches(
+        index, 195.0877, query(CAFFEINE_PEAKS, 195.0877), 1, 10, LibraryOptions()
+    )
+    assert [m.spectrum_id for m in found] == index.ids[:50].tolist()
+    low = small_index((1, 150.0, CAFFEINE_PEAKS, 1), (2, 300.0, OTHER_PEAKS, 1))
+    analogues = analogue_matches(low, None, query(CAFFEINE_PEAKS, None), 1, 10, LibraryOptions())
+    assert [m.spectrum_id for m in analogues] == [1]
+
+
+def test_the_window_holds_a_precursor_exactly_at_its_upper_edge():
+    index = small_index((7, 195.0877, CAFFEINE_PEAKS, 1))
+    edge = float(index.precursors[0])
+    centre = edge - 0.002
+    tolerance = edge - centre
+    while centre + tolerance > edge:
+        tolerance = np.nextafter(tolerance, 0)
+    while centre + tolerance < edge:
+        tolerance = np.nextafter(tolerance, 1)
+    assert centre + tolerance == edge
+    assert index._window(centre, tolerance) == slice(0, 1)
+    assert index._window(edge + tolerance, tolerance) == slice(0, 1)  # the lower edge too

@@ -66,3 +66,41 @@ def test_every_measurement_table_has_its_copy_types():
         types = copy_types(table)
         assert types["compound_id"] == "int8" and types["metadata"] == "jsonb"
     assert copy_types("msms_spectrum")["mz"] == "bytea"  # the binary array, made here
+
+
+def test_the_hash_reads_values_to_their_stated_precision():
+    """m/z and relative intensities to 4 decimals, IR wavenumbers to 4 and absorbances to 6,
+    a missing precursor as 0: differences below those are the same measurement."""
+    import dataclasses
+
+    msms, ir, _ = _records()
+    same = dataclasses.replace(msms, mz=msms.mz + 0.00003)
+    assert content_hash(same, ETHANOL) == content_hash(msms, ETHANOL)
+    rel = msms.intensity / msms.intensity.max()
+    nudged = dataclasses.replace(msms, intensity=(rel + np.array([0.00003, 0, 0])) * 100)
+    assert content_hash(nudged, ETHANOL) == content_hash(msms, ETHANOL)
+    moved = dataclasses.replace(msms, mz=msms.mz + 0.0003)
+    assert content_hash(moved, ETHANOL) != content_hash(msms, ETHANOL)
+    no_precursor = dataclasses.replace(msms, precursor_mz=None)
+    zero = dataclasses.replace(msms, precursor_mz=0.0)
+    assert content_hash(no_precursor, ETHANOL) == content_hash(zero, ETHANOL)
+    assert content_hash(no_precursor, ETHANOL) != content_hash(msms, ETHANOL)
+    ir_same = dataclasses.replace(ir, x=ir.x + 0.00003, y=ir.y + 0.0000003)
+    assert content_hash(ir_same, ETHANOL) == content_hash(ir, ETHANOL)
+    ir_other = dataclasses.replace(ir, y=ir.y + 0.000003)
+    assert content_hash(ir_other, ETHANOL) != content_hash(ir, ETHANOL)
+
+
+def test_a_row_carries_its_hash_and_json_safe_metadata():
+    import pytest
+
+    from registry.measurement_rows import jsonable, measurement_row
+
+    msms, *_ = _records()
+    msms.metadata = {"scores": [np.float32(1.5), float("nan")], "n": np.int64(3)}
+    row = measurement_row(msms, 1, 2, 3, ETHANOL)
+    assert row["content_hash"] == content_hash(msms, ETHANOL)
+    assert row["metadata"] == {"scores": [1.5, None], "n": 3}
+    assert jsonable((np.float64(2.0), {"x": float("inf")})) == [2.0, {"x": None}]
+    with pytest.raises(TypeError, match="str"):
+        content_hash("not a record", ETHANOL)
