@@ -308,3 +308,48 @@ def test_supersession_needs_the_same_source_and_a_real_accession(engine, tmp_pat
             text("SELECT count(*) FROM msms_spectrum WHERE superseded_by IS NULL")
         ).scalar_one()
     assert current == 4
+
+
+def test_an_edited_ir_file_supersedes_its_old_version_and_drops_only_its_ir_vector(
+    engine, tmp_path
+):
+    """IR records are keyed by file name: an edited file replaces the old spectrum, whose IR
+    embedding goes (an MS/MS vector of the same measurement id stays: ids are per table)."""
+    from registry.model_store import register_model
+    from registry.parsers.ir import StructureIndex
+
+    name = "1,2-dichloroethane.jdx"
+    options = IngestOptions(structure_index=StructureIndex.from_table(shared("ir", "index.tsv")))
+    original = shared("ir", "jcamp", name).read_text()
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v2").mkdir()
+    ingest(engine, "ir", write(tmp_path / "v1", name, original), "nist", options)
+    with session_scope(engine) as session:
+        old_id, cid = session.execute(text("SELECT id, compound_id FROM ir_spectrum")).one()
+        model = register_model(session, "m", "v1", "/m.pt", {}, {}, False)
+        vector = "[" + ",".join(["0.0625"] * 256) + "]"
+        for modality in ("ir", "msms"):
+            session.execute(
+                text(
+                    "INSERT INTO measurement_embedding VALUES (:m, :mod, :id, :c, CAST(:v AS vector))"
+                ),
+                {"m": model.id, "mod": modality, "id": old_id, "c": cid, "v": vector},
+            )
+    edited = original.replace("382.000000 0.8117 0.8117", "382.000000 0.8000 0.8117", 1)
+    second = ingest(engine, "ir", write(tmp_path / "v2", name, edited), "nist", options)
+    assert (second.inserted, second.superseded) == (1, 1)
+    with engine.connect() as conn:
+        left = conn.execute(text("SELECT modality FROM measurement_embedding")).scalars().all()
+        superseded = conn.execute(
+            text("SELECT superseded_by IS NOT NULL FROM ir_spectrum WHERE id = :i"), {"i": old_id}
+        ).scalar_one()
+    assert left == ["msms"] and superseded
+
+
+def test_a_source_is_created_once(engine):
+    from registry.store import ensure_source
+
+    with session_scope(engine) as session:
+        first, created = ensure_source(session, "lab", "CC0", None)
+        again, created_again = ensure_source(session, "lab", "other", "x")
+    assert created and not created_again and first == again
