@@ -24,12 +24,13 @@ RESULT_KEYS = {
 
 
 @pytest.fixture
-def seeded(seed_registry):
+def training_registry(seed_registry):
+    """1,500 MassBank spectra and 300 CCS rows to train on: the engine."""
     return seed_registry(massbank=1500, ccs_rows=300).engine
 
 
-def test_two_epochs_lower_the_loss(seeded):
-    with session_scope(seeded) as session:
+def test_two_epochs_lower_the_loss(training_registry):
+    with session_scope(training_registry) as session:
         data = load_training_set(session)
     assert len(data.msms) > 1000 and len(data.ccs) > 200
     config = load_config(REPO / "models" / "configs" / "tiny.yaml")
@@ -41,7 +42,7 @@ def test_two_epochs_lower_the_loss(seeded):
     assert result.checkpoint["metrics"]["best_epoch"] in (1, 2)
 
 
-def test_train_evaluate_and_models_from_the_cli(seeded, tmp_path):
+def test_train_evaluate_and_models_from_the_cli(training_registry, tmp_path):
     out = tmp_path / "tiny.pt"
     config = REPO / "models" / "configs" / "tiny.yaml"
     result = molvis("train", "--config", str(config), "--output", str(out), "--quiet")

@@ -16,7 +16,8 @@ HIT_KEYS = {"rank", "inchikey", "smiles", "name", "score", "scores"}
 
 
 @pytest.fixture
-def seeded(seed_registry):
+def shipped_model_mgf(seed_registry):
+    """150 MassBank spectra, three IR files and the shipped model, embedded: the MGF text."""
     if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
         pytest.skip("no shipped model")
     ir = ("toluene.jdx", "benzene.jdx", "ethyl_benzene.jdx")
@@ -37,8 +38,8 @@ def unknowns(mgf: str, n: int) -> str:
     return "".join(kept)
 
 
-def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
-    path = write(tmp_path, "unknowns.mgf", unknowns(seeded, 3))
+def test_batch_search_json_with_the_shipped_model(shipped_model_mgf, tmp_path):
+    path = write(tmp_path, "unknowns.mgf", unknowns(shipped_model_mgf, 3))
     result = molvis("search", "--msms", str(path), "--top", "5", "--json")
     assert result.returncode == 0, result.stderr
     blocks = json.loads(result.stdout)
@@ -60,8 +61,8 @@ def test_batch_search_json_with_the_shipped_model(seeded, tmp_path):
     assert "KWILGNNWGSNMPA-UHFFFAOYSA-N" in {h["inchikey"] for h in blocks[0]["hits"]}
 
 
-def test_search_with_ccs_and_formula(seeded, tmp_path):
-    path = write(tmp_path, "one.mgf", unknowns(seeded, 1))
+def test_search_with_ccs_and_formula(shipped_model_mgf, tmp_path):
+    path = write(tmp_path, "one.mgf", unknowns(shipped_model_mgf, 1))
     result = molvis(
         "search",
         "--msms",
@@ -80,7 +81,7 @@ def test_search_with_ccs_and_formula(seeded, tmp_path):
     assert block["hits"][0]["inchikey"] == "KWILGNNWGSNMPA-UHFFFAOYSA-N"
 
 
-def test_stored_ir_spectrum_identifies_its_compound(seeded):
+def test_stored_ir_spectrum_identifies_its_compound(shipped_model_mgf):
     """The IR library: benzene's stored spectrum as the query finds benzene first, level 2a,
     with the IR match as its evidence (the model alone did not bring it into the top 20)."""
     result = molvis("search", "--ir", str(shared("ir", "jcamp", "benzene.jdx")), "--json")
@@ -95,9 +96,9 @@ def test_stored_ir_spectrum_identifies_its_compound(seeded):
     assert all(h["level"] != "2a" for h in rest)
 
 
-def test_predicted_ccs_window_and_its_tolerance_flag(seeded, tmp_path):
+def test_predicted_ccs_window_and_its_tolerance_flag(shipped_model_mgf, tmp_path):
     assert molvis("ccs", "backfill", "--json").returncode == 0
-    path = write(tmp_path, "one.mgf", unknowns(seeded, 1))
+    path = write(tmp_path, "one.mgf", unknowns(shipped_model_mgf, 1))
     args = ["search", "--msms", str(path), "--ccs", "200", "--ccs-adduct", "[M+H]+", "--json"]
     mellein = "KWILGNNWGSNMPA-UHFFFAOYSA-N"  # never measured here; predicted ~130-140 A^2
     (narrow,) = json.loads(molvis(*args).stdout)
@@ -128,7 +129,7 @@ def test_bad_search_input_is_one_line(engine, args, message):
     assert message in result.stderr
 
 
-def test_spectral_library_and_structure_similarity(seeded, engine):
+def test_spectral_library_and_structure_similarity(shipped_model_mgf, engine):
     with session_scope(engine) as session:
         data = load_training_set(session)
         spectrum = data.msms[0]
