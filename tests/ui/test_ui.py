@@ -226,6 +226,28 @@ def test_registry_and_compound_pages(seeded_model):
     assert not at.exception and at.metric[0].value == "45"
 
 
+def _wait_for_server(server: subprocess.Popen, port: int, timeout: float = 60) -> None:
+    """Until the page's port accepts connections; fails if the server exits or never listens."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"the Streamlit server exited ({server.returncode})"
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the Streamlit server did not listen on port {port} in {timeout} s")
+
+
+def _wait_for_rerun(wait) -> None:
+    """Until Streamlit has finished running the script (its running indicator is gone)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    wait.until(
+        ec.invisibility_of_element_located((By.CSS_SELECTOR, "[data-testid='stStatusWidget']"))
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -299,12 +321,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         options.add_argument(flag)
     driver = None
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
+        _wait_for_server(server, port)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         driver.get(f"http://127.0.0.1:{port}/?page=query")
         wait = WebDriverWait(driver, 120)
@@ -314,7 +331,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         precursor = driver.find_element(By.CSS_SELECTOR, "input[aria-label^='precursor m/z']")
         precursor.send_keys(Keys.CONTROL, "a")
         precursor.send_keys("185.0709", Keys.ENTER)  # as if [M+H]+: the page assumes it
-        time.sleep(1)
+        _wait_for_rerun(wait)
         button = wait.until(
             ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Search']]"))
         )
@@ -324,7 +341,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         )
         assert "model ui-model" in caption.text and "assumed [M+H]+" in caption.text
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stDataFrame']")))
-        time.sleep(2)
+        _wait_for_rerun(wait)
         # the grid draws on a canvas and mirrors its cells in an accessible table: read that
         name_cells = wait.until(
             ec.presence_of_all_elements_located((By.CSS_SELECTOR, "td[aria-colindex='3']"))
@@ -345,7 +362,7 @@ def test_headless_browser_search(seeded_model, tmp_path):
         driver.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(run))
         precursor.send_keys(Keys.CONTROL, "a")
         precursor.send_keys("0", Keys.ENTER)  # the file's own precursors, as the CLI reads them
-        time.sleep(1)
+        _wait_for_rerun(wait)
         wait.until(
             ec.presence_of_element_located((By.XPATH, "//*[contains(text(), '5 spectra read')]"))
         )
