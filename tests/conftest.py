@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("MOLVIS_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -88,7 +89,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _maintenance(url: str):
     """An autocommit connection to the server of `url` (its maintenance database)."""
     import psycopg
-    from sqlalchemy.engine import make_url
 
     server = make_url(url).set(drivername="postgresql", database="postgres")
     return psycopg.connect(server.render_as_string(hide_password=False), autocommit=True)
@@ -98,16 +98,13 @@ def _copy_database(template_url: str) -> str:
     """A database of this session's own, copied from the migrated one at `template_url`
     (tests/mutation/database.py): many short sessions against one server, side by side."""
     from psycopg.errors import ObjectInUse
-    from sqlalchemy.engine import make_url
 
     url = make_url(template_url)
     name = f"molvis_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with _maintenance(template_url) as conn:
         for attempt in range(50):  # a copy made by another session at the same moment
             try:
-                conn.execute(
-                    f'CREATE DATABASE "{name}" TEMPLATE "{url.database}" STRATEGY FILE_COPY'
-                )
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
                 break
             except ObjectInUse:
                 if attempt == 49:
@@ -118,8 +115,6 @@ def _copy_database(template_url: str) -> str:
 
 def _drop_database(url: str) -> None:
     """Drop a session's copy (FORCE: the session's pooled connections go with it)."""
-    from sqlalchemy.engine import make_url
-
     with _maintenance(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
@@ -135,8 +130,13 @@ def molvis_home() -> Iterator[Path]:
         os.environ["MOLVIS_DATABASE_URL"] = copy or os.environ["MOLVIS_TEST_DATABASE_URL"]
     else:
         os.environ.pop("MOLVIS_DATABASE_URL", None)
+    if copy and os.environ.get("MOLVIS_TEST_TEMPLATE_READER_URL"):  # the reader's password
+        reader = make_url(os.environ["MOLVIS_TEST_TEMPLATE_READER_URL"])
+        database = make_url(copy).database
+        os.environ["MOLVIS_READER_URL"] = reader.set(database=database).render_as_string(False)
     yield home
     if copy:
+        os.environ.pop("MOLVIS_READER_URL", None)
         _drop_database(copy)
     from registry.db import stop_embedded
     from registry.settings import load_settings

@@ -98,7 +98,7 @@ def test_ingest_chooses_its_workers_by_kind_size_and_cores(tmp_path, monkeypatch
     the writer), none for small files, folders, IR, or on one core."""
     import os
 
-    from molvis.cli.ingest import AUTO_WORKERS_BYTES, auto_workers
+    from molvis.workflows.ingest import AUTO_WORKERS_BYTES, auto_workers
 
     big, small = tmp_path / "big.txt", tmp_path / "small.txt"
     big.write_bytes(b"x" * AUTO_WORKERS_BYTES)

@@ -37,6 +37,11 @@ def start(home: Path) -> str:
     return url
 
 
+def reader_url(home: Path, url: str) -> str:
+    """The read-only role's URL on that server, its password set (the tests of the role)."""
+    return embedded.reader_url(Settings(home, None), url)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
         print("usage: python -m tests.mutation.database start|stop HOME", file=sys.stderr)

@@ -33,15 +33,21 @@ def _python(*args: str, env: dict | None = None) -> int:
 def main(patterns: list[str]) -> int:
     home = Path(tempfile.mkdtemp(prefix="molvis-mutate-"))
     try:
-        env = os.environ | ONE_THREAD | {"MOLVIS_TEST_TEMPLATE_URL": database.start(home)}
+        url = database.start(home)
+        env = os.environ | ONE_THREAD | {"MOLVIS_TEST_TEMPLATE_URL": url}
+        env["MOLVIS_TEST_TEMPLATE_READER_URL"] = database.reader_url(home, url)
         mutmut = Path(sys.executable).with_name("mutmut")
-        with open(os.devnull, "w") as quiet:  # its progress is one redrawn line per mutant
-            subprocess.run(
+        log = REPO / "mutmut.log"  # its progress redraws one line per mutant: kept out of sight
+        with open(log, "w") as out:
+            done = subprocess.run(
                 [str(mutmut), "run", "--max-children", CHILDREN, *patterns],
                 cwd=REPO,
                 env=env,
-                stdout=quiet,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
+        if done.returncode:
+            print(f"mutmut stopped (exit {done.returncode}): see {log}", file=sys.stderr)
     finally:
         database.main(["stop", str(home)])
         shutil.rmtree(home, ignore_errors=True)
