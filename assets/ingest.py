@@ -1,6 +1,6 @@
 """Ingestion assets: one per kind, partitioned by source file; a materialisation is one
-registry ingest of that file, with its counts as metadata. Then fingerprints and the MS/MS
-library index."""
+ingest of that file (molvis/workflows/ingest.py, as `molvis ingest` runs it), with its counts
+as metadata. Then fingerprints and the MS/MS library index, assets of their own."""
 
 from pathlib import Path
 
@@ -15,12 +15,10 @@ from dagster import (
 
 from assets.partitions import FILE_PARTITIONS, KINDS
 from assets.resources import RegistryResource
+from molvis.workflows.ingest import ingest_files, ingest_options
 from registry.db import session_scope
 from registry.fingerprints import fill_missing
-from registry.ingest import IngestOptions, ingest_file
 from registry.library_store import refresh_index
-from registry.parsers.ir import StructureIndex
-from registry.parsers.tables import parse_column_overrides
 
 
 class IngestConfig(Config):
@@ -40,15 +38,15 @@ def _ingest_asset(kind: str) -> AssetsDefinition:
     def _asset(
         context: AssetExecutionContext, config: IngestConfig, registry: RegistryResource
     ) -> MaterializeResult:
-        options = IngestOptions(
-            licence=config.licence or None, columns=parse_column_overrides(config.columns) or None
+        try:
+            options = ingest_options(config.licence, None, config.columns, config.structure_index)
+        except ValueError as exc:
+            raise Failure(str(exc)) from None
+        path = Path(context.partition_key)
+        report = ingest_files(
+            registry.engine(), kind, [path], config.source, options, library=False
         )
-        if config.structure_index:
-            options.structure_index = StructureIndex.from_table(Path(config.structure_index))
-        with session_scope(registry.engine()) as session:
-            summary = ingest_file(
-                session, kind, Path(context.partition_key), config.source, options
-            )
+        (summary,) = report.files
         if summary.status == "failed":
             raise Failure(summary.error or "ingest failed")
         context.log.info(f"{summary.file}: {summary.status}")

@@ -152,7 +152,7 @@ def _measure(
     engine, label: str, kind: str, path: Path, workers: str | int, index: StructureIndex
 ) -> dict:
     """Bare parse, parse + RDKit, and the ingest of one input, in that order, in this process."""
-    from molvis.cli.ingest import auto_workers
+    from molvis.workflows.ingest import auto_workers
     from registry.ingest import IngestOptions
 
     chosen = auto_workers(kind, path) if workers == "auto" else workers

@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from molvis.cli.common import EXIT_FAILED, CliError, engine, require_schema
 from registry.sources import STDIN
-
-
-def _options(args: argparse.Namespace):
-    from registry.ingest import IngestOptions
-    from registry.parsers import ParseError
-    from registry.parsers.ir import StructureIndex
-    from registry.parsers.tables import parse_column_overrides
-
-    options = IngestOptions(
-        licence=args.licence, origin=args.origin, fingerprints=not args.no_fingerprints
-    )
-    try:
-        options.columns = parse_column_overrides(args.columns)
-        if args.structure_index:
-            options.structure_index = StructureIndex.from_table(Path(args.structure_index))
-    except (ValueError, FileNotFoundError, ParseError) as exc:
-        raise CliError(str(exc)) from exc
-    return options
 
 
 def _print_summary(console, summary, args: argparse.Namespace, verbose: bool) -> None:
@@ -81,20 +64,19 @@ def stdin_suffix(kind: str, head: bytes) -> str:
 
 def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
     from rich.console import Console
-    from tqdm import tqdm
 
-    from registry.db import session_scope
+    from molvis.workflows.ingest import IngestHooks, ingest_files, ingest_options
     from registry.formats import KINDS, files_for
-    from registry.ingest import ingest_file
 
     require_schema()
     console = Console(stderr=True, soft_wrap=True)
-    options = _options(args)
     try:
+        options = ingest_options(
+            args.licence, args.origin, args.columns, args.structure_index, not args.no_fingerprints
+        )
         files, skipped = files_for(args.kind, paths)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from exc
-    summaries = []
     for path in skipped:
         console.print(f"[dim]skipped {path} (not a {args.kind} file by its name)[/dim]")
     if not files:
@@ -104,22 +86,17 @@ def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
             " and archives)",
             highlight=False,
         )
-    for path in files:
-        options.workers = (
-            args.workers if args.workers is not None else auto_workers(args.kind, path)
+    with _ProgressBars(quiet=args.json) as bars:
+        hooks = IngestHooks(
+            file_bar=bars.file,
+            file_done=lambda s: _print_summary(console, s, args, verbose=len(files) <= 20),
+            library=bars.library,
+            embedded=bars.embedded,
         )
-        bar = tqdm(
-            desc=path.name[:40],
-            unit=" rec",
-            file=sys.stderr,
-            disable=args.json or None,
-            leave=False,
+        report = ingest_files(
+            engine(), args.kind, files, args.source, options, args.workers, args.embed, hooks=hooks
         )
-        with bar, session_scope(engine()) as session:
-            summary = ingest_file(session, args.kind, path, args.source, options, bar.update)
-        summaries.append(summary)
-        _print_summary(console, summary, args, verbose=len(files) <= 20)
-    filled = sum(s.fingerprints for s in summaries)
+    summaries = report.files
     if not args.json and len(summaries) > 1:
         console.print(
             f"{len(summaries)} files: read {sum(s.read for s in summaries)}, inserted "
@@ -128,56 +105,54 @@ def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
             f"{sum(s.status == 'failed' for s in summaries)}",
             highlight=False,
         )
-    if filled and not args.json:
-        console.print(f"fingerprints computed for {filled} new compounds")
-    library = None
-    if args.kind == "msms" and any(s.status == "loaded" for s in summaries):
-        from molvis.cli.library import refresh_library
-
-        library = refresh_library(quiet=args.json)
-        if not args.json:
-            console.print(f"library index: {library['spectra']} spectra ({library['seconds']} s)")
-    embedded = None
-    if args.embed and any(s.status == "loaded" for s in summaries):
-        embedded = _embed_structures(args)
+    if report.fingerprints and not args.json:
+        console.print(f"fingerprints computed for {report.fingerprints} new compounds")
+    if report.library is not None and not args.json:
+        library = report.library
+        console.print(f"library index: {library['spectra']} spectra ({library['seconds']} s)")
     if args.json:
-        report = {"files": [s.as_dict() for s in summaries]}
-        if library is not None:  # an MS/MS file loaded: the library index was brought up to date
-            report["library"] = library
-        if embedded is not None:
-            report["embedded"] = embedded
-        print(json.dumps(report, indent=2))
-    return EXIT_FAILED if any(s.status == "failed" for s in summaries) or not files else 0
+        print(json.dumps(report.as_dict(), indent=2))
+    return EXIT_FAILED if report.failed else 0
 
 
-AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES or ~1k spectra: below, a process costs what it saves
+class _ProgressBars:
+    """The bars of one `molvis ingest` on stderr (none with --json or off a terminal): one per
+    file, then the library index and the embedding while those steps run."""
 
+    def __init__(self, quiet: bool) -> None:
+        from tqdm import tqdm
 
-def auto_workers(kind: str, path: Path) -> int:
-    """Normalisation processes for a file of 1 MB and more on two cores or more: one per core
-    for structure libraries, where every record is a new structure; one for MS/MS and CCS
-    files, whose repeated structures it identifies (cached) while this process parses and
-    writes. None for smaller files, folders and IR."""
-    cores = os.cpu_count() or 1
-    if cores < 2 or not path.is_file() or path.stat().st_size < AUTO_WORKERS_BYTES:
-        return 0
-    return {"structures": cores, "msms": 1, "ccs": 1}.get(kind, 0)
+        self._tqdm = tqdm
+        self._disable = quiet or None  # None: tqdm draws only on a terminal
+        self._steps: dict[str, object] = {}
 
+    def __enter__(self) -> _ProgressBars:
+        return self
 
-def _embed_structures(args: argparse.Namespace) -> dict[str, int]:
-    """`--embed`: structure vectors of the active model for every new compound and its
-    structure index (the backfill builds it), so the library is searchable when the command
-    returns."""
-    from tqdm import tqdm
+    def __exit__(self, *exc) -> None:
+        for bar in self._steps.values():
+            bar.close()
 
-    from molvis.workflows.embedding import embed_backfill
+    def _bar(self, desc: str, unit: str):
+        return self._tqdm(desc=desc, unit=unit, file=sys.stderr, disable=self._disable, leave=False)
 
-    with tqdm(
-        desc="embed structures", unit=" mol", file=sys.stderr, disable=args.json or None
-    ) as bar:
-        return embed_backfill(
-            engine(), None, measurements=False, progress=lambda _, n: bar.update(n)
-        )
+    @contextmanager
+    def file(self, path: Path) -> Iterator[Callable[[int], None]]:
+        with self._bar(path.name[:40], " rec") as bar:
+            yield bar.update
+
+    def _step(self, name: str, unit: str):
+        if name not in self._steps:
+            self._steps[name] = self._bar(name, unit)
+        return self._steps[name]
+
+    def library(self, done: int, total: int) -> None:
+        bar = self._step("library index", " spectra")
+        bar.total = total
+        bar.update(done)
+
+    def embedded(self, count: int) -> None:
+        self._step("embed structures", " mol").update(count)
 
 
 def add_parsers(sub) -> None:

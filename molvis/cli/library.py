@@ -6,21 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from molvis.cli.common import engine, require_schema
 
 
 def refresh_library(quiet: bool, force: bool = False) -> dict:
-    """Rebuild the saved index when the registry's spectra changed (always with `force`)."""
+    """Rebuild the saved index when the registry's spectra changed (always with `force`),
+    with a progress bar on a terminal."""
     from tqdm import tqdm
 
-    from registry.db import session_scope
-    from registry.library_store import refresh_index
-    from registry.settings import load_settings
+    from molvis.workflows.ingest import refresh_library as refresh
 
-    home = load_settings().home
-    start = time.perf_counter()
     with tqdm(
         desc="library index", unit=" spectra", file=sys.stderr, disable=quiet or None, leave=False
     ) as bar:
@@ -29,14 +25,7 @@ def refresh_library(quiet: bool, force: bool = False) -> dict:
             bar.total = total
             bar.update(done)
 
-        with session_scope(engine()) as session:
-            index, rebuilt = refresh_index(session, home, progress, force)
-    return {
-        "spectra": index.spectra,
-        "rebuilt": rebuilt,
-        "generation": index.generation,
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+        return refresh(engine(), progress, force)
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:
