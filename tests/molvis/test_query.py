@@ -269,3 +269,64 @@ def test_query_files_and_standard_input(tmp_path, monkeypatch):
     broken.write_text("##TITLE=x\n##JCAMP-DX=4.24\n##XUNITS=1/CM\n##YUNITS=ABSORBANCE\n##END=\n")
     with pytest.raises(ParseError, match="broken.jdx"):
         read_ir_file(broken)
+
+
+def test_each_refusal_says_what_to_give():
+    def refused(fields, spectra=(185.0709,)):
+        with pytest.raises(ValueError) as caught:
+            build_queries([spectrum(p) for p in spectra], None, fields)
+        return str(caught.value)
+
+    assert refused(QueryFields(ccs=150.0)) == (
+        "a CCS value needs its adduct (the ion whose CCS was measured)"
+    )
+    assert refused(QueryFields(ccs=150.0, ccs_adduct="[M+Xx]+")) == (
+        "unknown CCS adduct '[M+Xx]+' (e.g. [M+H]+, [M-H]-, [M+Na]+)"
+    )
+    assert refused(QueryFields(precursor_mz=0.0)) == (
+        "precursor m/z 0: give a value in (0, 100000]"
+    )
+    assert refused(QueryFields(), spectra=()) == (
+        "give a measurement to search with: an MS/MS or IR spectrum, or a CCS"
+    )
+
+
+def test_pasted_peaks_say_what_a_line_needs_and_take_no_precursor_unless_typed():
+    from registry.parsers import RecordError
+
+    with pytest.raises(RecordError) as caught:
+        pasted_spectrum("183.06 abc", QueryFields())
+    assert str(caught.value).startswith("pasted peaks: each line needs 'm/z intensity' (")
+    with pytest.raises(RecordError) as caught:
+        pasted_spectrum("183.06\n155.05", QueryFields())
+    assert str(caught.value) == "pasted peaks: each line needs 'm/z intensity'"
+    assert pasted_spectrum("183.06 100", QueryFields()).precursor_mz is None
+
+
+def test_files_without_a_spectrum_are_named_and_spectra_need_no_structure(tmp_path):
+    import zipfile
+
+    from molvis.workflows.query import read_ir_file, read_msms_file
+
+    with pytest.raises(ParseError) as caught:
+        read_upload("notes.mgf", b"BEGIN IONS\nEND IONS\n")
+    assert str(caught.value) == (
+        "notes.mgf: no readable spectrum (MGF, MSP or MassBank record expected): "
+        "notes.mgf record 1 (line 1): spectrum has no peaks"
+    )
+    with pytest.raises(ParseError) as caught:
+        read_upload("empty.jdx", b"##TITLE=empty\n##JCAMP-DX=4.24\n##END=\n")
+    assert str(caught.value).startswith("empty.jdx")
+    empty = tmp_path / "empty.zip"
+    zipfile.ZipFile(empty, "w").close()
+    with pytest.raises(ParseError) as caught:
+        read_ir_file(empty)
+    assert str(caught.value) == f"{empty}: no IR spectrum"
+    bare = "BEGIN IONS\nTITLE=first\nPEPMASS=185.07\n50.0 10\n100.0 20\nEND IONS\n"
+    both = tmp_path / "two.zip"
+    with zipfile.ZipFile(both, "w") as archive:
+        archive.writestr("a.mgf", bare)
+        archive.writestr("b.mgf", bare.replace("first", "second") + "BEGIN IONS\nEND IONS\n")
+    records, problems = read_msms_file(both)
+    assert [r.record_id for r in records] == ["first", "second"]  # no structure: still read
+    assert len(problems) == 1 and "b.mgf" in problems[0]
