@@ -226,3 +226,20 @@ def test_structures_without_predictions_come_in_disjoint_shards(library):
     assert len(everything) == 5 and everything == sorted(everything)
     assert even == [i for i in everything if i % 2 == 0]
     assert odd == [i for i in everything if i % 2 == 1]
+
+
+def test_measured_ccs_of_one_ion_per_skeleton(library):
+    """The evidence's measured values: the query's ion only, current rows only, by skeleton
+    (a stereo variant's key finds them too)."""
+    from registry.search import measured_ccs
+
+    with session_scope(library) as session:
+        keys = dict(session.execute(text("SELECT names[1], inchikey FROM compound")).all())
+    theobromine, theophylline = keys["theobromine"], keys["theophylline"]
+    variant = theobromine[:14] + "-XXXXXXXXXX-N"  # another stereo layer of the same skeleton
+    with session_scope(library) as session:
+        found = measured_ccs(session, [variant, theophylline, keys["benzene"]], "[M+H]+")
+        assert found == {theobromine[:14]: [200.0], theophylline[:14]: [139.0]}
+        assert measured_ccs(session, [theobromine], "[M+Na]+") == {}
+        session.execute(text("UPDATE ccs_value SET superseded_by = id WHERE ccs = 200"))
+        assert measured_ccs(session, [theobromine], "[M+H]+") == {}
