@@ -306,3 +306,18 @@ def test_missing_numbers_count_as_zero_and_each_part_has_its_own_model():
     assert top > rest
     with pytest.raises(ValueError, match="coverage 1.5"):
         fit(hits, right, weights, 1.5, {})
+
+
+def test_the_first_bin_zero_weights_and_the_refusal_in_words():
+    ece, bins = reliability([0.05, 0.05], [False, False])
+    assert [b["bin"] for b in bins] == [0] and ece == pytest.approx(0.05)
+    assert reliability([0.5, 0.6], [True, False], weights=[0, 0]) == (0.0, [])
+    ece, bins = reliability([0.15, 0.55], [True, False], weights=[0, 1])
+    assert [b["bin"] for b in bins] == [5] and ece == pytest.approx(0.55)
+    assert false_discoveries([0.9], [True], (0.5,), weights=[0])[0]["reported"] == 0.0
+    with pytest.raises(ValueError) as caught:
+        Calibration.from_dict({"version": 1, "features": []})
+    assert str(caught.value) == (
+        "the model's calibration is of an older kind (it assumed the right structure is always "
+        "among the candidates): refit it with `molvis evaluate --library`"
+    )
