@@ -261,3 +261,24 @@ def test_summary_names_ir_ccs_and_an_agreeing_formula():
     )
     zero = summary("5", {**evidence, "library": None, "ccs": None}, make_hit({"msms": 0.0}))
     assert "model MS/MS cosine 0.00 (speaks against it)" in zero
+
+
+def test_the_nearest_measured_ccs_the_rounded_prediction_and_ppm_to_three_decimals():
+    from molvis.workflows.evidence import ranking
+    from registry.library import LibraryOptions
+
+    with_ccs = query(ccs=140.0)
+    known = KnownCcs({"A": [130.0, 141.0]}, {"C": 145.126}, "p1")
+    assert ccs_deviation(with_ccs, known, "A")["measured"] == 141.0  # nearest, not smallest
+    assert ccs_deviation(with_ccs, known, "C")["predicted"] == 145.13
+    q = query()
+    assert ppm_error(make_hit(mass=q.neutral_mass * (1 + 1.23456e-6)), q) == 1.235
+    unembedded = make_hit()
+    unembedded.score, unembedded.library_score = None, 0.8
+    options = LibraryOptions(weight=0.25)
+    assert ranking(unembedded, None, options) == {
+        "ranked_by": "model + 0.25 x library score",
+        "ranking_value": 0.2,
+    }
+    unembedded.score, unembedded.library_score = 0.1234567, None
+    assert ranking(unembedded, None, options)["ranking_value"] == 0.123457
