@@ -11,19 +11,41 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from tests.mutation import database
 
 REPO = Path(__file__).resolve().parents[2]
 CHILDREN = "2"  # the two cores of the project's reference machine
+HUNG_AFTER = 300  # seconds: the slowest mutant's tests take about 90
 # mutmut forks each mutant from a process that ran every test (torch, OpenMP and BLAS thread
 # pools started): a child whose parent held a pool's lock at the fork waits forever and is
 # counted "timed out", i.e. killed, whatever its tests say. One thread per pool: no pool.
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
+def _stop_hung_mutants() -> None:
+    """mutmut limits a mutant's CPU time, not its wall time: a mutant that deadlocks (the
+    library kernel's helper thread looked up for another process, say) sleeps forever. One
+    running longer than HUNG_AFTER gets SIGXCPU, which mutmut records as timed out: its tests
+    would never have finished."""
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if not (proc / "cmdline").read_bytes().startswith(b"mutmut: "):
+                continue
+            # field 22 of stat: the start, in clock ticks since boot
+            started = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19]) / ticks
+            if uptime - started > HUNG_AFTER:
+                os.kill(int(proc.name), signal.SIGXCPU)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
 
 
 def _python(*args: str, env: dict | None = None) -> int:
@@ -39,15 +61,18 @@ def main(patterns: list[str]) -> int:
         mutmut = Path(sys.executable).with_name("mutmut")
         log = REPO / "mutmut.log"  # its progress redraws one line per mutant: kept out of sight
         with open(log, "w") as out:
-            done = subprocess.run(
+            run = subprocess.Popen(
                 [str(mutmut), "run", "--max-children", CHILDREN, *patterns],
                 cwd=REPO,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        if done.returncode:
-            print(f"mutmut stopped (exit {done.returncode}): see {log}", file=sys.stderr)
+            while run.poll() is None:
+                _stop_hung_mutants()
+                time.sleep(10)
+        if run.returncode:
+            print(f"mutmut stopped (exit {run.returncode}): see {log}", file=sys.stderr)
     finally:
         database.main(["stop", str(home)])
         shutil.rmtree(home, ignore_errors=True)
