@@ -286,7 +286,10 @@ def window_ab(engine, queries: np.ndarray, masses: list[float], ppm: float, roun
     shipped_t, baseline_t = _percentiles(times["shipped"]), _percentiles(times["baseline"])
     return {
         "shipped": shipped_t,
-        "baseline": {**baseline_t, "function": BASELINE_SEARCH},
+        "baseline": {
+            **baseline_t,
+            "function": f"migrations/sql/molvis_search/{BASELINE_SEARCH}.sql",
+        },
         "p95_ratio": round(shipped_t["p95_ms"] / baseline_t["p95_ms"], 2),
         "rounds": rounds,
     }

@@ -62,7 +62,7 @@ def test_query_benchmark_runs_small(engine, tmp_path):
     assert all(0 <= s["recall_at_20"] <= 1 for s in row["open_query"])
     assert row["tanimoto_hnsw"]["recall_probes"] == 5
     warm = row["mass_window_warm"]
-    assert warm["baseline"]["function"] == "0015_open_query_ivfflat.py"
+    assert warm["baseline"]["function"] == "migrations/sql/molvis_search/0015.sql"
     assert warm["shipped"]["p95_ms"] > 0 and warm["p95_ratio"] > 0
     assert (tmp_path / "cache" / "library-model-molvis-base-300.npz").exists()
     from bench.report import render
