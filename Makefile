@@ -60,11 +60,10 @@ bench: setup
 	$(VENV)/bin/python -m bench.ccs --sizes 10000 100000
 	$(VENV)/bin/python -m bench.report --notes bench/NOTES.md
 
-# Mutation testing (not part of `make test`, ~30 min on 2 cores): mutmut over the search,
-# evaluation, adduct, identity, calibration, evidence, query and export modules with their fast
-# tests (pyproject [tool.mutmut]), the planted SQL bugs of molvis_search() and molvis_ccs_fits(),
-# then the planted Python bugs (tests/mutation/planted_bugs.py). docs/MUTATION.md explains the
-# survivors.
+# Mutation testing (not part of `make test`, about an hour on 2 cores): mutmut over every module
+# with an identification rule (pyproject [tool.mutmut]), the planted SQL bugs of molvis_search()
+# and molvis_ccs_fits(), then the planted Python bugs (tests/mutation/run.py). A shard:
+# make mutate MUTANTS='registry.library*'. docs/MUTATION.md explains the survivors.
 mutate: setup
 	$(VENV)/bin/pip install --quiet "mutmut==3.8.*"
 	rm -rf mutants
