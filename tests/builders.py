@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from registry.records import MsmsRecord
 from registry.sources import TextMember
+
+
+def unit(v, width: int = 256) -> np.ndarray:
+    """`v` zero-padded to `width` (the registry's 256 by default; `len(v)` for the model tests'
+    small spaces) and scaled to length 1: cosines between such vectors are those of `v`."""
+    full = np.zeros(width)
+    full[: len(v)] = v
+    return full / np.linalg.norm(full)
 
 
 def member(text: str, name: str = "test.mgf") -> TextMember:

@@ -7,6 +7,7 @@ import pytest
 from models.candidate_sets import MASSSPECGYM_MAX, Candidate, candidate_set_rows
 from models.evaluate import Embedder, Query
 from models.split_similarity import nearest_train_similarity
+from tests.builders import unit
 
 # InChIKeys: first block decides a hit
 T = "TTTTTTTTTTTTTT-UHFFFAOYSA-N"
@@ -19,16 +20,11 @@ A, B, C = (
 VECTORS = {"t": [1, 0], "a": [0.9, 0.1], "b": [0.8, 0.6], "c": [0.0, 1.0]}
 
 
-def unit(v):
-    v = np.asarray(v, dtype=np.float32)
-    return v / np.linalg.norm(v)
-
-
 EMBEDDER = Embedder(
-    queries=lambda modality, items: np.stack([unit(x) for x in items]),
+    queries=lambda modality, items: np.stack([unit(x, len(x)) for x in items]),
     structures=lambda smiles: (
         np.ones(len(smiles), bool),
-        np.stack([unit(VECTORS[s]) for s in smiles]),
+        np.stack([unit(VECTORS[s], len(VECTORS[s])) for s in smiles]),
     ),
     dim=2,
 )

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from models.evaluate import Embedder, Query, build_queries, evaluate_queries
 from registry.db import session_scope
 from registry.training_data import window_candidates
-from tests.builders import write
+from tests.builders import unit, write
 from tests.conftest import ingest
 
 XANTHINE_MASS = 180.064726  # C7H8N4O2: theobromine, theophylline, paraxanthine
@@ -23,11 +23,6 @@ LIBRARY = {
 }
 
 
-def unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float32)
-    return v / np.linalg.norm(v)
-
-
 @pytest.fixture
 def registry(engine, tmp_path):
     smi = "".join(f"{s} {n}\n" for n, (s, _) in LIBRARY.items())
@@ -35,14 +30,14 @@ def registry(engine, tmp_path):
     with session_scope(engine) as session:
         rows = session.execute(text("SELECT names[1], inchikey, smiles FROM compound")).all()
     keys = {name: key for name, key, _ in rows}
-    by_smiles = {smiles: unit(LIBRARY[name][1]) for name, _, smiles in rows}
+    by_smiles = {smiles: unit(LIBRARY[name][1], len(LIBRARY[name][1])) for name, _, smiles in rows}
 
     def structures(smiles: list[str]):
         return np.ones(len(smiles), bool), np.stack([by_smiles[s] for s in smiles])
 
     def queries(modality: str, items: list):
         assert modality in ("msms", "ir", "ccs"), modality
-        return np.stack([unit(x) for x in items])
+        return np.stack([unit(x, len(x)) for x in items])
 
     embedder = Embedder(
         queries=queries,

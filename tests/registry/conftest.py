@@ -7,7 +7,7 @@ from sqlalchemy import text
 from registry.db import session_scope
 from registry.embeddings import build_structure_index, write_structure_embeddings
 from registry.model_store import register_model
-from tests.builders import write
+from tests.builders import unit, write
 from tests.conftest import ingest
 
 # name, SMILES, embedding direction (before normalisation)
@@ -18,12 +18,6 @@ LIBRARY = [
     ("paraxanthine", "Cn1cnc2c1c(=O)n(C)c(=O)[nH]2", [0.0, 1.0, 0.0]),
     ("benzene", "c1ccccc1", [0.0, 0.0, 1.0]),
 ]
-
-
-def unit(v) -> np.ndarray:
-    full = np.zeros(256)
-    full[: len(v)] = v
-    return full / np.linalg.norm(full)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from molvis.workflows.ccs_prediction import PRETRAINED, backfill
 from registry.ccs_predictions import register_predictor, write_predictions
 from registry.db import session_scope
 from registry.search import SearchRequest, filter_counts, search
-from tests.builders import write
+from tests.builders import unit, write
 from tests.conftest import count, ingest, molvis, snapshot
-from tests.registry.conftest import names, unit
+from tests.registry.conftest import names
 
 XANTHINES = 180.06406  # theobromine, theophylline, paraxanthine: one formula
 

@@ -17,9 +17,9 @@ from registry.search import (
     search,
     similar_structures,
 )
-from tests.builders import write
+from tests.builders import unit, write
 from tests.conftest import count, ingest
-from tests.registry.conftest import LIBRARY, names, unit
+from tests.registry.conftest import LIBRARY, names
 
 
 def test_rank_one_is_the_nearest(library):
