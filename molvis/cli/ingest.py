@@ -6,11 +6,9 @@ import argparse
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from molvis.cli.common import EXIT_FAILED, CliError, engine, require_schema
+from molvis.cli.common import EXIT_FAILED, CliError, ProgressBars, engine, require_schema
 from registry.sources import STDIN
 
 
@@ -86,7 +84,7 @@ def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
             " and archives)",
             highlight=False,
         )
-    with _ProgressBars(quiet=args.json) as bars:
+    with ProgressBars(quiet=args.json) as bars:
         hooks = IngestHooks(
             file_bar=bars.file,
             file_done=lambda s: _print_summary(console, s, args, verbose=len(files) <= 20),
@@ -113,46 +111,6 @@ def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     return EXIT_FAILED if report.failed else 0
-
-
-class _ProgressBars:
-    """The bars of one `molvis ingest` on stderr (none with --json or off a terminal): one per
-    file, then the library index and the embedding while those steps run."""
-
-    def __init__(self, quiet: bool) -> None:
-        from tqdm import tqdm
-
-        self._tqdm = tqdm
-        self._disable = quiet or None  # None: tqdm draws only on a terminal
-        self._steps: dict[str, object] = {}
-
-    def __enter__(self) -> _ProgressBars:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for bar in self._steps.values():
-            bar.close()
-
-    def _bar(self, desc: str, unit: str):
-        return self._tqdm(desc=desc, unit=unit, file=sys.stderr, disable=self._disable, leave=False)
-
-    @contextmanager
-    def file(self, path: Path) -> Iterator[Callable[[int], None]]:
-        with self._bar(path.name[:40], " rec") as bar:
-            yield bar.update
-
-    def _step(self, name: str, unit: str):
-        if name not in self._steps:
-            self._steps[name] = self._bar(name, unit)
-        return self._steps[name]
-
-    def library(self, done: int, total: int) -> None:
-        bar = self._step("library index", " spectra")
-        bar.total = total
-        bar.update(done)
-
-    def embedded(self, count: int) -> None:
-        self._step("embed structures", " mol").update(count)
 
 
 def add_parsers(sub) -> None:

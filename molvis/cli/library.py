@@ -5,32 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from molvis.cli.common import engine, require_schema
-
-
-def refresh_library(quiet: bool, force: bool = False) -> dict:
-    """Rebuild the saved index when the registry's spectra changed (always with `force`),
-    with a progress bar on a terminal."""
-    from tqdm import tqdm
-
-    from molvis.workflows.ingest import refresh_library as refresh
-
-    with tqdm(
-        desc="library index", unit=" spectra", file=sys.stderr, disable=quiet or None, leave=False
-    ) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done)
-
-        return refresh(engine(), progress, force)
+from molvis.cli.common import ProgressBars, engine, require_schema
 
 
 def cmd_library_build(args: argparse.Namespace) -> int:
+    from molvis.workflows.ingest import refresh_library
+
     require_schema()
-    report = refresh_library(args.json, force=args.force)
+    with ProgressBars(quiet=args.json) as bars:
+        report = refresh_library(engine(), bars.library, args.force)
     if args.json:
         print(json.dumps(report))
     elif report["rebuilt"]:
