@@ -42,6 +42,10 @@ def reader_url(home: Path, url: str) -> str:
     return embedded.reader_url(Settings(home, None), url)
 
 
+def stop(home: Path) -> None:
+    embedded.stop(Settings(home, None))
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
         print("usage: python -m tests.mutation.database start|stop HOME", file=sys.stderr)
@@ -50,7 +54,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "start":
         print(start(home))
     else:
-        embedded.stop(Settings(home, None))
+        stop(home)
     return 0
 
 

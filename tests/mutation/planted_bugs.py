@@ -7,11 +7,9 @@ Run: python -m tests.mutation.planted_bugs (make mutate runs it). Exit 1 if any 
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.mutation.planting import REPO, CannotPlant, planted, tests_pass
 
 # (what the bug does, file, text in it, what the bug puts there, the tests that cover it)
 BUGS = [
@@ -133,22 +131,12 @@ BUGS = [
 def main() -> int:
     survivors = []
     for name, file, before, after, tests in BUGS:
-        path = REPO / file
-        original = path.read_text()
-        if original.count(before) != 1:
-            print(f"cannot plant {name!r}: its text is not in {file} once")
-            return 1
-        path.write_text(original.replace(before, after))
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", tests],
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-            )
-        finally:
-            path.write_text(original)
-        caught = result.returncode != 0
+            with planted(REPO / file, before, after):
+                caught = not tests_pass([tests])
+        except CannotPlant as exc:
+            print(f"cannot plant {name!r}: {exc}")
+            return 1
         print(f"{'caught  ' if caught else 'SURVIVED'}  {name}", flush=True)
         if not caught:
             survivors.append(name)

@@ -48,8 +48,8 @@ def _stop_hung_mutants() -> None:
             continue  # gone meanwhile, or not ours to read
 
 
-def _python(*args: str, env: dict | None = None) -> int:
-    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env).returncode
+def _python(module: str) -> int:
+    return subprocess.run([sys.executable, "-m", module], cwd=REPO).returncode
 
 
 def main(patterns: list[str]) -> int:
@@ -74,7 +74,7 @@ def main(patterns: list[str]) -> int:
         if run.returncode:
             print(f"mutmut stopped (exit {run.returncode}): see {log}", file=sys.stderr)
     finally:
-        database.main(["stop", str(home)])
+        database.stop(home)
         shutil.rmtree(home, ignore_errors=True)
     report = subprocess.run(
         [sys.executable, "-m", "tests.mutation.report"], cwd=REPO, capture_output=True, text=True

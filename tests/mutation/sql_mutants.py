@@ -10,13 +10,11 @@ Run: python -m tests.mutation.sql_mutants (make mutate runs it). Exit 1 if any s
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from pathlib import Path
 
 from migrations.functions import SQL, versions
+from tests.mutation.planting import CannotPlant, planted, tests_pass
 
-REPO = Path(__file__).resolve().parents[2]
 SEARCH = SQL / "molvis_search" / f"{max(versions('molvis_search'))}.sql"
 CCS_FITS = SQL / "molvis_ccs_fits" / f"{max(versions('molvis_ccs_fits'))}.sql"
 FRESH_ONLY = ("MOLVIS_TEST_DATABASE_URL", "MOLVIS_TEST_TEMPLATE_URL", "MOLVIS_DATABASE_URL")
@@ -165,37 +163,24 @@ MUTANTS = {
 def run_tests() -> bool:
     """True when the search tests pass (the mutant survives). Each run migrates a new embedded
     server: a given or template database is migrated already and would keep the old text."""
-    env = {k: v for k, v in os.environ.items() if k not in FRESH_ONLY}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *TESTS],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    return result.returncode == 0
+    return tests_pass(TESTS, {k: v for k, v in os.environ.items() if k not in FRESH_ONLY})
 
 
 def main() -> int:
-    originals = {path: path.read_text() for path in (SEARCH, CCS_FITS)}
     if not run_tests():
         print("the search tests fail on the unmutated functions: fix them first")
         return 1
     survivors = []
-    try:
-        for name, (path, before, after) in MUTANTS.items():
-            if originals[path].count(before) != 1:
-                print(f"cannot plant {name!r}: its text is not in {path.name} once")
-                return 1
-            path.write_text(originals[path].replace(before, after))
-            survived = run_tests()
-            path.write_text(originals[path])
-            print(f"{'SURVIVED' if survived else 'killed  '}  {name}", flush=True)
-            if survived:
-                survivors.append(name)
-    finally:
-        for path, text in originals.items():
-            path.write_text(text)
+    for name, (path, before, after) in MUTANTS.items():
+        try:
+            with planted(path, before, after):
+                survived = run_tests()
+        except CannotPlant as exc:
+            print(f"cannot plant {name!r}: {exc}")
+            return 1
+        print(f"{'SURVIVED' if survived else 'killed  '}  {name}", flush=True)
+        if survived:
+            survivors.append(name)
     print(f"{len(MUTANTS) - len(survivors)} of {len(MUTANTS)} SQL mutants killed")
     return 1 if survivors else 0
 
