@@ -63,7 +63,7 @@ bench: setup
 # Mutation testing (not part of `make test`, about an hour on 2 cores): mutmut over every module
 # with an identification rule (pyproject [tool.mutmut]), the planted SQL bugs of molvis_search()
 # and molvis_ccs_fits(), then the planted Python bugs (tests/mutation/run.py). A shard:
-# make mutate MUTANTS='registry.library*'. docs/MUTATION.md explains the survivors.
+# make mutate MUTANTS='registry.library.flash_index*'. docs/MUTATION.md explains the survivors.
 mutate: setup
 	$(VENV)/bin/pip install --quiet "mutmut==3.8.*"
 	rm -rf mutants

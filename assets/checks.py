@@ -6,9 +6,9 @@ from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 from assets.ingest import fingerprints
 from assets.resources import RegistryResource
 from assets.training import structure_index, trained_model
-from registry import integrity
-from registry.db import session_scope
-from registry.model_store import get_model
+from registry.db.connection import session_scope
+from registry.learned.versions import get_model
+from registry.read import integrity
 
 
 @asset_check(asset=fingerprints, description="InChIKeys well-formed and unique")

@@ -16,9 +16,9 @@ from dagster import (
 from assets.partitions import FILE_PARTITIONS, KINDS
 from assets.resources import RegistryResource
 from molvis.workflows.ingest import ingest_files, ingest_options
-from registry.db import session_scope
-from registry.fingerprints import fill_missing
-from registry.library_store import refresh_index
+from registry.db.connection import session_scope
+from registry.ingest.fingerprints import fill_missing
+from registry.library.saved_index import refresh_index
 
 
 class IngestConfig(Config):
@@ -87,7 +87,7 @@ def fingerprints(registry: RegistryResource) -> MaterializeResult:
 )
 def msms_library(registry: RegistryResource) -> MaterializeResult:
     with session_scope(registry.engine()) as session:
-        index, rebuilt = refresh_index(session, registry.settings().home)
+        index, rebuilt = refresh_index(session, registry.db.settings().home)
     return MaterializeResult(
         metadata={"spectra": index.spectra, "rebuilt": rebuilt, "generation": index.generation}
     )

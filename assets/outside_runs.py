@@ -24,8 +24,8 @@ from dagster import (
 
 from assets.partitions import FILE_PARTITIONS, SHARDS
 from assets.resources import RegistryResource
-from registry.db import session_scope
-from registry.runs import ActiveModel, RecordedRun, active_model, loaded_runs_after
+from registry.db.connection import session_scope
+from registry.read.runs import ActiveModel, RecordedRun, active_model, loaded_runs_after
 
 OUTSIDE = "loaded outside Dagster (molvis command line)"
 

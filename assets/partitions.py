@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import DynamicPartitionsDefinition, StaticPartitionsDefinition
 
-from registry.formats import KINDS as FORMATS
+from registry.ingest.formats import KINDS as FORMATS
 
 KINDS = tuple(FORMATS)
 FILE_PARTITIONS = {kind: DynamicPartitionsDefinition(name=f"{kind}_files") for kind in KINDS}

@@ -6,8 +6,8 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from sqlalchemy import Engine
 
-from registry.db import get_engine
-from registry.settings import Settings, load_settings
+from registry.db.connection import get_engine
+from registry.db.settings import Settings, load_settings
 
 
 class RegistryResource(ConfigurableResource):

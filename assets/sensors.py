@@ -6,7 +6,7 @@ from dagster import RunRequest, SensorEvaluationContext, SensorResult, define_as
 
 from assets.ingest import INGEST_ASSETS
 from assets.partitions import FILE_PARTITIONS, KINDS
-from registry.settings import load_settings
+from registry.db.settings import load_settings
 
 INGEST_JOBS = {
     kind: define_asset_job(f"ingest_{kind}_job", selection=[a])

@@ -10,9 +10,9 @@ from assets.resources import RegistryResource
 from molvis.workflows.embedding import embed_backfill
 from molvis.workflows.evaluation import evaluate_model
 from molvis.workflows.training import train_and_register
-from registry.db import session_scope
-from registry.embeddings import build_structure_index, embedding_counts
-from registry.model_store import activate_model, get_model
+from registry.db.connection import session_scope
+from registry.learned.embeddings import build_structure_index, embedding_counts
+from registry.learned.versions import activate_model, get_model
 
 REPO = Path(__file__).resolve().parent.parent
 

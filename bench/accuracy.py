@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.common import write_result
 from molvis.workflows.evaluation import evaluate_model
-from registry.db import get_engine
+from registry.db.connection import get_engine
 
 REPORT_TOP5 = 0.00397  # the PNNL report's top-5 retrieval accuracy
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from bench.common import copy_compounds, scratch_database, peak_rss_mb
 from models.ccs import Ion, featurize, load_predictor
 from molvis.workflows.ccs_prediction import backfill
-from registry.ccs_predictions import register_predictor
-from registry.db import session_scope
+from registry.learned.ccs_predictions import register_predictor
+from registry.db.connection import session_scope
 n, batch, table, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
 rows = [line.split("\\t") for line in Path(table).read_text().splitlines()]
 rows = [(s, f, float(m), b) for s, f, m, b in rows]
@@ -73,7 +73,7 @@ def ccs_section(result: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from registry.chem import fingerprint_bits, identify
+    from registry.chem.identity import fingerprint_bits, identify
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])

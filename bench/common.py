@@ -17,8 +17,8 @@ import numpy as np
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from registry.db import database_url, get_engine
-from registry.migrate import upgrade
+from registry.db.connection import database_url, get_engine
+from registry.db.migrate import upgrade
 
 SHARED = Path(
     os.environ.get("MOLVIS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -111,8 +111,8 @@ def write_result(name: str, payload: dict, output: Path | None) -> Path:
 def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
     """One file in one transaction, as `molvis ingest` runs it; fingerprints stay out of the
     timing unless the options ask for them (bench.fingerprints measures them)."""
-    from registry.db import session_scope
-    from registry.ingest import IngestOptions, ingest_file
+    from registry.db.connection import session_scope
+    from registry.ingest.pipeline import IngestOptions, ingest_file
 
     options = options or IngestOptions(fingerprints=False)
     with session_scope(engine) as session:

@@ -48,8 +48,8 @@ def export(out: Path, compounds: int, smiles: int) -> None:
     """The registry's first `compounds` measured compounds (by InChIKey) with every measurement,
     and the first `smiles` structures of the MOSES training file."""
     from bench.common import SHARED
-    from registry.db import get_engine, session_scope
-    from registry.training_data import load_training_set
+    from registry.db.connection import get_engine, session_scope
+    from registry.read.training_data import load_training_set
 
     with session_scope(get_engine()) as session:
         data = load_training_set(session, limit_compounds=compounds)
@@ -110,8 +110,8 @@ def export(out: Path, compounds: int, smiles: int) -> None:
 
 def read_training_set(path: Path):
     """The exported training set as the registry reader returns it."""
-    from registry.measurements import CcsRow, IrRow, MsmsRow
-    from registry.training_data import CompoundRow, TrainingSet
+    from registry.read.measurements import CcsRow, IrRow, MsmsRow
+    from registry.read.training_data import CompoundRow, TrainingSet
 
     a = np.load(path, allow_pickle=False)
     bits = np.unpackbits(a["fingerprint"], axis=1)[:, :2048] + 48

@@ -19,9 +19,9 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from bench.common import copy_compounds, scratch_database, peak_rss_mb
-from registry.db import session_scope
-from registry.model_store import register_model
-from registry import embeddings as store
+from registry.db.connection import session_scope
+from registry.learned.versions import register_model
+from registry.learned import embeddings
 from models.checkpoint import load_checkpoint
 from models.embed import backfill
 from models.train import pick_device
@@ -42,8 +42,8 @@ with scratch_database() as engine:
     with session_scope(engine) as reader:
         def write(ids, vectors):
             with session_scope(engine) as w:
-                store.write_structure_embeddings(w, info.id, ids, vectors)
-        counts = backfill(store.structures_missing(reader, info.id, batch), model, write, device,
+                embeddings.write_structure_embeddings(w, info.id, ids, vectors)
+        counts = backfill(embeddings.structures_missing(reader, info.id, batch), model, write, device,
                           workers=workers)
     seconds = time.perf_counter() - start
     workers_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

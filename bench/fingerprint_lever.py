@@ -19,10 +19,10 @@ from sqlalchemy import text
 
 from bench.common import write_result
 from models.checkpoint import read_checkpoint
-from registry.adducts import neutral_mass
-from registry.db import get_engine, session_scope
-from registry.model_store import get_model
-from registry.training_data import window_candidates
+from registry.chem.adducts import neutral_mass
+from registry.db.connection import get_engine, session_scope
+from registry.learned.versions import get_model
+from registry.read.training_data import window_candidates
 
 ALPHAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 KS = (1, 5, 20)

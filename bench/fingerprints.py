@@ -8,9 +8,9 @@ import gzip
 from pathlib import Path
 
 from bench.common import SHARED, ingest, scratch_database, timed, write_result
-from registry.chem import fingerprint_bits
-from registry.db import session_scope
-from registry.fingerprints import fill_missing
+from registry.chem.identity import fingerprint_bits
+from registry.db.connection import session_scope
+from registry.ingest.fingerprints import fill_missing
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -29,8 +29,8 @@ from bench.query import (
     query_vectors,
     recall_at,
 )
-from registry.embeddings import vector_literal
-from registry.settings import load_settings
+from registry.db.settings import load_settings
+from registry.learned.embeddings import vector_literal
 
 K = 20
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from bench.common import SHARED, ingest, scratch_database, timed, write_result
 
 if TYPE_CHECKING:
-    from registry.ingest import IngestOptions
-    from registry.parsers.ir import StructureIndex
+    from registry.ingest.parsers.ir import StructureIndex
+    from registry.ingest.pipeline import IngestOptions
 
 
 def _mgf(n: int) -> str:
@@ -33,8 +33,8 @@ def _mgf(n: int) -> str:
 
 
 def _msp(mgf_text: str) -> str:
-    from registry.parsers.mgf import parse_mgf
-    from registry.sources import TextMember
+    from registry.ingest.files import TextMember
+    from registry.ingest.parsers.mgf import parse_mgf
 
     blocks = []
     for parsed in parse_mgf(TextMember("x.mgf", "x.mgf", mgf_text)):
@@ -91,9 +91,9 @@ def inputs(n: int, folder: Path) -> list[tuple[str, str, Path]]:
 
 def bare_parse(kind: str, path: Path, options: IngestOptions, normalize: bool) -> tuple[int, float]:
     """Parse only (or parse + RDKit normalisation) of the same files, nothing written."""
-    from registry.chem import identify
-    from registry.formats import KINDS
-    from registry.sources import iter_members
+    from registry.chem.identity import identify
+    from registry.ingest.files import iter_members
+    from registry.ingest.formats import KINDS
 
     files = sorted(path.glob("*.jdx")) if path.is_dir() else [path]
     identify.cache_clear()
@@ -118,7 +118,7 @@ def _workers(value: str) -> str | int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from registry.parsers.ir import StructureIndex
+    from registry.ingest.parsers.ir import StructureIndex
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=5000, help="records per format (default 5000)")
@@ -153,7 +153,7 @@ def _measure(
 ) -> dict:
     """Bare parse, parse + RDKit, and the ingest of one input, in that order, in this process."""
     from molvis.workflows.ingest import auto_workers
-    from registry.ingest import IngestOptions
+    from registry.ingest.pipeline import IngestOptions
 
     chosen = auto_workers(kind, path) if workers == "auto" else workers
     options = IngestOptions(structure_index=index, fingerprints=False, workers=chosen)

@@ -21,11 +21,11 @@ from matchms.similarity import CosineGreedy
 from sqlalchemy import text
 
 from bench.common import latency_stats, peak_rss_mb, timed, write_result
-from registry.db import get_engine, session_scope
-from registry.library import LibraryOptions, build_index, clean_peaks
-from registry.measurements import read_measurements
-from registry.settings import load_settings
-from registry.spectral import matchms_spectrum
+from registry.db.connection import get_engine, session_scope
+from registry.db.settings import load_settings
+from registry.library.classical import matchms_spectrum
+from registry.library.flash_index import LibraryOptions, build_index, clean_peaks
+from registry.read.measurements import read_measurements
 
 
 def _queries(session, n: int, seed: int) -> list:

@@ -1,5 +1,5 @@
 """Spectral library search as the library grows to 1M stored spectra: the product's flash
-entropy index (registry.library) over the real MassBank MS/MS spectra, replicated to reach
+entropy index (registry.library.flash_index) over the real MassBank MS/MS spectra, replicated to reach
 each size, queried with 1,000 real spectra (1 % intensity noise).
 
 Replicas are not real spectra, said so beside every figure: replica r of a spectrum has its
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SHARED, latency_stats, peak_rss_mb, timed, write_result
-from registry.library import LibraryOptions, clean_peaks, index_spectra, polarity
-from registry.parsers.msms import parse_msms
-from registry.sources import iter_members
+from registry.ingest.files import iter_members
+from registry.ingest.parsers.msms import parse_msms
+from registry.library.flash_index import LibraryOptions, clean_peaks, index_spectra, polarity
 
 OFFSET_DA = 20.0
 JITTER_DA = 0.003

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.common import SHARED, ingest, scratch_database
 from bench.ingest import _mgf
-from registry.db import session_scope
+from registry.db.connection import session_scope
 
 CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
 
@@ -48,8 +48,8 @@ def profile_embed(n: int, profiler: cProfile.Profile | None) -> float:
 
     from models.checkpoint import load_checkpoint
     from models.embed import backfill
-    from registry import embeddings as store
-    from registry.model_store import register_model
+    from registry.learned import embeddings
+    from registry.learned.versions import register_model
 
     with gzip.open(SHARED / "library" / "train.csv.gz", "rt") as handle:
         next(handle)
@@ -64,13 +64,13 @@ def profile_embed(n: int, profiler: cProfile.Profile | None) -> float:
 
         def write(ids, vectors):
             with session_scope(engine) as writer:
-                store.write_structure_embeddings(writer, info.id, ids, vectors)
+                embeddings.write_structure_embeddings(writer, info.id, ids, vectors)
 
         with session_scope(engine) as reader:
             start = time.perf_counter()
             with _profiled(profiler):
                 counts = backfill(
-                    store.structures_missing(reader, info.id, 1024),
+                    embeddings.structures_missing(reader, info.id, 1024),
                     model,
                     write,
                     torch.device("cpu"),

@@ -33,9 +33,9 @@ from bench.common import (
     write_result,
 )
 from migrations.functions import function_sql
-from registry.embeddings import build_structure_index
-from registry.search import TANIMOTO_EF_SEARCH, SearchRequest, search
-from registry.settings import load_settings
+from registry.db.settings import load_settings
+from registry.learned.embeddings import build_structure_index
+from registry.search.molvis_search import TANIMOTO_EF_SEARCH, SearchRequest, search
 
 DIM = 256
 CHECKPOINT = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.pt"
@@ -66,7 +66,7 @@ def _chemistry(smiles: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     from rdkit import Chem
     from rdkit.Chem import rdMolDescriptors
 
-    from registry.chem import fingerprint_bits
+    from registry.chem.identity import fingerprint_bits
 
     formulas, masses, prints = [], [], []
     for s in smiles:
@@ -149,8 +149,8 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
     from models.checkpoint import load_checkpoint
     from models.data import msms_input
     from models.embed import embed_inputs
-    from registry.parsers.msms import parse_msms
-    from registry.sources import iter_members
+    from registry.ingest.files import iter_members
+    from registry.ingest.parsers.msms import parse_msms
 
     model, _ = load_checkpoint(checkpoint)
     records = []
@@ -167,7 +167,7 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
 
 def _load(engine, library: Library) -> int:
     """COPY the library into a scratch registry, its vectors in mass order as the backfill
-    writes them (registry.embeddings); returns the model id of its vectors."""
+    writes them (registry.learned.embeddings); returns the model id of its vectors."""
     from pgvector import Vector
 
     raw = engine.raw_connection()

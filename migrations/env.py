@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from registry.db import get_engine
-from registry.schema import Base
+from registry.db.connection import get_engine
+from registry.db.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

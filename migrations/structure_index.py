@@ -1,5 +1,5 @@
 """Each model's structure index (one partial index per model over structure_embedding), every
-version the migrations built, in one place; registry/embeddings.py builds the newest for
+version the migrations built, in one place; registry/learned/embeddings.py builds the newest for
 models indexed after them.
 
 - before 0013: HNSW over the float32 vectors (`ix_structure_embedding_hnsw_m<model>`);
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 HALF_PREFIX = "ix_structure_embedding_half_m"
 FLOAT_PREFIX = "ix_structure_embedding_hnsw_m"
 DIM = 256  # the vector columns' width (migration 0003)
-# 3,000 lists are the most whose k-means fits registry.indexes.BUILD_MEMORY (about 204
+# 3,000 lists are the most whose k-means fits registry.db.bulk_indexes.BUILD_MEMORY (about 204
 # lists^2 bytes: pgvector keeps a float per sample and list, 50 samples per list)
 MAX_IVF_LISTS = 3000
 

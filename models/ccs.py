@@ -24,11 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.checkpoint import CheckpointError, content_version, read_checkpoint, save_checkpoint
-from registry.adducts import UnknownAdductError, parse_adduct
-from registry.chem import FINGERPRINT_BITS
+from registry.chem.adducts import UnknownAdductError, parse_adduct
+from registry.chem.identity import FINGERPRINT_BITS
 
 # The adducts a prediction is made for: the common ones of the CCS compendia (canonical
-# spelling of registry.adducts: [M+HCOO]- is [M+FA-H]-).
+# spelling of registry.chem.adducts: [M+HCOO]- is [M+FA-H]-).
 ADDUCTS = ("[M+H]+", "[M+Na]+", "[M-H]-", "[M+NH4]+", "[M+H-H2O]+", "[M+K]+", "[M+FA-H]-")
 # Ion-mobility methods the sources name; drift-tube (N2) values are the reference, TWIMS and
 # TIMS values are calibrated and differ by a few percent, so the method is an input.

@@ -19,7 +19,7 @@ from models.featurize import (
     fingerprint_tensor,
     spectrum_tensor,
 )
-from registry.training_data import TrainingSet
+from registry.read.training_data import TrainingSet
 
 SPLITS = ("train", "val", "test")
 MODALITIES = ("structure", "msms", "ir", "ccs")

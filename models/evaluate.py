@@ -16,8 +16,8 @@ from models.config import TrainConfig
 from models.data import msms_input
 from models.embed import embed_inputs, embed_smiles
 from models.model import MultiModalModel
-from registry.adducts import neutral_mass
-from registry.training_data import TrainingSet
+from registry.chem.adducts import neutral_mass
+from registry.read.training_data import TrainingSet
 
 KS = (1, 5, 10, 20)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from registry.adducts import UnknownAdductError, parse_adduct
+from registry.chem.adducts import UnknownAdductError, parse_adduct
 
 INSTRUMENT_TYPES = [
     "LC-ESI-QTOF",

@@ -21,7 +21,7 @@ from models.evaluate import top_k_accuracy
 from models.featurize import tanimoto_matrix
 from models.losses import bce_tanimoto, clip_infonce, contrastive_margin, report_eq3
 from models.model import MultiModalModel
-from registry.training_data import TrainingSet
+from registry.read.training_data import TrainingSet
 
 VALIDATION_QUERIES = 2000
 

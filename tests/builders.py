@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from registry.ingest.files import TextMember
 from registry.records import MsmsRecord
-from registry.sources import TextMember
 
 
 def unit(v, width: int = 256) -> np.ndarray:

@@ -50,8 +50,8 @@ def library_smiles(n: int) -> list[str]:
 
 def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
     """One file in one transaction, as `molvis ingest` runs it."""
-    from registry.db import session_scope
-    from registry.ingest import ingest_file
+    from registry.db.connection import session_scope
+    from registry.ingest.pipeline import ingest_file
 
     with session_scope(engine) as session:
         return ingest_file(session, kind, path, source, options)
@@ -138,8 +138,8 @@ def molvis_home() -> Iterator[Path]:
     if copy:
         os.environ.pop("MOLVIS_READER_URL", None)
         _drop_database(copy)
-    from registry.db import stop_embedded
-    from registry.settings import load_settings
+    from registry.db.connection import stop_embedded
+    from registry.db.settings import load_settings
 
     if not os.environ.get("MOLVIS_DATABASE_URL"):
         stop_embedded(load_settings())
@@ -153,8 +153,8 @@ def molvis_home() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def migrated_engine(molvis_home: Path) -> Engine:
-    from registry import migrate
-    from registry.db import get_engine
+    from registry.db import migrate
+    from registry.db.connection import get_engine
 
     engine = get_engine()
     migrate.upgrade(engine=engine)
@@ -210,8 +210,8 @@ def seed_registry(engine: Engine, tmp_path: Path):
         if gnps:
             ingest(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
         if ir:
-            from registry.ingest import IngestOptions
-            from registry.parsers.ir import StructureIndex
+            from registry.ingest.parsers.ir import StructureIndex
+            from registry.ingest.pipeline import IngestOptions
 
             options = IngestOptions(
                 structure_index=StructureIndex.from_table(shared("ir", "index.tsv"))
@@ -239,8 +239,8 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
         from models.checkpoint import make_checkpoint, save_checkpoint
         from models.config import load_config
         from models.model import MultiModalModel
-        from registry.db import session_scope
-        from registry.model_store import register_model
+        from registry.db.connection import session_scope
+        from registry.learned.versions import register_model
 
         torch.manual_seed(0)
         model = MultiModalModel(load_config(REPO / "models" / "configs" / "tiny.yaml"))
@@ -266,8 +266,8 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
 def _fresh_memo_caches() -> None:
     """Each test computes identities and adduct masses itself: a cache filled by an earlier
     test (or by the unmutated code under mutation testing) would hide a broken function."""
-    from registry.adducts import parse_adduct
-    from registry.chem import identify
+    from registry.chem.adducts import parse_adduct
+    from registry.chem.identity import identify
 
     identify.cache_clear()
     parse_adduct.cache_clear()

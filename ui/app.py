@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from registry import browse
-from registry.model_store import list_models
-from registry.stats import registry_stats
+from registry.learned.versions import list_models
+from registry.read import browse
+from registry.read.stats import registry_stats
 from ui.components import readable
 from ui.compound_page import compound_page
 from ui.query_page import query_page

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from registry import browse
-from registry.library import entropy_similarity
-from registry.names import display_name
-from registry.search import similar_structures
+from registry.chem.names import display_name
+from registry.library.flash_index import entropy_similarity
+from registry.read import browse
+from registry.search.molvis_search import similar_structures
 from ui import components
 from ui.state import session
 

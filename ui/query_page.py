@@ -12,9 +12,9 @@ import streamlit as st
 from molvis.workflows.library_match import Library
 from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
 from molvis.workflows.search import SearchOptions, result_dict, run_query
-from registry.adducts import COMMON_ADDUCTS
-from registry.parsers import ParseError, RecordError
-from registry.settings import load_settings
+from registry.chem.adducts import COMMON_ADDUCTS
+from registry.db.settings import load_settings
+from registry.ingest.parsers import ParseError, RecordError
 from ui.results import plural, show_search
 from ui.state import active_model, session
 

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from molvis.workflows.export import table_text
-from registry import browse
-from registry.spectra import IR_GRID
+from registry.chem.ir_grid import IR_GRID
+from registry.read import browse
 from ui import components
 from ui.state import session
 

@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from molvis.workflows.model_loading import LoadedModel, load_model
-from registry.db import get_reader_engine
+from registry.db.connection import get_reader_engine
 
 
 @st.cache_resource

@@ -8,7 +8,7 @@ cut, and each call 1.5 ms planning its statements afresh (an empty window took 2
 
 - structure_embedding keeps its compound's monoisotopic mass (a trigger copies it from
   compound, so every writer gets it right), indexed by (model, mass); the backfill writes
-  vectors in mass order (registry.embeddings) and this migration clusters the table so. A
+  vectors in mass order (registry.learned.embeddings) and this migration clusters the table so. A
   window's vectors are then read from a few consecutive pages and scored as the index range is
   read, hash-joined with the compounds found by mass;
 - compound's mass index becomes (mass, id) INCLUDE (inchikey, formula): the window's ids,

@@ -15,7 +15,7 @@ probed is searched exactly.
 - molvis_search()'s open path sets ivfflat.probes from `molvis.probes` (default 20) instead of
   hnsw.ef_search from `molvis.ef_search`.
 
-The lists are learnt from the vectors present when the index is built: registry.embeddings
+The lists are learnt from the vectors present when the index is built: registry.learned.embeddings
 builds it after a backfill (and a bulk backfill drops it first), so it is learnt from the
 registry's vectors. Results of the mass-window and filtered paths are unchanged.
 

@@ -11,7 +11,7 @@ equal latency and took 294-459 s and 3.2 GB to build; 2,000 take 90-113 s, not 2
 
 - lists = rows / 500 up to 1M rows, 2 sqrt(rows) beyond, at most 3,000: pgvector's k-means
   holds a float per sample and list (50 samples per list), about 204 lists^2 bytes; 3,000
-  lists built at 1M under the 2 GB a build is given (registry.indexes.BUILD_MEMORY), 3,300
+  lists built at 1M under the 2 GB a build is given (registry.db.bulk_indexes.BUILD_MEMORY), 3,300
   asked for 2,209 MB;
 - each model's structure index is rebuilt with them (about 100 s at 1M vectors);
   molvis_search() is unchanged (molvis.probes stays 20).

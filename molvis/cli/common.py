@@ -20,13 +20,13 @@ class CliError(Exception):
 
 def engine() -> Engine:
     """The configured registry's engine (the embedded server starts on first use)."""
-    from registry.db import get_engine
+    from registry.db.connection import get_engine
 
     return get_engine()
 
 
 def require_schema() -> None:
-    from registry import migrate
+    from registry.db import migrate
 
     if migrate.current_revision() is None:
         raise CliError("the database has no molvis schema yet: run `molvis db upgrade` first")

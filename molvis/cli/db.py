@@ -9,8 +9,8 @@ from molvis.cli.common import CliError, engine, require_schema
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from registry import migrate
-    from registry.db import database_url, libpq_url, stop_embedded
+    from registry.db import migrate
+    from registry.db.connection import database_url, libpq_url, stop_embedded
 
     if args.action == "url":
         print(libpq_url(database_url()))
@@ -25,7 +25,7 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "reader-password":
         if not args.revision:
             raise CliError("give the password: molvis db reader-password SECRET")
-        from registry.db import READER_ROLE, session_scope, set_role_password
+        from registry.db.connection import READER_ROLE, session_scope, set_role_password
 
         with session_scope(engine()) as session:
             set_role_password(session, READER_ROLE, args.revision)
@@ -34,8 +34,8 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from registry.db import session_scope
-    from registry.stats import registry_stats
+    from registry.db.connection import session_scope
+    from registry.read.stats import registry_stats
 
     require_schema()
     with session_scope(engine()) as session:

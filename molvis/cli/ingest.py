@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from molvis.cli.common import EXIT_FAILED, CliError, ProgressBars, engine, require_schema
-from registry.sources import STDIN
+from registry.ingest.files import STDIN
 
 
 def _print_summary(console, summary, args: argparse.Namespace, verbose: bool) -> None:
@@ -64,7 +64,7 @@ def _ingest(args: argparse.Namespace, paths: list[Path]) -> int:
     from rich.console import Console
 
     from molvis.workflows.ingest import IngestHooks, ingest_files, ingest_options
-    from registry.formats import KINDS, files_for
+    from registry.ingest.formats import KINDS, files_for
 
     require_schema()
     console = Console(stderr=True, soft_wrap=True)

@@ -171,8 +171,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from molvis.workflows.model_loading import ensure_pretrained
-    from registry.db import session_scope
-    from registry.model_store import activate_model, list_models
+    from registry.db.connection import session_scope
+    from registry.learned.versions import activate_model, list_models
 
     with session_scope(engine()) as session:
         ensure_pretrained(session)

@@ -15,7 +15,7 @@ from molvis.cli.common import CliError, engine
 
 def _options(args: argparse.Namespace):
     from molvis.workflows.search import SearchOptions, parse_weights
-    from registry.library import LibraryOptions
+    from registry.library.flash_index import LibraryOptions
 
     return SearchOptions(
         ppm=args.ppm,
@@ -59,8 +59,8 @@ def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
     from molvis.workflows.library_match import Library
     from molvis.workflows.model_loading import load_model
     from molvis.workflows.search import result_dict, run_query
-    from registry.db import session_scope
-    from registry.settings import load_settings
+    from registry.db.connection import session_scope
+    from registry.db.settings import load_settings
 
     options = _options(args)
     queries = _queries(args)

@@ -66,7 +66,7 @@ def _stop_group(server: subprocess.Popen) -> None:
 
 
 def cmd_orchestrate(args: argparse.Namespace) -> int:
-    from registry.settings import load_settings
+    from registry.db.settings import load_settings
 
     home = load_settings().home / "dagster"
     home.mkdir(parents=True, exist_ok=True)

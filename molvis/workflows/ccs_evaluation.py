@@ -15,8 +15,12 @@ from models.candidate_sets import window_scores
 from models.ccs import ADDUCTS
 from models.ccs_windows import CcsWindowQuery, ccs_window_row
 from models.evaluate import Embedder, Query, embed_queries
-from registry.ccs_predictions import UnknownPredictorError, get_predictor, predicted_by_skeleton
-from registry.search import measured_ccs
+from registry.learned.ccs_predictions import (
+    UnknownPredictorError,
+    get_predictor,
+    predicted_by_skeleton,
+)
+from registry.search.molvis_search import measured_ccs
 
 BUCKETS = (("10+", 10, None), ("10-99", 10, 99), ("100+", 100, None))
 QUERY_TOLERANCE_PCT = 3.0  # the window around the query's measured CCS

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from registry.adducts import normalize_adduct
-from registry.chem import InvalidStructureError, fingerprint_bits, identify
-from registry.db import session_scope
-from registry.parsers import ParseError
-from registry.parsers.ccs import ALIASES
-from registry.parsers.tables import find_column, read_table
-from registry.sources import member_from_bytes
+from registry.chem.adducts import normalize_adduct
+from registry.chem.identity import InvalidStructureError, fingerprint_bits, identify
+from registry.db.connection import session_scope
+from registry.ingest.files import member_from_bytes
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.ccs import ALIASES
+from registry.ingest.parsers.tables import find_column, read_table
 
 
 def _registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, float] | None:

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from registry import ccs_predictions as store
-from registry.db import session_scope
-from registry.settings import load_settings
+from registry.db.connection import session_scope
+from registry.db.settings import load_settings
+from registry.learned import ccs_predictions as predictions
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "models" / "pretrained" / "ccs"
 SPLIT_SEED = 0  # the structure models' split: a skeleton held out there is held out here
@@ -28,7 +28,7 @@ def search_tolerance(p95_pct: float) -> float:
     return math.ceil(p95_pct * 10) / 10
 
 
-def _ions(rows: list[store.MeasuredCcs]):
+def _ions(rows: list[predictions.MeasuredCcs]):
     from models.ccs import Ion
 
     return [
@@ -50,7 +50,7 @@ def _grouped_errors(errors: np.ndarray, labels: list[str], minimum: int = 20) ->
     }
 
 
-def test_report(model, rows: list[store.MeasuredCcs]) -> dict[str, Any]:
+def test_report(model, rows: list[predictions.MeasuredCcs]) -> dict[str, Any]:
     """Held-out errors of the predictor and of its own m/z power law, overall and by adduct,
     method and chemical class."""
     from models.ccs import featurize
@@ -86,8 +86,8 @@ def train_and_register(
     from models.data import split_of
 
     with session_scope(engine) as session:
-        rows = store.measured_for_training(session, config.adducts)
-    parts: dict[str, list[store.MeasuredCcs]] = {"train": [], "val": [], "test": []}
+        rows = predictions.measured_for_training(session, config.adducts)
+    parts: dict[str, list[predictions.MeasuredCcs]] = {"train": [], "val": [], "test": []}
     for r in rows:
         parts[split_of(r.structure.inchikey, SPLIT_SEED)].append(r)
     if len(parts["train"]) < 10 or not parts["val"]:
@@ -116,7 +116,7 @@ def train_and_register(
     path = output or load_settings().home / "models" / "ccs" / f"{name}.pt"
     version = save_predictor(model, metrics, path)
     with session_scope(engine) as session:
-        info = store.register_predictor(
+        info = predictions.register_predictor(
             session,
             name,
             version,
@@ -139,13 +139,13 @@ def ensure_shipped_predictor(session) -> None:
     """First use: register the CCS predictor shipped with molvis as the active one."""
     from models.ccs import load_predictor
 
-    if store.list_predictors(session):
+    if predictions.list_predictors(session):
         return
     for path in sorted(PRETRAINED.glob("*.pt")):
         model, saved = load_predictor(path)
         metrics = saved.get("metrics", {})
         tolerance = search_tolerance(metrics.get("val_p95_pct", 5.0))
-        store.register_predictor(
+        predictions.register_predictor(
             session,
             path.stem,
             saved["version"],
@@ -153,7 +153,7 @@ def ensure_shipped_predictor(session) -> None:
             saved["config"],
             metrics,
             tolerance,
-            activate=not store.list_predictors(session),
+            activate=not predictions.list_predictors(session),
         )
 
 
@@ -163,7 +163,7 @@ def load_active(engine: Engine, name: str | None = None):
 
     with session_scope(engine) as session:
         ensure_shipped_predictor(session)
-        info = store.get_predictor(session, name)
+        info = predictions.get_predictor(session, name)
     model, _ = load_predictor(Path(info.path))
     return info, model
 
@@ -186,14 +186,14 @@ def backfill(
     compounds = written = 0
     started = time.perf_counter()
     with session_scope(engine) as reader:
-        for batch in store.structures_without_predictions(
+        for batch in predictions.structures_without_predictions(
             reader, info.id, batch_size, shards, shard
         ):
             pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
             ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD) for s, a in pairs]
             values = model.predict(featurize(ions, model.config))
             with session_scope(engine) as writer:
-                written += store.write_predictions(
+                written += predictions.write_predictions(
                     writer,
                     info.id,
                     [s.compound_id for s, _ in pairs],

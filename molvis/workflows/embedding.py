@@ -8,10 +8,10 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from molvis.workflows.model_loading import load_model
-from registry import embeddings as store
-from registry.db import session_scope
-from registry.embeddings import EMBED_DIM
-from registry.measurements import CcsRow, IrRow
+from registry.db.connection import session_scope
+from registry.learned import embeddings
+from registry.learned.embeddings import EMBED_DIM
+from registry.read.measurements import CcsRow, IrRow
 
 
 def embed_backfill(
@@ -48,19 +48,19 @@ def embed_backfill(
     counts: dict[str, int] = {}
     if replace and shards:
         with session_scope(engine) as session:
-            store.delete_structure_shard(session, info.id, shards, shard)
+            embeddings.delete_structure_shard(session, info.id, shards, shard)
     if structures:
         if not shards:  # a whole backfill; shard runs leave the index to the index asset
             with session_scope(engine) as session:
-                store.drop_structure_index_for_backlog(session, info.id)
+                embeddings.drop_structure_index_for_backlog(session, info.id)
         with session_scope(engine) as reader:
 
             def write(ids: list[int], vectors) -> None:
                 with session_scope(engine) as writer:
-                    store.write_structure_embeddings(writer, info.id, ids, vectors)
+                    embeddings.write_structure_embeddings(writer, info.id, ids, vectors)
 
             done = backfill(
-                store.structures_missing(reader, info.id, batch_size, shards, shard),
+                embeddings.structures_missing(reader, info.id, batch_size, shards, shard),
                 model,
                 write,
                 device,
@@ -71,12 +71,12 @@ def embed_backfill(
         counts["structure_skipped"] = done.skipped
         if not shards:  # what this backfill dropped, or an index never built
             with session_scope(engine) as session:
-                store.build_structure_index(session, info.id)
+                embeddings.build_structure_index(session, info.id)
     if not measurements:
         return counts
     for modality in ("msms", "ir", "ccs"):
         with session_scope(engine) as session:
-            rows = store.measurements_missing(session, info.id, modality)
+            rows = embeddings.measurements_missing(session, info.id, modality)
             inputs = [
                 (r.ccs, r.mz, r.adduct)
                 if isinstance(r, CcsRow)
@@ -88,7 +88,7 @@ def embed_backfill(
             for start in range(0, len(rows), batch_size):
                 chunk = rows[start : start + batch_size]
                 vectors = embed_inputs(model, modality, inputs[start : start + batch_size], device)
-                store.write_measurement_embeddings(
+                embeddings.write_measurement_embeddings(
                     session,
                     info.id,
                     modality,

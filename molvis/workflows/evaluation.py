@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from molvis.workflows.model_loading import load_model
-from registry.db import session_scope
-from registry.model_store import update_metrics
-from registry.training_data import load_training_set, window_candidates
+from registry.db.connection import session_scope
+from registry.learned.versions import update_metrics
+from registry.read.training_data import load_training_set, window_candidates
 
 
 def evaluate_model(

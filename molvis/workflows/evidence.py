@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from models.calibration import Calibration, HitEvidence, with_context
 from molvis.workflows.library_match import LibraryEvidence, Matched
 from molvis.workflows.query import Query
-from registry.library import LibraryOptions
-from registry.search import Hit, SearchResult
+from registry.library.flash_index import LibraryOptions
+from registry.search.molvis_search import Hit, SearchResult
 
 SPECTRAL = ("msms", "ir")
 POSITIVE_LIBRARY_SCORE = 0.5

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from molvis.workflows.model_loading import load_model
-from registry.adducts import neutral_mass
-from registry.db import session_scope
-from registry.embeddings import structure_vectors
-from registry.model_store import register_model
-from registry.settings import load_settings
-from registry.training_data import load_training_set, window_candidates
+from registry.chem.adducts import neutral_mass
+from registry.db.connection import session_scope
+from registry.db.settings import load_settings
+from registry.learned.embeddings import structure_vectors
+from registry.learned.versions import register_model
+from registry.read.training_data import load_training_set, window_candidates
 
 
 def finetune_and_register(

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from registry.db import session_scope
-from registry.ingest import FileSummary, IngestOptions, ingest_file
-from registry.library_store import refresh_index
-from registry.parsers import ParseError
-from registry.parsers.ir import StructureIndex
-from registry.parsers.tables import parse_column_overrides
-from registry.settings import load_settings
+from registry.db.connection import session_scope
+from registry.db.settings import load_settings
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.ir import StructureIndex
+from registry.ingest.parsers.tables import parse_column_overrides
+from registry.ingest.pipeline import FileSummary, IngestOptions, ingest_file
+from registry.library.saved_index import refresh_index
 
 AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES or ~1k spectra: below, a process costs what it saves
 

@@ -29,11 +29,11 @@ from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
 from molvis.workflows.query import Query
 from molvis.workflows.search import Identification, SearchOptions, query_vectors, run_query
-from registry.db import session_scope
-from registry.library import LibraryOptions
-from registry.measurements import MsmsRow, read_measurements
-from registry.model_store import set_calibration
-from registry.settings import load_settings
+from registry.db.connection import session_scope
+from registry.db.settings import load_settings
+from registry.learned.versions import set_calibration
+from registry.library.flash_index import LibraryOptions
+from registry.read.measurements import MsmsRow, read_measurements
 
 KS = (1, 5, 20)
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95)  # top-hit probabilities whose false discovery rate is shown

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from molvis.workflows.query import Query
-from registry.library import (
+from registry.library.flash_index import (
     LibraryIndex,
     LibraryMatch,
     LibraryOptions,
@@ -19,13 +19,13 @@ from registry.library import (
     current_generation,
     polarity,
 )
-from registry.library_references import (
+from registry.library.references import (
     Reference,
     ir_matches,
     references,
     spectra_per_skeleton,
 )
-from registry.library_store import load_index, save_index
+from registry.library.saved_index import load_index, save_index
 
 
 @dataclass

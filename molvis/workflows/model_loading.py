@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from registry.db import session_scope
-from registry.embeddings import drop_vectors
-from registry.model_store import (
+from registry.db.connection import session_scope
+from registry.learned.embeddings import drop_vectors
+from registry.learned.versions import (
     ModelInfo,
     get_model,
     list_models,

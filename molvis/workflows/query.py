@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from registry.adducts import UnknownAdductError, neutral_mass, normalize_adduct, parse_adduct
-from registry.parsers import ParseError, RecordError
-from registry.parsers.ir import parse_jcamp
-from registry.parsers.msms import parse_msms
-from registry.parsers.spectrum import build_record
+from registry.chem.adducts import UnknownAdductError, neutral_mass, normalize_adduct, parse_adduct
+from registry.ingest.files import STDIN, TextMember, iter_members, member_from_bytes, stdin_member
+from registry.ingest.parsers import ParseError, RecordError
+from registry.ingest.parsers.ir import parse_jcamp
+from registry.ingest.parsers.msms import parse_msms
+from registry.ingest.parsers.spectrum import build_record
 from registry.records import IrRecord, MsmsRecord
-from registry.sources import STDIN, TextMember, iter_members, member_from_bytes, stdin_member
 
 DEFAULT_ADDUCT = {"positive": "[M+H]+", "negative": "[M-H]-"}
 IR_SUFFIXES = (".jdx", ".dx", ".jcamp")

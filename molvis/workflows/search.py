@@ -15,10 +15,16 @@ from molvis.workflows.evidence import KnownCcs, annotate
 from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel, shipped_calibration
 from molvis.workflows.query import Query
-from registry.ccs_predictions import predicted_by_skeleton
-from registry.chem import hill_formula
-from registry.library import LibraryOptions
-from registry.search import SearchRequest, SearchResult, filter_counts, measured_ccs, search
+from registry.chem.identity import hill_formula
+from registry.learned.ccs_predictions import predicted_by_skeleton
+from registry.library.flash_index import LibraryOptions
+from registry.search.molvis_search import (
+    SearchRequest,
+    SearchResult,
+    filter_counts,
+    measured_ccs,
+    search,
+)
 
 MODALITIES = ("msms", "ir", "ccs")
 MAX_PPM = 1000.0  # wider is no mass window at all: say so by giving no precursor

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from molvis.workflows.model_loading import ensure_pretrained
-from registry.db import session_scope
-from registry.model_store import register_model
-from registry.settings import load_settings
-from registry.training_data import load_training_set
+from registry.db.connection import session_scope
+from registry.db.settings import load_settings
+from registry.learned.versions import register_model
+from registry.read.training_data import load_training_set
 
 
 def train_and_register(

@@ -13,7 +13,7 @@ APP_SERVICES = [n for n, s in SERVICES.items() if s.get("image") == "molvis:late
 
 
 def settings_variables() -> set[str]:
-    source = (REPO / "registry" / "settings.py").read_text()
+    source = (REPO / "registry" / "db" / "settings.py").read_text()
     return set(re.findall(r'environ\.get\("(MOLVIS_[A-Z_]+)"', source))
 
 

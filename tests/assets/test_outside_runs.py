@@ -86,8 +86,8 @@ def test_a_file_dagster_loaded_is_not_reported_again(engine, tmp_path, instance)
 def test_a_model_trained_or_embedded_outside_dagster_is_reported_once(engine, instance):
     from sqlalchemy import text
 
-    from registry.db import session_scope
-    from registry.model_store import register_model
+    from registry.db.connection import session_scope
+    from registry.learned.versions import register_model
 
     with session_scope(engine) as session:
         register_model(session, "cli-model", "v1", "/nowhere.pt", {}, {}, True)

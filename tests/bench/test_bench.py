@@ -13,8 +13,8 @@ from sqlalchemy import text
 from models.checkpoint import make_checkpoint, read_checkpoint, save_checkpoint
 from models.config import load_config
 from models.model import MultiModalModel
-from registry.db import session_scope
-from registry.model_store import register_model
+from registry.db.connection import session_scope
+from registry.learned.versions import register_model
 from tests.builders import write
 from tests.conftest import REPO, first_mgf_blocks, ingest, shared
 
@@ -199,7 +199,7 @@ def test_library_benchmark_runs_small(engine, seed_registry, tmp_path):
 def test_device_benchmark_round_trips_the_registry_and_runs_small(engine, seed_registry, tmp_path):
     """The exported training set reads back as the registry reader gives it; `run` on the CPU."""
     from bench.device import read_training_set
-    from registry.training_data import load_training_set
+    from registry.read.training_data import load_training_set
 
     seed_registry(massbank=300, ccs_rows=200)
     inputs = tmp_path / "inputs"

@@ -15,7 +15,7 @@ from models.ccs import (
     save_predictor,
 )
 from models.ccs_train import baseline_predictions, relative_errors, train_predictor
-from registry.chem import fingerprint_bits, identify
+from registry.chem.identity import fingerprint_bits, identify
 
 SMILES = [
     "CCCCCCCCCCCCCCCC(=O)O",

@@ -7,8 +7,8 @@ import torch
 from sqlalchemy import text
 
 from models.evaluate import Embedder, Query, build_queries, evaluate_queries
-from registry.db import session_scope
-from registry.training_data import window_candidates
+from registry.db.connection import session_scope
+from registry.read.training_data import window_candidates
 from tests.builders import unit, write
 from tests.conftest import ingest
 
@@ -152,8 +152,8 @@ def _training_set():
     MS/MS, IR and two CCS; serine with IR and a CCS whose ion m/z implies 105.4927 (not its
     105.0426); glycine with IR and an MS/MS of an adduct molvis cannot compute; alanine with
     MS/MS only and valine with CCS only (no fused query)."""
-    from registry.measurements import CcsRow, IrRow, MsmsRow
-    from registry.training_data import CompoundRow, TrainingSet
+    from registry.read.measurements import CcsRow, IrRow, MsmsRow
+    from registry.read.training_data import CompoundRow, TrainingSet
 
     def spectrum(compound, n, precursor, adduct):
         return MsmsRow(

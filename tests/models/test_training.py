@@ -4,8 +4,8 @@ import pytest
 
 from models.config import load_config
 from models.train import train
-from registry.db import session_scope
-from registry.training_data import load_training_set
+from registry.db.connection import session_scope
+from registry.read.training_data import load_training_set
 from tests.conftest import REPO, molvis
 
 RESULT_KEYS = {

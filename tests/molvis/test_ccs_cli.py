@@ -4,8 +4,8 @@ tolerance its validation errors imply, activated, and reports held-out errors.""
 import json
 
 from models.ccs import load_predictor
-from registry.ccs_predictions import get_predictor
-from registry.db import session_scope
+from registry.db.connection import session_scope
+from registry.learned.ccs_predictions import get_predictor
 from tests.conftest import molvis
 
 

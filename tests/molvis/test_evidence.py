@@ -5,7 +5,7 @@ import pytest
 
 from molvis.workflows.evidence import KnownCcs, ccs_deviation, level, ppm_error, summary
 from molvis.workflows.query import Query
-from registry.search import Hit
+from registry.search.molvis_search import Hit
 
 
 def make_hit(scores=None, formula="C8H10N4O2", mass=194.080376):
@@ -124,10 +124,10 @@ def test_annotate_gives_each_hit_its_evidence_ranking_level_and_probability():
     from models.calibration import FEATURES, Calibration, HitEvidence, Logistic, with_context
     from molvis.workflows.evidence import annotate
     from molvis.workflows.library_match import LibraryEvidence, Matched
-    from registry.library import LibraryMatch, LibraryOptions
-    from registry.library_references import Reference
+    from registry.library.flash_index import LibraryMatch, LibraryOptions
+    from registry.library.references import Reference
     from registry.records import MsmsRecord, StructureRef
-    from registry.search import SearchResult
+    from registry.search.molvis_search import SearchResult
 
     keys = [
         "AAAAAAAAAAAAAA-UHFFFAOYSA-N",
@@ -265,7 +265,7 @@ def test_summary_names_ir_ccs_and_an_agreeing_formula():
 
 def test_the_nearest_measured_ccs_the_rounded_prediction_and_ppm_to_three_decimals():
     from molvis.workflows.evidence import ranking
-    from registry.library import LibraryOptions
+    from registry.library.flash_index import LibraryOptions
 
     with_ccs = query(ccs=140.0)
     known = KnownCcs({"A": [130.0, 141.0]}, {"C": 145.126}, "p1")

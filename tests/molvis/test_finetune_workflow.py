@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from models.checkpoint import read_checkpoint
-from registry.db import session_scope
-from registry.model_store import get_model
+from registry.db.connection import session_scope
+from registry.learned.versions import get_model
 from tests.conftest import REPO, molvis
 
 

@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from models.calibration import FEATURES, Calibration, HitEvidence, Logistic, with_context
-from registry.db import session_scope
-from registry.library_store import refresh_index
-from registry.model_store import set_calibration
+from registry.db.connection import session_scope
+from registry.learned.versions import set_calibration
+from registry.library.saved_index import refresh_index
 from tests.builders import mgf_block, write
 from tests.conftest import REPO, ingest, molvis
 

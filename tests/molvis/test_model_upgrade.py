@@ -9,9 +9,9 @@ from sqlalchemy import text
 
 from models.checkpoint import CheckpointError
 from molvis.workflows.model_loading import PRETRAINED_DIR, load_model
-from registry.db import session_scope
-from registry.embeddings import write_structure_embeddings
-from registry.model_store import get_model, register_model
+from registry.db.connection import session_scope
+from registry.learned.embeddings import write_structure_embeddings
+from registry.learned.versions import get_model, register_model
 from tests.builders import write
 from tests.conftest import count, ingest
 

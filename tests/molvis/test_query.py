@@ -7,8 +7,8 @@ import pytest
 
 from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
 from molvis.workflows.search import SearchOptions
-from registry.adducts import neutral_mass
-from registry.parsers import ParseError
+from registry.chem.adducts import neutral_mass
+from registry.ingest.parsers import ParseError
 from registry.records import MsmsRecord, StructureRef
 from tests.conftest import REPO
 
@@ -292,7 +292,7 @@ def test_each_refusal_says_what_to_give():
 
 
 def test_pasted_peaks_say_what_a_line_needs_and_take_no_precursor_unless_typed():
-    from registry.parsers import RecordError
+    from registry.ingest.parsers import RecordError
 
     with pytest.raises(RecordError) as caught:
         pasted_spectrum("183.06 abc", QueryFields())

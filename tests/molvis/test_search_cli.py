@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from registry.db import session_scope
-from registry.search import library_search, similar_structures
-from registry.spectral import ir_library_search, msms_library_search
-from registry.training_data import load_training_set
+from registry.db.connection import session_scope
+from registry.library.classical import ir_library_search, msms_library_search
+from registry.read.training_data import load_training_set
+from registry.search.molvis_search import library_search, similar_structures
 from tests.builders import write
 from tests.conftest import REPO, molvis, shared
 
@@ -167,7 +167,7 @@ def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
     top-hit probability meets the top-hit rate (within 0.1 on this small registry; the demo
     registry's figures are in BENCHMARKS.md)."""
     from molvis.workflows.library_evaluation import evaluate_library
-    from registry.model_store import get_model
+    from registry.learned.versions import get_model
 
     if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
         pytest.skip("no shipped model")

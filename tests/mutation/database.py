@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from registry import embedded, migrate
-from registry.settings import Settings
+from registry.db import embedded, migrate
+from registry.db.settings import Settings
 
 # A throwaway server: nothing in it must survive a crash, and copying a database per session
 # is disk-bound with fsync on (the cores sat idle at 50 % I/O wait).

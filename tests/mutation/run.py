@@ -3,7 +3,7 @@
 
 The Python mutants' test sessions work in copies of one migrated template database on one
 server (tests/mutation/database.py) instead of each starting a server. `PATTERN`s (mutmut's
-mutant names, e.g. 'registry.library*') run a shard: those mutants only, then the report.
+mutant names, e.g. 'registry.library.flash_index*') run a shard: those mutants only, then the report.
 
 Run: python -m tests.mutation.run [PATTERN ...]"""
 

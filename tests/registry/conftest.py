@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from registry.db import session_scope
-from registry.embeddings import build_structure_index, write_structure_embeddings
-from registry.model_store import register_model
+from registry.db.connection import session_scope
+from registry.learned.embeddings import build_structure_index, write_structure_embeddings
+from registry.learned.versions import register_model
 from tests.builders import unit, write
 from tests.conftest import ingest
 

@@ -3,7 +3,7 @@ precursor of every stored spectrum come from here)."""
 
 import pytest
 
-from registry.adducts import (
+from registry.chem.adducts import (
     ELECTRON,
     ELEMENTS,
     UnknownAdductError,

@@ -8,12 +8,12 @@ import itertools
 
 from sqlalchemy import text
 
-from registry import indexes
-from registry.db import session_scope
-from registry.ingest import IngestOptions
-from registry.parsers import ParseError
-from registry.prepare import prepare_batch, prepared_batches
-from registry.sources import TextMember
+from registry.db import bulk_indexes
+from registry.db.connection import session_scope
+from registry.ingest.files import TextMember
+from registry.ingest.parsers import ParseError
+from registry.ingest.pipeline import IngestOptions
+from registry.ingest.prepare import prepare_batch, prepared_batches
 from tests.builders import write
 from tests.conftest import TABLES, count, first_mgf_blocks, ingest, shared
 
@@ -35,14 +35,16 @@ def _indexes(engine) -> set[str]:
 
 
 def test_the_bulk_rule():
-    assert not indexes.is_bulk(50_000, 0)  # a small first load keeps the index
-    assert indexes.is_bulk(50_001, 0)
-    assert indexes.is_bulk(100_001, 1_000_000)
-    assert not indexes.is_bulk(99_999, 1_000_000)  # a tenth of the table or less: insert under it
+    assert not bulk_indexes.is_bulk(50_000, 0)  # a small first load keeps the index
+    assert bulk_indexes.is_bulk(50_001, 0)
+    assert bulk_indexes.is_bulk(100_001, 1_000_000)
+    assert not bulk_indexes.is_bulk(
+        99_999, 1_000_000
+    )  # a tenth of the table or less: insert under it
 
 
 def test_workers_prepare_what_the_inline_path_prepares():
-    from registry.parsers.structures import parse_structures
+    from registry.ingest.parsers.structures import parse_structures
 
     text_ = _library(60) + "C1CC(\nc1ccccc1\n"
     parsed = list(parse_structures(TextMember("lib.csv", "lib.csv", text_)))
@@ -59,7 +61,7 @@ def test_workers_prepare_what_the_inline_path_prepares():
 
 
 def test_bulk_load_drops_the_fingerprint_index_and_rebuilds_it(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 100)
+    monkeypatch.setattr(bulk_indexes, "BULK_MIN_ROWS", 100)
     path = write(tmp_path, "lib.csv", _library(300))
     summary = ingest(engine, "structures", path, "moses")
     assert summary.status == "loaded" and summary.compounds_new == 300
@@ -86,9 +88,9 @@ def test_bulk_load_drops_the_fingerprint_index_and_rebuilds_it(engine, tmp_path,
 
 
 def test_a_failed_bulk_load_puts_the_index_back(engine, tmp_path, monkeypatch):
-    import registry.ingest as ingest_module
+    import registry.ingest.pipeline as ingest_module
 
-    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 100)
+    monkeypatch.setattr(bulk_indexes, "BULK_MIN_ROWS", 100)
 
     def fail(state):
         raise ParseError(state.run.file_path, "failed after the index was dropped", 1)
@@ -132,7 +134,7 @@ def test_a_spectrum_file_loads_the_same_with_a_worker(engine, tmp_path, monkeypa
     """`molvis ingest` gives large MS/MS files one worker: in batches of 40, whose compounds
     repeat from batch to batch, it writes the registry the inline path writes (fingerprints,
     names, spectra, rejects), and Python's cycle collector is on again afterwards."""
-    monkeypatch.setattr("registry.ingest.BATCH_SIZE", 40)
+    monkeypatch.setattr("registry.ingest.pipeline.BATCH_SIZE", 40)
     mgf = first_mgf_blocks(shared("massbank", "massbank_ms2.mgf.gz"), 200)
     path = write(tmp_path, "mb.mgf", mgf + "BEGIN IONS\nSMILES=C1CC(\n30 1\nEND IONS\n")
     inline = ingest(engine, "msms", path, "massbank", IngestOptions(workers=0))
@@ -155,7 +157,7 @@ def test_the_cycle_collector_is_back_after_a_failed_file(engine, tmp_path):
 def test_a_backlog_backfill_rebuilds_the_index_it_dropped(engine, tmp_path, monkeypatch):
     from molvis.workflows.embedding import embed_backfill
 
-    monkeypatch.setattr(indexes, "BULK_MIN_ROWS", 10)
+    monkeypatch.setattr(bulk_indexes, "BULK_MIN_ROWS", 10)
     ingest(engine, "structures", write(tmp_path, "lib.csv", _library(30)), "moses")
     counts = embed_backfill(engine, None, measurements=False, workers=0)
     assert counts["structure"] == 30
@@ -180,13 +182,13 @@ def test_ivf_lists_are_twice_pgvector_guidance_within_build_memory():
 
 def test_peak_arrays_reach_the_database_exactly(engine, tmp_path):
     """Peaks go to a binary COPY in PostgreSQL's binary array form written here
-    (registry.bulk.array_binary): every double comes back bit for bit and every real as
+    (registry.db.bulk.array_binary): every double comes back bit for bit and every real as
     numpy's float32 of it, extremes, negatives and an empty array included; an ingested MGF's
     stored peaks equal its parsed ones."""
     import numpy as np
 
-    from registry.bulk import array_binary, copy_rows
-    from registry.parsers.mgf import parse_mgf
+    from registry.db.bulk import array_binary, copy_rows
+    from registry.ingest.parsers.mgf import parse_mgf
 
     values = np.array([0.1, 1 / 3, 5e-324, -1e-300, 123456.7890123456, 1.7976931348623157e308])
     reals = np.array([0.1, 1 / 3, 1e-40, -2.5, 3.4e38, 16777217.0])

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from models.ccs import ADDUCTS
 from molvis.workflows.ccs_prediction import PRETRAINED, backfill
-from registry.ccs_predictions import register_predictor, write_predictions
-from registry.db import session_scope
-from registry.search import SearchRequest, filter_counts, search
+from registry.db.connection import session_scope
+from registry.learned.ccs_predictions import register_predictor, write_predictions
+from registry.search.molvis_search import SearchRequest, filter_counts, search
 from tests.builders import unit, write
 from tests.conftest import count, ingest, molvis, snapshot
 from tests.registry.conftest import names
@@ -119,7 +119,7 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
 def test_each_adduct_has_its_own_prediction(library):
     """Three ions of one compound predicted apart: the search and the evidence read the
     query's ion only."""
-    from registry.ccs_predictions import predicted_by_skeleton
+    from registry.learned.ccs_predictions import predicted_by_skeleton
 
     with session_scope(library) as session:
         info = register_predictor(session, "p", "v1", "/nowhere.pt", {}, {}, 2.0, True)
@@ -152,7 +152,7 @@ def test_training_rows_are_medians_per_compound_adduct_and_method(engine, tmp_pa
     """Repeats of one (compound, adduct, method) count once, as their median, with every
     source named; a method other than DT, TW and TIMS is 'unknown'; other adducts, compounds
     without a fingerprint and superseded values stay out."""
-    from registry.ccs_predictions import measured_for_training
+    from registry.learned.ccs_predictions import measured_for_training
 
     caffeine = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
     rows = [
@@ -195,7 +195,7 @@ def test_training_rows_are_medians_per_compound_adduct_and_method(engine, tmp_pa
 def test_predictors_are_listed_in_registration_order_and_read_by_name(library):
     """A named predictor's predictions are read even when another one is active; predictors
     list in the order they were first registered, whatever was re-registered since."""
-    from registry.ccs_predictions import list_predictors, predicted_by_skeleton
+    from registry.learned.ccs_predictions import list_predictors, predicted_by_skeleton
 
     with session_scope(library) as session:
         old = register_predictor(session, "old", "v1", "/old.pt", {}, {}, 2.0, True)
@@ -212,7 +212,7 @@ def test_predictors_are_listed_in_registration_order_and_read_by_name(library):
 
 
 def test_structures_without_predictions_come_in_disjoint_shards(library):
-    from registry.ccs_predictions import structures_without_predictions
+    from registry.learned.ccs_predictions import structures_without_predictions
 
     with session_scope(library) as session:
         info = register_predictor(session, "p", "v1", "/p.pt", {}, {}, 2.0, True)
@@ -231,7 +231,7 @@ def test_structures_without_predictions_come_in_disjoint_shards(library):
 def test_measured_ccs_of_one_ion_per_skeleton(library):
     """The evidence's measured values: the query's ion only, current rows only, by skeleton
     (a stereo variant's key finds them too)."""
-    from registry.search import measured_ccs
+    from registry.search.molvis_search import measured_ccs
 
     with session_scope(library) as session:
         keys = dict(session.execute(text("SELECT names[1], inchikey FROM compound")).all())

@@ -1,7 +1,7 @@
 import pytest
 
-from registry.adducts import infer_adduct, neutral_mass, normalize_adduct, parse_adduct
-from registry.chem import (
+from registry.chem.adducts import infer_adduct, neutral_mass, normalize_adduct, parse_adduct
+from registry.chem.identity import (
     FINGERPRINT_BITS,
     Identity,
     InvalidStructureError,
@@ -142,7 +142,12 @@ def test_normalisation_runs_its_steps_in_order():
     spectrum that already has both."""
     import numpy as np
 
-    from registry.normalize import STEPS, derive_missing_precursor, infer_missing_adduct, normalize
+    from registry.ingest.normalize import (
+        STEPS,
+        derive_missing_precursor,
+        infer_missing_adduct,
+        normalize,
+    )
     from registry.records import MsmsRecord, StructureRef
 
     assert STEPS == (infer_missing_adduct, derive_missing_precursor)
@@ -294,7 +299,7 @@ def _massbank_structures(n: int) -> list[str]:
 
 def test_one_parse_gives_the_identity_and_the_bits_the_registry_fills():
     """A structure library's workers take identity and fingerprint from one molecule; the bits
-    must equal those registry.fingerprints computes from the stored canonical SMILES, on real
+    must equal those registry.ingest.fingerprints computes from the stored canonical SMILES, on real
     library SMILES, MassBank SMILES and InChIs (charged, salts, metals), Molfiles and InChIs
     without their prefix."""
     import gzip

@@ -5,7 +5,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from registry.embedded import memory_settings
+from registry.db.embedded import memory_settings
 
 
 def test_memory_settings_follow_the_machine():

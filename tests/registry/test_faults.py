@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from registry.db import session_scope
-from registry.ingest import IngestOptions
-from registry.parsers import ParseError
-from registry.parsers.ir import parse_jcamp
-from registry.parsers.tables import read_table
-from registry.sources import decode
+from registry.db.connection import session_scope
+from registry.ingest.files import decode
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.ir import parse_jcamp
+from registry.ingest.parsers.tables import read_table
+from registry.ingest.pipeline import IngestOptions
 from tests.builders import member, mgf_block, write
 from tests.conftest import TABLES, count, first_mgf_blocks, ingest, molvis, shared
 
@@ -160,7 +160,7 @@ def test_utf16_semicolon_and_doubled_column_tables():
 
 
 def test_msp_annotation_with_a_semicolon_and_an_unknown_adduct(engine, tmp_path):
-    from registry.parsers.msp import parse_msp
+    from registry.ingest.parsers.msp import parse_msp
 
     text_ = (
         "Name: ethanol\nSMILES: CCO\nPrecursorMZ: 47.0491\nPrecursor_type: [M+Foo]+\n"
@@ -191,9 +191,9 @@ def test_structure_option_defaults(engine, tmp_path):
 
 
 def test_an_edited_record_supersedes_its_old_version_and_rejects_are_kept_once(engine, tmp_path):
-    from registry.embeddings import write_measurement_embeddings
-    from registry.measurements import read_measurements
-    from registry.model_store import register_model
+    from registry.learned.embeddings import write_measurement_embeddings
+    from registry.learned.versions import register_model
+    from registry.read.measurements import read_measurements
 
     bad = mgf_block("broken", "C1CC(", "47.049", ["30.0 10", "44.0 50"])
     v1 = mgf_block("ethanol", "CCO", "47.049", PEAKS, SPECTRUMID="MSBNK-TEST-0001") + bad
@@ -315,8 +315,8 @@ def test_an_edited_ir_file_supersedes_its_old_version_and_drops_only_its_ir_vect
 ):
     """IR records are keyed by file name: an edited file replaces the old spectrum, whose IR
     embedding goes (an MS/MS vector of the same measurement id stays: ids are per table)."""
-    from registry.model_store import register_model
-    from registry.parsers.ir import StructureIndex
+    from registry.ingest.parsers.ir import StructureIndex
+    from registry.learned.versions import register_model
 
     name = "1,2-dichloroethane.jdx"
     options = IngestOptions(structure_index=StructureIndex.from_table(shared("ir", "index.tsv")))
@@ -347,7 +347,7 @@ def test_an_edited_ir_file_supersedes_its_old_version_and_drops_only_its_ir_vect
 
 
 def test_a_source_is_created_once(engine):
-    from registry.store import ensure_source
+    from registry.ingest.store import ensure_source
 
     with session_scope(engine) as session:
         first, created = ensure_source(session, "lab", "CC0", None)

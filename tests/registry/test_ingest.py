@@ -5,11 +5,11 @@ import zipfile
 import pytest
 from sqlalchemy import text
 
-from registry.db import session_scope
-from registry.fingerprints import fill_missing
-from registry.formats import files_for
-from registry.ingest import IngestOptions
-from registry.parsers.ir import StructureIndex
+from registry.db.connection import session_scope
+from registry.ingest.fingerprints import fill_missing
+from registry.ingest.formats import files_for
+from registry.ingest.parsers.ir import StructureIndex
+from registry.ingest.pipeline import IngestOptions
 from tests.builders import mgf_block, write
 from tests.conftest import count, first_mgf_blocks, ingest, shared, snapshot
 
@@ -199,7 +199,7 @@ def test_key_only_rows_resolve_against_structures_later_in_the_same_file(engine,
 def test_a_failed_file_leaves_the_callers_transaction_as_it_was(engine, tmp_path):
     """The caller owns the transaction: a good file and a file that is not MGF ingested in one
     transaction keep the good file's rows, and the bad file's run is not recorded."""
-    from registry.ingest import ingest_file
+    from registry.ingest.pipeline import ingest_file
 
     good = write(tmp_path, "good.mgf", mgf_block("ethanol", "CCO", "47.049", ["30 1", "45 2"]))
     bad = write(tmp_path, "bad.mgf", "this is no MGF\n")

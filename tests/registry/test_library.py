@@ -10,8 +10,10 @@ import pytest
 from ms_entropy import FlashEntropySearch
 from sqlalchemy import text
 
-from registry.db import session_scope
-from registry.library import (
+from registry.db.connection import session_scope
+from registry.ingest.files import iter_members
+from registry.ingest.parsers.msms import parse_msms
+from registry.library.flash_index import (
     MAX_FRAGMENT_TOLERANCE,
     MZ_INDEX_STEP,
     LibraryIndex,
@@ -22,10 +24,8 @@ from registry.library import (
     index_spectra,
     polarity,
 )
-from registry.library_kernel import best, score
-from registry.library_store import load_index, refresh_index, save_index
-from registry.parsers.msms import parse_msms
-from registry.sources import iter_members
+from registry.library.kernel import best, score
+from registry.library.saved_index import load_index, refresh_index, save_index
 from tests.builders import mgf_block, write
 from tests.conftest import ingest, shared
 
@@ -452,7 +452,7 @@ def test_identity_drops_the_other_polarity_and_returns_exactly_k(one_precursor):
 
 
 def test_entropy_similarity_is_the_identity_score(one_precursor):
-    from registry.library import entropy_similarity
+    from registry.library.flash_index import entropy_similarity
 
     ids = spectrum_ids(one_precursor)
     with session_scope(one_precursor) as session:
@@ -481,7 +481,7 @@ def test_entropy_similarity_is_the_identity_score(one_precursor):
 
 
 def test_a_match_is_confident_on_score_and_peaks_together():
-    from registry.library import LibraryMatch
+    from registry.library.flash_index import LibraryMatch
 
     options = LibraryOptions()
 
@@ -525,7 +525,7 @@ def test_a_one_spectrum_index_has_a_window_and_the_window_is_ppm_wide():
 
 
 def test_without_peaks_a_match_is_never_confident_however_low_the_peak_minimum():
-    from registry.library import LibraryMatch
+    from registry.library.flash_index import LibraryMatch
 
     lenient = LibraryOptions(min_matched_peaks=1)
     assert lenient.confident(LibraryMatch(1, 0.99, 1, 195.0877, "identity"))
@@ -534,7 +534,7 @@ def test_without_peaks_a_match_is_never_confident_however_low_the_peak_minimum()
 
 
 def test_entropy_similarity_removes_each_spectrums_own_precursor_region():
-    from registry.library import entropy_similarity
+    from registry.library.flash_index import entropy_similarity
 
     mz, intensity = np.array(CAFFEINE_PEAKS).T
     # the same fragments, plus an intense peak 1 Da below the precursor on one side only
@@ -557,7 +557,7 @@ def test_build_reads_in_batches_cleans_each_precursor_and_reads_both_polarity_fi
     """Batches follow the id (one row per batch here), progress says rows read of the total,
     each stored spectrum loses its own precursor region, and the polarity comes from the ion
     mode, else the adduct."""
-    import registry.library as library
+    import registry.library.flash_index as library
 
     big_precursor_peak = [*CAFFEINE_PEAKS, (194.5, 900)]  # within 1.6 Da of 195.0877
     mgf = "".join(

@@ -3,7 +3,7 @@ value: it must not change between versions, or re-ingesting a file would store i
 
 import numpy as np
 
-from registry.measurement_rows import content_hash, copy_types
+from registry.ingest.measurement_rows import content_hash, copy_types
 from registry.records import CcsRecord, IrRecord, MsmsRecord, StructureRef
 
 ETHANOL = "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"
@@ -46,7 +46,7 @@ def _records(scale: float = 1.0):
 
 
 def test_content_hashes_are_those_of_earlier_versions():
-    """Values computed by the code of 2026-12-04 (registry/store.py then), pinned."""
+    """Values computed by the code of 2026-12-04 (registry/ingest/store.py then), pinned."""
     assert [content_hash(r, ETHANOL)[:16] for r in _records()] == [
         "1144d4783edb7607",
         "ddd4d4f127fe4739",
@@ -94,7 +94,7 @@ def test_the_hash_reads_values_to_their_stated_precision():
 def test_a_row_carries_its_hash_and_json_safe_metadata():
     import pytest
 
-    from registry.measurement_rows import jsonable, measurement_row
+    from registry.ingest.measurement_rows import jsonable, measurement_row
 
     msms, *_ = _records()
     msms.metadata = {"scores": [np.float32(1.5), float("nan")], "n": np.int64(3)}

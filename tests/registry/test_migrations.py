@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from migrations.functions import SQL, function_sql, versions
-from registry import migrate
+from registry.db import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):

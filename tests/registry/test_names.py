@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry.names import display_name
+from registry.chem.names import display_name
 
 
 @pytest.mark.parametrize(

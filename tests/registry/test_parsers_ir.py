@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from registry.chem import identify
-from registry.parsers import ParseError, RecordError
-from registry.parsers.ir import StructureIndex, parse_jcamp
-from registry.sources import iter_members
-from registry.spectra import IR_GRID, ir_grid_vector
+from registry.chem.identity import identify
+from registry.chem.ir_grid import IR_GRID, ir_grid_vector
+from registry.ingest.files import iter_members
+from registry.ingest.parsers import ParseError, RecordError
+from registry.ingest.parsers.ir import StructureIndex, parse_jcamp
 from tests.builders import member, write
 from tests.conftest import shared
 

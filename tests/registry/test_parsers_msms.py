@@ -4,11 +4,11 @@ import tarfile
 import numpy as np
 import pytest
 
-from registry.parsers import ParseError
-from registry.parsers.mgf import parse_mgf
-from registry.parsers.msms import parse_msms
-from registry.parsers.msp import parse_msp
-from registry.sources import iter_members
+from registry.ingest.files import iter_members
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.mgf import parse_mgf
+from registry.ingest.parsers.msms import parse_msms
+from registry.ingest.parsers.msp import parse_msp
 from tests.builders import member, mgf_block, msp_record, write
 from tests.conftest import first_mgf_blocks, shared
 
@@ -181,7 +181,7 @@ def test_binary_garbage_is_refused(tmp_path):
 def test_memoised_harmonisation_equals_matchms_spectrum(metadata):
     from matchms import Spectrum
 
-    from registry.parsers.spectrum import _harmonised
+    from registry.ingest.parsers.spectrum import _harmonised
 
     mz, intensity = np.array([50.0, 80.0]), np.array([1.0, 2.0])
     assert _harmonised(metadata) == dict(Spectrum(mz, intensity, dict(metadata)).metadata)

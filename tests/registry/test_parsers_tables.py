@@ -2,10 +2,10 @@ import gzip
 
 import pytest
 
-from registry.parsers import ParseError
-from registry.parsers.ccs import parse_ccs
-from registry.parsers.structures import parse_structures
-from registry.parsers.tables import parse_column_overrides
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.ccs import parse_ccs
+from registry.ingest.parsers.structures import parse_structures
+from registry.ingest.parsers.tables import parse_column_overrides
 from tests.builders import member
 from tests.conftest import shared
 

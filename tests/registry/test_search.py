@@ -4,13 +4,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
-from registry.db import get_reader_engine, session_scope
-from registry.embeddings import (
+from registry.db.connection import get_reader_engine, session_scope
+from registry.learned.embeddings import (
     write_measurement_embeddings,
     write_structure_embeddings,
 )
-from registry.model_store import register_model
-from registry.search import (
+from registry.learned.versions import register_model
+from registry.search.molvis_search import (
     SearchRequest,
     filter_counts,
     library_search,
@@ -313,7 +313,7 @@ def test_defaults_title_and_result_sizes(library, tmp_path):
 
 
 def test_scores_in_json_are_rounded_to_six_places():
-    from registry.search import Hit
+    from registry.search.molvis_search import Hit
 
     hit = Hit(1, "K", "C", None, 16.0313, 0.123456789, {"msms": 0.123456789})
     assert hit.as_dict()["score"] == 0.123457

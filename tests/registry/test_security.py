@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from registry import embedded
-from registry.db import database_url, get_reader_engine
-from registry.formats import files_for
-from registry.parsers import ParseError
-from registry.settings import load_settings
-from registry.sources import iter_members, member_from_bytes
+from registry.db import embedded
+from registry.db.connection import database_url, get_reader_engine
+from registry.db.settings import load_settings
+from registry.ingest.files import iter_members, member_from_bytes
+from registry.ingest.formats import files_for
+from registry.ingest.parsers import ParseError
 
 EMBEDDED = not os.environ.get("MOLVIS_DATABASE_URL")
 needs_embedded = pytest.mark.skipif(not EMBEDDED, reason="runs against an external server")
@@ -133,7 +133,7 @@ def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password():
     tmp_path: another pytest resets its root to 0700, which the server's user cannot pass.)"""
     import tempfile
 
-    from registry.settings import Settings
+    from registry.db.settings import Settings
 
     home = Path(tempfile.mkdtemp(prefix="molvis-long-")) / ("long-molvis-home-" + "x" * 90)
     settings = Settings(home=home, database_url=None)
@@ -152,7 +152,7 @@ def test_a_long_home_moves_the_socket_to_tmp_and_still_wants_a_password():
 def test_reader_password_is_quoted_by_the_server(migrated_engine):
     """`molvis db reader-password` with a quote in the secret; the embedded reader URL sets
     the generated one back."""
-    from registry.db import reader_database_url, session_scope, set_role_password
+    from registry.db.connection import reader_database_url, session_scope, set_role_password
 
     with session_scope(migrated_engine) as session:
         set_role_password(session, "molvis_reader", "it's; DROP ROLE x")

@@ -7,10 +7,10 @@ import tracemalloc
 
 import pytest
 
-from registry.parsers import ParseError
-from registry.parsers.msms import parse_msms
-from registry.parsers.structures import parse_structures
-from registry.sources import iter_members, member_from_bytes
+from registry.ingest.files import iter_members, member_from_bytes
+from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.msms import parse_msms
+from registry.ingest.parsers.structures import parse_structures
 from tests.builders import mgf_block
 
 MSP = 'Name: ethanol\nSMILES: CCO\nPrecursorMZ: 47.0491\nNum Peaks: 2\n30.0 10\n45.0 100 "é"\n\n'

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from migrations.functions import function_sql
-from registry.db import session_scope
-from registry.embeddings import structures_missing, write_structure_embeddings
-from registry.model_store import register_model
+from registry.db.connection import session_scope
+from registry.learned.embeddings import structures_missing, write_structure_embeddings
+from registry.learned.versions import register_model
 from tests.builders import write
 from tests.conftest import ingest, shared
 

@@ -271,8 +271,8 @@ def test_headless_browser_search(seeded_model, tmp_path):
     from molvis.workflows.model_loading import load_model
     from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum
     from molvis.workflows.search import SearchOptions, run_query
-    from registry.db import session_scope
-    from registry.settings import load_settings
+    from registry.db.connection import session_scope
+    from registry.db.settings import load_settings
     from tests.conftest import first_mgf_blocks, molvis
 
     fields = QueryFields(precursor_mz=185.0709)

@@ -1,0 +1,1 @@
+"""Chemistry without a database: a structure's identity (RDKit), adduct arithmetic, compound names, the IR grid."""

@@ -1,0 +1,79 @@
+"""Database connection: a configured PostgreSQL URL, or the embedded pgserver under MOLVIS_HOME."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db import embedded
+from registry.db.embedded import READER_ROLE
+from registry.db.settings import Settings, load_settings
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    return embedded.stop(settings or load_settings())
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """SQLAlchemy URL (psycopg 3 driver) of the registry database."""
+    settings = settings or load_settings()
+    if settings.database_url is None:
+        return embedded.start(settings)
+    url = make_url(settings.database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def reader_database_url(settings: Settings | None = None) -> str:
+    """URL for read-only use (UI, SQL search): MOLVIS_READER_URL, else the read-only role that
+    the migrations create, on the same server (with its generated password when embedded)."""
+    settings = settings or load_settings()
+    if settings.reader_url:
+        return database_url(Settings(settings.home, settings.reader_url))
+    if settings.database_url is None:
+        return embedded.reader_url(settings, database_url(settings))
+    url = make_url(database_url(settings))
+    reader = URL.create(
+        url.drivername, READER_ROLE, None, url.host, url.port, url.database, url.query
+    )
+    return reader.render_as_string(hide_password=False)
+
+
+def get_reader_engine(settings: Settings | None = None) -> Engine:
+    """Engine that can only read: the UI connects with it."""
+    return _engine_for(reader_database_url(settings))
+
+
+def libpq_url(url: str) -> str:
+    """The same URL without the SQLAlchemy driver suffix, for psql and psycopg."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the configured database."""
+    return _engine_for(database_url(settings))
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def set_role_password(session: Session, role: str, password: str) -> None:
+    """Give a login role a password, inside the session's transaction."""
+    embedded.set_password(session.connection().connection.driver_connection, role, password)

@@ -1,0 +1,1 @@
+"""What models leave in the registry: model versions, embeddings, CCS predictions."""
