@@ -87,7 +87,7 @@ def fingerprints(registry: RegistryResource) -> MaterializeResult:
 )
 def msms_library(registry: RegistryResource) -> MaterializeResult:
     with session_scope(registry.engine()) as session:
-        index, rebuilt = refresh_index(session, registry.db.settings().home)
+        index, rebuilt = refresh_index(session, registry.settings().home)
     return MaterializeResult(
         metadata={"spectra": index.spectra, "rebuilt": rebuilt, "generation": index.generation}
     )

@@ -232,34 +232,17 @@ def measured_ccs(session: Session, inchikeys: list[str], adduct: str) -> dict[st
 
 
 def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
-    """How many compounds each filter leaves, in order (mass window, formula, sources, CCS),
-    so the page can say which filter removed the candidates. Without a mass window the first
-    count is every structure. The window is left out of the statement rather than made
-    optional in it, so the mass index serves the window."""
-    window = (
-        "WHERE c.monoisotopic_mass BETWEEN :mass * (1 - :ppm * 1e-6) AND :mass * (1 + :ppm * 1e-6)"
-        if request.neutral_mass is not None
-        else ""
-    )
+    """How many compounds each filter leaves, in order (mass window, formula, sources, CCS), from
+    the SQL function molvis_filter_counts() beside the search, so the page can say which filter
+    removed the candidates."""
     row = session.execute(
-        text(f"""
-        WITH p AS (
-            SELECT id, coalesce(CAST(:pred_tol AS float8), greatest(:tol, tolerance_pct)) AS tol
-            FROM ccs_predictor
-            WHERE (CAST(:predictor AS text) IS NULL AND is_active) OR name = :predictor
-        ), w AS (
-            SELECT c.id, (CAST(:formula AS text) IS NULL OR c.formula = :formula) AS f_ok,
-                   (CAST(:sources AS text[]) IS NULL OR EXISTS (
-                      SELECT 1 FROM compound_source cs JOIN source s ON s.id = cs.source_id
-                      WHERE cs.compound_id = c.id AND s.name = ANY (:sources))) AS s_ok,
-                   molvis_ccs_fits(c.id, CAST(:ccs AS float8), CAST(:ccs_adduct AS text),
-                                   CAST(:tol AS float8), (SELECT tol FROM p),
-                                   (SELECT id FROM p)) AS c_ok
-            FROM compound c {window})
-        SELECT count(*) AS mass_window, count(*) FILTER (WHERE f_ok) AS formula,
-               count(*) FILTER (WHERE f_ok AND s_ok) AS sources,
-               count(*) FILTER (WHERE f_ok AND s_ok AND c_ok) AS ccs
-        FROM w"""),
+        text("""
+        SELECT * FROM molvis_filter_counts(
+            neutral_mass => CAST(:mass AS float8), ppm => CAST(:ppm AS float8),
+            formula => CAST(:formula AS text), ccs => CAST(:ccs AS float8),
+            ccs_adduct => CAST(:ccs_adduct AS text), ccs_tolerance_pct => CAST(:tol AS float8),
+            sources => CAST(:sources AS text[]), ccs_predictor_name => CAST(:predictor AS text),
+            ccs_predicted_tolerance_pct => CAST(:pred_tol AS float8))"""),
         {
             "formula": request.formula,
             "sources": request.sources,
@@ -272,4 +255,9 @@ def filter_counts(session: Session, request: SearchRequest) -> dict[str, int]:
             "ppm": request.ppm,
         },
     ).one()
-    return dict(row._mapping)
+    return {
+        "mass_window": row.in_mass_window,
+        "formula": row.with_formula,
+        "sources": row.from_sources,
+        "ccs": row.ccs_fits,
+    }

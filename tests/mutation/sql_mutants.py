@@ -1,6 +1,6 @@
-"""Plant each known-plausible bug in molvis_search() and molvis_ccs_fits() (their newest
-versions' files: migrations/sql/molvis_search/0018.sql, migrations/sql/molvis_ccs_fits/0012.sql),
-run every test that reaches them, and report which mutants survive.
+"""Plant each known-plausible bug in molvis_search(), molvis_ccs_fits() and
+molvis_filter_counts() (their newest versions' files under migrations/sql/), run every test
+that reaches them, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
 by one) give the same answers, so no test can kill them: they are not listed.
@@ -17,8 +17,9 @@ from tests.mutation.planting import CannotPlant, planted, tests_pass
 
 SEARCH = SQL / "molvis_search" / f"{max(versions('molvis_search'))}.sql"
 CCS_FITS = SQL / "molvis_ccs_fits" / f"{max(versions('molvis_ccs_fits'))}.sql"
+COUNTS = SQL / "molvis_filter_counts" / f"{max(versions('molvis_filter_counts'))}.sql"
 FRESH_ONLY = ("MOLVIS_TEST_DATABASE_URL", "MOLVIS_TEST_TEMPLATE_URL", "MOLVIS_DATABASE_URL")
-# Every test file that runs molvis_search() or molvis_ccs_fits(), directly, through the search
+# Every test file that runs these functions, directly, through the search
 # workflow, the command line or the page; the fast ones first: pytest -x stops at the first
 # failure, so a killed mutant costs little and only a survivor runs them all.
 TESTS = [
@@ -156,6 +157,26 @@ MUTANTS = {
         SEARCH,
         "count(DISTINCT left(c.inchikey, 14))",
         "count(*)",
+    ),
+    "filter counts: the mass window ignored": (
+        COUNTS,
+        "ELSE 'WHERE c.monoisotopic_mass BETWEEN $8 AND $9' END)",
+        "ELSE '' END)",
+    ),
+    "filter counts: the source filter counted before the formula's": (
+        COUNTS,
+        "count(*) FILTER (WHERE f_ok AND s_ok),",
+        "count(*) FILTER (WHERE s_ok),",
+    ),
+    "filter counts: the CCS filter ignored": (
+        COUNTS,
+        "count(*) FILTER (WHERE f_ok AND s_ok AND c_ok)",
+        "count(*) FILTER (WHERE f_ok AND s_ok)",
+    ),
+    "filter counts: the predictor asked for ignored": (
+        COUNTS,
+        "WHERE (ccs_predictor_name IS NULL AND p.is_active) OR p.name = ccs_predictor_name;",
+        "WHERE p.is_active;",
     ),
 }
 

@@ -20,9 +20,11 @@ from tests.registry.conftest import names
 XANTHINES = 180.06406  # theobromine, theophylline, paraxanthine: one formula
 
 
-def predict(engine, values: dict[str, float], tolerance: float = 2.0) -> None:
+def predict(
+    engine, values: dict[str, float], tolerance: float = 2.0, name: str = "p", active: bool = True
+) -> None:
     with session_scope(engine) as session:
-        info = register_predictor(session, "p", "v1", "/nowhere.pt", {}, {}, tolerance, True)
+        info = register_predictor(session, name, "v1", "/nowhere.pt", {}, {}, tolerance, active)
         ids = dict(session.execute(text("SELECT names[1], id FROM compound")).all())
         write_predictions(
             session,
@@ -59,6 +61,19 @@ def test_predicted_ccs_narrows_candidates_never_measured(library):
     assert ccs_search(library, ccs_predictor="p")[0] == ["theophylline"]
     with pytest.raises(Exception, match="no CCS predictor nope"):
         ccs_search(library, ccs_predictor="nope")
+
+
+def test_the_search_and_its_counts_follow_the_predictor_asked_for(library):
+    predict(library, {"paraxanthine": 160.0})  # the active predictor: paraxanthine out
+    predict(library, {"paraxanthine": 140.5}, name="q", active=False)
+    assert ccs_search(library) == (
+        ["theophylline"],
+        {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 1},
+    )
+    assert ccs_search(library, ccs_predictor="q") == (
+        ["paraxanthine", "theophylline"],
+        {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 2},
+    )
 
 
 def test_the_predictors_own_tolerance_widens_the_window(library):

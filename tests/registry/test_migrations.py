@@ -6,7 +6,7 @@ from registry.db import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0018_open_query_k_skeletons"
+    assert migrate.current_revision(migrated_engine) == "0019_filter_counts"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -34,6 +34,20 @@ def _search_function(engine) -> str:
 
 def _function_body(revision: str) -> str:
     return function_sql("molvis_search", revision).split("$fn$")[1].strip()
+
+
+def test_the_filter_counts_function_comes_and_goes_with_0019(migrated_engine):
+    def installed() -> bool:
+        with migrated_engine.connect() as conn:
+            return conn.execute(text("SELECT to_regproc('molvis_filter_counts')")).scalar()
+
+    assert installed()
+    migrate.downgrade("0018_open_query_k_skeletons", engine=migrated_engine)
+    try:
+        assert not installed()
+    finally:
+        migrate.upgrade(engine=migrated_engine)
+    assert installed()
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):

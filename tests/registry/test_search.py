@@ -117,6 +117,7 @@ def test_reader_role_reads_and_searches_but_cannot_write(library):
     reader = get_reader_engine()
     with Session(reader) as session:
         assert names(search(session, SearchRequest({"msms": unit([1, 0, 0])}, k=1))) == ["caffeine"]
+        assert filter_counts(session, SearchRequest({}, formula="C8H10N4O2"))["formula"] == 1
     with reader.connect() as conn, pytest.raises(ProgrammingError, match="permission denied"):
         conn.execute(text("INSERT INTO source (name) VALUES ('intruder')"))
 
@@ -479,6 +480,7 @@ def test_filter_counts_say_which_filter_kept_how_many(library):
             SearchRequest({}, **window, ccs=140.0, ccs_adduct="[M+H]+", sources=["handmade"]),
         )
         other = filter_counts(session, SearchRequest({}, **window, formula="C8H10N4O2"))
+        elsewhere = filter_counts(session, SearchRequest({}, **window, sources=["massbank"]))
         no_mass = filter_counts(session, SearchRequest({}, ppm=10, ccs=140.0, ccs_adduct="[M+H]+"))
         total = session.execute(text("SELECT count(*) FROM compound")).scalar_one()
     # without a precursor every structure is a candidate: the filters still say what they kept
@@ -487,3 +489,4 @@ def test_filter_counts_say_which_filter_kept_how_many(library):
     assert formula == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 3}
     assert ccs == {"mass_window": 3, "formula": 3, "sources": 3, "ccs": 2}
     assert other == {"mass_window": 3, "formula": 0, "sources": 0, "ccs": 0}
+    assert elsewhere == {"mass_window": 3, "formula": 3, "sources": 0, "ccs": 0}
