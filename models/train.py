@@ -113,8 +113,42 @@ def _chunks(items: list, size: int):
         yield items[start : start + size]
 
 
+def _epoch_batches(prepared, pairs: list[tuple], config: TrainConfig, rng: random.Random) -> list:
+    """One epoch's training batches: every modality pair's (at most `max_batches_per_pair`),
+    shuffled together."""
+    batches = []
+    for pair in pairs:
+        found = pair_batches(
+            prepared, pair, "train", config, rng, repeats=config.spectra_per_compound
+        )
+        if config.max_batches_per_pair and len(found) > config.max_batches_per_pair:
+            found = rng.sample(found, config.max_batches_per_pair)
+        batches += found
+    rng.shuffle(batches)
+    if not batches:
+        raise ValueError("no training pairs: the registry holds too few measured compounds")
+    return batches
+
+
+def _train_epoch(model, optimizer, steps: tqdm, prepared, device, config: TrainConfig) -> float:
+    """One pass over the batches (`steps`, a progress bar showing the last loss); the mean
+    training loss."""
+    model.train()
+    total = 0.0
+    for batch in steps:
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, config.amp):
+            loss = batch_loss(model, batch, prepared, device)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        steps.set_postfix(loss=f"{loss.item():.3f}")
+    return total / len(steps)
+
+
 def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) -> TrainResult:
-    """Train on the registry's measured compounds; returns the best checkpoint by val loss."""
+    """Train on the registry's measured compounds; returns the best checkpoint by val loss
+    (stopping after `patience` epochs without a better one)."""
     seed_everything(config.seed)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -136,8 +170,7 @@ def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) ->
     ]
     history: list[dict[str, float]] = []
     best: dict[str, Any] | None = None
-    best_loss = math.inf
-    stale = 0
+    best_loss, stale = math.inf, 0
     split = {
         s: [k for k, sp in zip(prepared.inchikeys, prepared.split, strict=True) if sp == s]
         for s in ("train", "val", "test")
@@ -145,48 +178,24 @@ def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) ->
     epochs = tqdm(range(config.epochs), desc="epochs", disable=not show_progress)
     for epoch in epochs:
         started = time.perf_counter()
-        batches = []
-        for pair in pairs:
-            found = pair_batches(
-                prepared, pair, "train", config, rng, repeats=config.spectra_per_compound
-            )
-            if config.max_batches_per_pair and len(found) > config.max_batches_per_pair:
-                found = rng.sample(found, config.max_batches_per_pair)
-            batches += found
-        rng.shuffle(batches)
-        if not batches:
-            raise ValueError("no training pairs: the registry holds too few measured compounds")
-        model.train()
-        total = 0.0
+        batches = _epoch_batches(prepared, pairs, config, rng)
         steps = tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=not show_progress)
-        for batch in steps:
-            optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, config.amp):
-                loss = batch_loss(model, batch, prepared, device)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            steps.set_postfix(loss=f"{loss.item():.3f}")
+        train_loss = _train_epoch(model, optimizer, steps, prepared, device, config)
         scheduler.step()
         model.eval()
         with torch.inference_mode():
             val_losses = [batch_loss(model, b, prepared, device).item() for b in val_batches]
         record = {
             "epoch": epoch + 1,
-            "train_loss": total / len(batches),
+            "train_loss": train_loss,
             "val_loss": float(np.mean(val_losses)) if val_losses else math.nan,
             "temperature": float(1 / model.logit_scale.item()),
             "seconds": time.perf_counter() - started,
             **validation_top_k(model, prepared, "val", device),
         }
         history.append(record)
-        epochs.set_postfix(
-            {
-                k: f"{v:.3f}"
-                for k, v in record.items()
-                if k in ("train_loss", "val_loss", "val_top1", "val_top5")
-            }
-        )
+        shown = ("train_loss", "val_loss", "val_top1", "val_top5")
+        epochs.set_postfix({k: f"{v:.3f}" for k, v in record.items() if k in shown})
         score = record["val_loss"] if val_losses else record["train_loss"]
         if score < best_loss - 1e-4:
             best_loss, stale = score, 0

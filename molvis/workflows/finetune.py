@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from molvis.workflows.model_loading import load_model
 from registry.chem.adducts import neutral_mass
@@ -19,6 +20,55 @@ from registry.db.settings import load_settings
 from registry.learned.embeddings import structure_vectors
 from registry.learned.versions import register_model
 from registry.read.training_data import load_training_set, window_candidates
+
+
+def _window_mass(row) -> float:
+    return round(neutral_mass(row.precursor_mz, row.adduct), 4)
+
+
+def _training_windows(session: Session, train_keys: set[str], config, ppm: float):
+    """The training split's spectra with a neutral mass (sampled down to `config.max_spectra`),
+    their InChIKeys, and each window's candidates (measured-type only unless the config takes
+    the library's decoys too)."""
+    data = load_training_set(session)
+    keys = [c.inchikey for c in data.compounds]
+    rows = [
+        r
+        for r in data.msms
+        if keys[r.compound] in train_keys and neutral_mass(r.precursor_mz, r.adduct)
+    ]
+    if config.max_spectra and len(rows) > config.max_spectra:
+        rows = random.Random(config.seed).sample(rows, config.max_spectra)
+    windows: dict[float, list] = {}
+    for r in rows:
+        mass = _window_mass(r)
+        if mass not in windows:
+            cands = window_candidates(session, mass, ppm)
+            windows[mass] = cands if config.library_decoys else [c for c in cands if c[2]]
+    return rows, keys, windows
+
+
+def _window_items(rows, keys: list[str], windows: dict[float, list], row_of: dict[str, int], model):
+    """One WindowItem per spectrum whose structure has a stored vector: its truth's row and
+    the other skeletons' rows in its window, measured-type and decoys apart."""
+    from models.data import msms_input
+    from models.finetune import WindowItem
+
+    items = []
+    for r in rows:
+        truth = keys[r.compound]
+        if truth not in row_of:
+            continue
+        others = [c for c in windows[_window_mass(r)] if c[0][:14] != truth[:14] and c[0] in row_of]
+        items.append(
+            WindowItem(
+                msms_input(r, model.config),
+                row_of[truth],
+                [row_of[c[0]] for c in others if c[2]],
+                [row_of[c[0]] for c in others if not c[2]],
+            )
+        )
+    return items
 
 
 def finetune_and_register(
@@ -34,48 +84,19 @@ def finetune_and_register(
     import torch
 
     from models.checkpoint import make_checkpoint, save_checkpoint
-    from models.data import msms_input
-    from models.finetune import WindowItem, finetune, with_neutral_losses
+    from models.finetune import finetune, with_neutral_losses
 
     loaded = load_model(engine, base)
     model, split = loaded.model.cpu(), loaded.checkpoint["split"]
     if config.neutral_losses and not model.config.msms.neutral_losses:
         model = with_neutral_losses(model)
-    train_keys = set(split["train"])
     with session_scope(engine) as session:
-        data = load_training_set(session)
-        keys = [c.inchikey for c in data.compounds]
-        rows = [r for r in data.msms if keys[r.compound] in train_keys]
-        rows = [r for r in rows if neutral_mass(r.precursor_mz, r.adduct)]
-        if config.max_spectra and len(rows) > config.max_spectra:
-            rows = random.Random(config.seed).sample(rows, config.max_spectra)
-        windows: dict[float, list] = {}
-        for r in rows:
-            mass = round(neutral_mass(r.precursor_mz, r.adduct), 4)
-            if mass not in windows:
-                cands = window_candidates(session, mass, ppm)
-                windows[mass] = cands if config.library_decoys else [c for c in cands if c[2]]
-        needed = {keys[r.compound] for r in rows} | {
-            c[0] for cands in windows.values() for c in cands
-        }
+        rows, keys, windows = _training_windows(session, set(split["train"]), config, ppm)
+        needed = {keys[r.compound] for r in rows} | {c[0] for cs in windows.values() for c in cs}
         stored = structure_vectors(session, loaded.info.id, sorted(needed))
     row_of = {k: n for n, k in enumerate(stored)}
     vectors = torch.tensor(list(stored.values()), dtype=torch.float32)
-    items = []
-    for r in rows:
-        truth = keys[r.compound]
-        if truth not in row_of:
-            continue
-        cands = windows[round(neutral_mass(r.precursor_mz, r.adduct), 4)]
-        others = [c for c in cands if c[0][:14] != truth[:14] and c[0] in row_of]
-        items.append(
-            WindowItem(
-                msms_input(r, model.config),
-                row_of[truth],
-                [row_of[c[0]] for c in others if c[2]],
-                [row_of[c[0]] for c in others if not c[2]],
-            )
-        )
+    items = _window_items(rows, keys, windows, row_of, model)
     print(
         f"fine-tuning {name} from {loaded.info.name} on {len(items)} spectra, "
         f"{len(vectors)} candidate structures",

@@ -15,7 +15,7 @@ measured on the test split's spectra in the same two worlds."""
 from __future__ import annotations
 
 import random
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from models.calibration import DEFAULT_COVERAGE, HitEvidence, fit, with_context
+from models.calibration import DEFAULT_COVERAGE, Calibration, HitEvidence, fit, with_context
 from models.calibration_check import HeldOutCheck
 from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
@@ -108,6 +108,127 @@ def _sample(items: list, n: int | None, seed: int) -> list:
     return random.Random(seed).sample(items, n) if n and len(items) > n else items
 
 
+@dataclass
+class _Bench:
+    """What every evaluated query is searched with: the model, the search options, the library
+    and, per skeleton (first InChIKey block), the ids of its validation and test spectra."""
+
+    session: Session
+    loaded: LoadedModel
+    options: SearchOptions
+    library: Library
+    per_skeleton: dict[str, set[int]]
+
+    def search(
+        self, query: Query, vectors: dict[str, np.ndarray], exclude: frozenset[int] = frozenset()
+    ) -> Identification:
+        return run_query(
+            self.session, self.loaded, query, self.options, self.library, exclude, vectors
+        )
+
+    def two_worlds(
+        self, key: str, row: MsmsRow, query: Query, vectors: dict[str, np.ndarray]
+    ) -> tuple[Identification, Identification]:
+        """The query searched without itself (its compound present) and without every
+        spectrum of its skeleton (its compound absent once `truth_removed` drops it)."""
+        own = frozenset({row.measurement_id})
+        skeleton = frozenset(self.per_skeleton[key[:14]])
+        return self.search(query, vectors, own), self.search(query, vectors, skeleton)
+
+
+def _fit_calibration(
+    bench: _Bench,
+    val: list[tuple[str, MsmsRow]],
+    max_queries: int | None,
+    seed: int,
+    coverage: float,
+    ppm: float,
+) -> Calibration:
+    """The open-world calibration from validation spectra only, in both worlds."""
+    hits: list[HitEvidence] = []
+    correct: list[bool] = []
+    weights: list[float] = []
+    for key, row in _sample(val, max_queries, seed):
+        query = _query(row)
+        present, absent = bench.two_worlds(key, row, query, query_vectors(bench.loaded, query))
+        gone = truth_removed(absent, key)
+        hits += present.numbers + gone
+        correct += _right(present, key) + [False] * len(gone)
+        weights += [coverage] * len(present.numbers) + [1 - coverage] * len(gone)
+    about = {
+        "split": "val",
+        "queries": min(len(val), max_queries or len(val)),
+        "ppm": ppm,
+        "worlds": "truth present (own spectrum left out) and truth removed",
+    }
+    return fit(hits, correct, weights, coverage, about)
+
+
+@dataclass
+class _TestRuns:
+    """The test split's searches: the truth's rank and the candidates of each set of searches,
+    whether the query's own spectrum came first, whether it is in the index at all."""
+
+    ranks: dict[str, list[int | None]] = field(
+        default_factory=lambda: {s: [] for s in ("self", "others", "none", "model")}
+    )
+    candidates: dict[str, list[int]] = field(
+        default_factory=lambda: {s: [] for s in ("self", "others", "none", "model")}
+    )
+    self_first: list[bool] = field(default_factory=list)
+    indexed: list[bool] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        first, indexed = self.self_first, self.indexed
+        return {
+            "queries": len(first),
+            "self_spectrum_rank1": float(np.mean(first)) if first else None,
+            # spectra with no peak left after cleaning (all near the precursor or noise) are
+            # not in the index: the figure over the indexed ones
+            "indexed": float(np.mean(indexed)) if indexed else None,
+            "self_spectrum_rank1_indexed": (
+                float(np.mean([f for f, i in zip(first, indexed, strict=True) if i]))
+                if any(indexed)
+                else None
+            ),
+            "rows": [_row(name, self.ranks[name], self.candidates[name]) for name in self.ranks],
+        }
+
+
+def _search_test_split(
+    bench: _Bench,
+    test: list[tuple[str, MsmsRow]],
+    max_queries: int | None,
+    seed: int,
+    checks: HeldOutCheck,
+) -> _TestRuns:
+    """Each sampled test spectrum searched four ways; the calibration judged in both worlds."""
+    runs = _TestRuns()
+    indexed_ids = set(bench.library.index.ids.tolist())
+    for key, row in _sample(test, max_queries, seed):
+        query = _query(row)
+        vectors = query_vectors(bench.loaded, query)
+        others, none = bench.two_worlds(key, row, query, vectors)
+        found = {
+            "self": bench.search(query, vectors),
+            "none": none,
+            "model": run_query(
+                bench.session, bench.loaded, query, bench.options, None, vectors=vectors
+            ),
+        }
+        if len(bench.per_skeleton[key[:14]]) > 1:
+            found["others"] = others
+        checks.add("present", others.numbers, _right(others, key))
+        gone = truth_removed(none, key)
+        checks.add("absent", gone, [False] * len(gone))
+        runs.self_first.append(_own_first(found["self"], row.measurement_id))
+        runs.indexed.append(row.measurement_id in indexed_ids)
+        for name, result in found.items():
+            runs.ranks[name].append(_rank(result, key))
+            runs.candidates[name].append(result.result.candidates)
+    return runs
+
+
 def evaluate_library(
     engine: Engine,
     model_name: str | None,
@@ -124,103 +245,27 @@ def evaluate_library(
     split = loaded.checkpoint["split"]
     options = SearchOptions(ppm=ppm, k=20, library=library_options or LibraryOptions())
     with session_scope(engine) as session:
-        library = Library(session, load_settings().home, options.library)
-        by_split = {}
-        for part in ("val", "test"):
-            spectra = [
+        by_split = {
+            part: [
                 (k, r)
                 for k, r in split_spectra(session, list(split[part]))
                 if _query(r).neutral_mass
             ]
-            by_split[part] = spectra
+            for part in ("val", "test")
+        }
         per_skeleton: dict[str, set[int]] = {}
-        for part in ("val", "test"):
-            for key, row in by_split[part]:
-                per_skeleton.setdefault(key[:14], set()).add(row.measurement_id)
-
-        def two_worlds(
-            key: str, row: MsmsRow, query: Query, vectors: dict[str, np.ndarray]
-        ) -> tuple[Identification, Identification]:
-            """The query searched without itself (its compound present) and without every
-            spectrum of its skeleton (its compound absent once `truth_removed` drops it)."""
-            own = frozenset({row.measurement_id})
-            skeleton = frozenset(per_skeleton[key[:14]])
-            return (
-                run_query(session, loaded, query, options, library, own, vectors),
-                run_query(session, loaded, query, options, library, skeleton, vectors),
-            )
-
-        fit_hits: list[HitEvidence] = []
-        fit_correct: list[bool] = []
-        fit_weights: list[float] = []
-        for key, row in _sample(by_split["val"], max_queries, seed):
-            query = _query(row)
-            vectors = query_vectors(loaded, query)
-            present, absent = two_worlds(key, row, query, vectors)
-            fit_hits += present.numbers
-            fit_correct += _right(present, key)
-            fit_weights += [coverage] * len(present.numbers)
-            gone = truth_removed(absent, key)
-            fit_hits += gone
-            fit_correct += [False] * len(gone)
-            fit_weights += [1 - coverage] * len(gone)
-        calibration = fit(
-            fit_hits,
-            fit_correct,
-            fit_weights,
-            coverage,
-            {
-                "split": "val",
-                "queries": min(len(by_split["val"]), max_queries or len(by_split["val"])),
-                "ppm": ppm,
-                "worlds": "truth present (own spectrum left out) and truth removed",
-            },
-        )
+        for key, row in by_split["val"] + by_split["test"]:
+            per_skeleton.setdefault(key[:14], set()).add(row.measurement_id)
+        library = Library(session, load_settings().home, options.library)
+        bench = _Bench(session, loaded, options, library, per_skeleton)
+        calibration = _fit_calibration(bench, by_split["val"], max_queries, seed, coverage, ppm)
         checks = HeldOutCheck(calibration, THRESHOLDS)
-        ranks: dict[str, list] = {s: [] for s in ("self", "others", "none", "model")}
-        cands: dict[str, list] = {s: [] for s in ranks}
-        self_first = []
-        indexed_ids = set(library.index.ids.tolist())
-        indexed: list[bool] = []
-        for key, row in _sample(by_split["test"], max_queries, seed):
-            query = _query(row)
-            vectors = query_vectors(loaded, query)
-            others, none = two_worlds(key, row, query, vectors)
-            runs = {
-                "self": run_query(session, loaded, query, options, library, vectors=vectors),
-                "none": none,
-                "model": run_query(session, loaded, query, options, None, vectors=vectors),
-            }
-            if len(per_skeleton[key[:14]]) > 1:
-                runs["others"] = others
-            checks.add("present", others.numbers, _right(others, key))
-            gone = truth_removed(none, key)
-            checks.add("absent", gone, [False] * len(gone))
-            self_first.append(_own_first(runs["self"], row.measurement_id))
-            indexed.append(row.measurement_id in indexed_ids)
-            for name, found in runs.items():
-                ranks[name].append(_rank(found, key))
-                cands[name].append(found.result.candidates)
+        runs = _search_test_split(bench, by_split["test"], max_queries, seed, checks)
     checked = checks.report()
     calibration.ece, calibration.ece_top1 = checked["ece_all_hits"], checked["ece_top1"]
     with session_scope(engine) as session:
         set_calibration(session, loaded.info.name, calibration.to_dict())
-    report = {
-        "model": loaded.info.name,
-        "ppm": ppm,
-        "queries": len(self_first),
-        "self_spectrum_rank1": float(np.mean(self_first)) if self_first else None,
-        # spectra with no peak left after cleaning (all near the precursor or noise) are not
-        # in the index: the figure over the indexed ones
-        "indexed": float(np.mean(indexed)) if indexed else None,
-        "self_spectrum_rank1_indexed": (
-            float(np.mean([f for f, i in zip(self_first, indexed, strict=True) if i]))
-            if any(indexed)
-            else None
-        ),
-        "rows": [_row(name, ranks[name], cands[name]) for name in ranks],
-        "calibration": checked,
-    }
+    report = {"model": loaded.info.name, "ppm": ppm} | runs.summary() | {"calibration": checked}
     if plot is not None:
         from models.calibration_plot import reliability_plot
 
