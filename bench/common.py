@@ -112,7 +112,8 @@ def ingest(engine: Engine, kind: str, path: Path, source: str, options=None):
     """One file in one transaction, as `molvis ingest` runs it; fingerprints stay out of the
     timing unless the options ask for them (bench.fingerprints measures them)."""
     from registry.db.connection import session_scope
-    from registry.ingest.pipeline import IngestOptions, ingest_file
+    from registry.ingest.pipeline import ingest_file
+    from registry.ingest.summary import IngestOptions
 
     options = options or IngestOptions(fingerprints=False)
     with session_scope(engine) as session:

@@ -17,7 +17,7 @@ from bench.common import SHARED, ingest, scratch_database, timed, write_result
 
 if TYPE_CHECKING:
     from registry.ingest.parsers.ir import StructureIndex
-    from registry.ingest.pipeline import IngestOptions
+    from registry.ingest.summary import IngestOptions
 
 
 def _mgf(n: int) -> str:
@@ -153,7 +153,7 @@ def _measure(
 ) -> dict:
     """Bare parse, parse + RDKit, and the ingest of one input, in that order, in this process."""
     from molvis.workflows.ingest import auto_workers
-    from registry.ingest.pipeline import IngestOptions
+    from registry.ingest.summary import IngestOptions
 
     chosen = auto_workers(kind, path) if workers == "auto" else workers
     options = IngestOptions(structure_index=index, fingerprints=False, workers=chosen)

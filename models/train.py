@@ -113,6 +113,16 @@ def _chunks(items: list, size: int):
         yield items[start : start + size]
 
 
+def _optimizer(model: MultiModalModel, config: TrainConfig):
+    """Adam over the trainable parameters, with the learning rate decayed every epoch."""
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
+    return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
+
+
 def _epoch_batches(prepared, pairs: list[tuple], config: TrainConfig, rng: random.Random) -> list:
     """One epoch's training batches: every modality pair's (at most `max_batches_per_pair`),
     shuffled together."""
@@ -155,12 +165,7 @@ def train(data: TrainingSet, config: TrainConfig, show_progress: bool = True) ->
     device = pick_device(config.device)
     prepared = prepare(data, config)
     model = MultiModalModel(config).to(device)
-    optimizer = torch.optim.Adam(
-        [p for p in model.parameters() if p.requires_grad],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
+    optimizer, scheduler = _optimizer(model, config)
     pairs = [tuple(p.split(":")) for p in config.pairs]
     rng = random.Random(config.seed)
     val_batches = [

@@ -211,7 +211,7 @@ def seed_registry(engine: Engine, tmp_path: Path):
             ingest(engine, "msms", shared("gnps", "pesticides.mgf"), "gnps")
         if ir:
             from registry.ingest.parsers.ir import StructureIndex
-            from registry.ingest.pipeline import IngestOptions
+            from registry.ingest.summary import IngestOptions
 
             options = IngestOptions(
                 structure_index=StructureIndex.from_table(shared("ir", "index.tsv"))

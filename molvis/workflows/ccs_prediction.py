@@ -71,6 +71,24 @@ def test_report(model, rows: list[predictions.MeasuredCcs]) -> dict[str, Any]:
     }
 
 
+def _split_measured(engine: Engine, adducts: list[str]) -> dict[str, list[predictions.MeasuredCcs]]:
+    """The registry's measured CCS values of these adducts by structure split (train, val,
+    test); too few to train on is an error that says what to ingest."""
+    from models.data import split_of
+
+    with session_scope(engine) as session:
+        rows = predictions.measured_for_training(session, adducts)
+    parts: dict[str, list[predictions.MeasuredCcs]] = {"train": [], "val": [], "test": []}
+    for r in rows:
+        parts[split_of(r.structure.inchikey, SPLIT_SEED)].append(r)
+    if len(parts["train"]) < 10 or not parts["val"]:
+        raise ValueError(
+            f"too few measured CCS values to train on ({len(rows)} of the adducts "
+            f"{', '.join(adducts)}): ingest a CCS table first (molvis ingest ccs FILE)"
+        )
+    return parts
+
+
 def train_and_register(
     engine: Engine,
     name: str,
@@ -83,18 +101,8 @@ def train_and_register(
     its held-out errors, save it and register it with its `search_tolerance`."""
     from models.ccs import featurize, save_predictor
     from models.ccs_train import relative_errors, train_predictor
-    from models.data import split_of
 
-    with session_scope(engine) as session:
-        rows = predictions.measured_for_training(session, config.adducts)
-    parts: dict[str, list[predictions.MeasuredCcs]] = {"train": [], "val": [], "test": []}
-    for r in rows:
-        parts[split_of(r.structure.inchikey, SPLIT_SEED)].append(r)
-    if len(parts["train"]) < 10 or not parts["val"]:
-        raise ValueError(
-            f"too few measured CCS values to train on ({len(rows)} of the adducts "
-            f"{', '.join(config.adducts)}): ingest a CCS table first (molvis ingest ccs FILE)"
-        )
+    parts = _split_measured(engine, config.adducts)
 
     def data(part: str):
         return featurize(_ions(parts[part]), config), np.array([r.ccs for r in parts[part]])

@@ -7,14 +7,54 @@ stored with the model's metrics."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from molvis.workflows.model_loading import load_model
 from registry.db.connection import session_scope
 from registry.learned.versions import update_metrics
 from registry.read.training_data import load_training_set, window_candidates
+
+
+@dataclass
+class _Windows:
+    """The registry's candidate windows, each read once for every query set that needs it."""
+
+    session: Session
+    ppm: float
+    read: dict[float, list] = field(default_factory=dict)
+
+    def candidates(self, mass: float) -> list:
+        from models.candidate_sets import Candidate
+
+        if mass not in self.read:
+            found = window_candidates(self.session, mass, self.ppm)
+            self.read[mass] = [Candidate(*c) for c in found]
+        return self.read[mass]
+
+    def structures(self, mass: float) -> list[tuple[str, str]]:
+        return [(c.inchikey, c.smiles) for c in self.candidates(mass)]
+
+
+def _window_rows(session, embedder, queries, blind, windows: _Windows, cache, logit_scale):
+    """The rows that need each window's candidates: candidate sets per modality (and the
+    spectrum-blind control's) and the CCS windows."""
+    from models.candidate_sets import candidate_set_rows
+    from molvis.workflows.ccs_evaluation import ccs_window_rows
+
+    sets: list[dict[str, Any]] = []
+    for name in ("msms", "ir", "ccs", "fused"):
+        sets += candidate_set_rows(embedder, queries[name], windows.candidates, name, cache)
+    sets += candidate_set_rows(
+        embedder, blind, windows.candidates, "msms", cache, control="spectrum_blind"
+    )
+    ccs = ccs_window_rows(
+        session, embedder, queries["msms"], windows.candidates, cache, logit_scale
+    )
+    return sets, ccs
 
 
 def evaluate_model(
@@ -25,56 +65,36 @@ def evaluate_model(
     mass_window: bool,
 ) -> dict[str, Any]:
     """The evaluation report of one model (default: the active one)."""
-    from models.candidate_sets import Candidate, candidate_set_rows
     from models.evaluate import build_queries, evaluate_queries, model_embedder
     from models.split_similarity import nearest_train_similarity
-    from molvis.workflows.ccs_evaluation import ccs_window_rows
 
     loaded = load_model(engine, model_name)
-    model, device, info = loaded.model, loaded.device, loaded.info
+    model, info, split = loaded.model, loaded.info, loaded.checkpoint["split"]
     with session_scope(engine) as session:
         data = load_training_set(session)
-    test_keys = set(loaded.checkpoint["split"]["test"])
+    test_keys = set(split["test"])
     test_smiles = {c.inchikey: c.smiles for c in data.compounds if c.inchikey in test_keys}
     results: list[dict[str, Any]] = []
-    controls: list[dict[str, Any]] = []
+    sets: list[dict[str, Any]] = []
+    ccs_windows: list[dict[str, Any]] = []
     with session_scope(engine) as session:
-        windows: dict[float, list[Candidate]] = {}  # each window read once for every set
-
-        def candidate_sets_for(mass: float) -> list[Candidate]:
-            if mass not in windows:
-                windows[mass] = [Candidate(*c) for c in window_candidates(session, mass, ppm)]
-            return windows[mass]
-
-        def candidates_for(mass: float) -> list[tuple[str, str]]:
-            return [(c.inchikey, c.smiles) for c in candidate_sets_for(mass)]
-
-        window = candidates_for if mass_window else None
+        windows = _Windows(session, ppm)
+        window = windows.structures if mass_window else None
         queries = build_queries(data, test_keys, model.config, max_queries)
         cache: dict = {}
-        embedder = model_embedder(model, device)
+        embedder = model_embedder(model, loaded.device)
         for name in ("msms", "ir", "ccs", "fused"):
             results += evaluate_queries(embedder, queries[name], test_smiles, window, name, cache)
         blind = build_queries(data, test_keys, model.config, max_queries, blind=True)["msms"]
-        for result in evaluate_queries(embedder, blind, test_smiles, window, "msms", cache):
-            controls.append({**result, "control": "spectrum_blind"})
-        sets: list[dict[str, Any]] = []
-        ccs_windows: list[dict[str, Any]] = []
+        controls = [
+            {**result, "control": "spectrum_blind"}
+            for result in evaluate_queries(embedder, blind, test_smiles, window, "msms", cache)
+        ]
         if mass_window:
-            for name in ("msms", "ir", "ccs", "fused"):
-                sets += candidate_set_rows(embedder, queries[name], candidate_sets_for, name, cache)
-            sets += candidate_set_rows(
-                embedder, blind, candidate_sets_for, "msms", cache, control="spectrum_blind"
+            logit_scale = float(model.logit_scale)
+            sets, ccs_windows = _window_rows(
+                session, embedder, queries, blind, windows, cache, logit_scale
             )
-            ccs_windows = ccs_window_rows(
-                session,
-                embedder,
-                queries["msms"],
-                candidate_sets_for,
-                cache,
-                float(model.logit_scale),
-            )
-    split = loaded.checkpoint["split"]
     train_keys = set(split["train"])
     similarity = nearest_train_similarity(
         list(test_smiles.values()), [c.smiles for c in data.compounds if c.inchikey in train_keys]

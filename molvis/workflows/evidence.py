@@ -166,6 +166,35 @@ def ranking(hit: Hit, library: dict | None, options: LibraryOptions) -> dict:
     }
 
 
+def _hit_evidence(
+    hit: Hit,
+    lib: dict | None,
+    query: Query,
+    library: LibraryEvidence,
+    ccs: KnownCcs,
+    formula: str | None,
+) -> dict:
+    """One hit's `evidence`: its library match, model score, mass error, CCS deviation, whether
+    its formula agrees with the query's, and how many of its reference spectra were compared
+    and matched."""
+    return {
+        "library": lib,
+        "model": None
+        if hit.score is None
+        else {"score": round(hit.score, 6), "scores": hit.scores},
+        "ppm_error": ppm_error(hit, query),
+        "ccs": ccs_deviation(query, ccs, hit.inchikey[:14]),
+        "formula": {
+            "formula": hit.formula,
+            "agrees": None if formula is None else hit.formula == formula,
+        },
+        "references": {
+            "compared": library.compared.get(hit.inchikey[:14], 0),
+            "matching": library.spectra_of(hit.inchikey, POSITIVE_LIBRARY_SCORE),
+        },
+    }
+
+
 def annotate(
     result: SearchResult,
     query: Query,
@@ -184,22 +213,7 @@ def annotate(
     out, numbers_of_hits = [], []
     for hit in result.hits:
         lib = _library(library.best_for(hit.inchikey, options), options)
-        evidence = {
-            "library": lib,
-            "model": None
-            if hit.score is None
-            else {"score": round(hit.score, 6), "scores": hit.scores},
-            "ppm_error": ppm_error(hit, query),
-            "ccs": ccs_deviation(query, ccs, hit.inchikey[:14]),
-            "formula": {
-                "formula": hit.formula,
-                "agrees": None if formula is None else hit.formula == formula,
-            },
-            "references": {
-                "compared": library.compared.get(hit.inchikey[:14], 0),
-                "matching": library.spectra_of(hit.inchikey, POSITIVE_LIBRARY_SCORE),
-            },
-        }
+        evidence = _hit_evidence(hit, lib, query, library, ccs, formula)
         numbers_of_hits.append(
             HitEvidence(
                 lib["score"] if lib else None,

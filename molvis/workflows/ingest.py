@@ -19,7 +19,8 @@ from registry.db.settings import load_settings
 from registry.ingest.parsers import ParseError
 from registry.ingest.parsers.ir import StructureIndex
 from registry.ingest.parsers.tables import parse_column_overrides
-from registry.ingest.pipeline import FileSummary, IngestOptions, ingest_file
+from registry.ingest.pipeline import ingest_file
+from registry.ingest.summary import FileSummary, IngestOptions
 from registry.library.saved_index import refresh_index
 
 AUTO_WORKERS_BYTES = 1 << 20  # ~20k SMILES or ~1k spectra: below, a process costs what it saves

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from registry.ingest.formats import KINDS, Kind, members_of
 from registry.ingest.measurement_rows import measurement_row
 from registry.ingest.normalize import Normalized
 from registry.ingest.parsers import ParseError
-from registry.ingest.parsers.ir import StructureIndex
 from registry.ingest.prepare import Prepared, collection_per_batch, prepared_batches
+from registry.ingest.summary import FileSummary, IngestOptions
 from registry.records import Parsed
 
 BATCH_SIZE = 2000
@@ -37,45 +37,6 @@ MAX_REJECT_EXAMPLES = 20
 # Ingests take turns on one database: two that share compounds would otherwise each wait for
 # rows the other inserted (a deadlock), or miss ids that ON CONFLICT DO NOTHING does not return.
 INGEST_LOCK = 0x6D6F6C766973  # "molvis"
-
-
-@dataclass
-class FileSummary:
-    """What one file's ingest did; `status` is loaded, unchanged, skipped or failed."""
-
-    file: str
-    kind: str
-    status: str = "loaded"
-    read: int = 0
-    compounds_new: int = 0
-    compounds_existing: int = 0
-    inserted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    run_id: int | None = None
-    seconds: float = 0.0
-    error: str | None = None
-    reject_examples: list[str] = field(default_factory=list)
-    fingerprints: int = 0
-    superseded: int = 0
-    resolved: int = 0  # rows kept pending by earlier runs, loaded now that their compound is in
-    rebuilt_indexes: list[str] = field(default_factory=list)  # dropped for a bulk load
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class IngestOptions:
-    """Per-kind options (IR structure index, CCS column overrides), the source's description,
-    and whether new compounds get their fingerprints in the same transaction."""
-
-    structure_index: StructureIndex | None = None
-    columns: dict[str, str] | None = None
-    licence: str | None = None
-    origin: str | None = None
-    fingerprints: bool = True
-    workers: int = 0  # processes that normalise and fingerprint ahead of the writer
 
 
 @dataclass
@@ -236,6 +197,24 @@ def _finish_run(state: _FileState, started: float) -> None:
     summary.run_id = run.id
 
 
+def _start_run(
+    session: Session, spec: Kind, kind: str, path: Path, source_id: int, summary: FileSummary
+) -> _FileState:
+    """The file's run, recorded as running (with the file's SHA-256) before its records."""
+    file_sha = sha256_of(path)
+    run = IngestRun(
+        kind=kind,
+        file_path=str(path),
+        file_sha256=file_sha,
+        source_id=source_id,
+        status="running",
+        started_at=datetime.now(UTC),
+    )
+    session.add(run)
+    session.flush()
+    return _FileState(session, spec, run, file_sha, summary)
+
+
 def ingest_file(
     session: Session,
     kind: str,
@@ -261,18 +240,7 @@ def ingest_file(
         source_id, source_created = store.ensure_source(
             session, source, options.licence, options.origin
         )
-        file_sha = sha256_of(path)
-        run = IngestRun(
-            kind=kind,
-            file_path=str(path),
-            file_sha256=file_sha,
-            source_id=source_id,
-            status="running",
-            started_at=datetime.now(UTC),
-        )
-        session.add(run)
-        session.flush()
-        state = _FileState(session, spec, run, file_sha, summary)
+        state = _start_run(session, spec, kind, path, source_id, summary)
         _read(state, path, options, progress)
         summary.resolved = rejects.resolve_pending(session)
         state.changes += summary.resolved

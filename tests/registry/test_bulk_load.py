@@ -12,8 +12,8 @@ from registry.db import bulk_indexes
 from registry.db.connection import session_scope
 from registry.ingest.files import TextMember
 from registry.ingest.parsers import ParseError
-from registry.ingest.pipeline import IngestOptions
 from registry.ingest.prepare import prepare_batch, prepared_batches
+from registry.ingest.summary import IngestOptions
 from tests.builders import write
 from tests.conftest import TABLES, count, first_mgf_blocks, ingest, shared
 

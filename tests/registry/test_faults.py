@@ -17,7 +17,7 @@ from registry.ingest.files import decode
 from registry.ingest.parsers import ParseError
 from registry.ingest.parsers.ir import parse_jcamp
 from registry.ingest.parsers.tables import read_table
-from registry.ingest.pipeline import IngestOptions
+from registry.ingest.summary import IngestOptions
 from tests.builders import member, mgf_block, write
 from tests.conftest import TABLES, count, first_mgf_blocks, ingest, molvis, shared
 

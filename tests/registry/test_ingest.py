@@ -9,7 +9,7 @@ from registry.db.connection import session_scope
 from registry.ingest.fingerprints import fill_missing
 from registry.ingest.formats import files_for
 from registry.ingest.parsers.ir import StructureIndex
-from registry.ingest.pipeline import IngestOptions
+from registry.ingest.summary import IngestOptions
 from tests.builders import mgf_block, write
 from tests.conftest import count, first_mgf_blocks, ingest, shared, snapshot
 

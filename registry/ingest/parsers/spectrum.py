@@ -85,11 +85,21 @@ def _harmonised(metadata: dict[str, str]) -> dict:
     return dict(harmonised.data)
 
 
-def build_record(
-    metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray, require_structure: bool = True
-) -> MsmsRecord:
-    """Validate peaks and metadata of one spectrum and return the plain record. Library
-    spectra need a structure; query spectra (unknowns) do not."""
+EXTRA_KEYS = (
+    "formula",
+    "instrument",
+    "fragmentation",
+    "retention_time",
+    "license",
+    "spectrum_id",
+    "ms_level",
+    "splash",
+    "charge",
+)  # metadata kept with the spectrum as given
+
+
+def _check_peaks(mz: np.ndarray, intensity: np.ndarray) -> None:
+    """A peak list that can be stored and compared: finite, in range, some intensity."""
     if mz.size == 0:
         raise RecordError("spectrum has no peaks")
     if not (np.all(np.isfinite(mz)) and np.all(np.isfinite(intensity))):
@@ -102,6 +112,30 @@ def build_record(
         raise RecordError("peak intensity too large to store")
     if not np.any(intensity > 0):
         raise RecordError("every peak has zero intensity")
+
+
+def _structure(md: dict[str, str], require_structure: bool) -> StructureRef:
+    """The structure a spectrum names (SMILES, else InChI), with its name and CAS number."""
+    smiles = present(md.get("smiles"))
+    inchi = present(md.get("inchi"))
+    if inchi and not inchi.startswith("InChI="):
+        inchi = "InChI=" + inchi
+    if not smiles and not inchi and require_structure:
+        raise RecordError("no structure (neither SMILES nor InChI given)")
+    return StructureRef(
+        text=smiles or inchi or "",
+        given_inchikey=present(md.get("inchikey")),
+        names=[n for n in (present(md.get("compound_name")),) if n],
+        external_ids={k: v for k, v in (("cas", present(md.get("casno"))),) if v},
+    )
+
+
+def build_record(
+    metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray, require_structure: bool = True
+) -> MsmsRecord:
+    """Validate peaks and metadata of one spectrum and return the plain record. Library
+    spectra need a structure; query spectra (unknowns) do not."""
+    _check_peaks(mz, intensity)
     order = np.argsort(mz, kind="stable")
     lowered = {k.lower(): v for k, v in metadata.items()}
     md = _harmonised(lowered)
@@ -109,36 +143,14 @@ def build_record(
     if precursor is None:
         precursor = present(lowered.get("pepmass") or lowered.get("precursor_mz_raw"))
     precursor_mz = None if precursor is None else _number(precursor, "precursor m/z")
-    smiles = present(md.get("smiles"))
-    inchi = present(md.get("inchi"))
-    if inchi and not inchi.startswith("InChI="):
-        inchi = "InChI=" + inchi
-    if not smiles and not inchi and require_structure:
-        raise RecordError("no structure (neither SMILES nor InChI given)")
+    structure = _structure(md, require_structure)
     raw_adduct = present(md.get("adduct"))
     adduct = normalize_adduct(raw_adduct)  # one molvis cannot compute is kept aside below
     ion_mode = present(md.get("ionmode"))
     if ion_mode:
         ion_mode = {"p": "positive", "n": "negative"}.get(ion_mode[0].lower(), ion_mode.lower())
-    names = [n for n in (present(md.get("compound_name")),) if n]
-    extra_keys = (
-        "formula",
-        "instrument",
-        "fragmentation",
-        "retention_time",
-        "license",
-        "spectrum_id",
-        "ms_level",
-        "splash",
-        "charge",
-    )
     return MsmsRecord(
-        structure=StructureRef(
-            text=smiles or inchi or "",
-            given_inchikey=present(md.get("inchikey")),
-            names=names,
-            external_ids={k: v for k, v in (("cas", present(md.get("casno"))),) if v},
-        ),
+        structure=structure,
         record_id=present(md.get("spectrum_id"))
         or present(md.get("title"))
         or present(md.get("compound_name")),
@@ -150,7 +162,7 @@ def build_record(
         mz=mz[order],
         intensity=intensity[order],
         metadata={
-            **{k: md[k] for k in extra_keys if present(md.get(k))},
+            **{k: md[k] for k in EXTRA_KEYS if present(md.get(k))},
             **({"adduct_unreadable": raw_adduct} if raw_adduct and not adduct else {}),
         },
     )
