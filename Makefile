@@ -4,7 +4,7 @@ VENV := .venv
 MOLVIS := $(VENV)/bin/molvis
 DATA ?= ../shared/data
 
-.PHONY: setup demo test lint clean-db browser bench mutate
+.PHONY: setup demo test lint docs clean-db browser bench mutate
 
 setup: $(VENV)/.installed
 
@@ -38,8 +38,12 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 		|| echo "chromium could not be installed: the browser test will be skipped"
 
-test: setup browser
+test: setup browser docs
 	$(VENV)/bin/python -m pytest -q --durations=20
+
+# The documentation site from docs/ into .site/; --strict: a broken link fails (and so fails make test).
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: setup
 	$(VENV)/bin/ruff check molvis registry migrations models assets ui tests bench
