@@ -4,7 +4,7 @@ VENV := .venv
 MOLVIS := $(VENV)/bin/molvis
 DATA ?= ../shared/data
 
-.PHONY: setup demo test lint docs clean-db browser bench mutate
+.PHONY: setup demo demo-data demo-shipped test lint docs clean-db browser bench mutate
 
 setup: $(VENV)/.installed
 
@@ -16,6 +16,16 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(MOLVIS) db upgrade
+	@if [ -d "$(DATA)/massbank" ]; then $(MAKE) --no-print-directory demo-data; \
+	else $(MAKE) --no-print-directory demo-shipped; fi
+	$(MOLVIS) stats
+	$(MOLVIS) train --config models/configs/tiny.yaml --quiet
+	$(MOLVIS) models
+	$(MOLVIS) embed
+	$(MOLVIS) ui --open
+
+# The team's data under $(DATA) (../shared/data; each folder's README says where it comes from).
+demo-data:
 	$(MOLVIS) ingest msms $(DATA)/gnps/pesticides.mgf --source gnps-pesticides \
 		--licence CC0 --origin "GNPS-COLLECTIONS-PESTICIDES via matchms test data"
 	$(MOLVIS) ingest msms $(DATA)/massbank/massbank_ms2.mgf.gz --source massbank-2025.05.1 \
@@ -26,11 +36,17 @@ demo: setup
 		--licence "mixed: C3SDB MIT, AllCCS/ccsbase2 unlicensed, PNNL Apache-2.0"
 	$(MOLVIS) ingest ccs $(DATA)/ccs/raw/pnnl_metabolomicsccs --source pnnl-metabolomics-ccs \
 		--licence Apache-2.0
-	$(MOLVIS) stats
-	$(MOLVIS) train --config models/configs/tiny.yaml --quiet
-	$(MOLVIS) models
-	$(MOLVIS) embed
-	$(MOLVIS) ui --open
+
+# Without it: the openly licensed slice shipped in molvis/demo/ (its README names each full source).
+demo-shipped:
+	@echo "$(DATA) not found: loading the open demo slice in molvis/demo/ instead."
+	@echo "The full sources (molvis/demo/README.md): MassBank/MassBank-data, PNNL-Comp-Mass-Spec/MetabolomicsCCS, molecularsets/moses, dylanhross/c3sdb, GNPS."
+	$(MOLVIS) ingest msms molvis/demo/massbank_open.mgf --source massbank-open-demo \
+		--licence "per record: CC BY or CC0 (LICENSE key)" --origin "MassBank/MassBank-data 13484d4"
+	$(MOLVIS) ingest ccs molvis/demo/pnnl_metabolomics_ccs.tsv --source pnnl-metabolomics-ccs \
+		--licence Apache-2.0 --origin "PNNL-Comp-Mass-Spec/MetabolomicsCCS 26d3caa"
+	$(MOLVIS) ingest structures molvis/demo/moses_candidates.smi --source moses-demo \
+		--licence MIT --origin "molsets 0.3.1 (MOSES test split)"
 
 # Debian's Chromium and ChromeDriver for the headless-browser test (skipped where they are missing).
 browser:
