@@ -1,7 +1,7 @@
 """The registry's HNSW indexes during bulk loads: dropped when a load brings many rows, rebuilt
-once at its end. Inserting a row under an HNSW index costs a graph search (~1-2 ms); building
-the index afresh costs ~0.13 ms a row (bench/query.py: 1M fingerprints in 2 min), so a load of
-more than about a tenth of the table is faster without it. The drop and the rebuild happen in
+once at its end. Inserting a row under an HNSW index costs a graph search; building the index
+afresh costs a fraction of that per row, so a load of more than about a tenth of the table is
+faster without it (measured: docs/SCALING.md, section 3). The drop and the rebuild happen in
 the caller's transaction: a failed load rolls both back, and searches wait for the commit."""
 
 from __future__ import annotations

@@ -148,9 +148,9 @@ DEFAULT_SHARED_BUFFERS = "128MB"  # initdb's, sized for a tiny server
 
 def memory_settings(ram_bytes: int) -> dict[str, str]:
     """Server memory for a registry on this machine: shared buffers a sixth of RAM (128 MB to
-    4 GB; a 1M-compound registry with its vector indexes is ~3.5 GB) and the planner told that
-    half of RAM caches files. initdb's 128 MB held a tenth of a 1M registry's two HNSW
-    indexes (1.3 GB), so most of their pages were read through the kernel."""
+    4 GB) and the planner told that half of RAM caches files. initdb's 128 MB holds a small
+    part of a 1M registry's vector indexes, so most of their pages were read through the
+    kernel (docs/SCALING.md, section 1)."""
     mb = ram_bytes // 2**20
     return {
         "shared_buffers": f"{min(max(mb // 6, 128), 4096)}MB",

@@ -1,8 +1,8 @@
 """Prepare parsed batches for the writer: RDKit's identity of each distinct structure in a
 batch (and its fingerprint), then the normalisation steps (registry/ingest/normalize.py) per record.
 
-The RDKit work (InChI, fingerprint: ~2 ms per new structure) bounds a structure-library ingest
-and is a fifth to a third of a spectrum file's. With `workers`, only that work leaves the main
+The RDKit work (InChI, fingerprint per new structure) bounds a structure-library ingest and
+is a large share of a spectrum file's (BENCHMARKS.md, ingest). With `workers`, only that work leaves the main
 process: each batch's distinct structure strings go to a worker, their identities and
 fingerprints come back (not the records, which stay with the writer), and at most
 `workers + 3` batches are in flight, so the writer parses and stores while workers identify."""
@@ -141,9 +141,8 @@ def prepared_batches(
 def collection_per_batch() -> Iterator[Callable[[], None]]:
     """Python's cycle collector run by the writer once per batch (the function given) instead
     of every 700 allocations: the batches in flight hold many small objects, which the
-    automatic collector walks again and again (~3 % of an MS/MS ingest). Parsed records make
-    no reference cycles (the collector off for a whole 30k-spectrum ingest left ~2,000 cyclic
-    objects in all), so memory stays flat; the collector is back as it was when the block ends."""
+    automatic collector walks again and again (BENCHMARKS.md, the MS/MS ingest's writer).
+    Parsed records make almost no reference cycles, so memory stays flat; the collector is back as it was when the block ends."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -22,7 +22,7 @@ from registry.library.kernel import Scores, best, library_terms, score
 
 LIBRARY = "msms"
 FORMAT = 2
-MZ_INDEX_STEP = 0.001  # Da; ms_entropy's 0.0001 default makes a 240 MB lookup table, no faster
+MZ_INDEX_STEP = 0.001  # Da; ms_entropy's 0.0001 default makes a ten times larger table, no faster
 MAX_FRAGMENT_TOLERANCE = 0.025  # Da: flash entropy search is built for high-resolution spectra
 PRECURSOR_REMOVAL = 1.6  # Da below the precursor (ms_entropy's and MassBank's cleaning)
 NOISE = 0.01  # of the base peak
@@ -103,7 +103,7 @@ class LibraryIndex:
 
     def __post_init__(self) -> None:
         # the precursors in double precision: comparing a float against ms_entropy's float32
-        # array copies all of it first (~0.2 ms at 1M spectra); the widening is exact
+        # array copies all of it first, every query; the widening is exact
         self.precursors = np.asarray(self.searcher.precursor_mz_array, dtype=np.float64)
         core = self.searcher.entropy_search
         if core.index:  # a fresh build's loss arrays are fields of one record array

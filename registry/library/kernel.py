@@ -184,8 +184,8 @@ def _accumulate(
 def best(scores, modes, mode, k):  # pragma: no cover - compiled
     """Positions of the `k` highest positive scores, best first, skipping spectra of the
     other polarity (`mode` 1/-1; 0 keeps all); ties keep index order, as a stable sort does.
-    One pass, blocks below the k-th score skipped: partitioning every scored position cost
-    ~3 ms a query at 1M spectra."""
+    One pass, blocks below the k-th score skipped: partitioning every scored position was
+    the slowest step of a query at 1M spectra (docs/SCALING.md, section 4)."""
     positions = np.empty(max(k, 0), np.int64)
     values = np.empty(max(k, 0), np.float32)
     found = 0

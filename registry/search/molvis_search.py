@@ -164,9 +164,8 @@ class Neighbour:
 
 
 # Search breadth of the fingerprint index, set for the transaction only: pgvector's default
-# of 40 finds too few of the true nearest at 1M compounds; 400 found 0.935-0.961 of the 20
-# nearest in four builds, 800 0.981 where 400 found 0.955 on a fifth, p95 4.7 -> 10.1 ms
-# (bench/index_sweep.py; bench/results/levers/tanimoto_ef_search_2026-12-04.json).
+# of 40 misses many of the true nearest at 1M compounds; recall first, since a missed
+# structure is silently missed (the sweep: docs/SCALING.md, section 2).
 TANIMOTO_EF_SEARCH = 800
 MAX_EF_SEARCH = 1000  # pgvector's ceiling: the index returns at most this many rows
 

@@ -66,8 +66,8 @@ def _number(value: object, what: str) -> float:
 @functools.lru_cache(maxsize=4096)
 def _matchms_key(key: str) -> str:
     """matchms's harmonised name of a metadata key, memoised: building a matchms Spectrum
-    re-runs its regex key replacements over every key six times (profiled: 60 % of MGF parse
-    time), while a file holds a few dozen distinct keys."""
+    re-runs its regex key replacements over every key six times (most of an MGF's parse time,
+    profiled), while a file holds a few dozen distinct keys."""
     (name,) = Metadata({key: ""}).keys()
     return name
 
