@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.common import SHARED, latency_stats, peak_rss_mb, timed, write_result
 from registry.ingest.files import iter_members
+from registry.ingest.normalize import normalize_unknown
 from registry.ingest.parsers.msms import parse_msms
 from registry.library.flash_index import LibraryOptions, clean_peaks, index_spectra, polarity
 
@@ -32,7 +33,7 @@ def real_spectra(limit: int | None = None) -> list[dict]:
     spectra: list[dict] = []
     for member in iter_members(SHARED / "massbank" / "massbank_ms2.mgf.gz"):
         for parsed in parse_msms(member, require_structure=False):
-            r = parsed.record
+            r = parsed.record and normalize_unknown(parsed.record)
             if r is None or not r.precursor_mz:
                 continue
             peaks = clean_peaks(r.mz, r.intensity, r.precursor_mz)

@@ -150,6 +150,7 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
     from models.data import msms_input
     from models.embed import embed_inputs
     from registry.ingest.files import iter_members
+    from registry.ingest.normalize import normalize_unknown
     from registry.ingest.parsers.msms import parse_msms
 
     model, _ = load_checkpoint(checkpoint)
@@ -157,7 +158,7 @@ def query_vectors(n: int, vectors: str, checkpoint: Path, seed: int) -> np.ndarr
     for member in iter_members(SHARED / "massbank" / "massbank_ms2.mgf.gz"):
         for parsed in parse_msms(member, require_structure=False):
             if parsed.record is not None and parsed.record.precursor_mz:
-                records.append(parsed.record)
+                records.append(normalize_unknown(parsed.record))
             if len(records) == n:
                 break
         break

@@ -17,6 +17,7 @@ import numpy as np
 
 from registry.chem.adducts import UnknownAdductError, neutral_mass, normalize_adduct, parse_adduct
 from registry.ingest.files import STDIN, TextMember, iter_members, member_from_bytes, stdin_member
+from registry.ingest.normalize import normalize_unknown
 from registry.ingest.parsers import ParseError, RecordError
 from registry.ingest.parsers.ir import parse_jcamp
 from registry.ingest.parsers.msms import parse_msms
@@ -64,7 +65,7 @@ def _msms_records(member: TextMember) -> tuple[list[MsmsRecord], list[str]]:
         if parsed.record is None:
             problems.append(f"{parsed.location}: {parsed.reason}")
         else:
-            records.append(parsed.record)
+            records.append(normalize_unknown(parsed.record))
     return records, problems
 
 
@@ -125,7 +126,7 @@ def pasted_spectrum(text: str, fields: QueryFields) -> MsmsRecord:
     if pairs.ndim != 2 or pairs.shape[1] != 2:
         raise RecordError("pasted peaks: each line needs 'm/z intensity'")
     metadata = {"precursor_mz": str(fields.precursor_mz)} if fields.precursor_mz else {}
-    return build_record(metadata, pairs[:, 0], pairs[:, 1], require_structure=False)
+    return normalize_unknown(build_record(metadata, pairs[:, 0], pairs[:, 1], False))
 
 
 def _known_adduct(text: str | None, what: str) -> str | None:

@@ -1,10 +1,11 @@
-"""Normalisation between parsing and storing, as an ordered list of small steps (the way
+"""Normalisation between parsing and storing, as one ordered list of small steps (the way
 matchms' filter_order.py lists its filters): each step takes a parsed record and the structure
-it names and fills in, or rejects with a reason a chemist can act on.
+it names (None for a query, or a row that gave only an InChIKey) and fills in, or rejects with
+a reason a chemist can act on. The steps that need the structure do nothing without one.
 
-What happens before: the parsers check syntax and peaks (registry/ingest/parsers/) and put the IR
-spectrum on the model grid (registry/chem/ir_grid.py). What happens after: registry/ingest/store.py
-writes compounds, measurements and rejects.
+What happens before: the parsers read what the file says, check syntax and peaks
+(registry/ingest/parsers/) and put the IR spectrum on the model grid (registry/chem/ir_grid.py).
+What happens after: registry/ingest/store.py writes compounds, measurements and rejects.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from registry.chem.adducts import UnknownAdductError, infer_adduct, parse_adduct
+from registry.chem.adducts import UnknownAdductError, infer_adduct, normalize_adduct, parse_adduct
 from registry.chem.identity import (
     INCHIKEY_RE,
     Identity,
@@ -21,7 +22,7 @@ from registry.chem.identity import (
     identify,
 )
 from registry.ingest.parsers import RecordError
-from registry.records import MsmsRecord, Record
+from registry.records import CcsRecord, MsmsRecord, Record
 
 
 @dataclass
@@ -50,9 +51,32 @@ def structure_of(record: Record, identify_text: Callable[[str], Identity] = iden
     return Normalized(record, identity.inchikey, identity)
 
 
-def infer_missing_adduct(record: Record, identity: Identity) -> None:
+def canonical_ion_mode(record: Record, identity: Identity | None) -> None:
+    """An MS/MS ion mode in one spelling: 'P', 'Positive', 'POSITIVE' -> 'positive', 'N...' ->
+    'negative'; any other word lower-cased."""
+    if isinstance(record, MsmsRecord) and record.ion_mode:
+        mode = record.ion_mode
+        record.ion_mode = {"p": "positive", "n": "negative"}.get(mode[0].lower(), mode.lower())
+
+
+def canonical_adduct(record: Record, identity: Identity | None) -> None:
+    """An adduct in molvis's spelling ('M+H' -> '[M+H]+'). An MS/MS adduct molvis cannot compute
+    is kept aside as `adduct_unreadable` and none is used (no mass window from it); a CCS row
+    keeps its own (its ion is its key)."""
+    if isinstance(record, MsmsRecord) and record.adduct:
+        given = record.adduct
+        record.adduct = normalize_adduct(given)
+        if record.adduct is None:
+            record.metadata["adduct_unreadable"] = given
+    elif isinstance(record, CcsRecord) and record.adduct:
+        record.adduct = normalize_adduct(record.adduct) or record.adduct
+
+
+def infer_missing_adduct(record: Record, identity: Identity | None) -> None:
     """MS/MS without an adduct: the one common adduct that puts the structure at the precursor
     m/z (flagged `adduct_inferred` in the metadata); none when zero or several fit."""
+    if identity is None:
+        return
     if isinstance(record, MsmsRecord) and record.adduct is None and record.precursor_mz:
         record.adduct = infer_adduct(
             record.precursor_mz, identity.monoisotopic_mass, record.ion_mode
@@ -61,10 +85,10 @@ def infer_missing_adduct(record: Record, identity: Identity) -> None:
             record.metadata["adduct_inferred"] = True
 
 
-def derive_missing_precursor(record: Record, identity: Identity) -> None:
+def derive_missing_precursor(record: Record, identity: Identity | None) -> None:
     """MS/MS without a precursor m/z: computed from the structure and adduct (flagged
     `precursor_mz_derived`); rejected when no known adduct allows it."""
-    if not isinstance(record, MsmsRecord) or record.precursor_mz is not None:
+    if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is not None:
         return
     try:
         adduct = parse_adduct(record.adduct or "")
@@ -76,14 +100,27 @@ def derive_missing_precursor(record: Record, identity: Identity) -> None:
     record.metadata["precursor_mz_derived"] = True
 
 
-Step = Callable[[Record, Identity], None]
-STEPS: tuple[Step, ...] = (infer_missing_adduct, derive_missing_precursor)
+Step = Callable[[Record, Identity | None], None]
+STEPS: tuple[Step, ...] = (
+    canonical_ion_mode,
+    canonical_adduct,
+    infer_missing_adduct,
+    derive_missing_precursor,
+)
 
 
 def normalize(record: Record, identify_text: Callable[[str], Identity] = identify) -> Normalized:
-    """Run every step in order; RecordError or InvalidStructureError names the reason."""
+    """The record's structure, then every step in order; RecordError or InvalidStructureError
+    names the reason."""
     normalized = structure_of(record, identify_text)
-    if normalized.identity is not None:
-        for step in STEPS:
-            step(record, normalized.identity)
+    for step in STEPS:
+        step(record, normalized.identity)
     return normalized
+
+
+def normalize_unknown(record: Record) -> Record:
+    """A query's record through the same steps: an unknown has no structure, so only the steps
+    that read the record alone apply."""
+    for step in STEPS:
+        step(record, None)
+    return record

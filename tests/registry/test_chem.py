@@ -138,27 +138,36 @@ def test_adduct_inferred_from_precursor_only_when_unambiguous():
 
 
 def test_normalisation_runs_its_steps_in_order():
-    """infer the adduct first, then derive a missing precursor from it; neither touches a
-    spectrum that already has both."""
+    """Spell the ion mode and adduct molvis's way, infer the adduct, then derive a missing
+    precursor from it; none touches a spectrum that already has both in that spelling; a query
+    (no structure) gets the spelling steps only."""
     import numpy as np
 
     from registry.ingest.normalize import (
         STEPS,
+        canonical_adduct,
+        canonical_ion_mode,
         derive_missing_precursor,
         infer_missing_adduct,
         normalize,
+        normalize_unknown,
     )
     from registry.records import MsmsRecord, StructureRef
 
-    assert STEPS == (infer_missing_adduct, derive_missing_precursor)
+    assert STEPS == (
+        canonical_ion_mode,
+        canonical_adduct,
+        infer_missing_adduct,
+        derive_missing_precursor,
+    )
 
-    def record(precursor, adduct):
+    def record(precursor, adduct, ion_mode="positive"):
         return MsmsRecord(
             structure=StructureRef("CN1C=NC2=C1C(=O)N(C(=O)N2C)C"),
             record_id="caffeine",
             precursor_mz=precursor,
             adduct=adduct,
-            ion_mode="positive",
+            ion_mode=ion_mode,
             instrument_type=None,
             collision_energy=None,
             mz=np.array([138.0]),
@@ -171,7 +180,16 @@ def test_normalisation_runs_its_steps_in_order():
     assert derived.precursor_mz == pytest.approx(CAFFEINE_MASS + 22.989221, abs=1e-5)
     assert derived.metadata == {"precursor_mz_derived": True}
     untouched = normalize(record(195.0877, "[M+H]+")).record
-    assert untouched.metadata == {}
+    assert untouched.metadata == {} and untouched.adduct == "[M+H]+"
+    spelled = normalize(record(None, "M+Na", ion_mode="P")).record
+    assert spelled.adduct == "[M+Na]+" and spelled.ion_mode == "positive"
+    assert spelled.precursor_mz == pytest.approx(derived.precursor_mz)
+    # an adduct molvis cannot compute: none is used, the text kept aside, none inferred over it
+    unreadable = normalize(record(195.0877, "[M+Foo]+", ion_mode="Negative")).record
+    assert unreadable.adduct is None and unreadable.ion_mode == "negative"
+    assert unreadable.metadata == {"adduct_unreadable": "[M+Foo]+"}
+    query = normalize_unknown(record(None, "M-H", ion_mode="n"))
+    assert (query.adduct, query.ion_mode, query.precursor_mz) == ("[M-H]-", "negative", None)
 
 
 def test_a_stereo_only_key_difference_is_the_same_compound():

@@ -169,12 +169,12 @@ def test_msp_annotation_with_a_semicolon_and_an_unknown_adduct(engine, tmp_path)
     (parsed,) = parse_msp(member(text_, "lib.msp"))
     assert parsed.record is not None, parsed.reason
     assert list(parsed.record.mz) == [30.0, 45.0]
-    assert parsed.record.adduct is None
-    assert parsed.record.metadata["adduct_unreadable"] == "[M+Foo]+"
+    assert parsed.record.adduct == "[M+Foo]+"  # as written; normalize.py sets it aside
     summary = ingest(engine, "msms", write(tmp_path, "lib.msp", text_), "lab")
     with engine.connect() as conn:
-        adduct = conn.execute(text("SELECT adduct FROM msms_spectrum")).scalar_one()
+        adduct, kept = conn.execute(text("SELECT adduct, metadata FROM msms_spectrum")).one()
     assert summary.inserted == 1 and adduct == "[M+H]+"  # inferred from the precursor
+    assert kept["adduct_unreadable"] == "[M+Foo]+" and kept["adduct_inferred"] is True
 
 
 def test_an_empty_folder_says_so(engine, tmp_path):

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from registry.chem.adducts import normalize_adduct
 from registry.ingest.files import TextMember
 from registry.ingest.parsers import ParseError, RecordError
 from registry.ingest.parsers.tables import find_column, read_table
@@ -104,7 +103,7 @@ def _long_records(
                 structure=_structure(row, cols),
                 record_id=str(row[cols["id"]]).strip() or None if cols.get("id") else None,
                 ccs=ccs,
-                adduct=normalize_adduct(raw_adduct) or raw_adduct,
+                adduct=raw_adduct,
                 mz=mz,
                 method=str(row[cols["method"]]).strip() or None if cols.get("method") else None,
                 drift_gas=str(row[cols["drift_gas"]]).strip() or None

@@ -17,7 +17,6 @@ import numpy as np
 from matchms import Metadata
 from rdkit import RDLogger
 
-from registry.chem.adducts import normalize_adduct
 from registry.ingest.files import TextMember
 from registry.ingest.parsers import RecordError
 from registry.records import MsmsRecord, Parsed, StructureRef
@@ -144,27 +143,19 @@ def build_record(
         precursor = present(lowered.get("pepmass") or lowered.get("precursor_mz_raw"))
     precursor_mz = None if precursor is None else _number(precursor, "precursor m/z")
     structure = _structure(md, require_structure)
-    raw_adduct = present(md.get("adduct"))
-    adduct = normalize_adduct(raw_adduct)  # one molvis cannot compute is kept aside below
-    ion_mode = present(md.get("ionmode"))
-    if ion_mode:
-        ion_mode = {"p": "positive", "n": "negative"}.get(ion_mode[0].lower(), ion_mode.lower())
     return MsmsRecord(
         structure=structure,
         record_id=present(md.get("spectrum_id"))
         or present(md.get("title"))
         or present(md.get("compound_name")),
         precursor_mz=precursor_mz,
-        adduct=adduct,
-        ion_mode=ion_mode,
+        adduct=present(md.get("adduct")),  # as written: normalize.py spells it molvis's way
+        ion_mode=present(md.get("ionmode")),
         instrument_type=present(md.get("instrument_type")),
         collision_energy=present(md.get("collision_energy")),
         mz=mz[order],
         intensity=intensity[order],
-        metadata={
-            **{k: md[k] for k in EXTRA_KEYS if present(md.get(k))},
-            **({"adduct_unreadable": raw_adduct} if raw_adduct and not adduct else {}),
-        },
+        metadata={k: md[k] for k in EXTRA_KEYS if present(md.get(k))},
     )
 
 
