@@ -15,6 +15,7 @@ from bench.scale_report import (
     library_load_section,
     library_scale_section,
 )
+from molvis.cli.models import SET_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -264,19 +265,7 @@ def render(notes: str, results: Path = RESULTS) -> str:
                             x["candidate_set"],
                             x["n_queries"],
                             round(x["mean_candidates"], 1),
-                            *(
-                                f"{100 * x[k]:.1f}"
-                                for k in (
-                                    "truth_in_candidates",
-                                    "top1",
-                                    "top5",
-                                    "top20",
-                                    "random_top1",
-                                    "random_top5",
-                                    "prior_top1",
-                                    "prior_top5",
-                                )
-                            ),
+                            *(f"{100 * x[k]:.1f}" for k in SET_RATES),
                         ]
                         for x in r["candidate_sets"]
                     ],

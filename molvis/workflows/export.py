@@ -8,19 +8,13 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+HIT_KEYS = ("rank", "inchikey", "smiles", "formula", "name", "score", "level", "probability")
 COLUMNS = (
     "query_id",
     "query",
     "precursor_mz",
     "adduct",
-    "rank",
-    "inchikey",
-    "smiles",
-    "formula",
-    "name",
-    "score",
-    "level",
-    "probability",
+    *HIT_KEYS,
     "library_score",
     "matched_peaks",
     "library_record",
@@ -46,19 +40,7 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
         library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
         yield {
             **base,
-            **{
-                k: hit[k]
-                for k in (
-                    "rank",
-                    "inchikey",
-                    "smiles",
-                    "formula",
-                    "name",
-                    "score",
-                    "level",
-                    "probability",
-                )
-            },
+            **{k: hit[k] for k in HIT_KEYS},
             "library_score": library.get("score"),
             "matched_peaks": library.get("matched_peaks"),
             "library_record": library.get("record_id"),
