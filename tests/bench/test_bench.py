@@ -40,6 +40,7 @@ def tiny_checkpoint(tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "module, args, key",
     [
@@ -88,6 +89,7 @@ def test_index_sweep_runs_small(engine, tmp_path):
     assert rows["bit:m16:ef64"]["sweep"][0]["recall_probes"] == 5
 
 
+@pytest.mark.slow
 def test_library_load_runs_small(engine, tmp_path):
     out = tmp_path / "library_load.json"
     run("library_load", "--sizes", "300", "--output", str(out))

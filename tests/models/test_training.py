@@ -42,6 +42,7 @@ def test_two_epochs_lower_the_loss(training_registry):
     assert result.checkpoint["metrics"]["best_epoch"] in (1, 2)
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_models_from_the_cli(training_registry, tmp_path):
     out = tmp_path / "tiny.pt"
     config = REPO / "models" / "configs" / "tiny.yaml"

@@ -125,6 +125,7 @@ def _stdin(*args: str, data: str):
     )
 
 
+@pytest.mark.slow
 def test_dash_ingests_standard_input_and_again_changes_nothing(engine):
     spectra = mgf_block("good", "CCO", "47.049", ["100 1"]) + mgf_block(
         "other", "CCCO", "61.0648", ["43 1"]

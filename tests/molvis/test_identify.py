@@ -103,6 +103,7 @@ def test_self_query_is_a_level_2a_library_match_with_its_evidence(registry):
         assert block["hits"][0]["evidence"]["library"]["record_id"] == block["query"]
 
 
+@pytest.mark.slow
 def test_probability_comes_from_the_models_calibration(registry):
     n = len(FEATURES)
     calibration = Calibration(
@@ -147,6 +148,7 @@ def test_probability_comes_from_the_models_calibration(registry):
     assert any("older kind" in n for n in result["notes"])
 
 
+@pytest.mark.slow
 def test_batch_export_tsv_csv_json(registry, tmp_path):
     from molvis.workflows.embedding import embed_backfill
 
@@ -195,6 +197,7 @@ def test_batch_export_tsv_csv_json(registry, tmp_path):
     assert bad.returncode == 2 and "give a .tsv, .csv or .json" in json.loads(bad.stdout)["error"]
 
 
+@pytest.mark.slow
 def test_the_index_follows_ingests_and_says_when_stale(registry, tmp_path):
     (first,) = search_json("--msms", str(GNPS3), "--top", "1")[:1]
     assert not any("stale" in n for n in first["notes"])

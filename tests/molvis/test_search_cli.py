@@ -96,6 +96,7 @@ def test_stored_ir_spectrum_identifies_its_compound(shipped_model_mgf):
     assert all(h["level"] != "2a" for h in rest)
 
 
+@pytest.mark.slow
 def test_predicted_ccs_window_and_its_tolerance_flag(shipped_model_mgf, tmp_path):
     assert molvis("ccs", "backfill", "--json").returncode == 0
     path = write(tmp_path, "one.mgf", unknowns(shipped_model_mgf, 1))
@@ -158,6 +159,7 @@ def test_json_stays_json_when_the_command_fails(engine):
     assert json.loads(result.stdout) == {"error": "MISSING.mgf: no such file"}
 
 
+@pytest.mark.slow
 def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
     """`molvis evaluate --library` on a small registry: every indexed held-out spectrum finds
     itself first, the report has its four sets, and the open-world calibration is stored and

@@ -37,6 +37,7 @@ def _gone(processes: list[psutil.Process], seconds: float) -> list[psutil.Proces
     return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_to_molvis_stops_its_servers_children(tmp_path, sig):
     """The server molvis starts (here a shell that starts a grandchild, as `dagster dev`

@@ -118,6 +118,7 @@ def test_missing_fingerprints_are_filled_by_the_next_ingest(engine, tmp_path):
         assert missing.scalar_one() == 0
 
 
+@pytest.mark.slow
 def test_three_parallel_ingests_of_overlapping_files_all_succeed(engine, tmp_path):
     """Real MassBank spectra in three overlapping slices, ingested at once (without the
     ingest lock: a KeyError or a deadlock). Each compound and spectrum ends up stored once."""
