@@ -15,10 +15,9 @@ from dagster import (
 
 from assets.partitions import FILE_PARTITIONS, KINDS
 from assets.resources import RegistryResource
-from molvis.workflows.ingest import ingest_files, ingest_options
+from molvis.workflows.ingest import ingest_files, ingest_options, refresh_library
 from registry.db.connection import session_scope
 from registry.ingest.fingerprints import fill_missing
-from registry.library.saved_index import refresh_index
 
 
 class IngestConfig(Config):
@@ -86,8 +85,6 @@ def fingerprints(registry: RegistryResource) -> MaterializeResult:
     "rebuilt when the registry's spectra changed since it was built",
 )
 def msms_library(registry: RegistryResource) -> MaterializeResult:
-    with session_scope(registry.engine()) as session:
-        index, rebuilt = refresh_index(session, registry.settings().home)
     return MaterializeResult(
-        metadata={"spectra": index.spectra, "rebuilt": rebuilt, "generation": index.generation}
+        metadata=refresh_library(registry.engine(), home=registry.settings().home)
     )

@@ -139,13 +139,17 @@ def ingest_files(
 
 
 def refresh_library(
-    engine: Engine, progress: Callable[[int, int], None] | None = None, force: bool = False
+    engine: Engine,
+    progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
+    home: Path | None = None,
 ) -> dict:
-    """Rebuild the saved MS/MS library index when the registry's spectra changed (always with
-    `force`): its spectra, whether it was rebuilt, its generation and the seconds it took."""
+    """Rebuild the saved MS/MS library index under `home` (default MOLVIS_HOME) when the
+    registry's spectra changed (always with `force`): its spectra, whether it was rebuilt, its
+    generation and the seconds it took."""
     start = time.perf_counter()
     with session_scope(engine) as session:
-        index, rebuilt = refresh_index(session, load_settings().home, progress, force)
+        index, rebuilt = refresh_index(session, home or load_settings().home, progress, force)
     return {
         "spectra": index.spectra,
         "rebuilt": rebuilt,
