@@ -152,7 +152,8 @@ def test_normalisation_runs_its_steps_in_order():
         normalize,
         normalize_unknown,
     )
-    from registry.records import MsmsRecord, StructureRef
+    from registry.ingest.parsers import RecordError
+    from registry.records import CcsRecord, MsmsRecord, StructureRef
 
     assert STEPS == (
         canonical_ion_mode,
@@ -190,6 +191,22 @@ def test_normalisation_runs_its_steps_in_order():
     assert unreadable.metadata == {"adduct_unreadable": "[M+Foo]+"}
     query = normalize_unknown(record(None, "M-H", ion_mode="n"))
     assert (query.adduct, query.ion_mode, query.precursor_mz) == ("[M-H]-", "negative", None)
+    assert normalize_unknown(record(None, None, ion_mode="Unknown")).ion_mode == "unknown"
+    # the derived precursor to six decimals, as stored
+    exact = parse_adduct("[M+Na]+").mz(identify(CAFFEINE_SMILES).monoisotopic_mass)
+    assert derived.precursor_mz == round(exact, 6) != round(exact, 7)
+    with pytest.raises(RecordError) as refused:
+        normalize(record(None, "[M+Foo]+"))
+    assert str(refused.value) == (
+        "no precursor m/z, and no known adduct to derive it from the structure"
+    )
+    # a CCS row's adduct in molvis's spelling; one molvis cannot compute stays as given
+    ccs = [
+        normalize_unknown(CcsRecord(StructureRef(""), None, 150.0, adduct, None, None, None))
+        for adduct in ("M+H", "[M+Foo]+")
+    ]
+    assert [c.adduct for c in ccs] == ["[M+H]+", "[M+Foo]+"]
+    assert all(c.metadata == {} for c in ccs)
 
 
 def test_a_stereo_only_key_difference_is_the_same_compound():
