@@ -25,6 +25,7 @@ def _options(args: argparse.Namespace):
         weights=parse_weights(args.weight),
         ccs_tolerance_pct=args.ccs_tol,
         ccs_predicted_tolerance_pct=args.ccs_predicted_tol,
+        fragments=not args.no_fragments,
         library=LibraryOptions(
             fragment_tolerance=args.fragment_tol,
             min_score=args.min_library_score,
@@ -219,6 +220,11 @@ def add_parsers(sub) -> None:
         help="below the thresholds, rank by model score + W x library score (default 0.25)",
     )
     p.add_argument("--no-library", action="store_true", help="rank by the model alone")
+    p.add_argument(
+        "--no-fragments",
+        action="store_true",
+        help="leave out each hit's in-silico fragment evidence (faster for large batches)",
+    )
     p.add_argument("--out", metavar="FILE", help="write all results to a .tsv, .csv or .json file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)

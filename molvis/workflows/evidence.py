@@ -203,17 +203,20 @@ def annotate(
     options: LibraryOptions,
     formula: str | None,
     calibration: Calibration | None,
+    fragments: list[dict | None] | None = None,
 ) -> tuple[list[dict], list[HitEvidence]]:
     """`evidence`, `level`, `summary` and `probability` of each hit, in rank order, and the
     numbers the probability is computed from (the calibration is fitted on these same
-    numbers). Queries without MS/MS get no probability (the calibration's kind)."""
+    numbers). Queries without MS/MS get no probability (the calibration's kind). `fragments`:
+    each hit's in-silico fragment evidence (molvis/workflows/fragment_evidence.py), if asked."""
     model_scores = [h.score for h in result.hits if h.score is not None]
     best = max(model_scores) if model_scores else None
     analogue = max((m.match.score for m in library.analogues), default=None)
     out, numbers_of_hits = [], []
-    for hit in result.hits:
+    for n, hit in enumerate(result.hits):
         lib = _library(library.best_for(hit.inchikey, options), options)
         evidence = _hit_evidence(hit, lib, query, library, ccs, formula)
+        evidence["fragments"] = fragments[n] if fragments else None
         numbers_of_hits.append(
             HitEvidence(
                 lib["score"] if lib else None,

@@ -22,6 +22,7 @@ COLUMNS = (
     "ppm_error",
     "ccs_deviation_pct",
     "ccs_basis",
+    "explained_intensity",
     "variants",
 )
 
@@ -37,7 +38,9 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
     if not result["hits"]:
         yield base
     for hit in result["hits"]:
-        library, ccs = hit["evidence"]["library"] or {}, hit["evidence"]["ccs"] or {}
+        evidence = hit["evidence"]
+        library, ccs = evidence["library"] or {}, evidence["ccs"] or {}
+        fragments = evidence.get("fragments") or {}
         yield {
             **base,
             **{k: hit[k] for k in HIT_KEYS},
@@ -45,9 +48,10 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
             "matched_peaks": library.get("matched_peaks"),
             "library_record": library.get("record_id"),
             "reference_adduct": library.get("adduct"),
-            "ppm_error": hit["evidence"]["ppm_error"],
+            "ppm_error": evidence["ppm_error"],
             "ccs_deviation_pct": ccs.get("deviation_pct"),
             "ccs_basis": ccs.get("basis"),
+            "explained_intensity": fragments.get("explained_intensity"),
             "variants": " ".join(hit["variants"]),
         }
 

@@ -243,7 +243,9 @@ def evaluate_library(
     prior share of queries whose compound is in the registry (module docstring)."""
     loaded: LoadedModel = load_model(engine, model_name)
     split = loaded.checkpoint["split"]
-    options = SearchOptions(ppm=ppm, k=20, library=library_options or LibraryOptions())
+    options = SearchOptions(
+        ppm=ppm, k=20, library=library_options or LibraryOptions(), fragments=False
+    )
     with session_scope(engine) as session:
         by_split = {
             part: [

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from models.calibration import Calibration, HitEvidence
 from molvis.workflows.evidence import KnownCcs, annotate
+from molvis.workflows.fragment_evidence import fragment_evidence
 from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel, shipped_calibration
 from molvis.workflows.query import Query
@@ -43,6 +44,7 @@ class SearchOptions:
     library: LibraryOptions = field(default_factory=LibraryOptions)
     ccs_tolerance_pct: float = 3.0  # around the query CCS, for measured candidate values
     ccs_predicted_tolerance_pct: float | None = None  # None: the CCS predictor's own
+    fragments: bool = True  # each hit's in-silico fragment evidence (the evaluation skips it)
 
     def __post_init__(self) -> None:
         if not 0 < self.ppm <= MAX_PPM:
@@ -153,8 +155,9 @@ def run_query(
             "no probability: the calibration was fitted on MS/MS queries; IR- and CCS-only "
             "hits are ranked, not given a probability"
         )
+    explained = fragment_evidence(query, result.hits) if options.fragments else None
     annotations, numbers = annotate(
-        result, query, evidence, ccs, options.library, options.formula, calibration
+        result, query, evidence, ccs, options.library, options.formula, calibration, explained
     )
     return Identification(query, result, evidence, annotations, numbers, notes, filters)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -122,6 +123,19 @@ def formula_mass(formula: str) -> float:
             raise UnknownAdductError(f"unknown element {element!r} in {formula!r}")
         mass += ELEMENTS[element] * (int(number) if number else 1)
     return mass
+
+
+def adduct_atoms(adduct: str) -> Counter:
+    """The atoms one molecule's ion gains (positive counts) or loses (negative) under an
+    adduct: '[M+H]+' {H: 1}, '[M-H]-' {H: -1}, '[M+FA-H]-' {C: 1, H: 1, O: 2}."""
+    name = parse_adduct(adduct).name
+    match = _ADDUCT_RE.match(name)
+    atoms: Counter = Counter()
+    for sign, count, formula in _TERM_RE.findall(match.group(2) if match else ""):
+        times = (1 if sign == "+" else -1) * (int(count) if count else 1)
+        for element, number in _FORMULA_RE.findall(ABBREVIATIONS.get(formula, formula)):
+            atoms[element] += times * (int(number) if number else 1)
+    return atoms
 
 
 def _canonical(text: str) -> str:

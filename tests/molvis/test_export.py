@@ -30,6 +30,7 @@ RESULT = {
                 },
                 "ppm_error": -1.7,
                 "ccs": {"deviation_pct": 2.2, "basis": "predicted"},
+                "fragments": {"explained_intensity": 0.81, "explained_peaks": 4},
             },
         }
     ],
@@ -59,6 +60,7 @@ def test_every_column_holds_its_own_field():
         "ppm_error": -1.7,
         "ccs_deviation_pct": 2.2,
         "ccs_basis": "predicted",
+        "explained_intensity": 0.81,
         "variants": "RYYVLZVUVIJVGH-ZZZZZZZZZZ-N RYYVLZVUVIJVGH-YYYYYYYYYY-N",
     }
 

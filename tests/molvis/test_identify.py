@@ -38,6 +38,7 @@ COLUMNS = [
     "ppm_error",
     "ccs_deviation_pct",
     "ccs_basis",
+    "explained_intensity",
     "variants",
 ]
 
@@ -71,6 +72,16 @@ def test_self_query_is_a_level_2a_library_match_with_its_evidence(registry):
     assert abs(hit["evidence"]["ppm_error"]) < 10
     assert hit["evidence"]["formula"] == {"formula": "C11H8N2O", "agrees": None}
     assert hit["evidence"]["ccs"] is None
+    # the hit's own fragments explain its spectrum's peaks, each annotated with an anion
+    fragments = hit["evidence"]["fragments"]
+    assert 0 < fragments["explained_peaks"] <= fragments["peaks"]
+    assert 0 < fragments["explained_intensity"] <= 1 and 0 < fragments["fragmenter_score"] <= 1
+    assert len(fragments["annotations"]) == fragments["explained_peaks"]
+    assert all(a["formula"].endswith("-") for a in fragments["annotations"])
+    assert all(
+        abs(a["ppm_error"]) <= 10 or abs(a["mz"] - a["ion_mz"]) <= 0.005
+        for a in fragments["annotations"]
+    )
     # existing keys kept, new ones added
     assert {
         "rank",

@@ -1,0 +1,62 @@
+"""Each hit's fragment evidence: the structure whose fragments make the query's peaks explains
+more of them than a decoy that cannot; annotations only for the first hits; none without an
+MS/MS spectrum or an adduct."""
+
+import numpy as np
+
+from molvis.workflows.fragment_evidence import fragment_evidence
+from molvis.workflows.query import Query
+from registry.records import MsmsRecord, StructureRef
+from registry.search.molvis_search import Hit
+
+CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
+# a same-mass-window decoy whose fragments make neither of caffeine's fragment peaks (a chain
+# isomer such as CC(=O)Nc1nc(N)c(C)nc1C=O makes both, by cheaper cuts: the fragmenter alone
+# cannot tell those apart, see BENCHMARKS.md)
+DECOY = "NC(=O)c1ncn(C)c1NC(=O)OC"
+PRECURSOR = 195.087652
+
+
+def _query(adduct: str | None = "[M+H]+", with_spectrum: bool = True) -> Query:
+    spectrum = MsmsRecord(
+        structure=StructureRef(""),
+        record_id="q",
+        precursor_mz=PRECURSOR,
+        adduct=adduct,
+        ion_mode="positive",
+        instrument_type=None,
+        collision_energy=None,
+        mz=np.array([110.0713, 138.0662, PRECURSOR]),
+        intensity=np.array([20.0, 100.0, 40.0]),
+    )
+    return Query(
+        "q", msms=spectrum if with_spectrum else None, precursor_mz=PRECURSOR, adduct=adduct
+    )
+
+
+def _hit(rank: int, smiles: str) -> Hit:
+    return Hit(rank, f"KEY{rank:011d}-UHFFFAOYSA-N", smiles, None, 194.08, 0.5, {"msms": 0.5})
+
+
+def test_the_right_structure_explains_more_and_is_annotated_first():
+    hits = [_hit(1, DECOY), _hit(2, CAFFEINE), _hit(3, CAFFEINE)]
+    decoy, caffeine, third = fragment_evidence(_query(), hits, annotated=2)
+    assert caffeine["explained_peaks"] == 2 and caffeine["peaks"] == 2
+    assert caffeine["explained_intensity"] == 1.0
+    assert caffeine["fragmenter_score"] > decoy["fragmenter_score"]
+    assert decoy["explained_intensity"] < caffeine["explained_intensity"]
+    assert [a["formula"] for a in caffeine["annotations"]] == ["C5H8N3+", "C6H8N3O+"]
+    assert caffeine["annotations"][1]["smiles"] and caffeine["annotations"][1]["ion_mz"] > 138
+    assert "annotations" in decoy and "annotations" not in third  # the first two only
+    assert {k: v for k, v in third.items()} == {k: caffeine[k] for k in third}
+
+
+def test_no_fragment_evidence_without_a_spectrum_or_an_adduct():
+    hits = [_hit(1, CAFFEINE)]
+    assert fragment_evidence(_query(with_spectrum=False), hits) == [None]
+    assert fragment_evidence(_query(adduct=None), hits) == [None]
+
+
+def test_a_structure_rdkit_cannot_read_gets_none_and_the_rest_still_theirs():
+    found = fragment_evidence(_query(), [_hit(1, "C1CC"), _hit(2, CAFFEINE)])
+    assert found[0] is None and found[1]["explained_peaks"] == 2
