@@ -9,6 +9,8 @@ from pathlib import Path
 from bench.ccs import ccs_section
 from bench.common import RESULTS, markdown_table
 from bench.device import device_section
+from bench.forward_model import forward_model_section
+from bench.fragments import fragments_section
 from bench.identification_report import identification_section
 from bench.scale_report import (
     index_sweep_section,
@@ -315,6 +317,10 @@ def render(notes: str, results: Path = RESULTS) -> str:
         ]
     if r := _load(results, "calibration_open_world"):
         parts += identification_section(r)
+    if r := _load(results, "fragments"):
+        parts += fragments_section(r)
+    if r := _load(results, "forward_model"):
+        parts += forward_model_section(r)
     if r := _load(results, "ccs"):
         parts += ccs_section(r)
     if r := _load(results, "device_h200"):

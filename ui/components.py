@@ -119,6 +119,48 @@ def mirror_chart(
     )
 
 
+def fragment_frame(query_mz, query_intensity, annotations: list[dict]) -> pd.DataFrame:
+    """The rows of a fragment plot: every query peak, those a fragment explains labelled with
+    the fragment ion's formula (within 1 mDa of the annotated m/z)."""
+    explained = {round(a["mz"], 3): a for a in annotations}
+    rows = []
+    for m, r in zip(np.asarray(query_mz, float), _relative(query_intensity), strict=True):
+        found = explained.get(round(float(m), 3))
+        rows.append(
+            {
+                "m/z": round(float(m), 4),
+                "intensity": float(r),
+                "peak": "explained" if found else "not explained",
+                "fragment": found["formula"] if found else "",
+                "smiles": found["smiles"] if found else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def fragment_chart(query_mz, query_intensity, annotations: list[dict], title: str = ""):
+    """The query spectrum with each peak the hit's in-silico fragments explain coloured and
+    labelled with its fragment formula (the fragment's SMILES on hover)."""
+    import altair as alt
+
+    data = fragment_frame(query_mz, query_intensity, annotations)
+    colours = alt.Scale(domain=["explained", "not explained"], range=["#2ca02c", "#b0b0b0"])
+    base = alt.Chart(data)
+    sticks = base.mark_rule(strokeWidth=1.5).encode(
+        x=alt.X("m/z:Q", title="m/z"),
+        y=alt.Y("intensity:Q", title="relative intensity (%)", scale=alt.Scale(domain=[0, 115])),
+        y2=alt.datum(0),
+        color=alt.Color("peak:N", scale=colours, legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["m/z", alt.Tooltip("intensity:Q", format=".1f"), "fragment", "smiles"],
+    )
+    labels = (
+        base.transform_filter(alt.datum.fragment != "")
+        .mark_text(fontSize=9, dy=-6)
+        .encode(x="m/z:Q", y="intensity:Q", text="fragment:N")
+    )
+    return alt.layer(sticks, labels).properties(title=title, height=300).interactive(bind_y=False)
+
+
 def ir_overlay(wavenumbers, query, reference, label: str, title: str = ""):
     """The query's IR spectrum over the reference's, both on the registry's grid."""
     fig, ax = plt.subplots(figsize=(7, 2.8))

@@ -226,6 +226,20 @@ def _evidence(hit: dict, result: dict, query_spectrum, query_ir) -> None:
             )
     elif query_spectrum:
         st.caption("no library spectrum of this structure matched: the model ranks it")
+    fragments = hit["evidence"].get("fragments") or {}
+    if query_spectrum and fragments.get("annotations") is not None:
+        st.altair_chart(
+            components.fragment_chart(
+                *query_spectrum,
+                fragments["annotations"],
+                title=f"its in-silico fragments explain {fragments['explained_peaks']} of "
+                f"{fragments['peaks']} fragment peaks, "
+                f"{100 * fragments['explained_intensity']:.0f} % of their intensity",
+            ),
+            width="stretch",
+        )
+        if fragments["annotations"]:
+            st.dataframe(pd.DataFrame(fragments["annotations"]), hide_index=True)
     if st.button("open its compound page", key="open"):
         st.session_state["query_spectrum"] = query_spectrum
         st.session_state["query_precursor"] = result["precursor_mz"]

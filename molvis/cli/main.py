@@ -9,10 +9,10 @@ import os
 import sys
 import warnings
 
-from molvis.cli import ccs, db, embed, ingest, library, models, search, serve
+from molvis.cli import ccs, db, embed, ingest, library, models, search, serve, spectra
 from molvis.cli.common import EXIT_FAILED, EXIT_USAGE, CliError
 
-GROUPS = (db, ingest, library, models, embed, ccs, search, serve)
+GROUPS = (db, ingest, library, models, embed, ccs, spectra, search, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

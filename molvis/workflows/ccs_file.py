@@ -18,7 +18,7 @@ from registry.ingest.parsers.ccs import ALIASES
 from registry.ingest.parsers.tables import find_column, read_table
 
 
-def _registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, float] | None:
+def registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, float] | None:
     """(smiles, fingerprint, formula, mass) of a registry compound by InChIKey (full key
     first, then its skeleton), or None."""
     with session_scope(engine) as session:
@@ -69,7 +69,7 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
             elif not given["inchikey"]:
                 raise CcsInputError("no structure (no SMILES, InChI or InChIKey)")
             else:
-                known = _registry_structure(engine, given["inchikey"])
+                known = registry_structure(engine, given["inchikey"])
                 if known is None:
                     raise CcsInputError(
                         f"InChIKey {given['inchikey']!r} is not in the registry "

@@ -104,6 +104,36 @@ def test_library_load_runs_small(engine, tmp_path):
     assert "min (**extrapolated: 1936962 /" in "\n".join(library_load_section(result))
 
 
+def test_fragments_benchmark_runs_small(tmp_path):
+    out = tmp_path / "fragments.json"
+    run(
+        "fragments", "--queries", "40", "--spectra", "6000", "--library", "30000",
+        "--depths", "1", "--output", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    window = next(r for r in result["rows"] if r["candidate_set"] == "window")
+    assert window["n_queries"] == result["queries"] > 0
+    assert 0 <= window["fragmenter d1 top1"] <= 1 and 0 < window["random_top1"] <= 1
+    from bench.fragments import fragments_section
+
+    assert "| window |" in "\n".join(fragments_section(result))
+
+
+def test_forward_model_benchmark_runs_small(tmp_path):
+    out = tmp_path / "forward_model.json"
+    run(
+        "forward_model", "--spectra", "600", "--max-spectra", "40", "--epochs", "1",
+        "--max-test", "15", "--output", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["metrics"]["train_spectra"] <= 40 and len(result["metrics"]["history"]) == 1
+    assert 0 <= result["metrics"]["test"]["all"]["median"] <= 1
+    assert (tmp_path / "forward_model.pt").exists()
+    from bench.forward_model import forward_model_section
+
+    assert "| all |" in "\n".join(forward_model_section(result))
+
+
 def test_library_scale_runs_small(tmp_path):
     out = tmp_path / "library_scale.json"
     run(
@@ -250,6 +280,8 @@ def test_device_benchmark_round_trips_the_registry_and_runs_small(engine, seed_r
         "index_sweep",
         "library_load",
         "library_scale",
+        "fragments",
+        "forward_model",
     ],
 )
 def test_every_benchmark_has_help(module):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ui.components import matched, mirror_frame, readable
+from ui.components import fragment_chart, fragment_frame, matched, mirror_frame, readable
 
 
 def test_matched_peaks_within_the_tolerance_inclusive():
@@ -35,3 +35,13 @@ def test_readable_headers():
         "msms spectra",
         "ccs values",
     ]
+
+
+def test_fragment_frame_labels_the_explained_peaks_with_their_fragment():
+    annotations = [{"mz": 138.06621, "formula": "C6H8N3O+", "smiles": "Cnc(=O)c1cncn1C"}]
+    frame = fragment_frame([110.07, 138.0662, 195.0877], [20.0, 100.0, 40.0], annotations)
+    assert list(frame["peak"]) == ["not explained", "explained", "not explained"]
+    assert list(frame["fragment"]) == ["", "C6H8N3O+", ""]
+    assert frame["smiles"].iloc[1] == "Cnc(=O)c1cncn1C" and frame["intensity"].max() == 100.0
+    chart = fragment_chart([138.0662], [1.0], annotations, title="t").to_dict()
+    assert chart["title"] == "t" and len(chart["layer"]) == 2

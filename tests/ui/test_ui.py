@@ -122,8 +122,12 @@ def test_a_hit_shows_its_mirror_plot_and_the_compound_page_keeps_it(seeded_model
     at = _run_file("run.mgf", data)
     hits = at.dataframe[1].value
     assert hits["level"].iloc[0] == "2a" and hits["library score"].iloc[0] > 0.99
-    # the mirror plot of the chosen (first) hit, and its evidence in words
-    assert len(charts(at.main)) == 1
+    # the mirror plot of the chosen (first) hit, its in-silico fragments over the query with
+    # their table, and its evidence in words
+    assert len(charts(at.main)) == 2
+    fragments = at.dataframe[2].value
+    assert {"mz", "formula", "smiles", "ppm_error"} <= set(fragments.columns)
+    assert len(fragments) > 0 and fragments["formula"].str.endswith("-").all()
     assert any(m.value.startswith("level 2a: library match 1.00") for m in at.markdown)
     library_score = hits["library score"].iloc[0]
     at.button(key="open").click().run()
