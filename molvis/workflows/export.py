@@ -23,6 +23,7 @@ COLUMNS = (
     "ccs_deviation_pct",
     "ccs_basis",
     "explained_intensity",
+    "predicted_similarity",
     "variants",
 )
 
@@ -52,6 +53,7 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
             "ccs_deviation_pct": ccs.get("deviation_pct"),
             "ccs_basis": ccs.get("basis"),
             "explained_intensity": fragments.get("explained_intensity"),
+            "predicted_similarity": fragments.get("predicted_similarity"),
             "variants": " ".join(hit["variants"]),
         }
 

@@ -30,7 +30,11 @@ RESULT = {
                 },
                 "ppm_error": -1.7,
                 "ccs": {"deviation_pct": 2.2, "basis": "predicted"},
-                "fragments": {"explained_intensity": 0.81, "explained_peaks": 4},
+                "fragments": {
+                    "explained_intensity": 0.81,
+                    "explained_peaks": 4,
+                    "predicted_similarity": 0.37,
+                },
             },
         }
     ],
@@ -61,6 +65,7 @@ def test_every_column_holds_its_own_field():
         "ccs_deviation_pct": 2.2,
         "ccs_basis": "predicted",
         "explained_intensity": 0.81,
+        "predicted_similarity": 0.37,
         "variants": "RYYVLZVUVIJVGH-ZZZZZZZZZZ-N RYYVLZVUVIJVGH-YYYYYYYYYY-N",
     }
 

@@ -40,7 +40,7 @@ def _hit(rank: int, smiles: str) -> Hit:
 
 def test_the_right_structure_explains_more_and_is_annotated_first():
     hits = [_hit(1, DECOY), _hit(2, CAFFEINE), _hit(3, CAFFEINE)]
-    decoy, caffeine, third = fragment_evidence(_query(), hits, annotated=2)
+    decoy, caffeine, third = fragment_evidence(_query(), hits, annotated=2, forward_model=None)
     assert caffeine["explained_peaks"] == 2 and caffeine["peaks"] == 2
     assert caffeine["explained_intensity"] == 1.0
     assert caffeine["fragmenter_score"] > decoy["fragmenter_score"]
@@ -58,5 +58,16 @@ def test_no_fragment_evidence_without_a_spectrum_or_an_adduct():
 
 
 def test_a_structure_rdkit_cannot_read_gets_none_and_the_rest_still_theirs():
-    found = fragment_evidence(_query(), [_hit(1, "C1CC"), _hit(2, CAFFEINE)])
+    found = fragment_evidence(_query(), [_hit(1, "C1CC"), _hit(2, CAFFEINE)], forward_model=None)
     assert found[0] is None and found[1]["explained_peaks"] == 2
+
+
+def test_the_forward_model_s_spectrum_of_the_right_structure_is_the_closer():
+    from tests.models.test_fragment_model import _tiny_model
+
+    model, _ = _tiny_model()  # learned on caffeine's spectrum
+    hits = [_hit(1, DECOY), _hit(2, CAFFEINE)]
+    decoy, caffeine = fragment_evidence(_query(), hits, forward_model=model)
+    assert 0 <= decoy["predicted_similarity"] < caffeine["predicted_similarity"] <= 1
+    (without,) = fragment_evidence(_query(), hits[1:], forward_model=None)
+    assert without["predicted_similarity"] is None

@@ -39,6 +39,7 @@ COLUMNS = [
     "ccs_deviation_pct",
     "ccs_basis",
     "explained_intensity",
+    "predicted_similarity",
     "variants",
 ]
 
