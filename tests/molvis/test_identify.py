@@ -77,6 +77,7 @@ def test_self_query_is_a_level_2a_library_match_with_its_evidence(registry):
     fragments = hit["evidence"]["fragments"]
     assert 0 < fragments["explained_peaks"] <= fragments["peaks"]
     assert 0 < fragments["explained_intensity"] <= 1 and 0 < fragments["fragmenter_score"] <= 1
+    assert 0 < fragments["predicted_similarity"] <= 1  # the shipped forward model's spectrum
     assert len(fragments["annotations"]) == fragments["explained_peaks"]
     assert all(a["formula"].endswith("-") for a in fragments["annotations"])
     assert all(
