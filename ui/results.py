@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from molvis.workflows.export import table_text
+from molvis.workflows.fragment_evidence import predicted_spectrum_of
 from registry.chem.ir_grid import IR_GRID
 from registry.read import browse
 from ui import components
@@ -240,6 +241,19 @@ def _evidence(hit: dict, result: dict, query_spectrum, query_ir) -> None:
         )
         if fragments["annotations"]:
             st.dataframe(pd.DataFrame(fragments["annotations"]), hide_index=True)
+    if query_spectrum and fragments.get("predicted_similarity") is not None:
+        predicted = predicted_spectrum_of(hit["smiles"], result["adduct"])
+        if predicted is not None:
+            st.altair_chart(
+                components.mirror_chart(
+                    *query_spectrum,
+                    *predicted[:2],
+                    "predicted by the forward model",
+                    title=f"predicted spectrum: entropy similarity "
+                    f"{fragments['predicted_similarity']:.3f}",
+                ),
+                width="stretch",
+            )
     if st.button("open its compound page", key="open"):
         st.session_state["query_spectrum"] = query_spectrum
         st.session_state["query_precursor"] = result["precursor_mz"]

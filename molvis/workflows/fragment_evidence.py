@@ -40,6 +40,15 @@ def predicted_similarity(model, smiles: str, query: Query) -> float:
     )
 
 
+def predicted_spectrum_of(smiles: str, adduct: str, energy=None):
+    """The shipped forward model's predicted spectrum of a structure (m/z, intensity, ion
+    formulas), or None without the model (the page's mirror plot)."""
+    from models.fragment_model import predict_spectrum
+
+    model = shipped_forward_model()
+    return predict_spectrum(model, smiles, adduct, energy) if model else None
+
+
 def _as_dict(found: Explanation, annotated: bool, similarity: float | None) -> dict:
     out = {
         "peaks": found.peaks,

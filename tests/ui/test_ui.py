@@ -123,8 +123,8 @@ def test_a_hit_shows_its_mirror_plot_and_the_compound_page_keeps_it(seeded_model
     hits = at.dataframe[1].value
     assert hits["level"].iloc[0] == "2a" and hits["library score"].iloc[0] > 0.99
     # the mirror plot of the chosen (first) hit, its in-silico fragments over the query with
-    # their table, and its evidence in words
-    assert len(charts(at.main)) == 2
+    # their table, its predicted spectrum against the query, and its evidence in words
+    assert len(charts(at.main)) == 3  # + the query against the predicted spectrum
     fragments = at.dataframe[2].value
     assert {"mz", "formula", "smiles", "ppm_error"} <= set(fragments.columns)
     assert len(fragments) > 0 and fragments["formula"].str.endswith("-").all()
