@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.checkpoint import CheckpointError, content_version, read_checkpoint, save_checkpoint
+from models.checkpoint import read_small_model, save_small_model
 from registry.chem.adducts import UnknownAdductError, parse_adduct
 from registry.chem.identity import FINGERPRINT_BITS
 
@@ -229,21 +229,17 @@ class CcsPredictor(nn.Module):
 
 def save_predictor(model: CcsPredictor, metrics: dict[str, Any], path: Path) -> str:
     """Hyperparameters + weights + metrics in one weights-only torch file; returns the version."""
-    state = model.state_dict()
-    version = content_version(state)
-    saved = {"kind": "ccs-predictor", "config": asdict(model.config), "state_dict": state}
-    save_checkpoint(saved | {"metrics": metrics, "version": version}, path)
-    return version
+    return save_small_model(
+        "ccs-predictor", asdict(model.config), model.state_dict(), metrics, path
+    )
 
 
 def load_predictor(path: Path) -> tuple[CcsPredictor, dict[str, Any]]:
     """A saved predictor, read with torch's weights-only unpickler (nothing that runs code)."""
     try:
-        saved = read_checkpoint(path)
-    except CheckpointError as exc:
-        raise CcsInputError(f"not a molvis CCS predictor: {exc}") from None
-    if saved.get("kind") != "ccs-predictor":
-        raise CcsInputError(f"{path}: not a molvis CCS predictor")
+        saved = read_small_model(path, "ccs-predictor", "CCS predictor")
+    except ValueError as exc:
+        raise CcsInputError(str(exc)) from None
     model = CcsPredictor(CcsConfig.from_dict(saved["config"]))
     model.load_state_dict(saved["state_dict"])
     model.eval()

@@ -68,6 +68,29 @@ def read_checkpoint(path: Path, device: str = "cpu") -> dict[str, Any]:
     return checkpoint
 
 
+def save_small_model(
+    kind: str, config: dict[str, Any], state: dict[str, torch.Tensor], metrics: dict, path: Path
+) -> str:
+    """A small model of one `kind` (a CCS predictor, a forward model) as hyperparameters +
+    weights + metrics in one weights-only torch file; returns its version."""
+    version = content_version(state)
+    saved = {"kind": kind, "config": config, "state_dict": state, "metrics": metrics}
+    save_checkpoint(saved | {"version": version}, path)
+    return version
+
+
+def read_small_model(path: Path, kind: str, what: str) -> dict[str, Any]:
+    """What `save_small_model` wrote, read weights-only; ValueError naming `what` was expected
+    when the file is not one, or holds another kind."""
+    try:
+        saved = read_checkpoint(path)
+    except CheckpointError as exc:
+        raise ValueError(f"not a molvis {what}: {exc}") from None
+    if saved.get("kind") != kind:
+        raise ValueError(f"{path}: not a molvis {what}")
+    return saved
+
+
 def load_checkpoint(path: Path, device: str = "cpu") -> tuple[MultiModalModel, dict[str, Any]]:
     """The model in eval mode and the checkpoint's other contents."""
     from models.model import MultiModalModel

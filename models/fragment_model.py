@@ -22,7 +22,7 @@ import torch
 from rdkit import Chem
 from torch import nn
 
-from models.checkpoint import CheckpointError, content_version, read_checkpoint, save_checkpoint
+from models.checkpoint import read_small_model, save_small_model
 from registry.chem.explain import ABS_TOLERANCE, PPM, candidate_ions, fragment_peaks
 from registry.chem.fragmenter import MAX_SHIFT, FragmentIons
 
@@ -253,21 +253,14 @@ def predict_spectrum(
 
 def save_model(model: FragmentModel, metrics: dict[str, Any], path: Path) -> str:
     """Hyperparameters + weights + metrics in one weights-only torch file; returns the version."""
-    state = model.state_dict()
-    version = content_version(state)
-    saved = {"kind": "fragment-model", "config": asdict(model.config), "state_dict": state}
-    save_checkpoint(saved | {"metrics": metrics, "version": version}, path)
-    return version
+    return save_small_model(
+        "fragment-model", asdict(model.config), model.state_dict(), metrics, path
+    )
 
 
 def load_model(path: Path) -> tuple[FragmentModel, dict[str, Any]]:
     """A saved forward model, read with torch's weights-only unpickler (nothing that runs code)."""
-    try:
-        saved = read_checkpoint(path)
-    except CheckpointError as exc:
-        raise ValueError(f"{path}: not a molvis forward model: {exc}") from None
-    if saved.get("kind") != "fragment-model":
-        raise ValueError(f"{path}: not a molvis forward model")
+    saved = read_small_model(path, "fragment-model", "forward model")
     model = FragmentModel(FragmentConfig.from_dict(saved["config"]))
     model.load_state_dict(saved["state_dict"])
     model.eval()
