@@ -71,3 +71,37 @@ def test_the_forward_model_s_spectrum_of_the_right_structure_is_the_closer():
     assert 0 <= decoy["predicted_similarity"] < caffeine["predicted_similarity"] <= 1
     (without,) = fragment_evidence(_query(), hits[1:], forward_model=None)
     assert without["predicted_similarity"] is None
+
+
+def test_the_evidence_as_shown_rounded_and_checked_by_hand():
+    """C6H8N3O+ is 138.06619 (72 + 8 x 1.00782503 + 3 x 14.00307401 + 15.99491462 - an
+    electron), 0.08 ppm from the peak; both peaks come from ring openings (cost 7), so the
+    score is (4.5 / 7)^0.47 = 0.8125 whatever their weights."""
+    (found,) = fragment_evidence(_query(), [_hit(1, CAFFEINE)], forward_model=None)
+    assert found == {
+        "peaks": 2,
+        "explained_peaks": 2,
+        "explained_intensity": 1.0,
+        "fragmenter_score": 0.8125,
+        "predicted_similarity": None,
+        "annotations": [
+            {
+                "mz": 110.0713,
+                "intensity": 0.1667,
+                "formula": "C5H8N3+",
+                "smiles": "Cnc1cn(C)cn1",
+                "ion_mz": 110.07127,
+                "ppm_error": 0.24,
+                "hydrogen_shift": 0,
+            },
+            {
+                "mz": 138.0662,
+                "intensity": 0.8333,
+                "formula": "C6H8N3O+",
+                "smiles": "Cnc(=O)c1cncn1C",
+                "ion_mz": 138.06619,
+                "ppm_error": 0.08,
+                "hydrogen_shift": 0,
+            },
+        ],
+    }

@@ -115,3 +115,90 @@ def test_the_fragment_peaks_are_below_the_precursor_above_noise_and_sum_to_one()
     peaks, share = fragment_peaks(mz, intensity, 200.0)
     assert peaks.tolist() == [50.0, 70.0] and share.sum() == pytest.approx(1.0)
     assert share.tolist() == pytest.approx([100 / 150, 50 / 150])
+
+
+def test_each_ion_keeps_its_shift_and_cost():
+    """The ion one hydrogen lighter is the one with shift -1; cost = 3.5 per cut bond + |shift|."""
+    pieces = fragments(Chem.MolFromSmiles("CCO"), 1)
+    ions = fragment_ions(pieces, "[M+H]+")
+    methyl = pieces.index(next(f for f in pieces if f.atoms == 0b001))
+    mine = [(m, s, c) for m, f, s, c in zip(ions.mz, ions.fragment, ions.shift, ions.cost,
+                                             strict=True) if f == methyl]  # fmt: skip
+    assert [s for _, s, _ in mine] == [-1, 1] and mine[0][0] < mine[1][0]
+    assert mine[0][0] == pytest.approx(12 + 2 * H + PROTON)
+    assert [c for *_, c in mine] == [BOND_PENALTY + 1] * 2
+    assert np.all(np.diff(ions.mz) >= 0)
+    benzene = fragments(Chem.MolFromSmiles("c1ccccc1"), 1)
+    ring = fragment_ions(benzene, "[M+H]+")
+    assert set(ring.cost.tolist()) == {2 * BOND_PENALTY, 2 * BOND_PENALTY + 2}
+    assert len(fragment_ions(fragments(Chem.MolFromSmiles("C"), 2), "[M+H]+").mz) == 0
+
+
+def test_pieces_record_the_steps_that_first_cut_them_out():
+    """Propanol C-C-C-O: one step cuts C | CCO, CC | CO, CCC | O; two steps add the middle
+    carbons C and CC(O)-less pieces; the molecule itself is step 0."""
+    pieces = {f.atoms: f.steps for f in fragments(Chem.MolFromSmiles("CCCO"), 2)}
+    assert pieces[0b1111] == 0
+    assert {a for a, s in pieces.items() if s == 1} == {
+        0b0001,
+        0b1110,
+        0b0011,
+        0b1100,
+        0b0111,
+        0b1000,
+    }
+    assert {a for a, s in pieces.items() if s == 2} == {0b0010, 0b0100, 0b0110}
+    assert len(fragments(Chem.MolFromSmiles(CAFFEINE), 2)) == 231  # a regression pin
+
+
+def test_large_structures_are_cut_one_step_deep_and_the_pieces_capped(monkeypatch):
+    from registry.chem import fragmenter
+
+    chain = Chem.MolFromSmiles("C" * 12)
+    monkeypatch.setattr(fragmenter, "MAX_ATOMS", 12)
+    assert max(f.steps for f in fragments(chain, 3)) == 2  # 12 atoms: not above the limit
+    monkeypatch.setattr(fragmenter, "MAX_ATOMS", 11)
+    assert max(f.steps for f in fragments(chain, 3)) == 1
+    monkeypatch.setattr(fragmenter, "MAX_PIECES", 10)
+    assert len(fragments(chain, 3)) == 10
+
+
+def test_hill_order_puts_carbon_and_hydrogen_first_only_with_carbon():
+    assert hill_formula({"C": 2, "H": 5, "Cl": 1}) == "C2H5Cl"
+    assert hill_formula({"H": 1, "Cl": 1}) == "ClH"
+    assert hill_formula({"N": 1, "H": 3, "B": 1}) == "BH3N"
+
+
+def test_a_peak_matches_within_10_ppm_or_5_mda_whichever_is_wider():
+    """At m/z 138 10 ppm is 1.4 mDa: 4 mDa off still matches (5 mDa), 6 mDa does not; the
+    closer of two equally cheap ions is chosen and its error reported in ppm."""
+    near = explain(CAFFEINE, "[M+H]+", np.array([138.0702]), np.array([1.0]), CAFFEINE_MH)
+    far = explain(CAFFEINE, "[M+H]+", np.array([138.0722]), np.array([1.0]), CAFFEINE_MH)
+    assert near.explained_peaks == 1 and far.explained_peaks == 0
+    (a,) = near.annotations
+    assert a.ppm_error == pytest.approx((138.0702 - a.ion_mz) / a.ion_mz * 1e6)
+    assert 28 < a.ppm_error < 30
+
+
+def test_the_score_is_metfrags_sum_as_a_share_of_one_cut_per_peak():
+    """Two peaks, one explained by a ring opening (two cut bonds, cost 7): the score is its
+    (m/z)^1.84 x share^0.59 x (4.5 / 7)^0.47 over both peaks' (m/z)^1.84 x share^0.59."""
+    mz, intensity = np.array([77.777, 138.0662]), np.array([30.0, 100.0])
+    found = explain(CAFFEINE, "[M+H]+", mz, intensity, CAFFEINE_MH)
+    share = intensity / intensity.sum()
+    weight = mz**1.84 * share**0.59
+    assert found.score == pytest.approx(weight[1] * (4.5 / 7) ** 0.47 / weight.sum())
+    nothing = explain(CAFFEINE, "[M+H]+", np.array([200.0]), np.array([1.0]), CAFFEINE_MH)
+    assert nothing.peaks == 0 and nothing.score == 0.0
+
+
+def test_fragment_peaks_drop_zero_and_noise_and_keep_the_most_intense(monkeypatch):
+    from registry.chem import explain as module
+
+    mz = np.array([50.0, 60.0, 70.0, 80.0, 99.4, 99.6])
+    intensity = np.array([0.0, 1.0, 100.0, 50.0, 10.0, 10.0])
+    peaks, _ = fragment_peaks(mz, intensity, 100.0)
+    assert peaks.tolist() == [60.0, 70.0, 80.0, 99.4]  # 99.6 is within 0.5 of the precursor
+    monkeypatch.setattr(module, "MAX_PEAKS", 2)
+    assert fragment_peaks(mz, intensity, None)[0].tolist() == [70.0, 80.0]
+    assert fragment_peaks([], [], 100.0)[0].tolist() == []
