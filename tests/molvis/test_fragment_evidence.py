@@ -4,7 +4,7 @@ MS/MS spectrum or an adduct."""
 
 import numpy as np
 
-from molvis.workflows.fragment_evidence import fragment_evidence
+from molvis.workflows.fragment_evidence import fragment_evidence, predicted_spectrum_of
 from molvis.workflows.query import Query
 from registry.records import MsmsRecord, StructureRef
 from registry.search.molvis_search import Hit
@@ -105,3 +105,30 @@ def test_the_evidence_as_shown_rounded_and_checked_by_hand():
             },
         ],
     }
+
+
+def test_numbers_are_rounded_as_shown_and_the_shipped_model_is_the_default():
+    query = _query()
+    query.msms.mz = np.array([110.0713, 138.066213, 77.777, PRECURSOR])
+    query.msms.intensity = np.array([20.0, 100.0, 50.0, 40.0])
+    (found,) = fragment_evidence(query, [_hit(1, CAFFEINE)])
+    assert found["explained_intensity"] == 0.7059  # 120 / 170
+    assert [a["mz"] for a in found["annotations"]] == [110.0713, 138.06621]
+    assert 0 < found["predicted_similarity"] <= 1  # models/pretrained/molvis-fragments.pt
+    mz, intensity, formulas = predicted_spectrum_of(CAFFEINE, "[M+H]+")
+    assert len(mz) == len(intensity) == len(formulas) > 0 and intensity.max() == 1.0
+
+
+def test_the_predicted_spectrum_is_compared_at_the_query_s_energy_and_precursor():
+    from models.fragment_model import predict_spectrum
+    from registry.library.flash_index import entropy_similarity
+    from tests.models.test_fragment_model import _tiny_model
+
+    model, _ = _tiny_model()
+    query = _query()
+    query.msms.collision_energy = "10 eV"
+    (found,) = fragment_evidence(query, [_hit(1, CAFFEINE)], forward_model=model)
+    mz, intensity, _ = predict_spectrum(model, CAFFEINE, "[M+H]+", "10 eV")
+    measured = (query.msms.mz, query.msms.intensity)
+    expected = entropy_similarity((mz, intensity), PRECURSOR, measured, PRECURSOR)
+    assert found["predicted_similarity"] == round(expected, 4)

@@ -202,3 +202,17 @@ def test_fragment_peaks_drop_zero_and_noise_and_keep_the_most_intense(monkeypatc
     monkeypatch.setattr(module, "MAX_PEAKS", 2)
     assert fragment_peaks(mz, intensity, None)[0].tolist() == [70.0, 80.0]
     assert fragment_peaks([], [], 100.0)[0].tolist() == []
+
+
+def test_within_10_ppm_when_that_is_the_wider(monkeypatch):
+    from registry.chem import explain as module
+
+    monkeypatch.setattr(module, "ABS_TOLERANCE", 0.0)  # 10 ppm alone: 1.38 mDa at m/z 138
+    inside = explain(CAFFEINE, "[M+H]+", np.array([138.0674]), np.array([1.0]), CAFFEINE_MH)
+    outside = explain(CAFFEINE, "[M+H]+", np.array([138.0678]), np.array([1.0]), CAFFEINE_MH)
+    assert inside.explained_peaks == 1 and outside.explained_peaks == 0
+
+
+def test_a_peak_half_a_dalton_below_the_precursor_is_the_precursor_s():
+    peaks, _ = fragment_peaks(np.array([70.0, 99.5]), np.array([1.0, 1.0]), 100.0)
+    assert peaks.tolist() == [70.0]
