@@ -85,13 +85,15 @@ def candidate_set_rows(
     cache: dict[str, torch.Tensor],
     seed: int = 0,
     control: str | None = None,
+    scores_for: Callable[[Query, list[Candidate]], np.ndarray] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows of every candidate set for these queries (a query whose truth is not in a set
-    misses in it); `control` labels the rows (the spectrum-blind queries)."""
+    misses in it); `control` labels the rows (the spectrum-blind queries). `scores_for` ranks
+    a window without the model (the fragmenter reading the query's peaks)."""
     if not queries:
         return []
     rng = random.Random(seed)
-    q = embed_queries(embedder, queries)
+    q = embed_queries(embedder, queries) if scores_for is None else None
     sets: dict[str, tuple[list, list, list]] = {}
 
     def add(cset: str, cands: list[Candidate], scores: np.ndarray, truth: str) -> None:
@@ -103,7 +105,10 @@ def candidate_set_rows(
 
     for i, query in enumerate(queries):
         cands = candidates_for(query.neutral_mass) if query.neutral_mass else []
-        scores = window_scores(embedder, cands, q[i], cache)
+        if scores_for is None:
+            scores = window_scores(embedder, cands, q[i], cache)
+        else:
+            scores = scores_for(query, cands)
         add("window", cands, scores, query.truth)
         for lo, hi in BUCKETS:
             if len(cands) >= lo and (hi is None or len(cands) <= hi):

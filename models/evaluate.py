@@ -49,6 +49,7 @@ class Query:
     inputs: list[tuple[str, object]]  # (modality, model input); several for fused queries
     truth: str  # InChIKey
     neutral_mass: float | None
+    spectrum: object | None = None  # the measured MS/MS row, for rankers that read its peaks
 
 
 @dataclass
@@ -190,7 +191,10 @@ def build_queries(
             tensor.peaks[:] = 0
             tensor.n_peaks = 0
         mass = neutral_mass(row.precursor_mz, row.adduct)
-        queries["msms"].append(Query("msms", [("msms", tensor)], keys[row.compound], mass))
+        spectrum = None if blind else row
+        queries["msms"].append(
+            Query("msms", [("msms", tensor)], keys[row.compound], mass, spectrum)
+        )
         per_compound.setdefault(row.compound, []).append(("msms", tensor, mass))
     for row in data.ir:
         if keys[row.compound] in test_keys:

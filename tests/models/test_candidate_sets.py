@@ -90,3 +90,28 @@ def test_nearest_train_similarity():
     assert result["compounds"] == 2 and result["p90"] <= 1.0
     assert result["fraction_at_least_0.7"] == 0.5  # ethanol itself; phenol vs benzene is lower
     assert nearest_train_similarity([], ["CCO"]) == {}
+
+
+def test_a_ranker_that_reads_the_query_replaces_the_model():
+    """`scores_for` ranks each window (the fragmenter reading the peaks): here it puts the
+    truth first where the model put it fourth; the random and prior columns stay the set's."""
+    window = [
+        Candidate(T, "t", True, "C7H8N4O2"),
+        Candidate(A, "a", False, "C7H8N4O2"),
+        Candidate(B, "b", True, "C8H12N2O2"),
+    ]
+    query = Query("msms", [("msms", [0.5, 0.5])], T, 180.06, spectrum="peaks")
+    seen = []
+
+    def scores_for(q, cands):
+        seen.append((q.spectrum, [c.smiles for c in cands]))
+        return np.array([1.0 if c.smiles == "t" else 0.5 for c in cands])
+
+    rows = rows_by_set(
+        candidate_set_rows(
+            EMBEDDER, [query], lambda m: window, "msms fragmenter", {}, scores_for=scores_for
+        )
+    )
+    assert rows["window"]["top1"] == 1.0 and rows["window"]["query"] == "msms fragmenter"
+    assert rows["window"]["random_top1"] == pytest.approx(1 / 3)
+    assert seen == [("peaks", ["t", "a", "b"])]  # the whole window, scored once

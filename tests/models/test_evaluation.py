@@ -281,3 +281,5 @@ def test_blind_queries_keep_the_precursor_and_lose_every_peak():
     assert seen_input.n_peaks == 2 and blind_input.n_peaks == 0
     assert np.any(seen_input.peaks) and not np.any(blind_input.peaks)
     assert blind_input.precursor_mz == seen_input.precursor_mz
+    # the measured spectrum rides with the query for rankers that read peaks; never the blind
+    assert seen.spectrum is not None and seen.spectrum.mz.size == 2 and blind.spectrum is None

@@ -60,5 +60,12 @@ def test_train_evaluate_and_models_from_the_cli(training_registry, tmp_path):
         assert RESULT_KEYS <= set(r)
         assert all(0 <= r[k] <= 1 for k in RESULT_KEYS if k.startswith(("top", "random")))
     assert report["controls"][0]["control"] == "spectrum_blind"
+    # the fragmenter ranks the same MS/MS queries' windows, beside the model's rows
+    fragmenter = {r["candidate_set"]: r for r in report["candidate_sets"]
+                  if r["query"] == "msms fragmenter"}  # fmt: skip
+    model = {r["candidate_set"]: r for r in report["candidate_sets"] if r["query"] == "msms"}
+    assert fragmenter["window"]["n_queries"] == model["window"]["n_queries"] > 0
+    assert fragmenter["window"]["random_top1"] == model["window"]["random_top1"]
+    assert 0 <= fragmenter["window"]["top1"] <= 1
     bad = molvis("models", "activate", "no-such-model")
     assert bad.returncode != 0 and "no model named" in bad.stderr

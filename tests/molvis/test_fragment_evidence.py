@@ -132,3 +132,16 @@ def test_the_predicted_spectrum_is_compared_at_the_query_s_energy_and_precursor(
     measured = (query.msms.mz, query.msms.intensity)
     expected = entropy_similarity((mz, intensity), PRECURSOR, measured, PRECURSOR)
     assert found["predicted_similarity"] == round(expected, 4)
+
+
+def test_the_evaluation_s_fragmenter_row_scores_the_window_from_the_peaks():
+    from models.candidate_sets import Candidate
+    from models.evaluate import Query as EvaluationQuery
+    from molvis.workflows.evaluation import fragmenter_scores
+
+    spectrum = _query().msms
+    query = EvaluationQuery("msms", [], "KEY", 194.08, spectrum)
+    cands = [Candidate("D", DECOY, True, None), Candidate("C", CAFFEINE, True, None),
+             Candidate("X", "C1CC", True, None)]  # fmt: skip
+    decoy, caffeine, unreadable = fragmenter_scores(query, cands)
+    assert caffeine > decoy and unreadable == 0.0
