@@ -45,10 +45,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from molvis.workflows.spectra_file import predict_table
 
     require_schema()
-    answers = predict_table(args.file, engine(), args.model, args.top_peaks)
+    with tqdm(desc="predicted spectra", unit=" rows", file=sys.stderr, disable=args.json) as bar:
+
+        def progress(done: int, rows: int) -> None:
+            bar.total = rows
+            bar.n = done
+            bar.refresh()
+
+        answers = predict_table(args.file, engine(), args.model, args.top_peaks, progress)
     if args.json:
         print(json.dumps(answers))
         return 0

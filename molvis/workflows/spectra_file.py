@@ -5,6 +5,7 @@ predict gets `peaks: null` and the reason, naming the file and line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,15 @@ def _structure(given: dict[str, str], engine: Engine | None) -> str:
 
 
 def predict_table(
-    path: Path, engine: Engine | None, model_path: Path | None = None, top_peaks: int | None = None
+    path: Path,
+    engine: Engine | None,
+    model_path: Path | None = None,
+    top_peaks: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One dict per row: smiles, adduct, collision_energy, peaks ([m/z, intensity], the base
-    peak 1) and fragments (the ion formula of each peak), or peaks None and the reason."""
+    peak 1) and fragments (the ion formula of each peak), or peaks None and the reason.
+    `progress(done, rows)` after each row."""
     from models.fragment_model import load_model, predict_spectrum
 
     member = member_from_bytes(path.name, path.read_bytes())
@@ -61,7 +67,10 @@ def predict_table(
     if top_peaks:
         model.config.top_peaks = top_peaks
     answers: list[dict[str, Any]] = []
-    for line, row in enumerate(table.to_dict("records"), start=2):
+    records = table.to_dict("records")
+    for line, row in enumerate(records, start=2):
+        if progress:
+            progress(line - 2, len(records))
         given = {f: str(row[c]).strip() if c else "" for f, c in cols.items()}
         given = {f: "" if v.lower() == "nan" else v for f, v in given.items()}
         answer: dict[str, Any] = {
@@ -85,4 +94,6 @@ def predict_table(
             [round(float(m), 5), round(float(i), 4)] for m, i in zip(mz, intensity, strict=True)
         ]
         answer["fragments"] = formulas
+    if progress:
+        progress(len(records), len(records))
     return answers

@@ -49,3 +49,17 @@ def test_spectra_predict_answers_every_row_in_order(engine, tmp_path):
     assert refused.returncode == 2 and json.loads(refused.stdout) == {
         "error": "bad.csv line 1: no structure column (smiles, inchi or inchikey)"
     }
+
+
+def test_predict_table_says_how_far_it_got(tmp_path):
+    from molvis.workflows.spectra_file import predict_table
+
+    model, _ = _tiny_model(3)
+    path = tmp_path / "forward.pt"
+    save_model(model, {}, path)
+    table = write(tmp_path, "two.csv", f"smiles,adduct\n{CAFFEINE},[M+H]+\nCCO,[M+H]+\n")
+    calls = []
+    answers = predict_table(
+        table, None, path, progress=lambda done, rows: calls.append((done, rows))
+    )
+    assert len(answers) == 2 and calls == [(0, 2), (1, 2), (2, 2)]
