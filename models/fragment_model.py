@@ -23,7 +23,7 @@ from rdkit import Chem
 from torch import nn
 
 from models.checkpoint import read_small_model, save_small_model
-from registry.chem.explain import ABS_TOLERANCE, PPM, candidate_ions, fragment_peaks
+from registry.chem.explain import candidate_ions, fragment_peaks, ion_formula, matching_ions
 from registry.chem.fragmenter import MAX_SHIFT, FragmentIons
 
 ADDUCT_KINDS = ("[M+H]+", "[M-H]-", "[M+Na]+")  # one-hot; any other adduct: the fourth column
@@ -167,9 +167,7 @@ def ion_targets(ions: FragmentIons, mz: np.ndarray, intensity: np.ndarray, precu
     if not len(peaks):
         return target
     relative = np.sqrt(share / share.max())
-    tolerance = np.maximum(peaks * PPM * 1e-6, ABS_TOLERANCE)
-    lo = np.searchsorted(ions.mz, peaks - tolerance, "left")
-    hi = np.searchsorted(ions.mz, peaks + tolerance, "right")
+    lo, hi = matching_ions(peaks, ions)
     for a, b, value in zip(lo, hi, relative, strict=True):
         target[a:b] = np.maximum(target[a:b], value)
     return target
@@ -228,8 +226,6 @@ def predict_spectrum(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The predicted spectrum: m/z, intensity (a base peak of 1) and the ion formula of each
     peak, the `top_peaks` strongest; ions within 1 mDa are one peak (the strongest's)."""
-    from registry.chem.explain import ion_formula
-
     mol, pieces, ions = candidate_ions(smiles, adduct, model.config.depth)
     if not len(ions.mz):
         return np.zeros(0), np.zeros(0), []

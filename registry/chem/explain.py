@@ -99,11 +99,18 @@ def candidate_ions(smiles: str, adduct: str, depth: int) -> tuple[Chem.Mol, list
     return mol, pieces, fragment_ions(pieces, adduct)
 
 
-def _best_ions(mz: np.ndarray, ions: FragmentIons) -> list[int | None]:
-    """For each peak, the cheapest ion within the tolerance (the closer one on a tie)."""
+def matching_ions(mz: np.ndarray, ions: FragmentIons) -> tuple[np.ndarray, np.ndarray]:
+    """For each peak, the ions within the tolerance (PPM or ABS_TOLERANCE, the wider) as the
+    index range [lo, hi) of the sorted ion m/z values."""
     tolerance = np.maximum(mz * PPM * 1e-6, ABS_TOLERANCE)
     lo = np.searchsorted(ions.mz, mz - tolerance, side="left")
     hi = np.searchsorted(ions.mz, mz + tolerance, side="right")
+    return lo, hi
+
+
+def _best_ions(mz: np.ndarray, ions: FragmentIons) -> list[int | None]:
+    """For each peak, the cheapest ion within the tolerance (the closer one on a tie)."""
+    lo, hi = matching_ions(mz, ions)
     best: list[int | None] = []
     for peak, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if a == b:
