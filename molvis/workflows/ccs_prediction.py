@@ -19,7 +19,6 @@ from registry.db.settings import load_settings
 from registry.learned import ccs_predictions as predictions
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "models" / "pretrained" / "ccs"
-SPLIT_SEED = 0  # the structure models' split: a skeleton held out there is held out here
 
 
 def search_tolerance(p95_pct: float) -> float:
@@ -74,7 +73,7 @@ def test_report(model, rows: list[predictions.MeasuredCcs]) -> dict[str, Any]:
 def _split_measured(engine: Engine, adducts: list[str]) -> dict[str, list[predictions.MeasuredCcs]]:
     """The registry's measured CCS values of these adducts by structure split (train, val,
     test); too few to train on is an error that says what to ingest."""
-    from models.data import split_of
+    from models.data import SPLIT_SEED, split_of
 
     with session_scope(engine) as session:
         rows = predictions.measured_for_training(session, adducts)

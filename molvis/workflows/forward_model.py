@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
-from models.data import split_of
+from models.data import SPLIT_SEED, split_of
 from models.fragment_model import (
     FragmentConfig,
+    collision_energy,
     examples,
     predict_spectrum,
     save_model,
@@ -25,7 +26,6 @@ from models.fragment_model import (
 )
 from registry.library.flash_index import entropy_similarity
 
-SPLIT_SEED = 0  # the structure models' split: a skeleton held out there is held out here
 BASELINE_NEIGHBOURS = 10  # training spectra averaged for the baseline
 ENERGY_BANDS = ((0, 20), (20, 40), (40, None))
 
@@ -115,8 +115,6 @@ def _band(energy: float | None) -> str:
 def measure(model, test: list[Spectrum], baseline: AverageSpectrum) -> dict[str, Any]:
     """Median and mean entropy similarity of predicted vs measured spectra, overall, by adduct
     and by collision-energy band, beside the baseline's."""
-    from models.fragment_model import collision_energy
-
     rows = []
     for s in test:
         try:
