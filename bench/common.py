@@ -124,3 +124,22 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def massbank_records() -> Iterator[tuple]:
+    """(record, RDKit molecule) of each MassBank [M+H]+ / [M-H]- spectrum of the shared data
+    whose structure RDKit reads, normalised as a query is (the in-silico benchmarks' queries)."""
+    from rdkit import Chem
+
+    from registry.ingest.files import iter_members
+    from registry.ingest.normalize import normalize_unknown
+    from registry.ingest.parsers.msms import parse_msms
+
+    for member in iter_members(SHARED / "massbank" / "massbank_ms2.mgf.gz"):
+        for parsed in parse_msms(member):
+            record = parsed.record and normalize_unknown(parsed.record)
+            if record is None or record.adduct not in ("[M+H]+", "[M-H]-"):
+                continue
+            mol = Chem.MolFromSmiles(record.structure.text)
+            if mol is not None:
+                yield record, mol

@@ -14,34 +14,27 @@ from pathlib import Path
 from rdkit import Chem, RDLogger
 from tqdm import tqdm
 
-from bench.common import RESULTS, SHARED, write_result
+from bench.common import RESULTS, massbank_records, write_result
 from models.fragment_model import FragmentConfig
 from molvis.workflows.forward_model import Spectrum, train_and_measure
 from molvis.workflows.spectra_file import SHIPPED
-from registry.ingest.files import iter_members
-from registry.ingest.normalize import normalize_unknown
-from registry.ingest.parsers.msms import parse_msms
 
 
 def massbank_spectra(limit: int | None = None) -> list[Spectrum]:
     """MassBank [M+H]+ / [M-H]- spectra with a precursor and a structure RDKit reads (the
     first `limit`)."""
     out: list[Spectrum] = []
-    for member in iter_members(SHARED / "massbank" / "massbank_ms2.mgf.gz"):
-        for parsed in tqdm(parse_msms(member), desc="MassBank spectra", unit=" spectra"):
-            r = parsed.record and normalize_unknown(parsed.record)
-            if r is None or r.adduct not in ("[M+H]+", "[M-H]-") or not r.precursor_mz:
-                continue
-            mol = Chem.MolFromSmiles(r.structure.text)
-            if mol is not None:
-                out.append(
-                    Spectrum(
-                        Chem.MolToInchiKey(mol), Chem.MolToSmiles(mol), r.adduct,
-                        r.collision_energy, r.precursor_mz, r.mz, r.intensity,
-                    )
-                )  # fmt: skip
-            if limit and len(out) >= limit:
-                return out
+    for r, mol in tqdm(massbank_records(), desc="MassBank spectra", unit=" spectra"):
+        if not r.precursor_mz:
+            continue
+        out.append(
+            Spectrum(
+                Chem.MolToInchiKey(mol), Chem.MolToSmiles(mol), r.adduct, r.collision_energy,
+                r.precursor_mz, r.mz, r.intensity,
+            )
+        )  # fmt: skip
+        if limit and len(out) >= limit:
+            break
     return out
 
 

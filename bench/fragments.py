@@ -30,42 +30,28 @@ from rdkit.Chem.Descriptors import ExactMolWt
 from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 from tqdm import tqdm
 
-from bench.common import SHARED, latency_stats, markdown_table, write_result
-from models.data import split_of
+from bench.common import SHARED, latency_stats, markdown_table, massbank_records, write_result
+from models.data import SPLIT_SEED, split_of
 from registry.chem.adducts import neutral_mass
 from registry.chem.explain import candidate_ions, explain
-from registry.ingest.files import iter_members
-from registry.ingest.normalize import normalize_unknown
-from registry.ingest.parsers.msms import parse_msms
 
-SPLIT_SEED = 0
 BUCKETS = ((2, 9), (10, 99), (100, None))
 KS = (1, 5)
 
 
-def _structure(smiles: str) -> tuple[str, str, float, str] | None:
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        return None
+def _structure(mol: Chem.Mol) -> tuple[str, str, float, str]:
     return Chem.MolToInchiKey(mol), Chem.MolToSmiles(mol), ExactMolWt(mol), CalcMolFormula(mol)
 
 
 def load_spectra(limit: int | None) -> tuple[list, dict]:
     """MassBank spectra with a structure ([M+H]+/[M-H]-) and the measured compounds by skeleton."""
     spectra, compounds = [], {}
-    for member in iter_members(SHARED / "massbank" / "massbank_ms2.mgf.gz"):
-        for parsed in parse_msms(member):
-            record = parsed.record and normalize_unknown(parsed.record)
-            if record is None or record.adduct not in ("[M+H]+", "[M-H]-"):
-                continue
-            found = _structure(record.structure.text)
-            if found is None:
-                continue
-            key, smiles, mass, formula = found
-            compounds.setdefault(key[:14], (key, smiles, mass, formula, True))
-            spectra.append((record, key, smiles, mass))
-            if limit and len(spectra) >= limit:
-                return spectra, compounds
+    for record, mol in massbank_records():
+        key, smiles, mass, formula = _structure(mol)
+        compounds.setdefault(key[:14], (key, smiles, mass, formula, True))
+        spectra.append((record, key, smiles, mass))
+        if limit and len(spectra) >= limit:
+            break
     return spectra, compounds
 
 
@@ -75,8 +61,9 @@ def load_library(limit: int | None) -> dict:
         for n, row in enumerate(csv.DictReader(handle)):
             if limit and n >= limit:
                 break
-            found = _structure(row["SMILES"])
-            if found:
+            mol = Chem.MolFromSmiles(row["SMILES"])
+            if mol is not None:
+                found = _structure(mol)
                 library.setdefault(found[0][:14], (*found, False))
     return library
 
