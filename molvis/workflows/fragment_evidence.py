@@ -13,7 +13,7 @@ from registry.chem.explain import Explanation, explain
 from registry.library.flash_index import entropy_similarity
 from registry.search.molvis_search import Hit
 
-SHIPPED = object()  # the shipped forward model, loaded on first use
+SHIPPED_MODEL = object()  # the default: the shipped forward model, loaded on first use
 
 DEPTH = 2  # cleavage steps (MetFrag's default)
 ANNOTATED = 5  # hits whose explained peaks are listed one by one
@@ -74,7 +74,7 @@ def _as_dict(found: Explanation, annotated: bool, similarity: float | None) -> d
 
 
 def fragment_evidence(
-    query: Query, hits: list[Hit], annotated: int = ANNOTATED, forward_model=SHIPPED
+    query: Query, hits: list[Hit], annotated: int = ANNOTATED, forward_model=SHIPPED_MODEL
 ) -> list[dict | None]:
     """Per hit, in rank order, its fragments' explanation of the query spectrum: peaks
     considered, explained peaks, the share of their intensity explained, the normalised
@@ -84,7 +84,7 @@ def fragment_evidence(
     spectrum = query.msms
     if spectrum is None or not query.adduct:
         return [None] * len(hits)
-    model = shipped_forward_model() if forward_model is SHIPPED else forward_model
+    model = shipped_forward_model() if forward_model is SHIPPED_MODEL else forward_model
     out: list[dict | None] = []
     for n, hit in enumerate(hits):
         try:
