@@ -55,9 +55,10 @@ def load_spectra(limit: int | None) -> tuple[list, dict]:
     return spectra, compounds
 
 
-def load_library(limit: int | None) -> dict:
+def load_library(limit: int | None, name: str = "test.csv.gz") -> dict:
+    """MOSES structures of one file of the shared library (the first `limit`), by skeleton."""
     library = {}
-    with gzip.open(SHARED / "library" / "test.csv.gz", "rt") as handle:
+    with gzip.open(SHARED / "library" / name, "rt") as handle:
         for n, row in enumerate(csv.DictReader(handle)):
             if limit and n >= limit:
                 break

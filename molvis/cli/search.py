@@ -26,6 +26,7 @@ def _options(args: argparse.Namespace):
         ccs_tolerance_pct=args.ccs_tol,
         ccs_predicted_tolerance_pct=args.ccs_predicted_tol,
         fragments=not args.no_fragments,
+        ranker=args.ranker,
         library=LibraryOptions(
             fragment_tolerance=args.fragment_tol,
             min_score=args.min_library_score,
@@ -217,13 +218,22 @@ def add_parsers(sub) -> None:
         type=float,
         default=0.25,
         metavar="W",
-        help="below the thresholds, rank by model score + W x library score (default 0.25)",
+        help="--ranker hand: below the thresholds, rank by model score + W x library score "
+        "(default 0.25)",
+    )
+    p.add_argument(
+        "--ranker",
+        choices=("learned", "hand"),
+        default="learned",
+        help="learned (default): the model's ranker over all the evidence, fitted on validation "
+        "windows; hand: model score + W x library score, the order before it",
     )
     p.add_argument("--no-library", action="store_true", help="rank by the model alone")
     p.add_argument(
         "--no-fragments",
         action="store_true",
-        help="leave out each hit's in-silico fragment evidence (faster for large batches)",
+        help="leave out each hit's in-silico fragment evidence (faster for large batches; "
+        "the hand order then ranks)",
     )
     p.add_argument("--out", metavar="FILE", help="write all results to a .tsv, .csv or .json file")
     p.add_argument("--json", action="store_true")

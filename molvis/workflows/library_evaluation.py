@@ -244,7 +244,11 @@ def evaluate_library(
     loaded: LoadedModel = load_model(engine, model_name)
     split = loaded.checkpoint["split"]
     options = SearchOptions(
-        ppm=ppm, k=20, library=library_options or LibraryOptions(), fragments=False
+        ppm=ppm,
+        k=20,
+        library=library_options or LibraryOptions(),
+        fragments=False,
+        ranker="hand",
     )
     with session_scope(engine) as session:
         by_split = {

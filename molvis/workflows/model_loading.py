@@ -20,6 +20,7 @@ from registry.learned.versions import (
     list_models,
     register_model,
     set_calibration,
+    set_ranker,
 )
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
@@ -36,14 +37,27 @@ class LoadedModel:
     device: Any  # torch.device
 
 
+def _beside(path: Path, kind: str) -> dict[str, Any] | None:
+    """The JSON fitted for a checkpoint and shipped beside it (`<stem>.<kind>.json`)."""
+    file = path.with_suffix(f".{kind}.json")
+    return json.loads(file.read_text()) if file.is_file() else None
+
+
+def _shipped(info: ModelInfo, kind: str) -> dict[str, Any] | None:
+    path = Path(info.path).resolve()
+    return _beside(path, kind) if path.parent == PRETRAINED_DIR.resolve() else None
+
+
 def shipped_calibration(info: ModelInfo) -> dict[str, Any] | None:
     """The calibration shipped beside a shipped checkpoint (None for any other model): a
     registry that registered it under an older molvis keeps the older fit in its row."""
-    path = Path(info.path).resolve()
-    if path.parent != PRETRAINED_DIR.resolve():
-        return None
-    file = path.with_suffix(".calibration.json")
-    return json.loads(file.read_text()) if file.is_file() else None
+    return _shipped(info, "calibration")
+
+
+def shipped_ranker(info: ModelInfo) -> dict[str, Any] | None:
+    """The learned ranker shipped beside a shipped checkpoint (None for any other model): a
+    registry that registered it before rankers existed has none in its row."""
+    return _shipped(info, "ranker")
 
 
 def ensure_pretrained(session: Session) -> None:
@@ -63,9 +77,9 @@ def ensure_pretrained(session: Session) -> None:
             checkpoint.get("metrics", {}),
             activate=n == 0,
         )
-        calibration = path.with_suffix(".calibration.json")
-        if calibration.is_file():  # the hit probability fitted for this checkpoint
-            set_calibration(session, path.stem, json.loads(calibration.read_text()))
+        # the hit probability and the ranker fitted for this checkpoint
+        set_calibration(session, path.stem, _beside(path, "calibration"))
+        set_ranker(session, path.stem, _beside(path, "ranker"))
 
 
 def load_model(engine: Engine, name: str | None = None, read_only: bool = False) -> LoadedModel:
@@ -115,12 +129,8 @@ def _upgraded(engine: Engine, info: ModelInfo, checkpoint: dict, read_only: bool
             checkpoint.get("metrics", {}),
             activate=info.is_active,
         )
-        calibration = path.with_suffix(".calibration.json")
-        set_calibration(
-            session,
-            info.name,
-            json.loads(calibration.read_text()) if calibration.is_file() else None,
-        )
+        set_calibration(session, info.name, _beside(path, "calibration"))
+        set_ranker(session, info.name, _beside(path, "ranker"))
         info = get_model(session, info.name)
     print(
         f"molvis: the shipped model {info.name} was upgraded to version {new}; its old vectors "

@@ -1,11 +1,12 @@
 """Run queries: match the query spectrum against the reference library, embed the query's
-measurements with the loaded model, rank the registry's structures with molvis_search() (the
-library's matches first) and give each hit its evidence, level and probability. The same path
-serves `molvis search`, its batch export, the query page and the evaluation."""
+measurements with the loaded model, find the registry's candidates with molvis_search() (the
+library's matches first), explain the query's fragments by each, re-rank them with the model's
+learned ranker (molvis_rerank()) and give each hit its evidence, level and probability. The same
+path serves `molvis search`, its batch export, the query page and the evaluation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from molvis.workflows.fragment_evidence import fragment_evidence
 from molvis.workflows.library_match import Library, LibraryEvidence
 from molvis.workflows.model_loading import LoadedModel, shipped_calibration
 from molvis.workflows.query import Query
+from molvis.workflows.ranking import RERANK, learned_order, learned_ranker, shown
 from registry.chem.identity import hill_formula
 from registry.learned.ccs_predictions import predicted_by_skeleton
 from registry.library.flash_index import LibraryOptions
@@ -29,6 +31,7 @@ from registry.search.molvis_search import (
 
 MODALITIES = ("msms", "ir", "ccs")
 MAX_PPM = 1000.0  # wider is no mass window at all: say so by giving no precursor
+RANKERS = ("learned", "hand")
 
 
 @dataclass
@@ -45,8 +48,13 @@ class SearchOptions:
     ccs_tolerance_pct: float = 3.0  # around the query CCS, for measured candidate values
     ccs_predicted_tolerance_pct: float | None = None  # None: the CCS predictor's own
     fragments: bool = True  # each hit's in-silico fragment evidence (the evaluation skips it)
+    # "learned": the model's ranker over all the evidence (models/ranker.py); "hand": the model
+    # score plus library_weight x the library score, confident library matches first
+    ranker: str = "learned"
 
     def __post_init__(self) -> None:
+        if self.ranker not in RANKERS:
+            raise ValueError(f"ranker {self.ranker!r}: give one of {', '.join(RANKERS)}")
         if not 0 < self.ppm <= MAX_PPM:
             raise ValueError(f"mass window {self.ppm:g} ppm: give a number in (0, {MAX_PPM:g}]")
         for name, value in (
@@ -117,6 +125,7 @@ def run_query(
     (or for a query without MS/MS) the model alone ranks. `exclude`: library spectra left out
     (evaluation); `vectors`: the query's model vectors when already computed."""
     evidence = library.match(session, query, options.ppm, exclude) if library else LibraryEvidence()
+    ranker, why_hand = learned_ranker(loaded, query, options)
     request = SearchRequest(
         vectors=vectors if vectors is not None else query_vectors(loaded, query),
         weights=options.weights,
@@ -128,7 +137,7 @@ def run_query(
         ccs_tolerance_pct=options.ccs_tolerance_pct,
         ccs_predicted_tolerance_pct=options.ccs_predicted_tolerance_pct,
         sources=options.sources,
-        k=options.k,
+        k=max(options.k, RERANK) if ranker else options.k,
         model=loaded.info.name,
         library=evidence.best_per_compound(options.library),
         library_min_score=options.library.min_score,
@@ -141,6 +150,18 @@ def run_query(
         if options.formula or options.sources or query.ccs is not None
         else {}
     )
+    explained = (
+        fragment_evidence(query, result.hits, annotated=len(result.hits))
+        if options.fragments
+        else None
+    )
+    order = None
+    if ranker is not None:
+        order = learned_order(session, ranker, result, explained, query, options)
+        result.hits = [replace(result.hits[o.row], rank=o.rank) for o in order]
+        explained = [explained[o.row] for o in order] if explained else None
+    if explained:
+        explained = [shown(found, n) for n, found in enumerate(explained)]
     ccs = KnownCcs()
     if query.ccs is not None and query.ccs_adduct:
         keys = [h.inchikey for h in result.hits]
@@ -148,6 +169,8 @@ def run_query(
         ccs = KnownCcs(measured_ccs(session, keys, query.ccs_adduct), predicted, predictor)
     calibration, why = loaded_calibration(loaded)
     notes = list(query.notes) + (library.notes if library else [])
+    if why_hand:
+        notes.append(why_hand)
     if why:
         notes.append(why)
     elif query.msms is None:
@@ -155,10 +178,19 @@ def run_query(
             "no probability: the calibration was fitted on MS/MS queries; IR- and CCS-only "
             "hits are ranked, not given a probability"
         )
-    explained = fragment_evidence(query, result.hits) if options.fragments else None
     annotations, numbers = annotate(
         result, query, evidence, ccs, options.library, options.formula, calibration, explained
     )
+    for n, entry in enumerate(annotations):
+        entry["evidence"]["ranking"] = (
+            {
+                "ranker": "learned",
+                "score": round(order[n].score, 6),
+                "window_probability": round(order[n].probability, 6),
+            }
+            if order
+            else {"ranker": "hand"}
+        )
     return Identification(query, result, evidence, annotations, numbers, notes, filters)
 
 

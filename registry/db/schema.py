@@ -157,6 +157,8 @@ class Model(Base):
     structure_embeddings: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # the fitted hit-probability calibration (migration 0011, models/calibration.py)
     calibration: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # the learned ranking of a window's candidates (migration 0020, models/ranker.py)
+    ranker: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class StructureEmbedding(Base):

@@ -25,11 +25,19 @@ class ModelInfo:
     metrics: dict[str, Any]
     is_active: bool
     calibration: dict[str, Any] | None = None  # models/calibration.py, fitted by the evaluation
+    ranker: dict[str, Any] | None = None  # models/ranker.py, fitted on validation windows
 
 
 def _info(row: Model) -> ModelInfo:
     return ModelInfo(
-        row.id, row.name, row.version, row.path, row.metrics or {}, row.is_active, row.calibration
+        row.id,
+        row.name,
+        row.version,
+        row.path,
+        row.metrics or {},
+        row.is_active,
+        row.calibration,
+        row.ranker,
     )
 
 
@@ -64,6 +72,11 @@ def update_metrics(session: Session, name: str, metrics: dict[str, Any]) -> None
 def set_calibration(session: Session, name: str, calibration: dict[str, Any] | None) -> None:
     """Store (or clear) the model's fitted hit-probability calibration."""
     session.execute(update(Model).where(Model.name == name).values(calibration=calibration))
+
+
+def set_ranker(session: Session, name: str, ranker: dict[str, Any] | None) -> None:
+    """Store (or clear) the model's learned ranker (models/ranker.py, as JSON)."""
+    session.execute(update(Model).where(Model.name == name).values(ranker=ranker))
 
 
 def list_models(session: Session) -> list[ModelInfo]:

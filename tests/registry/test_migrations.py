@@ -6,7 +6,7 @@ from registry.db import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0019_filter_counts"
+    assert migrate.current_revision(migrated_engine) == "0020_learned_ranker"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -48,6 +48,22 @@ def test_the_filter_counts_function_comes_and_goes_with_0019(migrated_engine):
     finally:
         migrate.upgrade(engine=migrated_engine)
     assert installed()
+
+
+def test_the_ranker_column_and_function_come_and_go_with_0020(migrated_engine):
+    def installed() -> tuple[bool, bool]:
+        with migrated_engine.connect() as conn:
+            function = conn.execute(text("SELECT to_regproc('molvis_rerank')")).scalar()
+        columns = {c["name"] for c in inspect(migrated_engine).get_columns("model")}
+        return function is not None, "ranker" in columns
+
+    assert installed() == (True, True)
+    migrate.downgrade("0019_filter_counts", engine=migrated_engine)
+    try:
+        assert installed() == (False, False)
+    finally:
+        migrate.upgrade(engine=migrated_engine)
+    assert installed() == (True, True)
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):

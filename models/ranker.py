@@ -1,0 +1,208 @@
+"""The learned ranking of a window's candidates: a conditional logit (McFadden; a softmax over
+the window) over each candidate's evidence and its lead over the window's other candidates,
+fitted on validation windows only.
+
+Why this model: a window holds at most one right structure, which is what a softmax over the
+window models, so its output is a probability per candidate (the chance that it is the right
+one when the right one is among them), calibrated by the fit and a temperature fitted on held-out
+windows; a dozen weights fit a few hundred windows where a boosted ranker would overfit them; and
+a linear score is the same arithmetic in SQL (`molvis_rerank()`), so the ranking stays one
+statement from psql. Saved as JSON with the structure model version it belongs to, never pickle.
+
+The features of a candidate, for each evidence value x (missing: 0): x itself and its lead
+x - max(x of the other candidates) (0 for a window of one). Window-wide constants cancel in a
+softmax and are not features."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from models.data import SPLIT_SEED
+from registry.search.rerank import EVIDENCE  # the evidence molvis_rerank() reads, in its order
+
+SPECTRAL = EVIDENCE[:5]
+GROUPS = {  # what an ablation leaves out together
+    "model": ("model_score",),
+    "fragmenter": ("fragmenter_score", "explained_intensity"),
+    "forward model": ("predicted_similarity",),
+    "library": ("library_score",),
+    "mass error": ("mass_error_ppm",),
+}
+VERSION = 1
+
+
+class RankerError(ValueError):
+    """A ranker that cannot rank this search (another model's, or another kind)."""
+
+
+def feature_names(evidence: Sequence[str]) -> list[str]:
+    return [f"{e}{suffix}" for e in evidence for suffix in ("", "_lead")]
+
+
+def window_features(values: np.ndarray) -> np.ndarray:
+    """(candidates, evidence) values -> (candidates, 2 x evidence) features: each value then its
+    lead over the best of the other candidates (NaN, a missing value, counts as 0)."""
+    x = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    n, m = x.shape
+    out = np.zeros((n, 2 * m))
+    out[:, 0::2] = x
+    if n > 1:
+        order = np.argsort(-x, axis=0, kind="stable")
+        first = x[order[0], np.arange(m)]
+        second = x[order[1], np.arange(m)]
+        best_other = np.where(np.arange(n)[:, None] == order[0][None, :], second, first)
+        out[:, 1::2] = x - best_other
+    return out
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    z = np.exp(scores - scores.max())
+    return z / z.sum()
+
+
+@dataclass
+class Ranker:
+    """A fitted ranker: per feature a coefficient on the raw feature (standardisation and the
+    temperature folded in), for the structure model `model_name` at `model_version`."""
+
+    evidence: list[str]
+    coef: list[float]
+    model_name: str
+    model_version: str
+    fitted_on: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    def scores(self, values: np.ndarray) -> np.ndarray:
+        """Each candidate's score from its evidence values (columns in `evidence` order)."""
+        return window_features(values) @ np.asarray(self.coef)
+
+    def probabilities(self, values: np.ndarray) -> np.ndarray:
+        """Each candidate's probability of being the right one, given that one of them is."""
+        return softmax(self.scores(values))
+
+    def check(self, model_name: str, model_version: str) -> None:
+        """Refuse to rank the search of another structure model (its cosines differ)."""
+        if (model_name, model_version) != (self.model_name, self.model_version):
+            raise RankerError(
+                f"the ranker was fitted for model {self.model_name} version "
+                f"{self.model_version[:12]}, not {model_name} version {model_version[:12]}: "
+                "refit it (python -m bench.ranker) or search with --ranker hand"
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"version": VERSION, "features": feature_names(self.evidence)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Ranker:
+        if data.get("version") != VERSION:
+            raise RankerError(f"ranker of version {data.get('version')}: molvis reads {VERSION}")
+        evidence = [str(e) for e in data["evidence"]]
+        unknown = sorted(set(evidence) - set(EVIDENCE))
+        if unknown or len(data["coef"]) != 2 * len(evidence):
+            raise RankerError(f"ranker evidence {unknown or evidence} is not what molvis gives")
+        return cls(
+            evidence,
+            [float(c) for c in data["coef"]],
+            str(data["model_name"]),
+            str(data["model_version"]),
+            dict(data.get("fitted_on", {})),
+            dict(data.get("metrics", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Window:
+    """One query's candidates: evidence values (candidates x EVIDENCE), the truth's row and the
+    candidates' InChIKeys (or skeletons), the truth's among them."""
+
+    values: np.ndarray
+    truth: int
+    keys: tuple[str, ...]
+
+
+def check_no_test_skeleton(windows: list[Window], seed: int) -> None:
+    """Refuse windows that hold a test-split skeleton (as query or candidate): the ranker is
+    fitted on validation windows only, so that the test figures are of structures it never saw."""
+    from models.data import split_of
+
+    for n, window in enumerate(windows):
+        for key in window.keys:
+            if split_of(key, seed) == "test":
+                role = "query" if key == window.keys[window.truth] else "candidate"
+                raise ValueError(
+                    f"window {n}: {role} {key} is of the test split: the ranker must not see it"
+                )
+
+
+def _negative_log_likelihood(w: np.ndarray, blocks: list[tuple[np.ndarray, int]], l2: float):
+    loss, grad = l2 * float(w @ w), 2 * l2 * w
+    for x, truth in blocks:
+        p = softmax(x @ w)
+        loss -= float(np.log(max(p[truth], 1e-300)))
+        grad += p @ x - x[truth]
+    return loss / len(blocks), grad / len(blocks)
+
+
+def fit_weights(windows: list[Window], columns: list[int], l2: float) -> np.ndarray:
+    """Coefficients on standardised features (L-BFGS on the windows' log-likelihood), returned
+    on the raw features."""
+    from scipy.optimize import minimize
+
+    blocks = [(window_features(w.values[:, columns]), w.truth) for w in windows]
+    stacked = np.vstack([x for x, _ in blocks])
+    scale = stacked.std(axis=0)
+    scale[scale == 0] = 1.0
+    scaled = [(x / scale, t) for x, t in blocks]
+    found = minimize(
+        _negative_log_likelihood,
+        np.zeros(stacked.shape[1]),
+        args=(scaled, l2),
+        jac=True,
+        method="L-BFGS-B",
+    )
+    return found.x / scale
+
+
+def fit_temperature(windows: list[Window], columns: list[int], coef: np.ndarray) -> float:
+    """The divisor of the scores that maximises the held-out windows' likelihood."""
+    from scipy.optimize import minimize_scalar
+
+    scores = [(window_features(w.values[:, columns]) @ coef, w.truth) for w in windows]
+
+    def loss(log_t: float) -> float:
+        t = np.exp(log_t)
+        return -sum(float(np.log(max(softmax(s / t)[truth], 1e-300))) for s, truth in scores)
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3, 3), method="bounded").x))
+
+
+def fit(
+    fit_windows: list[Window],
+    calibration_windows: list[Window],
+    evidence: Sequence[str],
+    model_name: str,
+    model_version: str,
+    l2: float = 0.01,
+    fitted_on: dict | None = None,
+) -> Ranker:
+    """A ranker over `evidence` (a subset of EVIDENCE, in that order): weights fitted on
+    `fit_windows`, its temperature on `calibration_windows` (other queries of the validation
+    split)."""
+    evidence = [e for e in EVIDENCE if e in evidence]
+    if not evidence:
+        raise ValueError("a ranker needs at least one kind of evidence")
+    if not fit_windows or not calibration_windows:
+        raise ValueError("a ranker needs windows to fit its weights and others for its temperature")
+    check_no_test_skeleton(fit_windows + calibration_windows, SPLIT_SEED)
+    columns = [EVIDENCE.index(e) for e in evidence]
+    coef = fit_weights(fit_windows, columns, l2)
+    coef = coef / fit_temperature(calibration_windows, columns, coef)
+    return Ranker(evidence, [float(c) for c in coef], model_name, model_version, fitted_on or {})
+
+
+def columns_of(ranker: Ranker, values: np.ndarray) -> np.ndarray:
+    """The ranker's evidence columns of full EVIDENCE-ordered values."""
+    return values[:, [EVIDENCE.index(e) for e in ranker.evidence]]

@@ -1,0 +1,160 @@
+"""The learned ranker: its features (each value and its lead over the other candidates), a fit
+that finds the evidence that tells the truth, the temperature, the JSON it is stored as, the
+refusals (another model's ranker, another kind, a test skeleton in its fit)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from models.data import SPLIT_SEED, split_of
+from models.ranker import (
+    EVIDENCE,
+    Ranker,
+    RankerError,
+    Window,
+    check_no_test_skeleton,
+    feature_names,
+    fit,
+    fit_temperature,
+    softmax,
+    window_features,
+)
+
+
+def _keys_of(split: str, n: int) -> list[str]:
+    out, i = [], 0
+    while len(out) < n:
+        key = "".join(chr(ord("A") + int(c)) for c in f"{i:014d}") + "-UHFFFAOYSA-N"
+        if split_of(key, SPLIT_SEED) == split:
+            out.append(key)
+        i += 1
+    return out
+
+
+VAL_KEYS = _keys_of("val", 2000)
+
+
+def test_features_are_each_value_then_its_lead_over_the_best_other():
+    values = np.array([[0.2, 1.0], [0.5, np.nan], [0.5, 0.3]])
+    x = window_features(values)
+    assert feature_names(["a", "b"]) == ["a", "a_lead", "b", "b_lead"]
+    # a: 0.2 - 0.5, 0.5 - 0.5 (a tie with the other best), 0.5 - 0.5
+    assert np.allclose(x[:, 0], [0.2, 0.5, 0.5]) and np.allclose(x[:, 1], [-0.3, 0.0, 0.0])
+    # b: NaN counts as 0; the best leads the second by 0.7
+    assert np.allclose(x[:, 2], [1.0, 0.0, 0.3]) and np.allclose(x[:, 3], [0.7, -1.0, -0.7])
+    assert np.allclose(window_features(np.array([[0.4, 0.9]])), [[0.4, 0.0, 0.9, 0.0]])
+
+
+def _windows(rng: np.random.Generator, n: int, keys: list[str]) -> list[Window]:
+    """Windows where the fragmenter score tells the truth (it is highest, with noise) and the
+    model score is noise."""
+    out = []
+    for w in range(n):
+        size = int(rng.integers(3, 12))
+        values = rng.uniform(0, 1, (size, len(EVIDENCE)))
+        truth = int(rng.integers(size))
+        values[truth, 1] += 0.6
+        out.append(
+            Window(values, truth, tuple(keys[(w * 12 + i) % len(keys)] for i in range(size)))
+        )
+    return out
+
+
+def test_the_fit_weighs_the_evidence_that_tells_the_truth():
+    rng = np.random.default_rng(0)
+    ranker = fit(_windows(rng, 150, VAL_KEYS), _windows(rng, 100, VAL_KEYS), EVIDENCE, "m", "v1")
+    # a value and its lead differ by a window constant except for the window's best: their
+    # weights count together
+    coef = np.reshape(ranker.coef, (-1, 2)).sum(axis=1)
+    weight = dict(zip(ranker.evidence, coef, strict=True))
+    noise = [
+        abs(w) for e, w in weight.items() if e not in ("fragmenter_score", "explained_intensity")
+    ]
+    assert weight["fragmenter_score"] > 5 * max(noise)
+    test = _windows(rng, 200, VAL_KEYS)
+    right = np.mean([int(np.argmax(ranker.scores(w.values))) == w.truth for w in test])
+    by_the_evidence = np.mean([int(np.argmax(w.values[:, 1])) == w.truth for w in test])
+    assert right >= by_the_evidence - 0.03 and right > 0.6
+
+
+def test_a_ranker_of_some_evidence_reads_only_its_columns():
+    rng = np.random.default_rng(1)
+    windows = _windows(rng, 60, VAL_KEYS)
+    ranker = fit(windows, windows, ["model_score", "mass_error_ppm"], "m", "v1")
+    assert ranker.evidence == ["model_score", "mass_error_ppm"] and len(ranker.coef) == 4
+    with pytest.raises(ValueError, match="at least one kind of evidence"):
+        fit(windows, windows, [], "m", "v1")
+    with pytest.raises(ValueError, match="others for its temperature"):
+        fit(windows, [], EVIDENCE, "m", "v1")
+
+
+def test_the_temperature_undoes_scores_twice_as_sharp_as_the_truth():
+    """Truths drawn from softmax(s): scores 2 s are too sharp, and a temperature near 2 fixes it."""
+    rng = np.random.default_rng(2)
+    windows = []
+    for _ in range(3000):
+        s = rng.normal(0, 1.5, 6)
+        values = np.zeros((6, len(EVIDENCE)))
+        values[:, 0] = s
+        windows.append(Window(values, int(rng.choice(6, p=softmax(s))), ()))
+    coef = np.zeros(2 * 1)
+    coef[0] = 2.0
+    assert fit_temperature(windows, [0], coef) == pytest.approx(2.0, rel=0.15)
+
+
+def test_probabilities_are_the_softmax_of_the_stored_coefficients():
+    ranker = Ranker(["model_score", "fragmenter_score"], [1.0, 2.0, 3.0, -1.0], "m", "v")
+    values = np.array([[0.5, 0.2], [0.1, 0.9], [0.3, np.nan]])
+    by_hand = []
+    for i in range(3):
+        others = [j for j in range(3) if j != i]
+        x = np.nan_to_num(values)
+        lead = [x[i, c] - max(x[j, c] for j in others) for c in range(2)]
+        by_hand.append(1.0 * x[i, 0] + 2.0 * lead[0] + 3.0 * x[i, 1] - 1.0 * lead[1])
+    z = [math.exp(s) for s in by_hand]
+    assert np.allclose(ranker.probabilities(values), [v / sum(z) for v in z])
+    assert ranker.probabilities(values).sum() == pytest.approx(1.0)
+
+
+def test_the_json_round_trips_and_names_its_features():
+    ranker = Ranker(list(EVIDENCE[:2]), [0.5, -1.0, 2.0, 0.25], "molvis-base", "abc", {"w": 3})
+    data = ranker.to_dict()
+    assert data["features"] == feature_names(EVIDENCE[:2]) and data["version"] == 1
+    assert Ranker.from_dict(data) == ranker
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"version": 2}, "ranker of version 2"),
+        ({"evidence": ["model_score", "smell"]}, "smell"),
+        ({"coef": [1.0, 2.0, 3.0]}, "not what molvis gives"),
+    ],
+)
+def test_another_kind_of_ranker_is_refused(change, message):
+    data = Ranker(list(EVIDENCE[:2]), [0.5, -1.0, 2.0, 0.25], "m", "v").to_dict() | change
+    with pytest.raises(RankerError, match=message):
+        Ranker.from_dict(data)
+
+
+def test_a_ranker_of_another_model_version_is_refused_with_both_versions_named():
+    ranker = Ranker(["model_score"], [1.0, 0.0], "molvis-base", "aaaaaaaaaaaaaaaa")
+    ranker.check("molvis-base", "aaaaaaaaaaaaaaaa")
+    with pytest.raises(RankerError, match="version aaaaaaaaaaaa, not molvis-base version bbb"):
+        ranker.check("molvis-base", "bbbbbbbbbbbbbbbb")
+    with pytest.raises(RankerError, match="--ranker hand"):
+        ranker.check("other", "aaaaaaaaaaaaaaaa")
+
+
+def test_a_planted_test_skeleton_stops_the_fit():
+    rng = np.random.default_rng(3)
+    windows = _windows(rng, 20, VAL_KEYS)
+    check_no_test_skeleton(windows, SPLIT_SEED)
+    (planted,) = _keys_of("test", 1)
+    bad = Window(windows[5].values, 0, (planted,) + windows[5].keys[1:])
+    with pytest.raises(ValueError, match=f"window 5: query {planted} is of the test split"):
+        fit(windows[:5] + [bad] + windows[6:], windows, EVIDENCE, "m", "v")
+    decoy = Window(windows[2].values, 0, windows[2].keys[:1] + (planted,) + windows[2].keys[2:])
+    with pytest.raises(ValueError, match=f"window 20: candidate {planted}"):
+        fit(windows, [decoy], EVIDENCE, "m", "v")

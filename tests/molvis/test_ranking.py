@@ -1,0 +1,129 @@
+"""The search's learned order: a constructed window whose evidence orders the candidates one way
+each and the ranker's stored weights another; the search follows the ranker, `--ranker hand`
+keeps today's order, and a ranker of another model version is refused."""
+
+import json
+
+import numpy as np
+import pytest
+
+from models.ranker import Ranker, RankerError
+from molvis.workflows.query import Query
+from molvis.workflows.ranking import learned_order, learned_ranker
+from molvis.workflows.search import SearchOptions
+from registry.db.connection import session_scope
+from registry.learned.versions import ModelInfo, get_model, set_ranker
+from registry.library.saved_index import refresh_index
+from registry.search.molvis_search import Hit, SearchResult
+from tests.builders import write
+from tests.conftest import ingest, molvis
+from tests.molvis.test_identify import GNPS3, search_json
+
+# model score alone: A C D B; fragmenter alone: B C D A; their sum (the ranker): C D A B
+WINDOW = {"A": (0.9, 0.0), "B": (0.0, 0.8), "C": (0.6, 0.6), "D": (0.5, 0.5)}
+RANKER = Ranker(["model_score", "fragmenter_score"], [1.0, 0.0, 1.0, 0.0], "m", "v1")
+
+
+def _window() -> tuple[SearchResult, list[dict]]:
+    hits, explained = [], []
+    for rank, (name, (model, fragments)) in enumerate(
+        sorted(WINDOW.items(), key=lambda x: -x[1][0])
+    ):
+        key = name * 14 + "-UHFFFAOYSA-N"
+        hits.append(Hit(rank + 1, key, "C", None, 100.0, model, {"msms": model}))
+        explained.append({"fragmenter_score": fragments, "explained_intensity": 1 - fragments})
+    return SearchResult("q", len(hits), hits, {}), explained
+
+
+def test_the_search_follows_the_ranker_not_any_one_evidence(engine):
+    result, explained = _window()
+    assert [h.inchikey[0] for h in result.hits] == list("ACDB")  # today's order: the model's
+    query = Query("q", precursor_mz=101.0, adduct="[M+H]+")
+    with session_scope(engine) as session:
+        order = learned_order(session, RANKER, result, explained, query, SearchOptions(k=3))
+    assert [result.hits[o.row].inchikey[0] for o in order] == list("CDA")  # the first k
+    values = np.array(
+        [[h.score, e["fragmenter_score"]] for h, e in zip(result.hits, explained, strict=True)]
+    )
+    expected = RANKER.probabilities(values)  # over all four candidates, not the first k
+    assert [o.probability for o in order] == pytest.approx(expected[[o.row for o in order]])
+
+
+def _info(ranker: dict | None, version: str = "v1") -> ModelInfo:
+    return ModelInfo(1, "m", version, "/nowhere/m.pt", {}, True, None, ranker)
+
+
+class _Loaded:
+    def __init__(self, info: ModelInfo):
+        self.info = info
+
+
+def test_which_ranker_a_search_gets_and_why():
+    query = Query("q", msms=object(), precursor_mz=101.0, adduct="[M+H]+")
+    data = RANKER.to_dict()
+    ranker, why = learned_ranker(_Loaded(_info(data)), query, SearchOptions())
+    assert ranker == RANKER and why is None
+    assert learned_ranker(_Loaded(_info(data)), query, SearchOptions(ranker="hand")) == (None, None)
+    assert learned_ranker(_Loaded(_info(data)), Query("q", adduct="[M+H]+"), SearchOptions()) == (
+        None,
+        None,
+    )
+    _, why = learned_ranker(_Loaded(_info(data)), query, SearchOptions(fragments=False))
+    assert why == "ranked by hand: the learned ranker reads the fragment evidence"
+    _, why = learned_ranker(_Loaded(_info(None)), query, SearchOptions())
+    assert "model m has no learned ranker" in why
+    with pytest.raises(RankerError, match="fitted for model m version v1, not m version v2"):
+        learned_ranker(_Loaded(_info(data, "v2")), query, SearchOptions())
+    with pytest.raises(ValueError, match="ranker 'mine'"):
+        SearchOptions(ranker="mine")
+
+
+# isomers of fuberidazole (C11H8N2O), the first query of GNPS3: its mass window's candidates
+ISOMERS = (
+    "c1ccc2[nH]c(-c3ccoc3)nc2c1",
+    "N#Cc1ccccc1Nc1ccco1",
+    "N#Cc1ccc(Nc2ccco2)cc1",
+    "N#Cc1cccc(Nc2ccco2)c1",
+)
+
+
+@pytest.fixture
+def registry(engine, seed_registry, molvis_home, tmp_path):
+    ingest(engine, "msms", GNPS3, "gnps")
+    smiles = "smiles\n" + "\n".join(ISOMERS) + "\n"
+    ingest(engine, "structures", write(tmp_path, "isomers.csv", smiles), "isomers")
+    seed_registry(model="random")
+    with session_scope(engine) as session:
+        refresh_index(session, molvis_home)
+    return engine
+
+
+def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
+    with session_scope(registry) as session:
+        info = get_model(session, "ui-model")
+        ranker = Ranker(["model_score"], [-3.0, 0.0], "ui-model", info.version)  # the reverse
+        set_ranker(session, "ui-model", ranker.to_dict())
+    args = ("--msms", str(GNPS3), "--no-library", "--top", "4")
+    learned = search_json(*args)[:1]  # fuberidazole's window: itself and its four isomers
+    hand = search_json(*args, "--ranker", "hand")[:1]
+    assert len(learned[0]["hits"]) == len(hand[0]["hits"]) == 4
+    for mine, today in zip(learned, hand, strict=True):
+        assert [h["evidence"]["ranking"]["ranker"] for h in mine["hits"]] == ["learned"] * len(
+            mine["hits"]
+        )
+        assert {h["evidence"]["ranking"]["ranker"] for h in today["hits"]} == {"hand"}
+        scores = [h["score"] for h in today["hits"]]
+        assert scores == sorted(scores, reverse=True)
+        mine_scores = [h["score"] for h in mine["hits"]]
+        assert mine_scores == sorted(mine_scores)  # the stored weights reverse the model
+        for h in mine["hits"]:
+            assert h["evidence"]["ranking"]["score"] == pytest.approx(-3.0 * h["score"], abs=1e-5)
+    with session_scope(registry) as session:
+        set_ranker(
+            session, "ui-model", Ranker(["model_score"], [1.0, 0.0], "ui-model", "old").to_dict()
+        )
+    refused = molvis("search", *args, "--json")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "fitted for model ui-model version old" in refused.stderr
+    assert "--ranker hand" in refused.stderr
+    assert json.loads(molvis("search", *args, "--json", "--ranker", "hand").stdout)

@@ -1,0 +1,89 @@
+"""molvis_rerank(): the SQL ranking agrees with models/ranker.py on the same inputs (scores,
+probabilities, order), keeps confident library matches first, and refuses inputs that do not
+line up."""
+
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from models.ranker import EVIDENCE, Ranker
+from registry.db.connection import session_scope
+from registry.search.rerank import rerank
+
+
+def _key(i: int) -> str:
+    return "".join(chr(ord("A") + int(c)) for c in f"{i:014d}") + "-UHFFFAOYSA-N"
+
+
+def _python_order(ranker: Ranker, keys, values, confident) -> list[int]:
+    scores = ranker.scores(values[:, [EVIDENCE.index(e) for e in ranker.evidence]])
+    library = np.nan_to_num(values[:, EVIDENCE.index("library_score")], nan=0.0)
+    return sorted(
+        range(len(keys)),
+        key=lambda i: (not confident[i], -library[i] if confident[i] else 0, -scores[i], keys[i]),
+    )
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 40])
+def test_the_sql_ranking_and_the_python_ranking_agree(engine, size):
+    rng = np.random.default_rng(size)
+    ranker = Ranker(list(EVIDENCE), rng.normal(0, 2, 2 * len(EVIDENCE)).tolist(), "m", "v")
+    values = rng.uniform(0, 1, (size, len(EVIDENCE)))
+    values[rng.uniform(size=values.shape) < 0.2] = np.nan  # missing evidence counts as 0
+    if size > 2:
+        values[1] = values[0]  # a tie in every evidence: the InChIKey orders it
+    keys = [_key(i) for i in rng.permutation(size)]
+    confident = [bool(i == size - 1 and size > 2) for i in range(size)]
+    with session_scope(engine) as session:
+        found = rerank(session, ranker.to_dict(), keys, values, confident)
+    assert [r.row for r in found] == _python_order(ranker, keys, values, confident)
+    assert [r.rank for r in found] == list(range(1, size + 1))
+    python = ranker.scores(values)
+    probabilities = ranker.probabilities(values)
+    for r in found:
+        assert r.score == pytest.approx(python[r.row], abs=1e-9)
+        assert r.probability == pytest.approx(probabilities[r.row], abs=1e-9)
+
+
+def test_a_ranker_of_some_evidence_ignores_the_rest(engine):
+    ranker = Ranker(["fragmenter_score"], [4.0, 1.0], "m", "v")
+    values = np.zeros((3, len(EVIDENCE)))
+    values[:, 0] = [0.9, 0.5, 0.1]  # the model score says 0, 1, 2
+    values[:, 1] = [0.1, 0.2, 0.8]  # the fragmenter says 2, 1, 0
+    with session_scope(engine) as session:
+        found = rerank(session, ranker.to_dict(), [_key(i) for i in range(3)], values, [False] * 3)
+    assert [r.row for r in found] == [2, 1, 0]
+
+
+def test_inputs_that_do_not_line_up_are_refused(engine):
+    ranker = Ranker(["model_score"], [1.0, 0.0], "m", "v").to_dict()
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM molvis_rerank(CAST(:r AS jsonb), '{}', '{}', '{}', '{}', "
+                    "'{}', '{}', '{}')"
+                ),
+                {"r": json.dumps(ranker)},
+            ).scalar()
+            == 0
+        )
+    for call, message in [
+        ("'{A,B}', '{1,2}', '{1}', '{1,2}', '{1,2}', '{1,2}', '{1,2}'", "one value of each"),
+        ("'{A}', '{1}', '{1}', '{1}', '{1}', '{1}', '{1}', '{true,false}'", "one value of each"),
+    ]:
+        with engine.connect() as conn, pytest.raises(DBAPIError, match=message):
+            conn.execute(
+                text(f"SELECT * FROM molvis_rerank(CAST(:r AS jsonb), {call})"),
+                {"r": json.dumps(ranker)},
+            )
+    with engine.connect() as conn, pytest.raises(DBAPIError, match="not a ranker"):
+        conn.execute(
+            text(
+                'SELECT * FROM molvis_rerank(\'{"evidence": ["model_score"], "coef": [1]}\', '
+                "'{A}', '{1}', '{1}', '{1}', '{1}', '{1}', '{1}')"
+            )
+        )
