@@ -75,6 +75,14 @@ def query_page() -> None:
             "CCS window for predicted values (%, 0 = the predictor's own)", value=0.0
         )
         k = st.slider("hits", 5, 100, 20)
+        ranker = st.radio(
+            "ranking",
+            ["learned", "hand"],
+            horizontal=True,
+            help="learned: the model's ranker over all the evidence (model score, fragments, "
+            "predicted spectrum, library score, mass error), fitted on validation windows; "
+            "hand: model score + 0.25 x library score",
+        )
     w1, w2, w3 = st.columns(3)
     weights = {
         "msms": w1.slider("MS/MS weight", 0.0, 1.0, 1.0, key="w_msms"),
@@ -98,6 +106,7 @@ def query_page() -> None:
                 weights=weights,
                 ccs_tolerance_pct=ccs_tol,
                 ccs_predicted_tolerance_pct=predicted_tol or None,
+                ranker=ranker,
             )
             if not spectra and pasted.strip():
                 spectra = [pasted_spectrum(pasted, fields)]

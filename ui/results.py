@@ -22,7 +22,10 @@ HELP = {
     "missing from the registry (open-world calibration on held-out spectra); a query's "
     "probabilities add up to at most 1; empty without a calibration or an MS/MS spectrum",
     "ranking value": "what the hits are ordered by: a confident library match's score first, "
-    "then the model's score + 0.25 x library score",
+    "then the learned ranker's score (or, ranked by hand, the model's score + 0.25 x library "
+    "score)",
+    "in-window p": "the learned ranker's probability that this hit is the right one if the "
+    "right one is among the candidates it re-ranked (calibrated on held-out windows)",
     "library score": "entropy similarity to the best stored reference spectrum of this "
     "structure (precursor within the window); >= 0.7 with >= 6 matched peaks is confident",
     "matched peaks": "fragment peaks shared with that reference spectrum",
@@ -166,6 +169,7 @@ def hit_rows(result: dict) -> list[dict]:
             "level": h["level"],
             "probability": h["probability"],
             "ranking value": h["ranking_value"],
+            "in-window p": h["evidence"]["ranking"].get("window_probability"),
             "library score": lib.get("score"),
             "matched peaks": lib.get("matched_peaks"),
             "score": None if h["score"] is None else round(h["score"], 4),

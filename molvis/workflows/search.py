@@ -182,15 +182,16 @@ def run_query(
         result, query, evidence, ccs, options.library, options.formula, calibration, explained
     )
     for n, entry in enumerate(annotations):
-        entry["evidence"]["ranking"] = (
-            {
+        entry["evidence"]["ranking"] = {"ranker": "hand"}
+        if order:
+            entry["evidence"]["ranking"] = {
                 "ranker": "learned",
                 "score": round(order[n].score, 6),
                 "window_probability": round(order[n].probability, 6),
             }
-            if order
-            else {"ranker": "hand"}
-        )
+            if entry["ranked_by"] != "confident library match":
+                entry["ranked_by"] = "learned ranker"
+                entry["ranking_value"] = round(order[n].score, 6)
     return Identification(query, result, evidence, annotations, numbers, notes, filters)
 
 

@@ -118,6 +118,9 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
         assert mine_scores == sorted(mine_scores)  # the stored weights reverse the model
         for h in mine["hits"]:
             assert h["evidence"]["ranking"]["score"] == pytest.approx(-3.0 * h["score"], abs=1e-5)
+            assert h["ranked_by"] == "learned ranker"
+            assert h["ranking_value"] == h["evidence"]["ranking"]["score"]
+        assert {h["ranked_by"] for h in today["hits"]} == {"model + 0.25 x library score"}
     with session_scope(registry) as session:
         set_ranker(
             session, "ui-model", Ranker(["model_score"], [1.0, 0.0], "ui-model", "old").to_dict()
