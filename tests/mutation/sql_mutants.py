@@ -1,5 +1,5 @@
-"""Plant each known-plausible bug in molvis_search(), molvis_ccs_fits() and
-molvis_filter_counts() (their newest versions' files under migrations/sql/), run every test
+"""Plant each known-plausible bug in molvis_search(), molvis_ccs_fits(),
+molvis_filter_counts() and molvis_rerank() (their newest versions' files under migrations/sql/), run every test
 that reaches them, and report which mutants survive.
 mutmut mutates Python only; the ranking itself lives in SQL, so its mutants are listed here.
 Mutants that change only speed (the window's vectors read from outside it, or looked up one
@@ -18,11 +18,13 @@ from tests.mutation.planting import CannotPlant, planted, tests_pass
 SEARCH = SQL / "molvis_search" / f"{max(versions('molvis_search'))}.sql"
 CCS_FITS = SQL / "molvis_ccs_fits" / f"{max(versions('molvis_ccs_fits'))}.sql"
 COUNTS = SQL / "molvis_filter_counts" / f"{max(versions('molvis_filter_counts'))}.sql"
+RERANK = SQL / "molvis_rerank" / f"{max(versions('molvis_rerank'))}.sql"
 FRESH_ONLY = ("MOLVIS_TEST_DATABASE_URL", "MOLVIS_TEST_TEMPLATE_URL", "MOLVIS_DATABASE_URL")
 # Every test file that runs these functions, directly, through the search
 # workflow, the command line or the page; the fast ones first: pytest -x stops at the first
 # failure, so a killed mutant costs little and only a survivor runs them all.
 TESTS = [
+    "tests/registry/test_rerank.py",
     "tests/registry/test_search.py",
     "tests/registry/test_window_layout.py",
     "tests/registry/test_ccs_prediction.py",
@@ -31,6 +33,7 @@ TESTS = [
     "tests/molvis/test_query.py",
     "tests/molvis/test_identify.py",
     "tests/molvis/test_search_cli.py",
+    "tests/molvis/test_ranking.py",
     "tests/ui/test_ui.py",
 ]
 
@@ -178,6 +181,33 @@ MUTANTS = {
         "WHERE (ccs_predictor_name IS NULL AND p.is_active) OR p.name = ccs_predictor_name;",
         "WHERE p.is_active;",
     ),
+    "rerank: the lead over the other candidates ignored": (
+        RERANK,
+        "SELECT v.i, v.a * v.v + v.b * coalesce(",
+        "SELECT v.i, v.a * v.v + 0 * coalesce(",
+    ),
+    "rerank: a candidate's lead counted against itself": (
+        RERANK,
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING",
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW",
+    ),
+    "rerank: missing evidence counted as 1": (
+        RERANK,
+        "END, 'NaN'::float8), 0) AS v",
+        "END, 'NaN'::float8), 1) AS v",
+    ),
+    "rerank: a value's and its lead's coefficients swapped": (
+        RERANK,
+        "(ranker -> 'coef' ->> (2 * ev.n - 2)::int)::float8 AS a",
+        "(ranker -> 'coef' ->> (2 * ev.n - 1)::int)::float8 AS a",
+    ),
+    "rerank: confident library matches not first": (
+        RERANK,
+        "ORDER BY sh.sure DESC,",
+        "ORDER BY",
+    ),
+    "rerank: worst score first": (RERANK, "sh.s DESC, sh.key", "sh.s ASC, sh.key"),
+    "rerank: probabilities not normalised": (RERANK, "sh.z / sum(sh.z) OVER ()", "sh.z"),
 }
 
 
