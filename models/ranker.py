@@ -23,15 +23,17 @@ import numpy as np
 from models.data import SPLIT_SEED
 from registry.search.rerank import EVIDENCE  # the evidence molvis_rerank() reads, in its order
 
-SPECTRAL = EVIDENCE[:5]
+SPECTRAL = EVIDENCE[:5]  # what the spectrum-blind control leaves out
 GROUPS = {  # what an ablation leaves out together
     "model": ("model_score",),
     "fragmenter": ("fragmenter_score", "explained_intensity"),
     "forward model": ("predicted_similarity",),
     "library": ("library_score",),
     "mass error": ("mass_error_ppm",),
+    "CCS": ("ccs_deviation_pct",),
 }
 VERSION = 1
+L2_GRID = (0.001, 0.01, 0.1, 1.0)  # penalties tried on the standardised weights
 
 
 class RankerError(ValueError):
@@ -179,18 +181,28 @@ def fit_temperature(windows: list[Window], columns: list[int], coef: np.ndarray)
     return float(np.exp(minimize_scalar(loss, bounds=(-3, 3), method="bounded").x))
 
 
+def held_out_loss(windows: list[Window], columns: list[int], coef: np.ndarray) -> float:
+    """Mean negative log-likelihood of the windows' truths under raw coefficients."""
+    total = 0.0
+    for w in windows:
+        p = softmax(window_features(w.values[:, columns]) @ coef)
+        total -= float(np.log(max(p[w.truth], 1e-300)))
+    return total / len(windows)
+
+
 def fit(
     fit_windows: list[Window],
     calibration_windows: list[Window],
     evidence: Sequence[str],
     model_name: str,
     model_version: str,
-    l2: float = 0.01,
+    l2: Sequence[float] = L2_GRID,
     fitted_on: dict | None = None,
 ) -> Ranker:
     """A ranker over `evidence` (a subset of EVIDENCE, in that order): weights fitted on
-    `fit_windows`, its temperature on `calibration_windows` (other queries of the validation
-    split)."""
+    `fit_windows` for each L2 penalty of `l2`, the one whose weights explain the held-out
+    `calibration_windows` (other queries of the validation split) best kept, and its temperature
+    fitted on those same windows."""
     evidence = [e for e in EVIDENCE if e in evidence]
     if not evidence:
         raise ValueError("a ranker needs at least one kind of evidence")
@@ -198,9 +210,11 @@ def fit(
         raise ValueError("a ranker needs windows to fit its weights and others for its temperature")
     check_no_test_skeleton(fit_windows + calibration_windows, SPLIT_SEED)
     columns = [EVIDENCE.index(e) for e in evidence]
-    coef = fit_weights(fit_windows, columns, l2)
+    fits = [(penalty, fit_weights(fit_windows, columns, penalty)) for penalty in l2]
+    penalty, coef = min(fits, key=lambda f: held_out_loss(calibration_windows, columns, f[1]))
     coef = coef / fit_temperature(calibration_windows, columns, coef)
-    return Ranker(evidence, [float(c) for c in coef], model_name, model_version, fitted_on or {})
+    fitted_on = (fitted_on or {}) | {"l2": penalty}
+    return Ranker(evidence, [float(c) for c in coef], model_name, model_version, fitted_on)
 
 
 def columns_of(ranker: Ranker, values: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from models.ranker import EVIDENCE, Ranker
-from molvis.workflows.evidence import ppm_error
+from molvis.workflows.evidence import KnownCcs, ccs_deviation, ppm_error
 from molvis.workflows.fragment_evidence import ANNOTATED
 from molvis.workflows.model_loading import LoadedModel, shipped_ranker
 from molvis.workflows.query import Query
@@ -56,6 +56,7 @@ def learned_order(
     ranker: Ranker,
     result: SearchResult,
     explained: list[dict | None] | None,
+    ccs: KnownCcs,
     query: Query,
     options: SearchOptions,
 ) -> list[Reranked]:
@@ -69,6 +70,7 @@ def learned_order(
     for n, hit in enumerate(result.hits):
         found = (explained[n] if explained else None) or {}
         error = ppm_error(hit, query)
+        deviation = ccs_deviation(query, ccs, hit.inchikey[:14])
         values[n] = [
             value(hit.score),
             value(found.get("fragmenter_score")),
@@ -76,6 +78,7 @@ def learned_order(
             value(found.get("predicted_similarity")),
             value(hit.library_score),
             np.nan if error is None else abs(error),
+            np.nan if deviation is None else abs(deviation["deviation_pct"]),
         ]
         confident.append(
             hit.library_score is not None

@@ -155,18 +155,18 @@ def run_query(
         if options.fragments
         else None
     )
-    order = None
-    if ranker is not None:
-        order = learned_order(session, ranker, result, explained, query, options)
-        result.hits = [replace(result.hits[o.row], rank=o.rank) for o in order]
-        explained = [explained[o.row] for o in order] if explained else None
-    if explained:
-        explained = [shown(found, n) for n, found in enumerate(explained)]
     ccs = KnownCcs()
     if query.ccs is not None and query.ccs_adduct:
         keys = [h.inchikey for h in result.hits]
         predictor, predicted = predicted_by_skeleton(session, keys, query.ccs_adduct)
         ccs = KnownCcs(measured_ccs(session, keys, query.ccs_adduct), predicted, predictor)
+    order = None
+    if ranker is not None:
+        order = learned_order(session, ranker, result, explained, ccs, query, options)
+        result.hits = [replace(result.hits[o.row], rank=o.rank) for o in order]
+        explained = [explained[o.row] for o in order] if explained else None
+    if explained:
+        explained = [shown(found, n) for n, found in enumerate(explained)]
     calibration, why = loaded_calibration(loaded)
     notes = list(query.notes) + (library.notes if library else [])
     if why_hand:

@@ -19,7 +19,8 @@ EVIDENCE = (
     "explained_intensity",  # share of the query's fragment intensity they explain
     "predicted_similarity",  # entropy similarity of the forward model's predicted spectrum
     "library_score",  # best library match to the candidate's own reference spectra
-    "mass_error_ppm",  # |candidate mass - query's neutral mass| in ppm: the only non-spectral
+    "mass_error_ppm",  # |candidate mass - query's neutral mass| in ppm (not spectral)
+    "ccs_deviation_pct",  # |query CCS - candidate's measured, else predicted, CCS| in % (not spectral)
 )
 
 RERANK_SQL = text(

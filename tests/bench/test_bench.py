@@ -119,6 +119,20 @@ def test_fragments_benchmark_runs_small(tmp_path):
     assert "| window |" in "\n".join(fragments_section(result))
 
 
+def test_ranker_benchmark_runs_small(tmp_path):
+    out = tmp_path / "ranker.json"
+    args = ["--queries", "60", "--spectra", "6000", "--library", "30000", "--output", str(out)]
+    run("ranker", *args)
+    result = json.loads(out.read_text())
+    assert result["fit_windows"] > 0 and result["test_windows"] > 0
+    assert result["ranker"]["model_name"] == "molvis-base"
+    assert (tmp_path / "ranker_reliability.png").exists()
+    from bench.ranker import ranker_section
+
+    page = "\n".join(ranker_section(result))
+    assert "| learned |" in page and "| spectrum-blind (same ranker) |" in page
+
+
 def test_forward_model_benchmark_runs_small(tmp_path):
     out = tmp_path / "forward_model.json"
     run(
@@ -282,6 +296,7 @@ def test_device_benchmark_round_trips_the_registry_and_runs_small(engine, seed_r
         "library_scale",
         "fragments",
         "forward_model",
+        "ranker",
     ],
 )
 def test_every_benchmark_has_help(module):

@@ -158,3 +158,12 @@ def test_a_planted_test_skeleton_stops_the_fit():
     decoy = Window(windows[2].values, 0, windows[2].keys[:1] + (planted,) + windows[2].keys[2:])
     with pytest.raises(ValueError, match=f"window 20: candidate {planted}"):
         fit(windows, [decoy], EVIDENCE, "m", "v")
+
+
+def test_the_penalty_kept_is_the_one_the_held_out_windows_prefer():
+    rng = np.random.default_rng(4)
+    fit_windows, held_out = _windows(rng, 80, VAL_KEYS), _windows(rng, 80, VAL_KEYS)
+    ranker = fit(fit_windows, held_out, EVIDENCE, "m", "v", l2=(1000.0, 0.001))
+    assert ranker.fitted_on["l2"] == 0.001  # a penalty of 1000 flattens every weight
+    flat = fit(fit_windows, held_out, EVIDENCE, "m", "v", l2=(1000.0,))
+    assert flat.fitted_on["l2"] == 1000.0

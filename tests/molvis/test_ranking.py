@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models.ranker import Ranker, RankerError
+from molvis.workflows.evidence import KnownCcs
 from molvis.workflows.query import Query
 from molvis.workflows.ranking import learned_order, learned_ranker
 from molvis.workflows.search import SearchOptions
@@ -40,7 +41,9 @@ def test_the_search_follows_the_ranker_not_any_one_evidence(engine):
     assert [h.inchikey[0] for h in result.hits] == list("ACDB")  # today's order: the model's
     query = Query("q", precursor_mz=101.0, adduct="[M+H]+")
     with session_scope(engine) as session:
-        order = learned_order(session, RANKER, result, explained, query, SearchOptions(k=3))
+        order = learned_order(
+            session, RANKER, result, explained, KnownCcs(), query, SearchOptions(k=3)
+        )
     assert [result.hits[o.row].inchikey[0] for o in order] == list("CDA")  # the first k
     values = np.array(
         [[h.score, e["fragmenter_score"]] for h, e in zip(result.hits, explained, strict=True)]

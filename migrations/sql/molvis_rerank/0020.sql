@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION molvis_rerank(
     predicted_similarity float8[],
     library_score float8[],
     mass_error_ppm float8[],
+    ccs_deviation_pct float8[],
     confident boolean[] DEFAULT NULL
 ) RETURNS TABLE (rank int, inchikey text, score float8, probability float8)
 LANGUAGE plpgsql IMMUTABLE AS $fn$
@@ -22,6 +23,7 @@ BEGIN
        OR coalesce(cardinality(predicted_similarity), 0) <> n
        OR coalesce(cardinality(library_score), 0) <> n
        OR coalesce(cardinality(mass_error_ppm), 0) <> n
+       OR coalesce(cardinality(ccs_deviation_pct), 0) <> n
        OR coalesce(cardinality(confident), n) <> n THEN
         RAISE EXCEPTION 'molvis_rerank: give one value of each evidence per InChIKey (NULL where missing)';
     END IF;
@@ -35,10 +37,11 @@ BEGIN
     RETURN QUERY
     WITH candidate AS (
         SELECT t.i, t.key, coalesce(t.sure, false) AS sure, t.lib,
-               t.m, t.f, t.e, t.p, t.ppm
+               t.m, t.f, t.e, t.p, t.ppm, t.ccs
         FROM unnest(inchikeys, model_score, fragmenter_score, explained_intensity,
-                    predicted_similarity, library_score, mass_error_ppm, confident)
-             WITH ORDINALITY AS t(key, m, f, e, p, lib, ppm, sure, i)
+                    predicted_similarity, library_score, mass_error_ppm, ccs_deviation_pct,
+                    confident)
+             WITH ORDINALITY AS t(key, m, f, e, p, lib, ppm, ccs, sure, i)
     ), evidence AS (
         SELECT ev.name,
                (ranker -> 'coef' ->> (2 * ev.n - 2)::int)::float8 AS a,
@@ -53,6 +56,7 @@ BEGIN
                    WHEN 'predicted_similarity' THEN c.p
                    WHEN 'library_score' THEN c.lib
                    WHEN 'mass_error_ppm' THEN c.ppm
+                   WHEN 'ccs_deviation_pct' THEN c.ccs
                END, 'NaN'::float8), 0) AS v
         FROM candidate c CROSS JOIN evidence ev
     ), part AS (
