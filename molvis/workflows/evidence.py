@@ -4,8 +4,10 @@ Levels follow Schymanski et al. (2014), as far as molvis's evidence reaches:
 - 2a: a confident library match (MS/MS: entropy similarity and matched peaks at or above the
   thresholds, precursor within the window; IR: grid cosine >= 0.9 to a stored spectrum);
 - 3: a tentative candidate: positive spectral evidence (the model's MS/MS or IR cosine above
-  0, or a library match of at least POSITIVE_LIBRARY_SCORE with POSITIVE_LIBRARY_PEAKS matched
-  peaks, IR: POSITIVE_IR_SCORE) for a structure that fits the query's mass or formula;
+  0, a library match of at least POSITIVE_LIBRARY_SCORE with POSITIVE_LIBRARY_PEAKS matched
+  peaks, IR: POSITIVE_IR_SCORE, or its in-silico fragments explaining POSITIVE_FRAGMENT_PEAKS
+  of the query's fragment peaks and POSITIVE_FRAGMENT_SHARE of their intensity) for a structure
+  that fits the query's mass or formula;
 - 4: the formula agrees (given with the query) and no spectrum speaks for the structure;
 - 5: the query's mass alone supports it;
 - none: no mass, no formula and no spectral evidence (an IR- or CCS-only query without a
@@ -28,6 +30,8 @@ SPECTRAL = ("msms", "ir")
 POSITIVE_LIBRARY_SCORE = 0.5
 POSITIVE_LIBRARY_PEAKS = 3
 POSITIVE_IR_SCORE = 0.7
+POSITIVE_FRAGMENT_PEAKS = 3
+POSITIVE_FRAGMENT_SHARE = 0.5
 
 
 def _library(found: Matched | None, options: LibraryOptions) -> dict | None:
@@ -92,10 +96,16 @@ def ccs_deviation(query: Query, known: KnownCcs, skeleton: str) -> dict | None:
     }
 
 
-def spectral_support(library: dict | None, hit: Hit) -> bool:
+def spectral_support(library: dict | None, hit: Hit, fragments: dict | None = None) -> bool:
     """Positive spectral evidence for the hit (module docstring): a model cosine above 0 for
-    a spectrum, or a library match strong enough to count."""
+    a spectrum, a library match strong enough to count, or fragments that explain the query."""
     if any(hit.scores.get(m, 0.0) > 0 for m in SPECTRAL):
+        return True
+    if (
+        fragments
+        and fragments["explained_peaks"] >= POSITIVE_FRAGMENT_PEAKS
+        and fragments["explained_intensity"] >= POSITIVE_FRAGMENT_SHARE
+    ):
         return True
     if library is None:
         return False
@@ -107,13 +117,20 @@ def spectral_support(library: dict | None, hit: Hit) -> bool:
     )
 
 
-def level(library: dict | None, hit: Hit, query: Query, formula: str | None) -> str | None:
-    """The Schymanski level the hit's evidence reaches (module docstring); None for none."""
+def level(
+    library: dict | None,
+    hit: Hit,
+    query: Query,
+    formula: str | None,
+    fragments: dict | None = None,
+) -> str | None:
+    """The Schymanski level the hit's evidence reaches (module docstring); None for none.
+    `fragments`: the hit's fragment evidence (fragment_evidence.py), if computed."""
     if library and library["confident"]:
         return "2a"
     agrees = formula is not None and hit.formula == formula
     mass = bool(query.neutral_mass)
-    if spectral_support(library, hit) and (mass or agrees):
+    if spectral_support(library, hit, fragments) and (mass or agrees):
         return "3"
     if agrees:
         return "4"
@@ -140,6 +157,12 @@ def summary(level_: str | None, evidence: dict, hit: Hit) -> str:
             value = hit.scores[modality]
             sign = "for" if value > 0 else "against"
             parts.append(f"model {name} cosine {value:.2f} (speaks {sign} it)")
+    fragments = evidence.get("fragments")
+    if fragments and fragments["peaks"]:
+        parts.append(
+            f"its fragments explain {fragments['explained_peaks']} of {fragments['peaks']} "
+            f"fragment peaks ({100 * fragments['explained_intensity']:.0f} % of the intensity)"
+        )
     if evidence["ppm_error"] is not None:
         parts.append(f"mass {evidence['ppm_error']:+.1f} ppm")
     else:
@@ -232,7 +255,7 @@ def annotate(
                 references=evidence["references"]["compared"],
             )
         )
-        level_ = level(lib, hit, query, formula)
+        level_ = level(lib, hit, query, formula, evidence["fragments"])
         out.append(
             {
                 **ranking(hit, lib, options),

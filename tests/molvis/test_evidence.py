@@ -69,6 +69,20 @@ def test_level_3_needs_positive_spectral_evidence():
     assert level(None, against, query(), "C6H6") == "5"
 
 
+def _fragments(explained: int, share: float, peaks: int = 8) -> dict:
+    return {"peaks": peaks, "explained_peaks": explained, "explained_intensity": share}
+
+
+def test_fragments_that_explain_the_query_are_spectral_support():
+    against = make_hit({"msms": -0.14})
+    assert level(None, against, query(), None, _fragments(3, 0.5)) == "3"
+    assert level(None, against, query(), None, _fragments(2, 0.9)) == "5"  # too few peaks
+    assert level(None, against, query(), None, _fragments(6, 0.49)) == "5"  # too little
+    assert level(None, against, query(), None, None) == "5"
+    assert level(None, against, query(None, None), "C8H10N4O2", _fragments(4, 0.8)) == "3"
+    assert level(None, against, query(None, None), None, _fragments(4, 0.8)) is None  # no mass
+
+
 def test_summary_says_the_evidence_in_words():
     hit = make_hit({"msms": -0.14})
     q = query()
@@ -87,6 +101,10 @@ def test_summary_says_the_evidence_in_words():
     none = summary(None, evidence | {"ppm_error": None, "library": None}, make_hit())
     assert none.startswith("no level") and "no mass given" in none
     assert "speaks for it" in none
+    assert "fragments" not in words
+    explained = summary("3", evidence | {"fragments": _fragments(3, 0.614, peaks=7)}, hit)
+    assert "its fragments explain 3 of 7 fragment peaks (61 % of the intensity)" in explained
+    assert "fragments" not in summary("5", evidence | {"fragments": _fragments(0, 0, 0)}, hit)
 
 
 def test_ppm_error_and_ccs_deviation():
