@@ -32,6 +32,7 @@ from registry.search.molvis_search import (
 MODALITIES = ("msms", "ir", "ccs")
 MAX_PPM = 1000.0  # wider is no mass window at all: say so by giving no precursor
 RANKERS = ("learned", "hand")
+TOP_KS = (1, 5, 10)
 
 
 @dataclass
@@ -218,9 +219,11 @@ def loaded_calibration(loaded: LoadedModel) -> tuple[Calibration | None, str | N
 
 def confidence(found: Identification) -> dict:
     """The query's confidence: the probability that its top hit is right (None without a
-    calibration), and how near the library comes to the unknown (its best identity and
-    analogue scores: low values say the compound is likely new to the library)."""
+    calibration), how near the library comes to the unknown (its best identity and analogue
+    scores: low values say the compound is likely new to the library), and the learned
+    ranker's probability that the truth is among the first 1, 5, 10 hits if it is a candidate."""
     top = found.annotations[0]["probability"] if found.annotations else None
+    window = [a["evidence"]["ranking"].get("window_probability") for a in found.annotations]
     identity = [m.match.score for m in found.library.identity if m.match.search != "ir"]
     analogues = [m.match.score for m in found.library.analogues]
     return {
@@ -228,6 +231,13 @@ def confidence(found: Identification) -> dict:
         "best_library_score": round(max(identity), 6) if identity else None,
         "best_analogue_score": round(max(analogues), 6) if analogues else None,
         "query_peaks": found.library.query_peaks,
+        # the learned ranker's chance that the first k hits hold the right structure, if it is
+        # among the candidates it re-ranked (None when the hand order ranked)
+        "window_top_k_probability": {
+            str(k): round(sum(window[:k]), 6) for k in TOP_KS if k <= len(window)
+        }
+        if window and window[0] is not None
+        else None,
     }
 
 

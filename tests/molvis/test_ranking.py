@@ -124,6 +124,11 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
             assert h["ranked_by"] == "learned ranker"
             assert h["ranking_value"] == h["evidence"]["ranking"]["score"]
         assert {h["ranked_by"] for h in today["hits"]} == {"model + 0.25 x library score"}
+        window = [h["evidence"]["ranking"]["window_probability"] for h in mine["hits"]]
+        assert mine["confidence"]["window_top_k_probability"] == {
+            "1": pytest.approx(window[0], abs=1e-6)
+        }  # four hits: no top 5
+        assert today["confidence"]["window_top_k_probability"] is None
     with session_scope(registry) as session:
         set_ranker(
             session, "ui-model", Ranker(["model_score"], [1.0, 0.0], "ui-model", "old").to_dict()
