@@ -84,6 +84,26 @@ def rank_of(scores: np.ndarray, truth: int) -> int:
     return 1 + above + tied // 2
 
 
+def top_k_rows(sizes: dict[str, list], ranks: dict[tuple[str, str], list[int]]) -> list[dict]:
+    """Per candidate set (`sizes`: its (candidates, measured candidates) per query): the
+    queries, mean candidates, the random and structure-prior top-k and each ranking's
+    (`ranks`: (set, ranking) -> the truth's rank per query)."""
+    rows = []
+    for name, shapes in sizes.items():
+        n = np.array([s for s, _ in shapes], float)
+        m = np.maximum(np.array([s for _, s in shapes], float), 1)
+        row = {"candidate_set": name, "n_queries": len(shapes), "mean_candidates": n.mean()}
+        for k in KS:
+            row[f"random_top{k}"] = float(np.mean(np.minimum(k, n) / n))
+            row[f"prior_top{k}"] = float(np.mean(np.minimum(k, m) / m))
+        for (set_name, ranker), found in ranks.items():
+            if set_name == name:
+                for k in KS:
+                    row[f"{ranker} top{k}"] = float(np.mean(np.array(found) <= k))
+        rows.append(row)
+    return rows
+
+
 def fragments_section(r: dict) -> list[str]:
     """The BENCHMARKS.md section of this benchmark (bench.report puts it in)."""
 
@@ -207,19 +227,7 @@ def main(argv: list[str] | None = None) -> None:
                 ranks[(name, ranker)].append(rank_of(values[members], where))
     if not sizes:
         raise SystemExit("no query's window held 2+ candidates: read more spectra or structures")
-    rows = []
-    for name, shapes in sizes.items():
-        n = np.array([s for s, _ in shapes], float)
-        m = np.maximum(np.array([s for _, s in shapes], float), 1)
-        row = {"candidate_set": name, "n_queries": len(shapes), "mean_candidates": n.mean()}
-        for k in KS:
-            row[f"random_top{k}"] = float(np.mean(np.minimum(k, n) / n))
-            row[f"prior_top{k}"] = float(np.mean(np.minimum(k, m) / m))
-        for (set_name, ranker), found in ranks.items():
-            if set_name == name:
-                for k in KS:
-                    row[f"{ranker} top{k}"] = float(np.mean(np.array(found) <= k))
-        rows.append(row)
+    rows = top_k_rows(sizes, ranks)
     timing = {
         f"depth {d}": {
             "window_ms": latency_stats([1000 * s for s in seconds[d]]),

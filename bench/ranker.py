@@ -43,7 +43,14 @@ from rdkit import RDLogger
 from tqdm import tqdm
 
 from bench.common import SHARED, latency_stats, markdown_table, write_result
-from bench.fragments import BUCKETS, load_library, load_spectra, rank_of, window_of
+from bench.fragments import (
+    BUCKETS,
+    load_library,
+    load_spectra,
+    rank_of,
+    top_k_rows,
+    window_of,
+)
 from models.calibration import reliability
 from models.data import SPLIT_SEED, split_of
 from models.ranker import EVIDENCE, GROUPS, SPECTRAL, Ranker, Window, columns_of, fit, softmax
@@ -56,7 +63,6 @@ from registry.library.flash_index import entropy_similarity, polarity
 SHIP = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.ranker.json"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 HAND_LIBRARY_WEIGHT = 0.25  # today's hand order: model score + 0.25 x library score
-KS = (1, 5)
 
 
 @dataclass
@@ -292,18 +298,7 @@ def table(test: list[Scored], rankers: dict) -> list[dict]:
                 sizes[set_name].append((len(members), int(scored.measured[members].sum())))
                 for ranker, values in orders.items():
                     ranks[(set_name, ranker)].append(rank_of(values[members], where))
-    rows = []
-    for name, shapes in sizes.items():
-        n = np.array([s for s, _ in shapes], float)
-        m = np.maximum(np.array([s for _, s in shapes], float), 1)
-        row = {"candidate_set": name, "n_queries": len(shapes), "mean_candidates": n.mean()}
-        for k in KS:
-            row[f"random_top{k}"] = float(np.mean(np.minimum(k, n) / n))
-            row[f"prior_top{k}"] = float(np.mean(np.minimum(k, m) / m))
-            for ranker in rankers:
-                row[f"{ranker} top{k}"] = float(np.mean(np.array(ranks[(name, ranker)]) <= k))
-        rows.append(row)
-    return rows
+    return top_k_rows(sizes, ranks)
 
 
 def calibration_of(ranker: Ranker, test: list[Scored]) -> dict:
@@ -426,9 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = table(testing, rankers)
     calibration = calibration_of(learned, testing)
     learned.metrics = {"ece_test": calibration["ece"], "ece_test_top1": calibration["ece_top1"]}
-    plot_reliability(
-        calibration, Path(__file__).resolve().parents[1] / "docs" / "ranker_reliability.png"
-    )
+    figures = args.output.parent if args.output else DOCS  # a small run keeps docs/ as it is
+    plot_reliability(calibration, figures / "ranker_reliability.png")
     if args.ship:
         import json
 
