@@ -58,11 +58,17 @@ from molvis.workflows.ranking import RERANK
 from registry.chem.adducts import neutral_mass
 from registry.chem.explain import explain
 from registry.chem.identity import fingerprint_bits
-from registry.library.flash_index import entropy_similarity, polarity
+from registry.library.flash_index import (
+    LibraryOptions,
+    clean_peaks,
+    entropy_similarity,
+    polarity,
+)
 
 SHIP = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "molvis-base.ranker.json"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-HAND_LIBRARY_WEIGHT = 0.25  # today's hand order: model score + 0.25 x library score
+LIBRARY = LibraryOptions()  # GNPS's thresholds of a confident match, as the search's
+HAND_LIBRARY_WEIGHT = LIBRARY.weight  # today's hand order: model score + 0.25 x library score
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Scored:
     truth: int
     measured: np.ndarray
     formulas: list[str]
+    confident: np.ndarray  # a confident library match (entropy >= 0.7, 6+ matched peaks)
     unknown: bool  # the library holds no spectrum of the query's compound
     has_ccs: bool  # the query carries its compound's measured CCS
     seconds: float
@@ -85,6 +92,27 @@ def hand_scores(values: np.ndarray) -> np.ndarray:
     model = np.nan_to_num(values[:, EVIDENCE.index("model_score")], nan=0.0)
     library = np.nan_to_num(values[:, EVIDENCE.index("library_score")], nan=0.0)
     return model + HAND_LIBRARY_WEIGHT * library
+
+
+def matched_peaks(query: np.ndarray, ref) -> int:
+    """Query peaks (cleaned) with a reference peak (cleaned) within the fragment tolerance."""
+    reference = np.sort(clean_peaks(ref.mz, ref.intensity, ref.precursor_mz)[:, 0])
+    if not len(query) or not len(reference):
+        return 0
+    at = np.clip(np.searchsorted(reference, query[:, 0]), 1, len(reference) - 1)
+    nearest = np.minimum(
+        np.abs(reference[at] - query[:, 0]), np.abs(reference[at - 1] - query[:, 0])
+    )
+    if len(reference) == 1:
+        nearest = np.abs(reference[0] - query[:, 0])
+    return int(np.sum(nearest <= LIBRARY.fragment_tolerance))
+
+
+def first_stage(values: np.ndarray, confident: np.ndarray) -> np.ndarray:
+    """Today's order of the whole window, as molvis_search() gives it: confident library matches
+    first by library score, then model score + 0.25 x library score."""
+    library = np.nan_to_num(values[:, EVIDENCE.index("library_score")], nan=0.0)
+    return hand_scores(values) + confident * (1e3 + library)
 
 
 def without_ccs(scored: Scored) -> Scored:
@@ -170,10 +198,14 @@ class Evidence:
         predicted = np.array([self.predicted[(k, record.adduct)] for k in window])
         return np.abs(query - predicted) / predicted * 100
 
-    def library(self, record, skeleton: str, left_out: set[int]) -> float:
+    def library(self, record, skeleton: str, left_out: set[int]) -> tuple[float, int]:
+        """The best entropy similarity of the query to the candidate's reference spectra (its
+        polarity, precursor within the window) and that match's matched peaks; NaN, 0 without
+        references."""
         mode = polarity(record.ion_mode, record.adduct)
         tolerance = record.precursor_mz * self.ppm * 1e-6
-        best = np.nan
+        best, peaks = np.nan, 0
+        query = clean_peaks(record.mz, record.intensity, record.precursor_mz)
         for ref in self.references.get(skeleton, []):
             if id(ref) in left_out or polarity(ref.ion_mode, ref.adduct) != mode:
                 continue
@@ -185,8 +217,9 @@ class Evidence:
                 (ref.mz, ref.intensity),
                 ref.precursor_mz,
             )
-            best = score if np.isnan(best) else max(best, score)
-        return best
+            if np.isnan(best) or score > best:
+                best, peaks = score, matched_peaks(query, ref)
+        return best, peaks
 
     def spectral(self, record, smiles: str) -> tuple[float, float, float]:
         from models.fragment_model import predict_spectrum
@@ -219,11 +252,13 @@ def score_window(
     values = np.full((len(window), len(EVIDENCE)), np.nan)
     values[:, 0] = evidence.cosines(record, [pool[k][1] for k in window], window)
     values[:, 6] = evidence.ccs_deviations(record, key, pool, window)
+    confident = np.zeros(len(window), dtype=bool)
     for i, k in enumerate(window):
-        values[i, 4] = evidence.library(record, k, left_out)
+        values[i, 4], peaks = evidence.library(record, k, left_out)
+        confident[i] = values[i, 4] >= LIBRARY.min_score and peaks >= LIBRARY.min_matched_peaks
         values[i, 5] = abs(pool[k][2] - implied) / implied * 1e6
-    first = np.argsort(-hand_scores(values), kind="stable")[:RERANK]
-    for i in first:
+    first = np.argsort(-first_stage(values, confident), kind="stable")
+    for i in first[:RERANK]:
         values[i, 1:4] = evidence.spectral(record, pool[window[i]][1])
     return Scored(
         key,
@@ -232,6 +267,7 @@ def score_window(
         window.index(key[:14]),
         np.array([pool[k][4] for k in window]),
         [pool[k][3] for k in window],
+        confident,
         unknown,
         not np.isnan(values[0, 6]),
         time.perf_counter() - started,
@@ -251,14 +287,17 @@ def windows_of(queries, pool: dict, evidence: Evidence, ppm: float, desc: str) -
 
 
 def reranked(scored: Scored) -> np.ndarray:
-    """The rows the ranker sees: the window's first RERANK of the hand order."""
-    return np.sort(np.argsort(-hand_scores(scored.values), kind="stable")[:RERANK])
+    """The rows the ranker sees: the window's first RERANK of today's order."""
+    order = np.argsort(-first_stage(scored.values, scored.confident), kind="stable")
+    return np.sort(order[:RERANK])
 
 
 def as_fit_window(scored: Scored) -> Window | None:
+    """The window as the ranker is fitted and checked on it: its re-ranked rows, when they hold
+    the truth and no confident library match (which ranks first whatever the ranker says)."""
     rows = reranked(scored)
     where = np.flatnonzero(rows == scored.truth)
-    if not len(where):
+    if not len(where) or scored.confident.any():
         return None
     return Window(scored.values[rows], int(where[0]), tuple(scored.keys[i] for i in rows))
 
@@ -268,7 +307,8 @@ def ranked_scores(ranker: Ranker, scored: Scored) -> np.ndarray:
     out = np.full(len(scored.values), -np.inf)
     rows = reranked(scored)
     out[rows] = ranker.scores(columns_of(ranker, scored.values[rows]))
-    return out
+    library = np.nan_to_num(scored.values[:, EVIDENCE.index("library_score")], nan=0.0)
+    return out + scored.confident * (1e6 + 1e3 * library)  # confident matches first
 
 
 def subsets(scored: Scored) -> dict[str, np.ndarray]:
@@ -405,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
 
     learned = ranker_of(EVIDENCE)
     rankers = {
-        "hand (today)": lambda s: hand_scores(s.values),
+        "hand (today)": lambda s: first_stage(s.values, s.confident),
         "model score": lambda s: np.nan_to_num(s.values[:, 0], nan=0.0),
         "fragmenter": lambda s: np.nan_to_num(s.values[:, 1], nan=-1.0),
         "forward model": lambda s: np.nan_to_num(s.values[:, 3], nan=-1.0),
@@ -422,6 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     calibration = calibration_of(learned, testing)
     learned.metrics = {"ece_test": calibration["ece"], "ece_test_top1": calibration["ece_top1"]}
     figures = args.output.parent if args.output else DOCS  # a small run keeps docs/ as it is
+    figures.mkdir(parents=True, exist_ok=True)
     plot_reliability(calibration, figures / "ranker_reliability.png")
     if args.ship:
         import json
