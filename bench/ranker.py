@@ -32,6 +32,7 @@ import argparse
 import csv
 import gzip
 import hashlib
+import json
 import random
 import time
 from collections import defaultdict
@@ -286,6 +287,57 @@ def windows_of(queries, pool: dict, evidence: Evidence, ppm: float, desc: str) -
     return out
 
 
+def save_windows(path: Path, windows: dict[str, list[Scored]], meta: dict) -> None:
+    """The scored windows as gzipped JSON (NaN as null), so the tables can be redrawn without
+    scoring every candidate again (`--windows`)."""
+
+    def plain(s: Scored) -> dict:
+        values = [[None if np.isnan(v) else float(v) for v in row] for row in s.values]
+        return {
+            "key": s.key,
+            "keys": s.keys,
+            "values": values,
+            "truth": s.truth,
+            "measured": s.measured.tolist(),
+            "formulas": s.formulas,
+            "confident": s.confident.tolist(),
+            "unknown": s.unknown,
+            "has_ccs": s.has_ccs,
+            "seconds": s.seconds,
+        }
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt") as handle:
+        json.dump(
+            {"meta": meta} | {name: [plain(s) for s in found] for name, found in windows.items()},
+            handle,
+        )
+
+
+def load_windows(path: Path) -> tuple[dict[str, list[Scored]], dict]:
+    with gzip.open(path, "rt") as handle:
+        data = json.load(handle)
+    meta = data.pop("meta")
+    return {
+        name: [
+            Scored(
+                d["key"],
+                d["keys"],
+                np.array([[np.nan if v is None else v for v in row] for row in d["values"]]),
+                d["truth"],
+                np.array(d["measured"], dtype=bool),
+                d["formulas"],
+                np.array(d["confident"], dtype=bool),
+                d["unknown"],
+                d["has_ccs"],
+                d["seconds"],
+            )
+            for d in found
+        ]
+        for name, found in data.items()
+    }, meta
+
+
 def reranked(scored: Scored) -> np.ndarray:
     """The rows the ranker sees: the window's first RERANK of today's order."""
     order = np.argsort(-first_stage(scored.values, scored.confident), kind="stable")
@@ -302,13 +354,14 @@ def as_fit_window(scored: Scored) -> Window | None:
     return Window(scored.values[rows], int(where[0]), tuple(scored.keys[i] for i in rows))
 
 
-def ranked_scores(ranker: Ranker, scored: Scored) -> np.ndarray:
-    """The ranker's order of the whole window: its scores on the first RERANK, the rest below."""
+def ranked_scores(ranker: Ranker, scored: Scored, library_first: bool = True) -> np.ndarray:
+    """The ranker's order of the whole window: its scores on the first RERANK, the rest below;
+    confident library matches first unless `library_first` is off (a spectrum-blind order)."""
     out = np.full(len(scored.values), -np.inf)
     rows = reranked(scored)
     out[rows] = ranker.scores(columns_of(ranker, scored.values[rows]))
     library = np.nan_to_num(scored.values[:, EVIDENCE.index("library_score")], nan=0.0)
-    return out + scored.confident * (1e6 + 1e3 * library)  # confident matches first
+    return out + library_first * scored.confident * (1e6 + 1e3 * library)
 
 
 def subsets(scored: Scored) -> dict[str, np.ndarray]:
@@ -402,17 +455,8 @@ def split_queries(spectra, ppm: float, split: str, limit: int, seed: int) -> lis
     return random.Random(seed).sample(out, min(limit, len(out)))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--queries", type=int, default=500, help="per split")
-    parser.add_argument("--ppm", type=float, default=10.0)
-    parser.add_argument("--library", type=int, help="read only the first N MOSES structures")
-    parser.add_argument("--spectra", type=int, help="read only the first N MassBank spectra")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ship", action="store_true", help=f"write the ranker to {SHIP.name}")
-    parser.add_argument("--output", type=Path)
-    args = parser.parse_args(argv)
-    RDLogger.DisableLog("rdApp.*")
+def score_windows(args: argparse.Namespace) -> dict[str, list[Scored]]:
+    """Every validation and test window, each candidate's evidence computed."""
     spectra, measured = load_spectra(args.spectra)
     test_library = load_library(args.library, "test.csv.gz")
     test_pool = test_library | measured
@@ -426,10 +470,36 @@ def main(argv: list[str] | None = None) -> None:
     test = split_queries(spectra, args.ppm, "test", args.queries, args.seed)
     fitting = windows_of(val, fit_pool, evidence, args.ppm, "validation windows")
     testing = windows_of(test, test_pool, evidence, args.ppm, "test windows")
+    meta = {"pool": {"fit": len(fit_pool), "test": len(test_pool)}}
+    meta["model_version"] = evidence.checkpoint["version"]
+    return {"fitting": fitting, "testing": testing}, meta
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--queries", type=int, default=500, help="per split")
+    parser.add_argument("--ppm", type=float, default=10.0)
+    parser.add_argument("--library", type=int, help="read only the first N MOSES structures")
+    parser.add_argument("--spectra", type=int, help="read only the first N MassBank spectra")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ship", action="store_true", help=f"write the ranker to {SHIP.name}")
+    parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--windows", type=Path, help="scored windows: read when the file exists, else written"
+    )
+    args = parser.parse_args(argv)
+    RDLogger.DisableLog("rdApp.*")
+    if args.windows and args.windows.exists():
+        windows, meta = load_windows(args.windows)
+    else:
+        windows, meta = score_windows(args)
+        if args.windows:
+            save_windows(args.windows, windows, meta)
+    fitting, testing = windows["fitting"], windows["testing"]
     half = len(fitting) // 2
     fit_windows = [w for w in map(as_fit_window, fitting[:half]) if w]
     calibration_windows = [w for w in map(as_fit_window, fitting[half:]) if w]
-    version = evidence.checkpoint["version"]
+    version = meta["model_version"]
     fitted_on = {
         "windows": len(fit_windows),
         "calibration_windows": len(calibration_windows),
@@ -452,7 +522,7 @@ def main(argv: list[str] | None = None) -> None:
         "learned": lambda s: ranked_scores(learned, s),
     }
     blind = ranker_of([e for e in EVIDENCE if e not in SPECTRAL])
-    rankers["spectrum-blind (same ranker)"] = lambda s: ranked_scores(blind, s)
+    rankers["spectrum-blind (same ranker)"] = lambda s: ranked_scores(blind, s, False)
     for group, kinds in GROUPS.items():
         left = ranker_of([e for e in EVIDENCE if e not in kinds])
         rankers[f"learned without {group}"] = lambda s, r=left: ranked_scores(r, s)
@@ -475,7 +545,7 @@ def main(argv: list[str] | None = None) -> None:
         "test_windows": len(testing),
         "ppm": args.ppm,
         "rerank": RERANK,
-        "pool": {"fit": len(fit_pool), "test": len(test_pool)},
+        "pool": meta["pool"],
         "ranker": learned.to_dict(),
         "spectral": list(SPECTRAL),
         "rows": rows,
