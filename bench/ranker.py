@@ -54,7 +54,7 @@ from bench.fragments import (
 )
 from models.calibration import reliability
 from models.data import SPLIT_SEED, split_of
-from models.ranker import EVIDENCE, GROUPS, SPECTRAL, Ranker, Window, columns_of, fit, softmax
+from models.ranker import EVIDENCE, GROUPS, SPECTRAL, Ranker, Window, fit, softmax
 from molvis.workflows.ranking import RERANK
 from registry.chem.adducts import neutral_mass
 from registry.chem.explain import explain
@@ -87,6 +87,11 @@ class Scored:
     unknown: bool  # the library holds no spectrum of the query's compound
     has_ccs: bool  # the query carries its compound's measured CCS
     seconds: float
+
+
+def columns_of(ranker: Ranker, values: np.ndarray) -> np.ndarray:
+    """The ranker's evidence columns of full EVIDENCE-ordered values."""
+    return values[:, [EVIDENCE.index(e) for e in ranker.evidence]]
 
 
 def hand_scores(values: np.ndarray) -> np.ndarray:

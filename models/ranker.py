@@ -215,8 +215,3 @@ def fit(
     coef = coef / fit_temperature(calibration_windows, columns, coef)
     fitted_on = (fitted_on or {}) | {"l2": penalty}
     return Ranker(evidence, [float(c) for c in coef], model_name, model_version, fitted_on)
-
-
-def columns_of(ranker: Ranker, values: np.ndarray) -> np.ndarray:
-    """The ranker's evidence columns of full EVIDENCE-ordered values."""
-    return values[:, [EVIDENCE.index(e) for e in ranker.evidence]]

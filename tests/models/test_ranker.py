@@ -13,10 +13,13 @@ from models.ranker import (
     Ranker,
     RankerError,
     Window,
+    _negative_log_likelihood,
     check_no_test_skeleton,
     feature_names,
     fit,
     fit_temperature,
+    fit_weights,
+    held_out_loss,
     softmax,
     window_features,
 )
@@ -83,9 +86,10 @@ def test_a_ranker_of_some_evidence_reads_only_its_columns():
     windows = _windows(rng, 60, VAL_KEYS)
     ranker = fit(windows, windows, ["model_score", "mass_error_ppm"], "m", "v1")
     assert ranker.evidence == ["model_score", "mass_error_ppm"] and len(ranker.coef) == 4
-    with pytest.raises(ValueError, match="at least one kind of evidence"):
+    with pytest.raises(ValueError, match="^a ranker needs at least one kind of evidence$"):
         fit(windows, windows, [], "m", "v1")
-    with pytest.raises(ValueError, match="others for its temperature"):
+    message = "^a ranker needs windows to fit its weights and others for its temperature$"
+    with pytest.raises(ValueError, match=message):
         fit(windows, [], EVIDENCE, "m", "v1")
 
 
@@ -167,3 +171,71 @@ def test_the_penalty_kept_is_the_one_the_held_out_windows_prefer():
     assert ranker.fitted_on["l2"] == 0.001  # a penalty of 1000 flattens every weight
     flat = fit(fit_windows, held_out, EVIDENCE, "m", "v", l2=(1000.0,))
     assert flat.fitted_on["l2"] == 1000.0
+
+
+def test_the_likelihood_s_gradient_is_its_derivative():
+    rng = np.random.default_rng(5)
+    blocks = [(rng.normal(size=(int(rng.integers(2, 6)), 4)), 0) for _ in range(7)]
+    w = rng.normal(size=4)
+    loss, grad = _negative_log_likelihood(w, blocks, 0.3)
+    by_hand = sum(-np.log(softmax(x @ w)[t]) for x, t in blocks) / 7 + 0.3 * w @ w / 7
+    assert loss == pytest.approx(by_hand)
+    for i in range(4):
+        step = np.zeros(4)
+        step[i] = 1e-6
+        up, _ = _negative_log_likelihood(w + step, blocks, 0.3)
+        down, _ = _negative_log_likelihood(w - step, blocks, 0.3)
+        assert grad[i] == pytest.approx((up - down) / 2e-6, rel=1e-5, abs=1e-8)
+
+
+def test_held_out_loss_is_the_mean_negative_log_likelihood():
+    values = np.zeros((3, len(EVIDENCE)))
+    values[:, 0] = [0.0, np.log(2), np.log(5)]
+    windows = [Window(values, 1, ()), Window(values, 2, ())]
+    coef = np.array([1.0, 0.0])  # the model score itself: probabilities 1/8, 2/8, 5/8
+    assert held_out_loss(windows, [0], coef) == pytest.approx(-(np.log(2 / 8) + np.log(5 / 8)) / 2)
+
+
+def test_softmax_of_large_scores_stays_finite():
+    assert softmax(np.array([1000.0, 1000.0])) == pytest.approx([0.5, 0.5])
+    assert softmax(np.array([0.0, np.log(3)])) == pytest.approx([0.25, 0.75])
+
+
+def test_the_weights_follow_a_feature_s_unit_and_an_absent_feature_weighs_nothing():
+    rng = np.random.default_rng(6)
+    windows = _windows(rng, 60, VAL_KEYS)
+    coef = fit_weights(windows, [0, 1, 2], 0.01)
+    scaled = [Window(w.values * [1, 10, 1, 1, 1, 1, 1], w.truth, w.keys) for w in windows]
+    coef_scaled = fit_weights(scaled, [0, 1, 2], 0.01)
+    assert coef_scaled[2:4] == pytest.approx(coef[2:4] / 10, rel=1e-3)  # the penalty is unitless
+    assert coef_scaled[0:2] == pytest.approx(coef[0:2], rel=1e-3)
+    missing = [
+        Window(np.where(np.arange(7) == 1, np.nan, w.values), w.truth, w.keys) for w in windows
+    ]
+    coef_missing = fit_weights(missing, [0, 1, 2], 0.01)
+    assert np.all(np.isfinite(coef_missing)) and coef_missing[2:4] == pytest.approx([0, 0])
+
+
+def test_the_fit_is_its_weights_over_its_temperature_for_its_model():
+    rng = np.random.default_rng(7)
+    fit_windows, held_out = _windows(rng, 40, VAL_KEYS), _windows(rng, 40, VAL_KEYS)
+    ranker = fit(fit_windows, held_out, ["model_score", "fragmenter_score"], "m", "v1", l2=(0.1,))
+    weights = fit_weights(fit_windows, [0, 1], 0.1)
+    expected = weights / fit_temperature(held_out, [0, 1], weights)
+    assert ranker.coef == pytest.approx(expected.tolist())
+    assert (ranker.model_name, ranker.model_version) == ("m", "v1")
+
+
+def test_noise_keeps_the_penalty_that_flattens_the_weights():
+    """Windows whose evidence says nothing: the small penalty fits the noise of a few windows,
+    the large one does not, and the held-out windows prefer it (the grid's order aside)."""
+    rng = np.random.default_rng(8)
+
+    def noise(n: int) -> list[Window]:
+        return [
+            Window(rng.uniform(0, 1, (4, len(EVIDENCE))), int(rng.integers(4)), tuple(VAL_KEYS[:4]))
+            for _ in range(n)
+        ]
+
+    ranker = fit(noise(8), noise(200), EVIDENCE, "m", "v", l2=(0.001, 100.0))
+    assert ranker.fitted_on["l2"] == 100.0

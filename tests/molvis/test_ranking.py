@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from models.ranker import Ranker, RankerError
+from models.ranker import EVIDENCE, Ranker, RankerError
 from molvis.workflows.evidence import KnownCcs
+from molvis.workflows.fragment_evidence import ANNOTATED
 from molvis.workflows.query import Query
-from molvis.workflows.ranking import learned_order, learned_ranker
+from molvis.workflows.ranking import learned_order, learned_ranker, shown
 from molvis.workflows.search import SearchOptions
 from registry.db.connection import session_scope
 from registry.learned.versions import ModelInfo, get_model, set_ranker
@@ -52,6 +53,75 @@ def test_the_search_follows_the_ranker_not_any_one_evidence(engine):
     assert [o.probability for o in order] == pytest.approx(expected[[o.row for o in order]])
 
 
+def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engine):
+    """Every column the ranker reads, from where the search keeps it: the model score, the
+    fragment evidence, the library score, |ppm error| and |CCS deviation| (missing: 0); a
+    confident library match (0.7, 6 peaks) first, one peak short of it not."""
+    ranker = Ranker(
+        list(EVIDENCE),
+        [0.7, 0.2, 1.1, -0.3, 0.9, 0.4, 1.3, -0.6, 0.5, 0.1, -0.8, 0.3, -0.2, 0.05],
+        "m",
+        "v1",
+    )
+    query = Query("q", precursor_mz=195.087652, adduct="[M+H]+", ccs=150.0, ccs_adduct="[M+H]+")
+    mass = query.neutral_mass
+    hits, explained = [], []
+    for i, (lib, peaks, ppm) in enumerate(
+        [(0.69, 9, 1.0), (0.7, 5, -2.0), (None, None, 3.0), (0.7, 6, 0.5), (0.3, 2, -4.0)]
+    ):
+        key = chr(ord("A") + i) * 14 + "-UHFFFAOYSA-N"
+        hits.append(
+            Hit(
+                i + 1,
+                key,
+                "C",
+                None,
+                mass * (1 + ppm * 1e-6),
+                0.1 * i,
+                {"msms": 0.1},
+                library_score=lib,
+                matched_peaks=peaks,
+            )
+        )
+        explained.append(
+            None
+            if i == 2
+            else {
+                "fragmenter_score": 0.2 + 0.1 * i,
+                "explained_intensity": 0.9 - 0.15 * i,
+                "predicted_similarity": None if i == 4 else 0.05 * i,
+            }
+        )
+    ccs = KnownCcs({"DDDDDDDDDDDDDD": [147.0, 160.0]}, {"AAAAAAAAAAAAAA": 153.0}, "p")
+    result = SearchResult("q", 5, hits, {})
+    with session_scope(engine) as session:
+        order = learned_order(session, ranker, result, explained, ccs, query, SearchOptions())
+    values = np.array(
+        [
+            [0.0, 0.2, 0.9, 0.0, 0.69, 1.0, np.nan],  # CCS 153 predicted
+            [0.1, 0.3, 0.75, 0.05, 0.7, 2.0, np.nan],
+            [0.2, np.nan, np.nan, np.nan, np.nan, 3.0, np.nan],  # no fragments, no library
+            [0.3, 0.5, 0.45, 0.15, 0.7, 0.5, np.nan],  # measured 147 and 160
+            [0.4, 0.6, 0.3, np.nan, 0.3, 4.0, np.nan],
+        ]
+    )
+    values[0, 6] = round(3 / 153 * 100, 3)  # from the predicted value (deviations: 3 decimals)
+    values[3, 6] = round(3 / 147 * 100, 3)  # from the nearest measured value
+    expected = ranker.probabilities(values)
+    assert order[0].row == 3  # the one confident match
+    by_row = {o.row: o.probability for o in order}
+    assert [by_row[i] for i in range(5)] == pytest.approx(expected, abs=1e-5)
+    rest = [o.row for o in order[1:]]
+    assert rest == sorted([0, 1, 2, 4], key=lambda i: -ranker.scores(values)[i])
+
+
+def test_annotations_are_shown_for_the_first_hits_only():
+    found = {"peaks": 3, "annotations": [{"mz": 1.0}]}
+    assert shown(found, ANNOTATED - 1) == found
+    assert shown(found, ANNOTATED) == {"peaks": 3}
+    assert shown(None, 0) is None
+
+
 def _info(ranker: dict | None, version: str = "v1") -> ModelInfo:
     return ModelInfo(1, "m", version, "/nowhere/m.pt", {}, True, None, ranker)
 
@@ -74,7 +144,7 @@ def test_which_ranker_a_search_gets_and_why():
     _, why = learned_ranker(_Loaded(_info(data)), query, SearchOptions(fragments=False))
     assert why == "ranked by hand: the learned ranker reads the fragment evidence"
     _, why = learned_ranker(_Loaded(_info(None)), query, SearchOptions())
-    assert "model m has no learned ranker" in why
+    assert why == "ranked by hand: model m has no learned ranker (python -m bench.ranker fits one)"
     with pytest.raises(RankerError, match="fitted for model m version v1, not m version v2"):
         learned_ranker(_Loaded(_info(data, "v2")), query, SearchOptions())
     with pytest.raises(ValueError, match="ranker 'mine'"):
