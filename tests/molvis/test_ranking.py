@@ -59,7 +59,7 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
     confident library match (0.7, 6 peaks) first, one peak short of it not."""
     ranker = Ranker(
         list(EVIDENCE),
-        [0.7, 0.2, 1.1, -0.3, 0.9, 0.4, 1.3, -0.6, 0.5, 0.1, -0.8, 0.3, -0.2, 0.05],
+        [-2.0, 0.2, 1.1, -0.3, 0.9, 0.4, 1.3, -0.6, 0.5, 0.1, -0.8, 0.3, -0.2, 0.05],
         "m",
         "v1",
     )
@@ -108,11 +108,47 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
     values[0, 6] = round(3 / 153 * 100, 3)  # from the predicted value (deviations: 3 decimals)
     values[3, 6] = round(3 / 147 * 100, 3)  # from the nearest measured value
     expected = ranker.probabilities(values)
+    assert np.argmax(expected) == 0  # the ranker alone would put another first
     assert order[0].row == 3  # the one confident match
     by_row = {o.row: o.probability for o in order}
     assert [by_row[i] for i in range(5)] == pytest.approx(expected, abs=1e-5)
     rest = [o.row for o in order[1:]]
     assert rest == sorted([0, 1, 2, 4], key=lambda i: -ranker.scores(values)[i])
+
+
+def test_no_mass_no_peak_count_and_a_library_score_short_of_confident(engine):
+    """Without a precursor the mass error is missing (0); a match without a peak count, or
+    just under 0.7, is not confident."""
+    ranker = Ranker(["model_score", "library_score"], [1.0, 0.0, 2.0, 0.0], "m", "v1")
+    query = Query("q", adduct="[M+H]+")
+    hits = [
+        Hit(1, "A" * 14 + "-UHFFFAOYSA-N", "C", None, 100.0, 0.9, {}, library_score=0.1),
+        Hit(2, "B" * 14 + "-UHFFFAOYSA-N", "C", None, 100.0, 0.1, {}, library_score=0.7),
+        Hit(
+            3,
+            "C" * 14 + "-UHFFFAOYSA-N",
+            "C",
+            None,
+            100.0,
+            0.2,
+            {},
+            library_score=0.69,
+            matched_peaks=9,
+        ),
+    ]
+    with session_scope(engine) as session:
+        order = learned_order(
+            session,
+            ranker,
+            SearchResult("q", 3, hits, {}),
+            None,
+            KnownCcs(),
+            query,
+            SearchOptions(),
+        )
+    # scores 0.9 + 0.2, 0.1 + 1.4, 0.2 + 1.38: by score alone, no confident match first
+    assert [o.row for o in order] == [2, 1, 0]
+    assert [o.score for o in order] == pytest.approx([1.58, 1.5, 1.1])
 
 
 def test_annotations_are_shown_for_the_first_hits_only():
