@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from models.data import SPLIT_SEED
+from models.data import SPLIT_SEED, split_of
 from registry.search.rerank import EVIDENCE  # the evidence molvis_rerank() reads, in its order
 
 SPECTRAL = EVIDENCE[:5]  # what the spectrum-blind control leaves out
@@ -128,8 +128,6 @@ class Window:
 def check_no_test_skeleton(windows: list[Window], seed: int) -> None:
     """Refuse windows that hold a test-split skeleton (as query or candidate): the ranker is
     fitted on validation windows only, so that the test figures are of structures it never saw."""
-    from models.data import split_of
-
     for n, window in enumerate(windows):
         for key in window.keys:
             if split_of(key, seed) == "test":
@@ -172,22 +170,26 @@ def fit_temperature(windows: list[Window], columns: list[int], coef: np.ndarray)
     """The divisor of the scores that maximises the held-out windows' likelihood."""
     from scipy.optimize import minimize_scalar
 
-    scores = [(window_features(w.values[:, columns]) @ coef, w.truth) for w in windows]
+    scores = _scored(windows, columns, coef)
 
     def loss(log_t: float) -> float:
-        t = np.exp(log_t)
-        return -sum(float(np.log(max(softmax(s / t)[truth], 1e-300))) for s, truth in scores)
+        return _truth_loss([(s / np.exp(log_t), truth) for s, truth in scores])
 
     return float(np.exp(minimize_scalar(loss, bounds=(-3, 3), method="bounded").x))
 
 
 def held_out_loss(windows: list[Window], columns: list[int], coef: np.ndarray) -> float:
     """Mean negative log-likelihood of the windows' truths under raw coefficients."""
-    total = 0.0
-    for w in windows:
-        p = softmax(window_features(w.values[:, columns]) @ coef)
-        total -= float(np.log(max(p[w.truth], 1e-300)))
-    return total / len(windows)
+    return _truth_loss(_scored(windows, columns, coef))
+
+
+def _scored(windows: list[Window], columns: list[int], coef: np.ndarray) -> list:
+    return [(window_features(w.values[:, columns]) @ coef, w.truth) for w in windows]
+
+
+def _truth_loss(scored: list[tuple[np.ndarray, int]]) -> float:
+    """Mean -log of the truth's softmax probability over scored windows."""
+    return -sum(float(np.log(max(softmax(s)[truth], 1e-300))) for s, truth in scored) / len(scored)
 
 
 def fit(
