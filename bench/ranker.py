@@ -55,6 +55,8 @@ from bench.fragments import (
 from models.calibration import reliability
 from models.data import SPLIT_SEED, split_of
 from models.ranker import EVIDENCE, GROUPS, SPECTRAL, Ranker, Window, fit, softmax
+from molvis.workflows.fragment_evidence import DEPTH, predicted_similarity
+from molvis.workflows.query import Query
 from molvis.workflows.ranking import RERANK
 from registry.chem.adducts import neutral_mass
 from registry.chem.explain import explain
@@ -228,23 +230,16 @@ class Evidence:
         return best, peaks
 
     def spectral(self, record, smiles: str) -> tuple[float, float, float]:
-        from models.fragment_model import predict_spectrum
-
+        """The fragment evidence the search gives a hit: fragmenter score, explained intensity
+        and the forward model's predicted similarity (molvis/workflows/fragment_evidence.py)."""
+        query = Query("q", msms=record, precursor_mz=record.precursor_mz, adduct=record.adduct)
         try:
             found = explain(
-                smiles, record.adduct, record.mz, record.intensity, record.precursor_mz, 2
+                smiles, record.adduct, record.mz, record.intensity, record.precursor_mz, DEPTH
             )
         except ValueError:
             return np.nan, np.nan, np.nan
-        mz, intensity, _ = predict_spectrum(
-            self.forward, smiles, record.adduct, record.collision_energy
-        )
-        similarity = entropy_similarity(
-            (mz, intensity),
-            record.precursor_mz,
-            (record.mz, record.intensity),
-            record.precursor_mz,
-        )
+        similarity = predicted_similarity(self.forward, smiles, query)
         return found.score, found.explained_intensity, similarity
 
 
