@@ -9,9 +9,11 @@ windows; a dozen weights fit a few hundred windows where a boosted ranker would 
 a linear score is the same arithmetic in SQL (`molvis_rerank()`), so the ranking stays one
 statement from psql. Saved as JSON with the structure model version it belongs to, never pickle.
 
-The features of a candidate, for each evidence value x (missing: 0): x itself and its lead
-x - max(x of the other candidates) (0 for a window of one). Window-wide constants cancel in a
-softmax and are not features."""
+The features of a candidate, for each evidence value x (missing: 0): x itself, its lead
+x - max(x of the other candidates) (0 for a window of one), and whether the candidate has the
+value at all (1 or 0): a candidate whose own reference spectra match the query poorly is less
+likely than one that has none, which a single weight on x (missing as 0) cannot say. Window-wide
+constants cancel in a softmax and are not features."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ GROUPS = {  # what an ablation leaves out together
     "mass error": ("mass_error_ppm",),
     "CCS": ("ccs_deviation_pct",),
 }
-VERSION = 1
+VERSION = 2  # 1: value and lead per evidence; 2: and whether it is there
 L2_GRID = (0.001, 0.01, 0.1, 1.0)  # penalties tried on the standardised weights
 
 
@@ -40,23 +42,29 @@ class RankerError(ValueError):
     """A ranker that cannot rank this search (another model's, or another kind)."""
 
 
+SUFFIXES = ("", "_lead", "_present")  # the features of each evidence value, in order
+
+
 def feature_names(evidence: Sequence[str]) -> list[str]:
-    return [f"{e}{suffix}" for e in evidence for suffix in ("", "_lead")]
+    return [f"{e}{suffix}" for e in evidence for suffix in SUFFIXES]
 
 
 def window_features(values: np.ndarray) -> np.ndarray:
-    """(candidates, evidence) values -> (candidates, 2 x evidence) features: each value then its
-    lead over the best of the other candidates (NaN, a missing value, counts as 0)."""
-    x = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    """(candidates, evidence) values -> (candidates, 3 x evidence) features: each value, its
+    lead over the best of the other candidates (NaN, a missing value, counts as 0 in both), and
+    1 where the value is there, 0 where it is missing."""
+    raw = np.asarray(values, dtype=float)
+    x = np.nan_to_num(raw, nan=0.0)
     n, m = x.shape
-    out = np.zeros((n, 2 * m))
-    out[:, 0::2] = x
+    out = np.zeros((n, 3 * m))
+    out[:, 0::3] = x
+    out[:, 2::3] = ~np.isnan(raw)
     if n > 1:
         order = np.argsort(-x, axis=0, kind="stable")
         first = x[order[0], np.arange(m)]
         second = x[order[1], np.arange(m)]
         best_other = np.where(np.arange(n)[:, None] == order[0][None, :], second, first)
-        out[:, 1::2] = x - best_other
+        out[:, 1::3] = x - best_other
     return out
 
 
@@ -100,10 +108,13 @@ class Ranker:
     @classmethod
     def from_dict(cls, data: dict) -> Ranker:
         if data.get("version") != VERSION:
-            raise RankerError(f"ranker of version {data.get('version')}: molvis reads {VERSION}")
+            raise RankerError(
+                f"ranker of version {data.get('version')}: molvis reads version {VERSION}: refit "
+                "it (python -m bench.ranker) or search with --ranker hand"
+            )
         evidence = [str(e) for e in data["evidence"]]
         unknown = sorted(set(evidence) - set(EVIDENCE))
-        if unknown or len(data["coef"]) != 2 * len(evidence):
+        if unknown or len(data["coef"]) != len(SUFFIXES) * len(evidence):
             raise RankerError(f"ranker evidence {unknown or evidence} is not what molvis gives")
         return cls(
             evidence,

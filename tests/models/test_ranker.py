@@ -1,4 +1,5 @@
-"""The learned ranker: its features (each value and its lead over the other candidates), a fit
+"""The learned ranker: its features (each value, its lead over the other candidates and whether
+it is there), a fit
 that finds the evidence that tells the truth, the temperature, the JSON it is stored as, the
 refusals (another model's ranker, another kind, a test skeleton in its fit)."""
 
@@ -38,15 +39,17 @@ def _keys_of(split: str, n: int) -> list[str]:
 VAL_KEYS = _keys_of("val", 2000)
 
 
-def test_features_are_each_value_then_its_lead_over_the_best_other():
+def test_features_are_each_value_its_lead_over_the_best_other_and_whether_it_is_there():
     values = np.array([[0.2, 1.0], [0.5, np.nan], [0.5, 0.3]])
     x = window_features(values)
-    assert feature_names(["a", "b"]) == ["a", "a_lead", "b", "b_lead"]
-    # a: 0.2 - 0.5, 0.5 - 0.5 (a tie with the other best), 0.5 - 0.5
+    assert feature_names(["a", "b"]) == ["a", "a_lead", "a_present", "b", "b_lead", "b_present"]
+    # a: 0.2 - 0.5, 0.5 - 0.5 (a tie with the other best), 0.5 - 0.5; all there
     assert np.allclose(x[:, 0], [0.2, 0.5, 0.5]) and np.allclose(x[:, 1], [-0.3, 0.0, 0.0])
-    # b: NaN counts as 0; the best leads the second by 0.7
-    assert np.allclose(x[:, 2], [1.0, 0.0, 0.3]) and np.allclose(x[:, 3], [0.7, -1.0, -0.7])
-    assert np.allclose(window_features(np.array([[0.4, 0.9]])), [[0.4, 0.0, 0.9, 0.0]])
+    assert np.array_equal(x[:, 2], [1, 1, 1])
+    # b: NaN counts as 0 and is not there; the best leads the second by 0.7
+    assert np.allclose(x[:, 3], [1.0, 0.0, 0.3]) and np.allclose(x[:, 4], [0.7, -1.0, -0.7])
+    assert np.array_equal(x[:, 5], [1, 0, 1])
+    assert np.allclose(window_features(np.array([[0.4, np.nan]])), [[0.4, 0, 1, 0, 0, 0]])
 
 
 def _windows(rng: np.random.Generator, n: int, keys: list[str]) -> list[Window]:
@@ -69,7 +72,7 @@ def test_the_fit_weighs_the_evidence_that_tells_the_truth():
     ranker = fit(_windows(rng, 150, VAL_KEYS), _windows(rng, 100, VAL_KEYS), EVIDENCE, "m", "v1")
     # a value and its lead differ by a window constant except for the window's best: their
     # weights count together
-    coef = np.reshape(ranker.coef, (-1, 2)).sum(axis=1)
+    coef = np.reshape(ranker.coef, (-1, 3))[:, :2].sum(axis=1)
     weight = dict(zip(ranker.evidence, coef, strict=True))
     noise = [
         abs(w) for e, w in weight.items() if e not in ("fragmenter_score", "explained_intensity")
@@ -85,12 +88,30 @@ def test_a_ranker_of_some_evidence_reads_only_its_columns():
     rng = np.random.default_rng(1)
     windows = _windows(rng, 60, VAL_KEYS)
     ranker = fit(windows, windows, ["model_score", "mass_error_ppm"], "m", "v1")
-    assert ranker.evidence == ["model_score", "mass_error_ppm"] and len(ranker.coef) == 4
+    assert ranker.evidence == ["model_score", "mass_error_ppm"] and len(ranker.coef) == 6
     with pytest.raises(ValueError, match="^a ranker needs at least one kind of evidence$"):
         fit(windows, windows, [], "m", "v1")
     message = "^a ranker needs windows to fit its weights and others for its temperature$"
     with pytest.raises(ValueError, match=message):
         fit(windows, [], EVIDENCE, "m", "v1")
+
+
+def test_a_poor_match_of_a_candidate_s_own_spectra_counts_against_it():
+    """Windows where the truth has no library score and decoys have poor ones (the unknown no
+    library holds): the fit learns that having one counts against a candidate, which a weight
+    on the score alone (missing as 0) cannot learn; a missing candidate then beats one scoring 0."""
+    rng = np.random.default_rng(8)
+    windows = []
+    for w in range(200):
+        values = np.full((6, len(EVIDENCE)), np.nan)
+        values[:, 0] = rng.uniform(0, 1, 6)
+        values[:, 4] = rng.uniform(0, 0.3, 6)
+        values[0, 4] = np.nan  # the truth: not in the library
+        windows.append(Window(values, 0, tuple(VAL_KEYS[w * 6 : w * 6 + 6])))
+    ranker = fit(windows[:100], windows[100:], ["model_score", "library_score"], "m", "v")
+    assert ranker.coef[5] < -1  # library_score_present
+    values = np.array([[0.5, 0.0], [0.5, np.nan]])
+    assert np.argmax(ranker.scores(values)) == 1
 
 
 def test_the_temperature_undoes_scores_twice_as_sharp_as_the_truth():
@@ -102,20 +123,25 @@ def test_the_temperature_undoes_scores_twice_as_sharp_as_the_truth():
         values = np.zeros((6, len(EVIDENCE)))
         values[:, 0] = s
         windows.append(Window(values, int(rng.choice(6, p=softmax(s))), ()))
-    coef = np.zeros(2 * 1)
+    coef = np.zeros(3 * 1)
     coef[0] = 2.0
     assert fit_temperature(windows, [0], coef) == pytest.approx(2.0, rel=0.15)
 
 
 def test_probabilities_are_the_softmax_of_the_stored_coefficients():
-    ranker = Ranker(["model_score", "fragmenter_score"], [1.0, 2.0, 3.0, -1.0], "m", "v")
+    coef = [1.0, 2.0, 0.5, 3.0, -1.0, -0.7]
+    ranker = Ranker(["model_score", "fragmenter_score"], coef, "m", "v")
     values = np.array([[0.5, 0.2], [0.1, 0.9], [0.3, np.nan]])
     by_hand = []
     for i in range(3):
         others = [j for j in range(3) if j != i]
         x = np.nan_to_num(values)
         lead = [x[i, c] - max(x[j, c] for j in others) for c in range(2)]
-        by_hand.append(1.0 * x[i, 0] + 2.0 * lead[0] + 3.0 * x[i, 1] - 1.0 * lead[1])
+        there = ~np.isnan(values[i])
+        by_hand.append(
+            1.0 * x[i, 0] + 2.0 * lead[0] + 0.5 * there[0] + 3.0 * x[i, 1] - 1.0 * lead[1]
+            - 0.7 * there[1]
+        )  # fmt: skip
     z = [math.exp(s) for s in by_hand]
     assert np.allclose(ranker.probabilities(values), [v / sum(z) for v in z])
     assert ranker.probabilities(values).sum() == pytest.approx(1.0)
@@ -123,10 +149,15 @@ def test_probabilities_are_the_softmax_of_the_stored_coefficients():
 
 def test_the_json_round_trips_and_names_its_features():
     ranker = Ranker(
-        list(EVIDENCE[:2]), [0.5, -1.0, 2.0, 0.25], "molvis-base", "abc", {"w": 3}, {"ece": 0.01}
+        list(EVIDENCE[:2]),
+        [0.5, -1.0, 0.1, 2.0, 0.25, -0.3],
+        "molvis-base",
+        "abc",
+        {"w": 3},
+        {"ece": 0.01},
     )
     data = ranker.to_dict()
-    assert data["features"] == feature_names(EVIDENCE[:2]) and data["version"] == 1
+    assert data["features"] == feature_names(EVIDENCE[:2]) and data["version"] == 2
     assert Ranker.from_dict(data) == ranker
     bare = {k: v for k, v in data.items() if k not in ("fitted_on", "metrics")}
     assert Ranker.from_dict(bare) == Ranker(list(EVIDENCE[:2]), ranker.coef, "molvis-base", "abc")
@@ -135,22 +166,26 @@ def test_the_json_round_trips_and_names_its_features():
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"version": 2}, "ranker of version 2"),
+        (
+            {"version": 1},
+            r"^ranker of version 1: molvis reads version 2: refit it \(python -m bench.ranker\) "
+            "or search with --ranker hand$",
+        ),
         ({"evidence": ["model_score", "smell"]}, r"^ranker evidence \['smell'\] is not what"),
         (
-            {"coef": [1.0, 2.0, 3.0]},
+            {"coef": [1.0, 2.0, 3.0, 4.0]},
             r"^ranker evidence \['model_score', 'fragmenter_score'\] is not what molvis gives$",
         ),
     ],
 )
 def test_another_kind_of_ranker_is_refused(change, message):
-    data = Ranker(list(EVIDENCE[:2]), [0.5, -1.0, 2.0, 0.25], "m", "v").to_dict() | change
+    data = Ranker(list(EVIDENCE[:2]), [0.5, -1.0, 0, 2.0, 0.25, 0], "m", "v").to_dict() | change
     with pytest.raises(RankerError, match=message):
         Ranker.from_dict(data)
 
 
 def test_a_ranker_of_another_model_version_is_refused_with_both_versions_named():
-    ranker = Ranker(["model_score"], [1.0, 0.0], "molvis-base", "aaaaaaaaaaaaaaaa")
+    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0], "molvis-base", "aaaaaaaaaaaaaaaa")
     ranker.check("molvis-base", "aaaaaaaaaaaaaaaa")
     with pytest.raises(RankerError, match="version aaaaaaaaaaaa, not molvis-base version b{12}: "):
         ranker.check("molvis-base", "bbbbbbbbbbbbbbbb")
@@ -201,7 +236,7 @@ def test_held_out_loss_is_the_mean_negative_log_likelihood():
     values = np.zeros((3, len(EVIDENCE)))
     values[:, 0] = [0.0, np.log(2), np.log(5)]
     windows = [Window(values, 1, ()), Window(values, 2, ())]
-    coef = np.array([1.0, 0.0])  # the model score itself: probabilities 1/8, 2/8, 5/8
+    coef = np.array([1.0, 0.0, 0.0])  # the model score itself: probabilities 1/8, 2/8, 5/8
     assert held_out_loss(windows, [0], coef) == pytest.approx(-(np.log(2 / 8) + np.log(5 / 8)) / 2)
 
 
@@ -216,13 +251,13 @@ def test_the_weights_follow_a_feature_s_unit_and_an_absent_feature_weighs_nothin
     coef = fit_weights(windows, [0, 1, 2], 0.01)
     scaled = [Window(w.values * [1, 10, 1, 1, 1, 1, 1], w.truth, w.keys) for w in windows]
     coef_scaled = fit_weights(scaled, [0, 1, 2], 0.01)
-    assert coef_scaled[2:4] == pytest.approx(coef[2:4] / 10, rel=1e-3)  # the penalty is unitless
-    assert coef_scaled[0:2] == pytest.approx(coef[0:2], rel=1e-3)
+    assert coef_scaled[3:5] == pytest.approx(coef[3:5] / 10, rel=1e-3)  # the penalty is unitless
+    assert coef_scaled[0:3] == pytest.approx(coef[0:3], rel=1e-3)
     missing = [
         Window(np.where(np.arange(7) == 1, np.nan, w.values), w.truth, w.keys) for w in windows
     ]
     coef_missing = fit_weights(missing, [0, 1, 2], 0.01)
-    assert np.all(np.isfinite(coef_missing)) and coef_missing[2:4] == pytest.approx([0, 0])
+    assert np.all(np.isfinite(coef_missing)) and coef_missing[3:6] == pytest.approx([0, 0, 0])
 
 
 def test_the_fit_is_its_weights_over_its_temperature_for_its_model():

@@ -183,8 +183,8 @@ MUTANTS = {
     ),
     "rerank: the lead over the other candidates ignored": (
         RERANK,
-        "SELECT v.i, v.a * v.v + v.b * coalesce(",
-        "SELECT v.i, v.a * v.v + 0 * coalesce(",
+        "v.c * v.present + v.b * coalesce(",
+        "v.c * v.present + 0 * coalesce(",
     ),
     "rerank: a candidate's lead counted against itself": (
         RERANK,
@@ -193,13 +193,33 @@ MUTANTS = {
     ),
     "rerank: missing evidence counted as 1": (
         RERANK,
-        "END, 'NaN'::float8), 0) AS v",
-        "END, 'NaN'::float8), 1) AS v",
+        "coalesce(r.x, 0) AS v",
+        "coalesce(r.x, 1) AS v",
     ),
     "rerank: a value's and its lead's coefficients swapped": (
         RERANK,
-        "(ranker -> 'coef' ->> (2 * ev.n - 2)::int)::float8 AS a",
-        "(ranker -> 'coef' ->> (2 * ev.n - 1)::int)::float8 AS a",
+        "(ranker -> 'coef' ->> (3 * ev.n - 3)::int)::float8 AS a",
+        "(ranker -> 'coef' ->> (3 * ev.n - 2)::int)::float8 AS a",
+    ),
+    "rerank: whether a value is there ignored": (
+        RERANK,
+        "v.a * v.v + v.c * v.present",
+        "v.a * v.v + 0 * v.present",
+    ),
+    "rerank: a missing value counted as there": (
+        RERANK,
+        "CASE WHEN r.x IS NULL THEN 0 ELSE 1 END AS present",
+        "CASE WHEN r.x IS NULL AND false THEN 0 ELSE 1 END AS present",
+    ),
+    "rerank: the presence coefficient read from the lead's place": (
+        RERANK,
+        "(ranker -> 'coef' ->> (3 * ev.n - 1)::int)::float8 AS c",
+        "(ranker -> 'coef' ->> (3 * ev.n - 2)::int)::float8 AS c",
+    ),
+    "rerank: the scores summed in any order": (
+        RERANK,
+        "sum(p.s ORDER BY p.n)",
+        "sum(p.s)",
     ),
     "rerank: confident library matches not first": (
         RERANK,

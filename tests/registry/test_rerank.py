@@ -30,9 +30,9 @@ def _python_order(ranker: Ranker, keys, values, confident) -> list[int]:
 @pytest.mark.parametrize("size", [1, 2, 7, 40])
 def test_the_sql_ranking_and_the_python_ranking_agree(engine, size):
     rng = np.random.default_rng(size)
-    ranker = Ranker(list(EVIDENCE), rng.normal(0, 2, 2 * len(EVIDENCE)).tolist(), "m", "v")
+    ranker = Ranker(list(EVIDENCE), rng.normal(0, 2, 3 * len(EVIDENCE)).tolist(), "m", "v")
     values = rng.uniform(0, 1, (size, len(EVIDENCE)))
-    values[rng.uniform(size=values.shape) < 0.2] = np.nan  # missing evidence counts as 0
+    values[rng.uniform(size=values.shape) < 0.2] = np.nan  # missing: 0, and not present
     if size > 2:
         values[1] = values[0]  # a tie in every evidence: the InChIKey orders it
     keys = [_key(i) for i in rng.permutation(size)]
@@ -49,7 +49,7 @@ def test_the_sql_ranking_and_the_python_ranking_agree(engine, size):
 
 
 def test_a_ranker_of_some_evidence_ignores_the_rest(engine):
-    ranker = Ranker(["fragmenter_score"], [4.0, 1.0], "m", "v")
+    ranker = Ranker(["fragmenter_score"], [4.0, 1.0, 0.0], "m", "v")
     values = np.zeros((3, len(EVIDENCE)))
     values[:, 0] = [0.9, 0.5, 0.1]  # the model score says 0, 1, 2
     values[:, 1] = [0.1, 0.2, 0.8]  # the fragmenter says 2, 1, 0
@@ -58,8 +58,29 @@ def test_a_ranker_of_some_evidence_ignores_the_rest(engine):
     assert [r.row for r in found] == [2, 1, 0]
 
 
+def test_a_value_that_is_there_counts_apart_from_its_size(engine):
+    """A library score of 0 and a missing one differ by the presence coefficient alone; NULL
+    and NaN are both missing."""
+    ranker = Ranker(["library_score"], [1.0, 0.0, -2.0], "m", "v")
+    values = np.full((3, len(EVIDENCE)), np.nan)
+    values[:, EVIDENCE.index("library_score")] = [0.0, np.nan, 0.5]
+    with session_scope(engine) as session:
+        found = rerank(session, ranker.to_dict(), [_key(i) for i in range(3)], values, [False] * 3)
+    assert [r.row for r in found] == [1, 2, 0]
+    assert [r.score for r in found] == pytest.approx([0.0, -1.5, -2.0])
+    with engine.connect() as conn:
+        nan = conn.execute(
+            text(
+                "SELECT score FROM molvis_rerank(CAST(:r AS jsonb), '{A}', '{NaN}', '{NaN}', "
+                "'{NaN}', '{NaN}', '{NaN}', '{NaN}', '{NaN}')"
+            ),
+            {"r": json.dumps(ranker.to_dict())},
+        ).scalar_one()
+    assert nan == 0.0
+
+
 def test_inputs_that_do_not_line_up_are_refused(engine):
-    ranker = Ranker(["model_score"], [1.0, 0.0], "m", "v").to_dict()
+    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0], "m", "v").to_dict()
     with engine.connect() as conn:
         assert (
             conn.execute(
@@ -84,7 +105,7 @@ def test_inputs_that_do_not_line_up_are_refused(engine):
     with engine.connect() as conn, pytest.raises(DBAPIError, match="not a ranker"):
         conn.execute(
             text(
-                'SELECT * FROM molvis_rerank(\'{"evidence": ["model_score"], "coef": [1]}\', '
+                'SELECT * FROM molvis_rerank(\'{"evidence": ["model_score"], "coef": [1, 2]}\', '
                 "'{A}', '{1}', '{1}', '{1}', '{1}', '{1}', '{1}', '{1}')"
             )
         )
