@@ -29,7 +29,12 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "msms": Kind("msms", parse_msms, MsmsSpectrum.__table__, (".mgf", ".msp", ".txt")),
+    "msms": Kind(
+        "msms",
+        parse_msms,
+        MsmsSpectrum.__table__,
+        (".mgf", ".msp", ".txt", ".json", ".mzml", ".mzxml"),
+    ),
     "ir": Kind("ir", parse_jcamp, IrSpectrum.__table__, (".jdx", ".dx", ".jcamp")),
     "ccs": Kind("ccs", parse_ccs, CcsValue.__table__, (".csv", ".tsv", ".tab")),
     "structures": Kind(

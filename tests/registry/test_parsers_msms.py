@@ -148,8 +148,14 @@ def test_truncated_msp_peak_list_is_rejected():
             "not an MGF file (expected BEGIN IONS)",
         ),
         ("a.msp", "", 1, "empty file"),
-        ("a.msp", "BEGIN IONS\nPEPMASS=1\n", 1, "not an MSP file (expected 'Name:' first)"),
-        ("a.txt", "hello world\n", 1, "not an MS/MS file (MGF, MSP or MassBank record expected)"),
+        ("a.msp", "BEGIN IONS\nPEPMASS=1\n", 1, "not an MSP file (expected 'Key: value' lines)"),
+        (
+            "a.txt",
+            "hello world\n",
+            1,
+            "not an MS/MS file (MGF, MSP, MassBank record, JSON, mzML or mzXML expected)",
+        ),
+        ("a.txt", "<?xml version='1.0'?>\n<html/>\n", 1, "an XML file, but neither mzML nor mzXML"),
     ],
 )
 def test_wrong_format_names_file_and_line(name, text, line, message):
@@ -186,3 +192,63 @@ def test_memoised_harmonisation_equals_matchms_spectrum(metadata):
 
     mz, intensity = np.array([50.0, 80.0]), np.array([1.0, 2.0])
     assert _harmonised(metadata) == dict(Spectrum(mz, intensity, dict(metadata)).metadata)
+
+
+def test_mascot_parameters_before_the_first_block_apply_to_every_block():
+    """Mascot-style MGF: CHARGE and ION mode set once at the top; a block's own value wins."""
+    text = (
+        "COM=search of run 7\nCHARGE=2+\nITOL=0.02\n\n"
+        "BEGIN IONS\nTITLE=a\nPEPMASS=122.0\n50.0 10\n60.0 20\nEND IONS\n"
+        "BEGIN IONS\nTITLE=b\nCHARGE=1+\nPEPMASS=245.0\n50.0 10\nEND IONS\n"
+    )
+    for name in ("mascot.mgf", "mascot.txt"):  # by name, and by its content
+        a, b = (p.record for p in parse_msms(member(text, name), require_structure=False))
+        assert (a.record_id, a.metadata["charge"]) == ("a", 2)
+        assert (b.record_id, b.metadata["charge"]) == ("b", 1)
+    with pytest.raises(ParseError, match="line 2: not an MGF file"):
+        list(parse_msms(member("COM=x\nhello\nBEGIN IONS\n", "a.mgf")))
+
+
+def test_msp_in_any_key_order_and_with_colon_pairs():
+    """matchms' own save_as_msp and RIKEN put other keys before NAME; AMDIS writes several
+    'mz:int' pairs on a line; Golm several 'mz int' pairs separated by ';'."""
+    riken = (
+        "PRECURSORMZ: 195.0877\nNAME: caffeine\nSMILES: Cn1cnc2c1c(=O)n(C)c(=O)n2C\n"
+        "Num Peaks: 6\n138.066:100 110.071:20 83.060:5\n42.034:3 56.050:2\n69.045:1\n"
+    )
+    golm = riken.replace(
+        "138.066:100 110.071:20 83.060:5\n42.034:3 56.050:2\n69.045:1",
+        ("138.066 100; 110.071 20; 83.060 5;\n42.034 3; 56.050 2; 69.045 1;"),
+    )
+    for name, text in (("riken.msp", riken), ("golm.txt", golm)):
+        (parsed,) = parse_msms(member(text, name))
+        assert parsed.record is not None, parsed.reason
+        assert list(parsed.record.mz) == [42.034, 56.05, 69.045, 83.06, 110.071, 138.066]
+        assert parsed.record.precursor_mz == 195.0877
+    (short,) = parse_msms(member(riken.replace("Num Peaks: 6", "Num Peaks: 7"), "a.msp"))
+    assert short.reason == "Num Peaks says 7 but 6 peaks follow (truncated?)"
+
+
+def test_structures_where_gnps_and_mona_put_them():
+    """GNPS quotes its InChI (INCHI="InChI=1S/..."); MoNA's MSP puts SMILES and InChI inside
+    Comments; a record's own SMILES field wins over its comments."""
+    inchi = "InChI=1S/C8H10N4O2/c1-10-4-9-6-5(10)7(13)12(3)8(14)11(6)2/h4H,1-3H3"
+    gnps = f'BEGIN IONS\nPEPMASS=195.0877\nINCHI="{inchi}"\n138.066 100\nEND IONS\n'
+    (parsed,) = parse_msms(member(gnps, "gnps.mgf"))
+    assert parsed.record.structure.text == inchi
+    mona = (
+        "Name: caffeine\nPrecursorMZ: 195.0877\n"
+        f'Comments: "cas=58-08-2" "computed SMILES=CN1C=NC2=C1C(=O)N(C)C(=O)N2C" "InChI={inchi}"\n'
+        "Num Peaks: 1\n138.066 100\n"
+    )
+    (parsed,) = parse_msms(member(mona, "mona.msp"))
+    assert parsed.record.structure.text == "CN1C=NC2=C1C(=O)N(C)C(=O)N2C"
+    inchi_only = mona.replace('"computed SMILES=CN1C=NC2=C1C(=O)N(C)C(=O)N2C" ', "")
+    (parsed,) = parse_msms(member(inchi_only, "mona.msp"))
+    assert parsed.record.structure.text == inchi
+    own = mona.replace("Comments:", "SMILES: CCO\nComments:")
+    (parsed,) = parse_msms(member(own, "mona.msp"))
+    assert parsed.record.structure.text == "CCO"
+    bare = mona.replace("Comments:", "Notes:")
+    (parsed,) = parse_msms(member(bare, "mona.msp"))
+    assert parsed.reason == "no structure (neither SMILES nor InChI given)"

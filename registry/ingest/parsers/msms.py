@@ -1,5 +1,5 @@
-"""MS/MS files: choose the reader (MGF, MSP or MassBank) by the file name, else by its first
-meaningful line."""
+"""MS/MS files: choose the reader (MGF, MSP, MassBank, GNPS / MoNA / matchms JSON, or an
+mzML / mzXML run) by the file name, else by its first meaningful line."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import Iterator
 
 from registry.ingest.files import TextMember
 from registry.ingest.parsers import ParseError
+from registry.ingest.parsers.json_spectra import parse_json_spectra
 from registry.ingest.parsers.massbank import parse_massbank
 from registry.ingest.parsers.mgf import parse_mgf
 from registry.ingest.parsers.msp import parse_msp
+from registry.ingest.parsers.runs import parse_mzml, parse_mzxml
 from registry.records import Parsed
 
 
@@ -22,13 +24,37 @@ def parse_msms(
         return parse_mgf(member, first_no, require_structure)
     if name.endswith(".msp"):
         return parse_msp(member, first_no, require_structure)
+    if name.endswith(".json"):
+        return parse_json_spectra(member, first_no, require_structure)
+    if name.endswith(".mzml"):
+        return parse_mzml(member, first_no, require_structure)
+    if name.endswith(".mzxml"):
+        return parse_mzxml(member, first_no, require_structure)
     head = member.head().lstrip()[:200]
+    if head.startswith("<"):
+        return _xml(member, first_no, require_structure)
+    if head.startswith(("[", "{")):
+        return parse_json_spectra(member, first_no, require_structure)
     if head.startswith("ACCESSION:"):
         return parse_massbank(member, first_no, require_structure)
-    if head.upper().startswith("BEGIN IONS"):
+    if head.upper().startswith("BEGIN IONS") or "\nBEGIN IONS" in head.upper():
         return parse_mgf(member, first_no, require_structure)
-    if head.lower().startswith("name:"):
+    if head.lower().startswith("name:") or "num peaks:" in head.lower():
         return parse_msp(member, first_no, require_structure)
     if not head:
         raise ParseError(member.name, "empty file", 1)
-    raise ParseError(member.name, "not an MS/MS file (MGF, MSP or MassBank record expected)", 1)
+    raise ParseError(
+        member.name,
+        "not an MS/MS file (MGF, MSP, MassBank record, JSON, mzML or mzXML expected)",
+        1,
+    )
+
+
+def _xml(member: TextMember, first_no: int, require_structure: bool) -> Iterator[Parsed]:
+    """An XML file by its root element: mzML (indexed or not) or mzXML."""
+    head = member.head(4096)
+    if "<mzML" in head or "<indexedmzML" in head:
+        return parse_mzml(member, first_no, require_structure)
+    if "<mzXML" in head:
+        return parse_mzxml(member, first_no, require_structure)
+    raise ParseError(member.name, "an XML file, but neither mzML nor mzXML", 1)

@@ -1,5 +1,5 @@
-"""MSP reader (NIST, MoNA and MS-DIAL spellings): 'Key: value' lines, 'Num Peaks: N', N peaks,
-a blank line between records."""
+"""MSP reader (NIST, MoNA, MS-DIAL and RIKEN spellings, in any key order): 'Key: value' lines,
+'Num Peaks: N', N peaks, a blank line between records."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from registry.ingest.parsers import ParseError, RecordError
 from registry.ingest.parsers.spectrum import build_record, parsed_record, read_peaks
 from registry.records import MsmsRecord, Parsed
 
+_KEY_LINE = re.compile(r"\s*[A-Za-z][\w $/().#-]*:")  # 'Name:', 'PRECURSORMZ:', 'Num Peaks:'
+_COLON_PAIRS = re.compile(r"\S+:\S+(\s+\S+:\S+)+")
+
 
 def _msp_peaks(lines: list[str]) -> list[str]:
-    """MSP puts one or several 'mz int' pairs on a line, separated by ';', each perhaps with a
-    quoted annotation (which may itself hold ';'): annotations go first, then the split."""
+    """MSP puts one or several 'mz int' pairs on a line, separated by ';' (NIST, Golm), or as
+    'mz:int' pairs separated by spaces (AMDIS), each perhaps with a quoted annotation (which may
+    itself hold ';'): annotations go first, then the split."""
     pairs: list[str] = []
     for line in lines:
         for chunk in re.sub(r'"[^"]*"', "", line).split(";"):
             chunk = chunk.strip()
-            if chunk:
+            if _COLON_PAIRS.fullmatch(chunk):
+                pairs += chunk.split()
+            elif chunk:
                 pairs.append(chunk)
     return pairs
 
@@ -30,10 +36,8 @@ def parse_msp(
     """MSP: 'Key: value' lines, 'Num Peaks: N', N peaks, a blank line between records."""
     no = first_no
     for line_no, block in _blocks(member):
-        if no == first_no:
-            first = block[0]
-            if ":" not in first or not first.split(":")[0].strip().lower().startswith("name"):
-                raise ParseError(member.name, "not an MSP file (expected 'Name:' first)", line_no)
+        if no == first_no and not _KEY_LINE.match(block[0]):
+            raise ParseError(member.name, "not an MSP file (expected 'Key: value' lines)", line_no)
         yield parsed_record(
             no, line_no, block, member, lambda b=block: _msp_record(b, require_structure)
         )

@@ -94,7 +94,24 @@ EXTRA_KEYS = (
     "ms_level",
     "splash",
     "charge",
+    "scans",
+    "feature_id",
+    "ccs",
+    "inverse_ion_mobility",
+    "drift_time_ms",
 )  # metadata kept with the spectrum as given
+
+
+def ms_level(value: object) -> int | None:
+    """The MS level a record states ('2', 'MS2', 'MSMS', 'MS/MS', 'MS1', 'MS'), None when it
+    states none or one molvis cannot read (such a record is taken as MS/MS)."""
+    text = (present(value) or "").upper().replace(" ", "")
+    if text in ("MSMS", "MS/MS"):
+        return 2
+    if text == "MS":
+        return 1
+    found = re.fullmatch(r"(?:MS)?(\d+)", text)
+    return int(found.group(1)) if found else None
 
 
 def _check_peaks(mz: np.ndarray, intensity: np.ndarray) -> None:
@@ -113,10 +130,28 @@ def _check_peaks(mz: np.ndarray, intensity: np.ndarray) -> None:
         raise RecordError("every peak has zero intensity")
 
 
+_IN_COMMENT = {  # MoNA's MSP puts the structure in its comments: "SMILES=..." "InChI=InChI=..."
+    "smiles": re.compile(r'"(?:computed )?SMILES=([^"]+)"', re.IGNORECASE),
+    "inchi": re.compile(r'"(?:computed )?InChI=(InChI=[^"]+)"', re.IGNORECASE),
+}
+
+
+def _unquoted(value: object) -> str | None:
+    """A value without the quotes GNPS puts around it (INCHI="InChI=1S/...")."""
+    text = present(value)
+    return present(text.strip().strip('"').strip("'")) if text else None
+
+
 def _structure(md: dict[str, str], require_structure: bool) -> StructureRef:
-    """The structure a spectrum names (SMILES, else InChI), with its name and CAS number."""
-    smiles = present(md.get("smiles"))
-    inchi = present(md.get("inchi"))
+    """The structure a spectrum names (SMILES, else InChI; quoted or not, else found in its
+    comments), with its name and CAS number."""
+    smiles = _unquoted(md.get("smiles"))
+    inchi = _unquoted(md.get("inchi"))
+    comment = present(md.get("comment")) or ""
+    if not smiles and not inchi:
+        found = {k: rule.search(comment) for k, rule in _IN_COMMENT.items()}
+        smiles = found["smiles"].group(1).strip() if found["smiles"] else None
+        inchi = found["inchi"].group(1).strip() if found["inchi"] else None
     if inchi and not inchi.startswith("InChI="):
         inchi = "InChI=" + inchi
     if not smiles and not inchi and require_structure:
@@ -133,11 +168,15 @@ def build_record(
     metadata: dict[str, str], mz: np.ndarray, intensity: np.ndarray, require_structure: bool = True
 ) -> MsmsRecord:
     """Validate peaks and metadata of one spectrum and return the plain record. Library
-    spectra need a structure; query spectra (unknowns) do not."""
-    _check_peaks(mz, intensity)
-    order = np.argsort(mz, kind="stable")
+    spectra need a structure; query spectra (unknowns) do not. A scan of another MS level than
+    2 (an LC-MS run's MS1 survey scans, MSLEVEL=1 in an MGF) is skipped with that reason."""
     lowered = {k.lower(): v for k, v in metadata.items()}
     md = _harmonised(lowered)
+    level = ms_level(md.get("ms_level"))
+    if level is not None and level != 2:
+        raise RecordError(f"an MS{level} scan, not MS/MS: skipped")
+    _check_peaks(mz, intensity)
+    order = np.argsort(mz, kind="stable")
     precursor = md.get("precursor_mz")
     if precursor is None:
         precursor = present(lowered.get("pepmass") or lowered.get("precursor_mz_raw"))
