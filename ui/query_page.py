@@ -9,8 +9,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from molvis.workflows.consensus import merge_repeated_scans
 from molvis.workflows.library_match import Library
-from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
+from molvis.workflows.query import (
+    QueryFields,
+    build_queries,
+    pasted_spectrum,
+    read_upload,
+    where_why,
+)
 from molvis.workflows.search import SearchOptions, result_dict, run_query
 from registry.chem.adducts import COMMON_ADDUCTS
 from registry.db.settings import load_settings
@@ -31,21 +38,22 @@ def _read_upload(upload) -> tuple[list, object]:
     except (ParseError, RecordError, ValueError) as exc:
         st.error(str(exc).splitlines()[0])
         return [], None
+    read = len(spectra)
+    spectra = merge_repeated_scans(spectra)
     if spectra:
+        merged = f" ({len(spectra)} after merging repeated scans)" if len(spectra) < read else ""
         st.caption(
-            f"{upload.name}: {plural(len(spectra), 'spectrum', 'spectra')} read"
+            f"{upload.name}: {plural(read, 'spectrum', 'spectra')} read{merged}"
             + (f", {plural(len(skipped), 'record')} skipped" if skipped else "")
             + (": each is searched" if len(spectra) > 1 else "")
         )
     if skipped:
         with st.expander(f"skipped records ({len(skipped)})"):
-            st.dataframe(pd.DataFrame([_where_why(p) for p in skipped]), hide_index=True)
+            st.dataframe(
+                pd.DataFrame([where_why(p) for p in skipped], columns=["record", "reason"]),
+                hide_index=True,
+            )
     return spectra, ir
-
-
-def _where_why(problem: str) -> dict:
-    where, _, why = problem.partition(": ")
-    return {"record": where, "reason": why}
 
 
 def query_page() -> None:
@@ -54,7 +62,7 @@ def query_page() -> None:
     with left:
         upload = st.file_uploader(
             "MS/MS (MGF, MSP, MassBank) or IR (JCAMP-DX) file",
-            type=["mgf", "msp", "txt", "jdx", "dx", "gz"],
+            type=["mgf", "msp", "txt", "mzml", "mzxml", "jdx", "dx", "gz"],
             key="upload",
         )
         spectra, ir = _read_upload(upload)

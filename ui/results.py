@@ -149,6 +149,8 @@ def _query_row(result: dict) -> dict:
         "query": result["query"],
         "precursor m/z": result["precursor_mz"],
         "adduct": result["adduct"],
+        "rt (min)": result.get("rt"),
+        "CCS (A^2)": None if result.get("ccs") is None else round(result["ccs"], 1),
         "candidates": result["candidates"],
         "best hit": best.get("name") or best.get("inchikey"),
         "level": best.get("level"),

@@ -36,7 +36,8 @@ def _options(args: argparse.Namespace):
     )
 
 
-def _queries(args: argparse.Namespace):
+def _queries(args: argparse.Namespace) -> tuple[list, list[str]]:
+    from molvis.workflows.consensus import merge_repeated_scans
     from molvis.workflows.query import QueryFields, build_queries, read_ir_file, read_msms_file
 
     if args.ccs is not None and not args.ccs_adduct:
@@ -46,26 +47,30 @@ def _queries(args: argparse.Namespace):
         spectra, problems = read_msms_file(Path(args.msms))
         if not spectra:
             raise ValueError(f"{args.msms}: no usable spectrum ({'; '.join(problems[:3])})")
+        if not args.keep_scans:
+            spectra = merge_repeated_scans(spectra)
     ir = read_ir_file(Path(args.ir)) if args.ir else None
     fields = QueryFields(args.precursor_mz, args.adduct, args.ccs, args.ccs_adduct)
     queries = build_queries(spectra, ir, fields, Path(args.msms).name if args.msms else "query")
     for problem in problems:
         print(f"molvis: skipped {problem}", file=sys.stderr)
-    return queries
+    return queries, problems
 
 
 def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
-    """One `--json` result per query, as each query is answered."""
+    """One `--json` result per query, as each query is answered, then one entry per record of
+    the file that was not searched (`query`: where, `skipped`: why, no hits)."""
     from tqdm import tqdm
 
     from molvis.workflows.library_match import Library
     from molvis.workflows.model_loading import load_model
+    from molvis.workflows.query import skipped_entry
     from molvis.workflows.search import result_dict, run_query
     from registry.db.connection import session_scope
     from registry.db.settings import load_settings
 
     options = _options(args)
-    queries = _queries(args)
+    queries, problems = _queries(args)
     loaded = load_model(engine(), args.model)
     with session_scope(engine()) as session:
         library = (
@@ -80,10 +85,11 @@ def iter_results(args: argparse.Namespace, progress: bool) -> Iterator[dict]:
             leave=False,
         ):
             yield result_dict(run_query(session, loaded, query, options, library), loaded)
+    yield from map(skipped_entry, problems)
 
 
 def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
-    """Stream results to a .tsv, .csv or .json file; (queries, hits) written."""
+    """Stream results to a .tsv, .csv or .json file; (queries searched, hits) written."""
     import csv
 
     from molvis.workflows.export import COLUMNS, table_rows
@@ -91,7 +97,7 @@ def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
     kind = path.suffix.lower()
     if kind not in (".tsv", ".csv", ".json"):
         raise CliError(f"--out {path}: give a .tsv, .csv or .json file name")
-    queries = hits = 0
+    queries = hits = rows = 0
     with open(path, "w", newline="") as handle:
         if kind == ".json":
             handle.write("[")
@@ -99,18 +105,22 @@ def write_out(path: Path, results: Iterator[dict]) -> tuple[int, int]:
             writer = csv.DictWriter(handle, COLUMNS, delimiter="\t" if kind == ".tsv" else ",")
             writer.writeheader()
         for result in results:
-            queries += 1
+            rows += 1
+            queries += "skipped" not in result
             hits += len(result["hits"])
             if kind == ".json":
-                handle.write(("," if queries > 1 else "") + "\n" + json.dumps(result))
+                handle.write(("," if rows > 1 else "") + "\n" + json.dumps(result))
             else:
-                writer.writerows(table_rows(queries, result))
+                writer.writerows(table_rows(rows, result))
         if kind == ".json":
             handle.write("\n]\n")
     return queries, hits
 
 
 def _print(result: dict) -> None:
+    if "skipped" in result:
+        print(f"\n{result['query']}: skipped ({result['skipped']})")
+        return
     mass = f", neutral mass {result['neutral_mass']:.5f}" if result["neutral_mass"] else ""
     print(
         f"\n{result['query']}: {result['candidates']} "
@@ -160,7 +170,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("search", help="identify an unknown: library matches, then the model")
-    p.add_argument("--msms", metavar="FILE", help="MGF/MSP/MassBank file; one search per spectrum")
+    p.add_argument(
+        "--msms",
+        metavar="FILE",
+        help="MGF/MSP/MassBank file or mzML/mzXML run; one search per MS2 spectrum",
+    )
+    p.add_argument(
+        "--keep-scans",
+        action="store_true",
+        help="search each MS2 scan of a run alone (default: repeated scans of one precursor "
+        "within 0.01 Da and 12 s merged into one consensus query)",
+    )
     p.add_argument("--ir", metavar="FILE", help="JCAMP-DX IR spectrum")
     p.add_argument("--ccs", type=float, metavar="VALUE", help="measured CCS in A^2")
     p.add_argument("--ccs-adduct", metavar="ADDUCT", help="ion of the CCS value, e.g. [M+H]+")

@@ -14,6 +14,10 @@ COLUMNS = (
     "query",
     "precursor_mz",
     "adduct",
+    "feature_id",
+    "rt",
+    "scans",
+    "ccs",
     *HIT_KEYS,
     "library_score",
     "matched_peaks",
@@ -25,16 +29,22 @@ COLUMNS = (
     "explained_intensity",
     "predicted_similarity",
     "variants",
+    "skipped",
 )
 
 
 def table_rows(number: int, result: dict) -> Iterator[dict]:
-    """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit)."""
+    """The `--out` TSV/CSV rows of one query: one per hit (one empty row when nothing fit, one
+    row with the reason for a record not searched)."""
+    if "skipped" in result:
+        yield {"query_id": number, "query": result["query"], "skipped": result["skipped"]}
+        return
     base = {
         "query_id": number,
         "query": result["query"],
-        "precursor_mz": result["precursor_mz"],
-        "adduct": result["adduct"],
+        **{
+            k: result.get(k) for k in ("precursor_mz", "adduct", "feature_id", "rt", "scans", "ccs")
+        },
     }
     if not result["hits"]:
         yield base

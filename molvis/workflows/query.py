@@ -3,9 +3,13 @@ with one set of defaults, shared by `molvis search` and the query page.
 
 The adduct rule, in order: the adduct the user gives (it must be one molvis knows); else the
 spectrum's own; else, when a precursor m/z is known, [M+H]+ or [M-H]- by the ion mode (of the
-spectrum, else the sign of the CCS ion, else positive), said in the query's notes. A file's
-adduct that molvis cannot compute gives no mass window, also said in the notes. The CCS ion's
-adduct never stands in for the precursor's.
+spectrum, else the sign of its charge or of the CCS ion, else positive), [M+zH]z+ or [M-zH]z-
+for a precursor of charge z > 1, said in the query's notes. A file's adduct that molvis cannot
+compute gives no mass window, also said in the notes. The CCS ion's adduct never stands in for
+the precursor's.
+
+The CCS rule: a typed CCS is every query's; else a spectrum's own (a CCS field of the file, or
+its 1/K0 converted by the Mason-Schamp relation in N2 at 305 K), of the precursor's ion.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from registry.chem.adducts import UnknownAdductError, neutral_mass, normalize_adduct, parse_adduct
+from registry.chem.ion_mobility import ccs_from_inverse_mobility
 from registry.ingest.files import STDIN, TextMember, iter_members, member_from_bytes, stdin_member
 from registry.ingest.normalize import normalize_unknown
 from registry.ingest.parsers import ParseError, RecordError
@@ -58,6 +63,30 @@ class Query:
     def neutral_mass(self) -> float | None:
         return neutral_mass(self.precursor_mz, self.adduct)
 
+    @property
+    def run_position(self) -> dict[str, str | float | None]:
+        """Where the spectrum stood in its run or feature table: `feature_id`, `rt` (minutes)
+        and `scans`, as the file gave them (None where it did not)."""
+        metadata = self.msms.metadata if self.msms is not None else {}
+        seconds = metadata.get("retention_time")
+        return {
+            "feature_id": metadata.get("feature_id"),
+            "rt": None if seconds is None else round(float(seconds) / 60, 4),
+            "scans": metadata.get("scans"),
+        }
+
+
+def where_why(problem: str) -> tuple[str, str]:
+    """A skipped record's 'where: why' line as its two parts."""
+    where, _, why = problem.partition(": ")
+    return where, why
+
+
+def skipped_entry(problem: str) -> dict:
+    """A record a batch did not search, as `--json` and `--out` list it after the results."""
+    where, why = where_why(problem)
+    return {"query": where, "skipped": why, "hits": []}
+
 
 def _msms_records(member: TextMember) -> tuple[list[MsmsRecord], list[str]]:
     records, problems = [], []
@@ -78,7 +107,8 @@ def _ir_record(member: TextMember) -> IrRecord:
 
 
 def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
-    """Query spectra of an MGF/MSP/MassBank file (no structure needed) and one-line problems;
+    """Query spectra of an MGF/MSP/MassBank file or an mzML/mzXML run (no structure needed)
+    and one-line problems;
     `-` reads them from standard input (the format told by its first line)."""
     if str(path) == STDIN:
         return _msms_records(stdin_member())
@@ -104,7 +134,8 @@ def read_ir_file(path: Path) -> IrRecord:
 
 
 def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None, list[str]]:
-    """MS/MS spectra of an MGF/MSP/MassBank upload, or the IR spectrum of a JCAMP-DX upload,
+    """MS/MS spectra of an MGF/MSP/MassBank/mzML/mzXML upload, or the IR spectrum of a JCAMP-DX
+    upload,
     and the records skipped, each as 'where: why'."""
     member = member_from_bytes(name, data, UPLOAD_TEXT_BYTES)
     if member.inner_name.lower().endswith(IR_SUFFIXES):
@@ -112,7 +143,9 @@ def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | No
     spectra, problems = _msms_records(member)
     if not spectra:
         why = f": {problems[0]}" if problems else ""
-        raise ParseError(name, f"no readable spectrum (MGF, MSP or MassBank record expected){why}")
+        raise ParseError(
+            name, f"no readable spectrum (MGF, MSP, MassBank, JSON, mzML or mzXML expected){why}"
+        )
     return spectra, None, problems
 
 
@@ -139,12 +172,57 @@ def _known_adduct(text: str | None, what: str) -> str | None:
     return name
 
 
+def _charge(spectrum: MsmsRecord | None) -> int:
+    """The precursor's charge as the file gives it (0 when it does not)."""
+    try:
+        return int(spectrum.metadata.get("charge") or 0) if spectrum is not None else 0
+    except (TypeError, ValueError):
+        return 0
+
+
 def _ion_mode(spectrum: MsmsRecord | None, ccs_adduct: str | None) -> str:
     if spectrum is not None and spectrum.ion_mode in DEFAULT_ADDUCT:
         return spectrum.ion_mode
-    if ccs_adduct and parse_adduct(ccs_adduct).charge < 0:
+    if _charge(spectrum) < 0 or (ccs_adduct and parse_adduct(ccs_adduct).charge < 0):
         return "negative"
     return "positive"
+
+
+def _default_adduct(spectrum: MsmsRecord | None, ccs_adduct: str | None) -> str:
+    """[M+H]+ or [M-H]- by the ion mode; [M+zH]z+ or [M-zH]z- for a precursor of charge z > 1."""
+    mode = _ion_mode(spectrum, ccs_adduct)
+    z = abs(_charge(spectrum))
+    if z < 2:
+        return DEFAULT_ADDUCT[mode]
+    return f"[M+{z}H]{z}+" if mode == "positive" else f"[M-{z}H]{z}-"
+
+
+def _number(value: object, what: str) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a number") from None
+
+
+def _own_ccs(query: Query) -> tuple[float | None, str | None]:
+    """The spectrum's own CCS of its precursor ion and a note saying where it came from."""
+    metadata = query.msms.metadata if query.msms is not None else {}
+    if not query.adduct or not query.precursor_mz:
+        return None, None
+    try:
+        if metadata.get("ccs"):
+            ccs = _number(metadata["ccs"], "CCS")
+            if not 0 < ccs < 10_000:
+                raise ValueError(f"CCS {metadata['ccs']} is not a CCS in A^2")
+            return ccs, f"CCS {ccs:g} A^2 from the file"
+        if metadata.get("inverse_ion_mobility"):
+            inverse = _number(metadata["inverse_ion_mobility"], "1/K0")
+            charge = parse_adduct(query.adduct).charge
+            ccs = ccs_from_inverse_mobility(inverse, query.precursor_mz, charge)
+            return ccs, f"CCS {ccs:.1f} A^2 from 1/K0 {inverse:g} (Mason-Schamp, N2, 305 K)"
+    except ValueError as exc:
+        return None, f"the file's ion mobility not used: {exc}"
+    return None, None
 
 
 def _overrides(
@@ -193,8 +271,12 @@ def build_queries(
                 q.notes.append(f"adduct {q.adduct!r} unknown: no mass window")
                 q.adduct = None
         elif q.precursor_mz and not q.adduct:
-            q.adduct = DEFAULT_ADDUCT[_ion_mode(spectrum, ccs_adduct)]
+            q.adduct = _default_adduct(spectrum, ccs_adduct)
             q.notes.append(f"no adduct given: assumed {q.adduct}")
+        if fields.ccs is None:
+            q.ccs, note = _own_ccs(q)
+            q.ccs_adduct = q.adduct if q.ccs is not None else None
+            q.notes += [note] if note else []
         if spectrum is not None and spectrum.precursor_mz is None:
             spectrum.precursor_mz = q.precursor_mz
         if spectrum is not None and q.precursor_mz is None:

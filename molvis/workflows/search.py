@@ -258,7 +258,8 @@ def _analogue(m) -> dict:
 def result_dict(found: Identification, loaded: LoadedModel) -> dict:
     """The JSON shape of `molvis search --json`: the result, each hit with its `evidence`,
     `level`, `summary` and `probability`, the library's analogue matches, the query's
-    `confidence`, model, neutral mass, notes."""
+    `confidence`, model, neutral mass, where it stood in its run (`feature_id`, `rt` in
+    minutes, `scans`), its CCS, notes."""
     data = found.result.as_dict()
     for hit, extra in zip(data["hits"], found.annotations, strict=True):
         hit.update(extra)
@@ -268,6 +269,8 @@ def result_dict(found: Identification, loaded: LoadedModel) -> dict:
         "neutral_mass": found.query.neutral_mass,
         "precursor_mz": found.query.precursor_mz,
         "adduct": found.query.adduct,
+        **found.query.run_position,
+        "ccs": found.query.ccs,
         "analogues": [_analogue(m) for m in found.library.analogues],
         "filters": found.filters,
         "confidence": confidence(found),

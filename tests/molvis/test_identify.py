@@ -23,6 +23,10 @@ COLUMNS = [
     "query",
     "precursor_mz",
     "adduct",
+    "feature_id",
+    "rt",
+    "scans",
+    "ccs",
     "rank",
     "inchikey",
     "smiles",
@@ -41,6 +45,7 @@ COLUMNS = [
     "explained_intensity",
     "predicted_similarity",
     "variants",
+    "skipped",
 ]
 
 

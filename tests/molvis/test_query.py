@@ -8,6 +8,7 @@ import pytest
 from molvis.workflows.query import QueryFields, build_queries, pasted_spectrum, read_upload
 from molvis.workflows.search import SearchOptions
 from registry.chem.adducts import neutral_mass
+from registry.chem.ion_mobility import ccs_from_inverse_mobility
 from registry.ingest.parsers import ParseError
 from registry.records import MsmsRecord, StructureRef
 from tests.conftest import REPO
@@ -15,7 +16,7 @@ from tests.conftest import REPO
 FUBERIDAZOLE = 184.0637  # C11H8N2O, monoisotopic
 
 
-def spectrum(precursor=None, adduct=None, ion_mode=None, title="q") -> MsmsRecord:
+def spectrum(precursor=None, adduct=None, ion_mode=None, title="q", **metadata) -> MsmsRecord:
     return MsmsRecord(
         structure=StructureRef(""),
         record_id=title,
@@ -26,6 +27,7 @@ def spectrum(precursor=None, adduct=None, ion_mode=None, title="q") -> MsmsRecor
         collision_energy=None,
         mz=np.array([50.0, 100.0]),
         intensity=np.array([1.0, 2.0]),
+        metadata=metadata,
     )
 
 
@@ -55,6 +57,64 @@ def test_missing_adduct_is_assumed_by_ion_mode_and_said(ion_mode, ccs_adduct, ex
     fields = QueryFields(ccs=150.0 if ccs_adduct else None, ccs_adduct=ccs_adduct)
     (q,) = build_queries([spectrum(185.0709, None, ion_mode)], None, fields)
     assert q.adduct == expected and q.notes == [f"no adduct given: assumed {expected}"]
+
+
+@pytest.mark.parametrize(
+    "ion_mode, charge, expected",
+    [
+        ("positive", 2, "[M+2H]2+"),
+        ("negative", -2, "[M-2H]2-"),
+        (None, -3, "[M-3H]3-"),  # a negative charge gives the mode
+        (None, 2, "[M+2H]2+"),
+        ("negative", 1, "[M-H]-"),  # an unsigned charge of 1 in a negative scan
+        (None, -1, "[M-H]-"),
+        ("positive", None, "[M+H]+"),
+    ],
+)
+def test_the_precursor_s_charge_sets_the_assumed_adduct(ion_mode, charge, expected):
+    (q,) = build_queries([spectrum(122.0, None, ion_mode, charge=charge)], None, QueryFields())
+    assert q.adduct == expected and q.notes == [f"no adduct given: assumed {expected}"]
+    z = abs(charge or 1)
+    proton = 1.00727646688
+    assert q.neutral_mass == pytest.approx(z * 122.0 + (-z if "+" in expected else z) * proton)
+
+
+def test_a_spectrum_s_own_ccs_is_its_query_s_unless_one_is_typed():
+    given = spectrum(195.0877, "[M+H]+", ccs="141.5")
+    (q,) = build_queries([given], None, QueryFields())
+    assert (q.ccs, q.ccs_adduct) == (141.5, "[M+H]+")
+    assert q.notes == ["CCS 141.5 A^2 from the file"]
+    mobile = spectrum(195.0877, "[M+H]+", inverse_ion_mobility="0.75")
+    (q,) = build_queries([mobile], None, QueryFields())
+    expected = ccs_from_inverse_mobility(0.75, 195.0877, 1)
+    assert q.ccs == pytest.approx(expected) and q.ccs_adduct == "[M+H]+"
+    assert q.notes == [f"CCS {expected:.1f} A^2 from 1/K0 0.75 (Mason-Schamp, N2, 305 K)"]
+    both = spectrum(195.0877, "[M+H]+", ccs="141.5", inverse_ion_mobility="0.75")
+    (q,) = build_queries([both], None, QueryFields())
+    assert q.ccs == 141.5  # the file's CCS before a conversion
+    (q,) = build_queries(
+        [spectrum(195.0877, "[M+H]+", inverse_ion_mobility="0")], None, QueryFields()
+    )
+    assert q.ccs is None and q.notes[-1] == (
+        "the file's ion mobility not used: 1/K0, m/z, charge and temperature must be positive"
+    )
+    typed = QueryFields(ccs=150.0, ccs_adduct="[M+Na]+")
+    (q,) = build_queries([given], None, typed)
+    assert (q.ccs, q.ccs_adduct, q.notes) == (150.0, "[M+Na]+", [])
+    (q,) = build_queries([spectrum(None, None, ccs="141.5")], None, QueryFields())
+    assert q.ccs is None and q.ccs_adduct is None  # no precursor ion to give it to
+    for bad in ("-3", "lots"):
+        (q,) = build_queries([spectrum(195.0877, "[M+H]+", ccs=bad)], None, QueryFields())
+        assert q.ccs is None and q.ccs_adduct is None
+    assert q.notes == ["the file's ion mobility not used: CCS 'lots' is not a number"]
+
+
+def test_a_spectrum_s_place_in_its_run():
+    placed = spectrum(195.0, "[M+H]+", retention_time=301.2, scans="17", feature_id="F9")
+    (q,) = build_queries([placed], None, QueryFields())
+    assert q.run_position == {"feature_id": "F9", "rt": 5.02, "scans": "17"}
+    (q,) = build_queries([spectrum(195.0, "[M+H]+")], None, QueryFields())
+    assert q.run_position == {"feature_id": None, "rt": None, "scans": None}
 
 
 def test_the_ccs_adduct_never_stands_in_for_the_precursors():
@@ -311,7 +371,7 @@ def test_files_without_a_spectrum_are_named_and_spectra_need_no_structure(tmp_pa
     with pytest.raises(ParseError) as caught:
         read_upload("notes.mgf", b"BEGIN IONS\nEND IONS\n")
     assert str(caught.value) == (
-        "notes.mgf: no readable spectrum (MGF, MSP or MassBank record expected): "
+        "notes.mgf: no readable spectrum (MGF, MSP, MassBank, JSON, mzML or mzXML expected): "
         "notes.mgf record 1 (line 1): spectrum has no peaks"
     )
     with pytest.raises(ParseError) as caught:

@@ -82,7 +82,9 @@ def test_0021_clears_the_rankers_its_function_cannot_read(migrated_engine):
 
     def function() -> str:
         with migrated_engine.connect() as conn:
-            return conn.execute(text("SELECT pg_get_functiondef('molvis_rerank'::regproc)")).scalar()
+            return conn.execute(
+                text("SELECT pg_get_functiondef('molvis_rerank'::regproc)")
+            ).scalar()
 
     with session_scope(migrated_engine) as session:
         for name in ("old", "new"):

@@ -503,3 +503,31 @@ def test_skipped_records_override_notes_and_a_bad_upload_keeps_the_page(seeded_m
     assert "no readable spectrum" in at.error[0].value
     assert at.button[0].label == "Search" and at.number_input[0].value == 183.057
     assert list(at.dataframe[-1].value["inchikey"]) == list(answers["inchikey"])
+
+
+def test_an_mzml_upload_gives_each_ms2_scan_with_its_retention_time_and_ccs(seeded_model):
+    """An LC-MS run uploaded as mzML: its MS1 and empty scans listed as skipped, repeated scans
+    of one precursor merged, each query with its retention time and its CCS from 1/K0."""
+    from streamlit.testing.v1 import AppTest
+
+    data = (REPO / "tests" / "data" / "run_negative.mzML").read_bytes()
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.file_uploader(key="upload").upload("run.mzML", data).run()
+    assert not at.exception
+    assert any(
+        c.value == "run.mzML: 4 spectra read (3 after merging repeated scans), 3 records "
+        "skipped: each is searched"
+        for c in at.caption
+    )
+    assert list(at.dataframe[0].value["reason"]) == [
+        "an MS1 scan, not MS/MS: skipped",
+        "an MS1 scan, not MS/MS: skipped",
+        "spectrum has no peaks",
+    ]
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    queries = at.dataframe[1].value
+    assert list(queries["query"]) == ["scans=2,4", "scan=5", "scan=6"]
+    assert list(queries["rt (min)"]) == [5.025, 6.2, 7.3]
+    assert list(queries["CCS (A^2)"].isna()) == [False, True, False]
+    assert queries["CCS (A^2)"][0] == 131.7
