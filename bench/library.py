@@ -28,7 +28,7 @@ from registry.library.flash_index import LibraryOptions, build_index, clean_peak
 from registry.read.measurements import read_measurements
 
 
-def _queries(session, n: int, seed: int) -> list:
+def stored_spectra(session, n: int, seed: int) -> list:
     ids = (
         session.execute(
             text("SELECT id FROM msms_spectrum WHERE superseded_by IS NULL AND precursor_mz > 0")
@@ -48,7 +48,7 @@ def search_speed(n: int, ppm: float, seed: int) -> dict:
     with session_scope(get_engine()) as session:
         with timed() as build:
             index = build_index(session)
-        queries = _queries(session, n, seed)
+        queries = stored_spectra(session, n, seed)
         rng = np.random.default_rng(seed)
         prepared = []
         for q in queries:
@@ -105,7 +105,7 @@ def batch(n: int, seed: int) -> dict:
     """`molvis search --msms run.mgf --out results.tsv` over n stored spectra written as an MGF
     without structures: wall time of the whole command (model load included)."""
     with session_scope(get_engine()) as session:
-        queries = _queries(session, n, seed)
+        queries = stored_spectra(session, n, seed)
     lines = []
     for q in queries:
         lines += ["BEGIN IONS", f"TITLE=q{q.measurement_id}", f"PEPMASS={q.precursor_mz}"]

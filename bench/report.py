@@ -13,6 +13,7 @@ from bench.forward_model import forward_model_section
 from bench.fragments import fragments_section
 from bench.identification_report import identification_section
 from bench.ranker import ranker_section
+from bench.run_search import run_search_section
 from bench.scale_report import (
     index_sweep_section,
     library_load_section,
@@ -324,6 +325,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += forward_model_section(r)
     if r := _load(results, "ranker"):
         parts += ranker_section(r)
+    if r := _load(results, "run_search"):
+        parts += run_search_section(r)
     if r := _load(results, "ccs"):
         parts += ccs_section(r)
     if r := _load(results, "device_h200"):
