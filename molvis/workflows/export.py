@@ -65,6 +65,7 @@ def table_rows(number: int, result: dict) -> Iterator[dict]:
             "explained_intensity": fragments.get("explained_intensity"),
             "predicted_similarity": fragments.get("predicted_similarity"),
             "variants": " ".join(hit["variants"]),
+            "skipped": None,
         }
 
 

@@ -1,5 +1,6 @@
 """The batch table: each column holds its own field (a row whose every value differs tells a
-column filled from the wrong field), an empty row for a query without hits, CSV and TSV."""
+column filled from the wrong field), an empty row for a query without hits, a row with the
+reason for a record not searched, CSV and TSV."""
 
 import csv
 import io
@@ -10,6 +11,10 @@ RESULT = {
     "query": "q-title",
     "precursor_mz": 195.0877,
     "adduct": "[M+H]+",
+    "feature_id": "F7",
+    "rt": 5.02,
+    "scans": "12,14",
+    "ccs": 141.2,
     "hits": [
         {
             "rank": 3,
@@ -49,6 +54,10 @@ def test_every_column_holds_its_own_field():
         "query": "q-title",
         "precursor_mz": 195.0877,
         "adduct": "[M+H]+",
+        "feature_id": "F7",
+        "rt": 5.02,
+        "scans": "12,14",
+        "ccs": 141.2,
         "rank": 3,
         "inchikey": "RYYVLZVUVIJVGH-UHFFFAOYSA-N",
         "smiles": "Cn1cnc2c1c(=O)n(C)c(=O)n2C",
@@ -67,17 +76,34 @@ def test_every_column_holds_its_own_field():
         "explained_intensity": 0.81,
         "predicted_similarity": 0.37,
         "variants": "RYYVLZVUVIJVGH-ZZZZZZZZZZ-N RYYVLZVUVIJVGH-YYYYYYYYYY-N",
+        "skipped": None,
     }
 
 
 def test_a_query_without_hits_is_one_row_and_tsv_csv_read_back():
     empty = {**RESULT, "query": "nothing", "hits": []}
     assert list(table_rows(2, empty)) == [
-        {"query_id": 2, "query": "nothing", "precursor_mz": 195.0877, "adduct": "[M+H]+"}
+        {
+            "query_id": 2,
+            "query": "nothing",
+            "precursor_mz": 195.0877,
+            "adduct": "[M+H]+",
+            "feature_id": "F7",
+            "rt": 5.02,
+            "scans": "12,14",
+            "ccs": 141.2,
+        }
+    ]
+    skipped = {"query": "run.mzML scan 1", "skipped": "an MS1 scan, not MS/MS: skipped", "hits": []}
+    assert list(table_rows(3, skipped)) == [
+        {"query_id": 3, "query": "run.mzML scan 1", "skipped": "an MS1 scan, not MS/MS: skipped"}
     ]
     for delimiter in ("\t", ","):
         rows = list(
-            csv.DictReader(io.StringIO(table_text([RESULT, empty], delimiter)), delimiter=delimiter)
+            csv.DictReader(
+                io.StringIO(table_text([RESULT, empty, skipped], delimiter)), delimiter=delimiter
+            )
         )
-        assert [r["query_id"] for r in rows] == ["1", "2"]
+        assert [r["query_id"] for r in rows] == ["1", "2", "3"]
+        assert [r["skipped"] for r in rows] == ["", "", "an MS1 scan, not MS/MS: skipped"]
         assert rows[0]["reference_adduct"] == "[M+Na]+" and rows[1]["inchikey"] == ""

@@ -252,3 +252,49 @@ def test_structures_where_gnps_and_mona_put_them():
     bare = mona.replace("Comments:", "Notes:")
     (parsed,) = parse_msms(member(bare, "mona.msp"))
     assert parsed.reason == "no structure (neither SMILES nor InChI given)"
+
+
+@pytest.mark.parametrize(
+    "line, seconds",
+    [
+        ("RTINSECONDS=301.2", 301.2),
+        ("RTINMINUTES=5.02", 301.2),
+        ("RETENTIONTIME=5.02", 301.2),  # MS-DIAL: minutes
+        ("RT=5.02 min", 301.2),
+        ("RETENTION_TIME=301.2 sec", 301.2),
+        ("RT=301.2 s", 301.2),
+        ("RT=soon", None),
+    ],
+)
+def test_retention_time_in_seconds_whatever_the_file_s_unit(line, seconds):
+    text = f"BEGIN IONS\nPEPMASS=195.0877\n{line}\n138.066 100\nEND IONS\n"
+    (parsed,) = parse_msms(member(text, "a.mgf"), require_structure=False)
+    found = parsed.record.metadata.get("retention_time")
+    assert found == (None if seconds is None else pytest.approx(seconds))
+
+
+def test_feature_exports_keep_their_feature_id_and_ion_mobility():
+    """MZmine's MGF (FEATURE_ID, ION_MOBILITY with its unit) and MS-DIAL's MSP (CCS)."""
+    mzmine = (
+        "BEGIN IONS\nFEATURE_ID=17\nPEPMASS=195.0877\nSCANS=17\nRTINSECONDS=301.2\n"
+        "ION_MOBILITY={value}\nION_MOBILITY_UNIT={unit}\n138.066 100\nEND IONS\n"
+    )
+    for value, unit, key in [
+        ("0.75", "vs/cm2", "inverse_ion_mobility"),
+        ("21.3", "ms", "drift_time_ms"),
+        ("0.75", "", "inverse_ion_mobility"),  # no unit: a 1/K0 by its size
+        ("21.3", "", "drift_time_ms"),
+    ]:
+        text = mzmine.format(value=value, unit=unit)
+        (parsed,) = parse_msms(member(text, "mzmine.mgf"), require_structure=False)
+        metadata = parsed.record.metadata
+        assert metadata["feature_id"] == "17" and metadata[key] == value
+        other = ({"inverse_ion_mobility", "drift_time_ms"} - {key}).pop()
+        assert other not in metadata
+    msdial = (
+        "NAME: Unknown\nPRECURSORMZ: 195.0877\nPRECURSORTYPE: [M+H]+\nRETENTIONTIME: 5.02\n"
+        "CCS: 141.2\nNum Peaks: 1\n138.066\t100\n"
+    )
+    (parsed,) = parse_msms(member(msdial, "msdial.msp"), require_structure=False)
+    assert parsed.record.metadata["ccs"] == "141.2"
+    assert parsed.record.metadata["retention_time"] == pytest.approx(301.2)

@@ -5,7 +5,7 @@ of `spectrum.build_record`, which takes MS2 scans and skips MS1 scans with their
 and an MGF export of it give the same spectra.
 
 What a scan gives: precursor m/z and charge (signed by the scan's polarity), polarity, retention
-time (seconds, as matchms keeps it), collision energy, scan number, and ion mobility as the file
+time (seconds), collision energy, scan number, and ion mobility as the file
 gives it (1/K0 in V s/cm2, drift time in ms, or a CCS in A^2). XML broken partway stops the
 reading at that point with one reject naming the last scan read."""
 
@@ -117,7 +117,7 @@ def mzml_scan(scan: dict) -> tuple[str, dict[str, Any]]:
         "ionmode": ion_mode,
         "precursor_mz": ion.get("selected ion m/z"),
         "charge": _signed(_number(ion.get("charge state")), ion_mode),
-        "retention_time": _seconds(first.get("scan start time")),
+        "rtinseconds": _seconds(first.get("scan start time")),
         "collision_energy": activation.get("collision energy"),
         "inverse_ion_mobility": first.get("inverse reduced ion mobility")
         or ion.get("inverse reduced ion mobility"),
@@ -142,7 +142,7 @@ def mzxml_scan(scan: dict) -> tuple[str, dict[str, Any]]:
         "ionmode": ion_mode,
         "precursor_mz": precursor.get("precursorMz"),
         "charge": _signed(_number(precursor.get("precursorCharge")), ion_mode),
-        "retention_time": None if rt is None else rt * 60,
+        "rtinseconds": None if rt is None else rt * 60,
         "collision_energy": scan.get("collisionEnergy"),
     }
     return number, metadata

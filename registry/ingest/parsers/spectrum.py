@@ -102,6 +102,46 @@ EXTRA_KEYS = (
 )  # metadata kept with the spectrum as given
 
 
+_RT_KEYS = ("rtinseconds", "rtinminutes", "retention_time", "retentiontime", "rt", "retention time")
+_NUMBER_UNIT = re.compile(r"\s*([-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)")
+
+
+def retention_seconds(lowered: dict[str, str]) -> float | None:
+    """A record's retention time in seconds: RTINSECONDS as given, RTINMINUTES x 60; any other
+    spelling by its unit ('5.3 min', '318 s'), else in minutes, as MS-DIAL, NIST MSP and MassBank
+    write it; None when absent or unreadable."""
+    for key in _RT_KEYS:
+        text = present(lowered.get(key))
+        if text is None:
+            continue
+        found = _NUMBER_UNIT.match(text)
+        if not found:
+            return None
+        number, unit = float(found.group(1)), found.group(2).lower()
+        return number if key == "rtinseconds" or unit.startswith("s") else number * 60
+    return None
+
+
+def ion_mobility(lowered: dict[str, str]) -> dict[str, str]:
+    """The record's ion mobility in molvis's keys: `inverse_ion_mobility` (1/K0, V s/cm2),
+    `drift_time_ms`, `ccs` (A^2). MZmine writes ION_MOBILITY with ION_MOBILITY_UNIT (a value
+    without unit below 3 is read as 1/K0, above as a drift time in ms); CCS or
+    COLLISION_CROSS_SECTION is the CCS."""
+    out = {
+        k: v for k in ("inverse_ion_mobility", "drift_time_ms") if (v := present(lowered.get(k)))
+    }
+    ccs = present(lowered.get("ccs")) or present(lowered.get("collision_cross_section"))
+    if ccs:
+        out["ccs"] = ccs
+    value = present(lowered.get("ion_mobility"))
+    found = _NUMBER_UNIT.match(value) if value else None
+    if found and not out.get("inverse_ion_mobility") and not out.get("drift_time_ms"):
+        unit = (present(lowered.get("ion_mobility_unit")) or found.group(2)).lower()
+        inverse = "cm" in unit or (not unit and float(found.group(1)) < 3)
+        out["inverse_ion_mobility" if inverse else "drift_time_ms"] = found.group(1)
+    return out
+
+
 def ms_level(value: object) -> int | None:
     """The MS level a record states ('2', 'MS2', 'MSMS', 'MS/MS', 'MS1', 'MS'), None when it
     states none or one molvis cannot read (such a record is taken as MS/MS)."""
@@ -172,6 +212,9 @@ def build_record(
     2 (an LC-MS run's MS1 survey scans, MSLEVEL=1 in an MGF) is skipped with that reason."""
     lowered = {k.lower(): v for k, v in metadata.items()}
     md = _harmonised(lowered)
+    md.pop("retention_time", None)
+    seconds = retention_seconds(lowered)
+    md.update({"retention_time": seconds} if seconds is not None else {}, **ion_mobility(lowered))
     level = ms_level(md.get("ms_level"))
     if level is not None and level != 2:
         raise RecordError(f"an MS{level} scan, not MS/MS: skipped")
