@@ -100,12 +100,47 @@ def derive_missing_precursor(record: Record, identity: Identity | None) -> None:
     record.metadata["precursor_mz_derived"] = True
 
 
+LOW_RESOLUTION = ("IT", "QQ", "QQQ", "QIT", "LIT")  # ion traps and triple quadrupoles
+PRECURSOR_TOLERANCE = {"high": 0.02, "low": 0.5}  # Da between a precursor and its structure's ion
+
+
+def precursor_tolerance(instrument_type: str | None) -> float:
+    """How far (Da) a stated precursor may lie from its structure's ion: 0.5 for an ion trap or
+    triple quadrupole (the last part of MassBank's instrument type: LC-ESI-IT, LC-ESI-QQ),
+    0.02 for any other (the high-resolution analysers: TOF, Orbitrap, FT-ICR)."""
+    last = (instrument_type or "").upper().replace(" ", "").split("-")[-1]
+    return PRECURSOR_TOLERANCE["low" if last in LOW_RESOLUTION else "high"]
+
+
+def precursor_fits_structure(record: Record, identity: Identity | None) -> None:
+    """MS/MS whose stated precursor m/z is not its structure's ion (the stated or inferred
+    adduct's m/z) within the instrument's tolerance is rejected: another compound, a mislabelled
+    adduct, a derivative or a low-resolution precursor; stored, it would train the model on the
+    wrong structure and name it in confident library matches and in the evaluation."""
+    if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is None:
+        return
+    try:
+        adduct = parse_adduct(record.adduct or "")
+    except UnknownAdductError:
+        return
+    expected = adduct.mz(identity.monoisotopic_mass)
+    off = record.precursor_mz - expected
+    tolerance = precursor_tolerance(record.instrument_type)
+    if abs(off) > tolerance:
+        raise RecordError(
+            f"precursor m/z {record.precursor_mz:.4f} is {off:+.4f} Da from the structure's "
+            f"{adduct.name} at {expected:.4f} (tolerance {tolerance:g} Da): another compound, "
+            "adduct or derivative"
+        )
+
+
 Step = Callable[[Record, Identity | None], None]
 STEPS: tuple[Step, ...] = (
     canonical_ion_mode,
     canonical_adduct,
     infer_missing_adduct,
     derive_missing_precursor,
+    precursor_fits_structure,
 )
 
 

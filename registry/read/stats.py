@@ -15,6 +15,8 @@ SELECT
   (SELECT count(*) FROM ccs_value) AS ccs_values,
   (SELECT count(*) FROM source) AS sources,
   (SELECT count(*) FROM rejected_record) AS rejected_records,
+  (SELECT count(*) FROM rejected_record WHERE reason LIKE '% Da from the structure''s %')
+    AS rejected_precursor_not_structure,
   (SELECT count(*) FROM ingest_run) AS ingest_runs,
   (SELECT count(*) FROM compound WHERE fingerprint IS NOT NULL) AS compounds_with_fingerprint,
   (SELECT count(DISTINCT compound_id) FROM msms_spectrum) AS compounds_with_msms,
@@ -44,7 +46,9 @@ FROM source s ORDER BY s.name
 
 
 def registry_stats(session: Session) -> dict[str, Any]:
-    """Counts per table, compounds with two or more modalities, and a row per source."""
+    """Counts per table, compounds with two or more modalities, and a row per source;
+    `rejected_precursor_not_structure` counts the MS/MS refused because their precursor is not
+    their structure's ion (registry/ingest/normalize.py)."""
     counts: dict[str, Any] = dict(session.execute(text(_COUNTS)).mappings().one())
     counts["compounds_multimodal"] = session.execute(text(_MULTI)).scalar_one()
     counts["per_source"] = [dict(r) for r in session.execute(text(_PER_SOURCE)).mappings()]

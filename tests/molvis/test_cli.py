@@ -15,6 +15,7 @@ STATS_KEYS = (
     "ccs_values",
     "sources",
     "rejected_records",
+    "rejected_precursor_not_structure",
 )
 
 
@@ -22,6 +23,8 @@ def test_ingest_json_and_stats_json(engine, tmp_path):
     bad = mgf_block("bad", "C1CC(", "47.0", ["100 1"])
     good = mgf_block("good", "CCO", "47.049", ["100 1"])
     path = write(tmp_path, "two.mgf", good + bad)
+    # ethanol labelled [M+H]+ at a sodium adduct's m/z: refused, and counted apart
+    offside = write(tmp_path, "off.mgf", mgf_block("off", "CCO", "69.031", ["100 1"]))
     result = molvis("ingest", "msms", str(path), "--source", "lab", "--json")
     assert result.returncode == 0, result.stderr
     (summary,) = json.loads(result.stdout)["files"]
@@ -34,6 +37,11 @@ def test_ingest_json_and_stats_json(engine, tmp_path):
     stats = json.loads(molvis("stats", "--json").stdout)
     assert all(isinstance(stats[k], int) for k in STATS_KEYS)
     assert (stats["compounds"], stats["msms_spectra"], stats["rejected_records"]) == (1, 1, 1)
+    assert stats["rejected_precursor_not_structure"] == 0
+    result = molvis("ingest", "msms", str(offside), "--source", "lab", "--json")
+    assert json.loads(result.stdout)["files"][0]["rejected"] == 1
+    stats = json.loads(molvis("stats", "--json").stdout)
+    assert (stats["rejected_records"], stats["rejected_precursor_not_structure"]) == (2, 1)
 
 
 @pytest.mark.parametrize(

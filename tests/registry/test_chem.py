@@ -137,6 +137,54 @@ def test_adduct_inferred_from_precursor_only_when_unambiguous():
     assert infer_adduct(CAFFEINE_MASS + 5.0, CAFFEINE_MASS, "positive") is None
 
 
+@pytest.mark.parametrize(
+    "precursor, adduct, instrument, fits",
+    [
+        (195.0877, "[M+H]+", "LC-ESI-QTOF", True),
+        (195.1075, "[M+H]+", "LC-ESI-QTOF", True),  # +19.8 mDa: inside 0.02 Da
+        (195.1087, "[M+H]+", "LC-ESI-QTOF", False),  # +21 mDa
+        (195.0667, "[M+H]+", None, False),  # -21 mDa, no instrument: high resolution
+        (195.5, "[M+H]+", "LC-ESI-QQ", True),  # a triple quadrupole's unit resolution
+        (195.5, "[M+H]+", "LC-ESI-IT", True),
+        (195.5, "[M+H]+", "LC-ESI-ITFT", False),  # precursor measured in the Orbitrap
+        (195.6, "[M+H]+", "LC-ESI-QQ", False),
+        (217.0697, "[M+H]+", "LC-ESI-QTOF", False),  # a sodium adduct labelled [M+H]+
+        (217.0697, "[M+Na]+", "LC-ESI-QTOF", True),
+        (195.0877, "[M+Foo]+", "LC-ESI-QTOF", True),  # no adduct to check it by
+    ],
+)
+def test_a_precursor_must_fit_its_structure(precursor, adduct, instrument, fits):
+    import numpy as np
+
+    from registry.ingest.normalize import normalize
+    from registry.ingest.parsers import RecordError
+    from registry.records import MsmsRecord, StructureRef
+
+    record = MsmsRecord(
+        structure=StructureRef(CAFFEINE_SMILES),
+        record_id="caffeine",
+        precursor_mz=precursor,
+        adduct=adduct,
+        ion_mode="positive",
+        instrument_type=instrument,
+        collision_energy=None,
+        mz=np.array([138.0]),
+        intensity=np.array([1.0]),
+    )
+    if fits:
+        assert normalize(record).record.precursor_mz == precursor
+        return
+    with pytest.raises(RecordError) as refused:
+        normalize(record)
+    expected = parse_adduct(adduct).mz(CAFFEINE_MASS)
+    tolerance = 0.5 if instrument and instrument.endswith(("-QQ", "-IT")) else 0.02
+    assert str(refused.value) == (
+        f"precursor m/z {precursor:.4f} is {precursor - expected:+.4f} Da from the structure's "
+        f"{adduct} at {expected:.4f} (tolerance {tolerance:g} Da): another compound, adduct or "
+        "derivative"
+    )
+
+
 def test_normalisation_runs_its_steps_in_order():
     """Spell the ion mode and adduct molvis's way, infer the adduct, then derive a missing
     precursor from it; none touches a spectrum that already has both in that spelling; a query
@@ -151,6 +199,7 @@ def test_normalisation_runs_its_steps_in_order():
         infer_missing_adduct,
         normalize,
         normalize_unknown,
+        precursor_fits_structure,
     )
     from registry.ingest.parsers import RecordError
     from registry.records import CcsRecord, MsmsRecord, StructureRef
@@ -160,6 +209,7 @@ def test_normalisation_runs_its_steps_in_order():
         canonical_adduct,
         infer_missing_adduct,
         derive_missing_precursor,
+        precursor_fits_structure,
     )
 
     def record(precursor, adduct, ion_mode="positive"):
