@@ -125,6 +125,33 @@ def test_ccs_inchikey_only_rows_attach_to_known_compounds(engine, tmp_path):
     assert "not a valid InChIKey" in reasons[1]
 
 
+def test_msms_with_only_an_inchikey_attaches_to_a_known_compound(engine, tmp_path):
+    """A spectrum that names its compound by InChIKey alone (no SMILES or InChI) is stored
+    against that compound when the registry holds it; otherwise it is rejected, saying so."""
+    ingest(engine, "structures", write(tmp_path, "s.smi", "OC[C@H](N)C(O)=O serine\n"), "lib")
+    blocks = (
+        "BEGIN IONS\nTITLE=serine\nINCHIKEY=MTCFGRXMJLQNBG-REOHCLBHSA-N\nPEPMASS=106.0499\n"
+        "ADDUCT=[M+H]+\n60.044 100\n88.039 20\nEND IONS\n"
+        "BEGIN IONS\nTITLE=stranger\nINCHIKEY=AAAAAAAAAAAAAA-UHFFFAOYSA-N\nPEPMASS=200.1\n"
+        "60.044 100\nEND IONS\n"
+    )
+    summary = ingest(engine, "msms", write(tmp_path, "keys.mgf", blocks), "lab")
+    assert (summary.inserted, summary.rejected) == (1, 1)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT c.inchikey, s.record_id FROM msms_spectrum s "
+                "JOIN compound c ON c.id = s.compound_id"
+            )
+        ).all()
+        reason = conn.execute(text("SELECT reason FROM rejected_record")).scalar_one()
+    assert stored == [("MTCFGRXMJLQNBG-REOHCLBHSA-N", "serine")]
+    assert reason == (
+        "InChIKey AAAAAAAAAAAAAA-UHFFFAOYSA-N only, no structure, and no such compound in the "
+        "registry yet"
+    )
+
+
 def test_ccs_slice_and_structures_library(engine, tmp_path):
     with gzip.open(shared("ccs", "ccs_combined.tsv.gz"), "rt") as handle:
         head = "".join(next(handle) for _ in range(501))

@@ -251,7 +251,7 @@ def test_structures_where_gnps_and_mona_put_them():
     assert parsed.record.structure.text == "CCO"
     bare = mona.replace("Comments:", "Notes:")
     (parsed,) = parse_msms(member(bare, "mona.msp"))
-    assert parsed.reason == "no structure (neither SMILES nor InChI given)"
+    assert parsed.reason == "no structure (neither SMILES, InChI nor InChIKey given)"
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import pytest
 from matchms.importing import load_from_mgf
 
 from registry.ingest.files import iter_members
+from registry.ingest.parsers import ParseError
 from registry.ingest.parsers.msms import parse_msms
 from registry.ingest.parsers.runs import _EncodedText
 from tests.builders import member, write
@@ -137,3 +138,14 @@ def test_the_declared_encoding_is_the_one_lxml_reads():
     )
     source = _EncodedText(member(latin, "a.mzXML"))
     assert "Zürich".encode("latin-1") in source.read()  # ISO-8859-1, as the file declares
+
+
+def test_a_run_is_searched_never_ingested_as_reference_spectra(engine, tmp_path):
+    from tests.conftest import molvis
+
+    for path in RUNS:
+        with pytest.raises(ParseError, match="an LC-MS run names no structures"):
+            list(parse_msms(next(iter(iter_members(path)))))
+        done = molvis("ingest", "msms", str(path), "--source", "lab")
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert "an LC-MS run names no structures" in done.stderr

@@ -26,13 +26,11 @@ def parse_msms(
         return parse_msp(member, first_no, require_structure)
     if name.endswith(".json"):
         return parse_json_spectra(member, first_no, require_structure)
-    if name.endswith(".mzml"):
-        return parse_mzml(member, first_no, require_structure)
-    if name.endswith(".mzxml"):
-        return parse_mzxml(member, first_no, require_structure)
+    if name.endswith((".mzml", ".mzxml")):
+        return _run(member, first_no, require_structure)
     head = member.head().lstrip()[:200]
     if head.startswith("<"):
-        return _xml(member, first_no, require_structure)
+        return _run(member, first_no, require_structure)
     if head.startswith(("[", "{")):
         return parse_json_spectra(member, first_no, require_structure)
     if head.startswith("ACCESSION:"):
@@ -50,11 +48,20 @@ def parse_msms(
     )
 
 
-def _xml(member: TextMember, first_no: int, require_structure: bool) -> Iterator[Parsed]:
-    """An XML file by its root element: mzML (indexed or not) or mzXML."""
+def _run(member: TextMember, first_no: int, require_structure: bool) -> Iterator[Parsed]:
+    """An LC-MS run by its root element: mzML (indexed or not) or mzXML. A run names no
+    structures, so it is searched, never ingested as reference spectra."""
     head = member.head(4096)
     if "<mzML" in head or "<indexedmzML" in head:
-        return parse_mzml(member, first_no, require_structure)
-    if "<mzXML" in head:
-        return parse_mzxml(member, first_no, require_structure)
-    raise ParseError(member.name, "an XML file, but neither mzML nor mzXML", 1)
+        reader = parse_mzml
+    elif "<mzXML" in head:
+        reader = parse_mzxml
+    else:
+        raise ParseError(member.name, "an XML file, but neither mzML nor mzXML", 1)
+    if require_structure:
+        raise ParseError(
+            member.name,
+            "an LC-MS run names no structures, so it cannot be reference spectra: search it "
+            "(molvis search --msms), or ingest its identified spectra as MGF/MSP with structures",
+        )
+    return reader(member, first_no, require_structure)

@@ -184,7 +184,8 @@ def _unquoted(value: object) -> str | None:
 
 def _structure(md: dict[str, str], require_structure: bool) -> StructureRef:
     """The structure a spectrum names (SMILES, else InChI; quoted or not, else found in its
-    comments), with its name and CAS number."""
+    comments), with its name and CAS number. A spectrum that gives only an InChIKey keeps it:
+    the ingest attaches it to that compound when the registry (or the same file) holds it."""
     smiles = _unquoted(md.get("smiles"))
     inchi = _unquoted(md.get("inchi"))
     comment = present(md.get("comment")) or ""
@@ -194,11 +195,12 @@ def _structure(md: dict[str, str], require_structure: bool) -> StructureRef:
         inchi = found["inchi"].group(1).strip() if found["inchi"] else None
     if inchi and not inchi.startswith("InChI="):
         inchi = "InChI=" + inchi
-    if not smiles and not inchi and require_structure:
-        raise RecordError("no structure (neither SMILES nor InChI given)")
+    inchikey = _unquoted(md.get("inchikey"))
+    if not smiles and not inchi and not inchikey and require_structure:
+        raise RecordError("no structure (neither SMILES, InChI nor InChIKey given)")
     return StructureRef(
         text=smiles or inchi or "",
-        given_inchikey=present(md.get("inchikey")),
+        given_inchikey=inchikey,
         names=[n for n in (present(md.get("compound_name")),) if n],
         external_ids={k: v for k, v in (("cas", present(md.get("casno"))),) if v},
     )
