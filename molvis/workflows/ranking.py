@@ -60,7 +60,10 @@ def learned_order(
     query: Query,
     options: SearchOptions,
 ) -> list[Reranked]:
-    """The first options.k of the found hits in the ranker's order (molvis_rerank())."""
+    """The first options.k of the found hits in the ranker's order (molvis_rerank()). A hit's
+    |mass error| counts at most the search's ppm window: the ranker was fitted on candidates
+    within it, and a library match from outside it (another adduct's spectrum at this
+    precursor) would otherwise be scored far beyond what the fit saw."""
 
     def value(x) -> float:
         return np.nan if x is None else float(x)
@@ -77,7 +80,7 @@ def learned_order(
             value(found.get("explained_intensity")),
             value(found.get("predicted_similarity")),
             value(hit.library_score),
-            np.nan if error is None else abs(error),
+            np.nan if error is None else min(abs(error), options.ppm),
             np.nan if deviation is None else abs(deviation["deviation_pct"]),
         ]
         confident.append(

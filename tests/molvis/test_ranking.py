@@ -55,7 +55,8 @@ def test_the_search_follows_the_ranker_not_any_one_evidence(engine):
 
 def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engine):
     """Every column the ranker reads, from where the search keeps it: the model score, the
-    fragment evidence, the library score, |ppm error| and |CCS deviation| (missing: 0); a
+    fragment evidence, the library score, |ppm error| (at most the search's window) and |CCS
+    deviation| (missing: 0); a
     confident library match (0.7, 6 peaks) first, one peak short of it not."""
     ranker = Ranker(
         list(EVIDENCE),
@@ -117,14 +118,15 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
     ccs = KnownCcs({"DDDDDDDDDDDDDD": [147.0, 160.0]}, {"AAAAAAAAAAAAAA": 153.0}, "p")
     result = SearchResult("q", 5, hits, {})
     with session_scope(engine) as session:
-        order = learned_order(session, ranker, result, explained, ccs, query, SearchOptions())
+        options = SearchOptions(ppm=3.5)
+        order = learned_order(session, ranker, result, explained, ccs, query, options)
     values = np.array(
         [
             [0.0, 0.2, 0.9, 0.0, 0.69, 1.0, np.nan],  # CCS 153 predicted
             [0.1, 0.3, 0.75, 0.05, 0.7, 2.0, np.nan],
             [0.2, np.nan, np.nan, np.nan, np.nan, 3.0, np.nan],  # no fragments, no library
             [0.3, 0.5, 0.45, 0.15, 0.7, 0.5, np.nan],  # measured 147 and 160
-            [0.4, 0.6, 0.3, np.nan, 0.3, 4.0, np.nan],
+            [0.4, 0.6, 0.3, np.nan, 0.3, 3.5, np.nan],  # 4 ppm off: counts as the window's 3.5
         ]
     )
     values[0, 6] = round(3 / 153 * 100, 3)  # from the predicted value (deviations: 3 decimals)

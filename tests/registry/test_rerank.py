@@ -79,6 +79,19 @@ def test_a_value_that_is_there_counts_apart_from_its_size(engine):
     assert nan == 0.0
 
 
+def test_scores_far_below_the_best_get_no_probability_and_no_error(engine):
+    ranker = Ranker(["mass_error_ppm"], [-1.0, 0.0, 0.0], "m", "v")
+    values = np.full((3, len(EVIDENCE)), np.nan)
+    values[:, EVIDENCE.index("mass_error_ppm")] = [1.0, 5e4, 2.0]
+    with session_scope(engine) as session:
+        found = rerank(session, ranker.to_dict(), [_key(i) for i in range(3)], values, [False] * 3)
+    assert [r.row for r in found] == [0, 2, 1]
+    by_row = {r.row: r.probability for r in found}
+    python = ranker.probabilities(values[:, [EVIDENCE.index("mass_error_ppm")]])
+    assert [by_row[i] for i in range(3)] == pytest.approx(python, abs=1e-12)
+    assert found[2].probability < 1e-300 and found[2].score == -5e4
+
+
 def test_inputs_that_do_not_line_up_are_refused(engine):
     ranker = Ranker(["model_score"], [1.0, 0.0, 0.0], "m", "v").to_dict()
     with engine.connect() as conn:

@@ -33,8 +33,9 @@ BEGIN
     END IF;
     -- Each candidate's score: per evidence value x (missing or NaN: 0) a x + b (x - the best x
     -- of the other candidates) + c (1 where x is there, 0 where missing), models/ranker.py's
-    -- features; its probability a softmax over the candidates given. Confident library
-    -- matches stay first (level 2a), by library score.
+    -- features; its probability a softmax over the candidates given (a score 700 below the
+    -- best counts as exp(-700), not an underflow error). Confident library matches stay first
+    -- (level 2a), by library score.
     RETURN QUERY
     WITH candidate AS (
         SELECT t.i, t.key, coalesce(t.sure, false) AS sure, t.lib,
@@ -77,7 +78,7 @@ BEGIN
         FROM candidate c LEFT JOIN part p ON p.i = c.i
         GROUP BY c.i, c.key, c.sure, c.lib
     ), shifted AS (
-        SELECT sc.*, exp(sc.s - max(sc.s) OVER ()) AS z FROM scored sc
+        SELECT sc.*, exp(greatest(sc.s - max(sc.s) OVER (), -700)) AS z FROM scored sc
     )
     SELECT (row_number() OVER (ORDER BY sh.sure DESC,
                                          CASE WHEN sh.sure THEN coalesce(nullif(sh.lib, 'NaN'), 0)
