@@ -228,6 +228,11 @@ MUTANTS = {
     ),
     "rerank: worst score first": (RERANK, "sh.s DESC, sh.key", "sh.s ASC, sh.key"),
     "rerank: probabilities not normalised": (RERANK, "sh.z / sum(sh.z) OVER ()", "sh.z"),
+    "rerank: a score far below the best underflows": (
+        RERANK,
+        "exp(greatest(sc.s - max(sc.s) OVER (), -700))",
+        "exp(sc.s - max(sc.s) OVER ())",
+    ),
 }
 
 
