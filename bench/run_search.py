@@ -209,7 +209,9 @@ def run_search_section(r: dict) -> list[str]:
             ],
         ),
         "",
-        "Peak RSS of the commands: the largest of either child process (both measured from "
-        "outside, model load included).",
+        "Peak RSS of the commands: the largest of the child processes so far (measured from "
+        "outside, model load included). With fragment evidence it grows with the candidates "
+        "explained until the fragment cache (4,096 structures, `registry/chem/explain.py`) is "
+        "full; runs longer than this one were not measured.",
         "",
     ]
