@@ -156,6 +156,13 @@ def test_truncated_msp_peak_list_is_rejected():
             "not an MS/MS file (MGF, MSP, MassBank record, JSON, mzML or mzXML expected)",
         ),
         ("a.txt", "<?xml version='1.0'?>\n<html/>\n", 1, "an XML file, but neither mzML nor mzXML"),
+        (
+            "lib.mzlib.txt",
+            "<mzSpecLib>\nMS:1003186|library format version=1.0\n",
+            1,
+            "mzSpecLib is not read yet: convert it to MSP or MGF first (e.g. with the "
+            "mzspeclib Python package)",
+        ),
     ],
 )
 def test_wrong_format_names_file_and_line(name, text, line, message):

@@ -29,6 +29,13 @@ def parse_msms(
     if name.endswith((".mzml", ".mzxml")):
         return _run(member, first_no, require_structure)
     head = member.head().lstrip()[:200]
+    if head.lower().startswith("<mzspeclib"):
+        raise ParseError(
+            member.name,
+            "mzSpecLib is not read yet: convert it to MSP or MGF first (e.g. with the "
+            "mzspeclib Python package)",
+            1,
+        )
     if head.startswith("<"):
         return _run(member, first_no, require_structure)
     if head.startswith(("[", "{")):
