@@ -25,7 +25,7 @@ from registry.library.references import (
     references,
     spectra_per_skeleton,
 )
-from registry.library.saved_index import load_index, save_index
+from registry.library.saved_index import DamagedIndexError, load_index, save_index
 
 
 @dataclass
@@ -90,7 +90,11 @@ class Library:
     def __init__(self, session: Session, home: Path, options: LibraryOptions | None = None):
         self.options = options or LibraryOptions()
         self.notes: list[str] = []
-        index = load_index(home)
+        try:
+            index = load_index(home)
+        except DamagedIndexError as exc:
+            self.notes.append(f"{exc}: rebuilt from the registry for this search")
+            index = None
         if index is None:
             index = build_index(session)
             try:

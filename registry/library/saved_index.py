@@ -2,7 +2,10 @@
 pointer (`msms.json`) replaced atomically, so a search never reads a half-written index.
 
 The files are plain arrays and JSON: ms_entropy's core index files plus our spectrum ids and
-polarities. ms_entropy's own metadata store is pickle, so molvis neither writes nor reads it."""
+polarities. ms_entropy's own metadata store is pickle, so molvis neither writes nor reads it.
+The pointer lists every file with its size: an index cut short (a full disk, a partial copy of
+MOLVIS_HOME, a bad restore) would otherwise answer silently wrong, so a file of another size, or
+arrays whose lengths disagree, make the index DAMAGED: the search builds a new one and says so."""
 
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ def save_index(index: LibraryIndex, home: Path) -> Path:
             "generation": index.generation,
             "built_at": index.built_at,
             "spectra": index.spectra,
+            "files": {f.name: f.stat().st_size for f in sorted(folder.iterdir())},
         }
         tmp = root / f".{LIBRARY}.json.{os.getpid()}"
         tmp.write_text(json.dumps(pointer))
@@ -65,8 +69,22 @@ def save_index(index: LibraryIndex, home: Path) -> Path:
 _loaded: dict[str, LibraryIndex] = {}
 
 
+class DamagedIndexError(RuntimeError):
+    """The saved index's files are not what its build wrote."""
+
+
+def _check_files(folder: Path, files: dict[str, int]) -> None:
+    for name, size in files.items():
+        path = folder / name
+        found = path.stat().st_size if path.exists() else None
+        if found != size:
+            what = "missing" if found is None else f"{found:,} bytes, {size:,} written"
+            raise DamagedIndexError(f"library index {folder}: {name} is {what}")
+
+
 def load_index(home: Path) -> LibraryIndex | None:
-    """The saved index (kept in memory per process), or None when there is none."""
+    """The saved index (kept in memory per process), or None when there is none (or one of
+    an older format); DamagedIndexError when its files are not those its build wrote."""
     root = library_dir(home)
     try:
         pointer = json.loads((root / f"{LIBRARY}.json").read_text())
@@ -77,19 +95,27 @@ def load_index(home: Path) -> LibraryIndex | None:
     key = f"{root}/{pointer['folder']}"
     if key not in _loaded:
         folder = root / pointer["folder"]
+        if not folder.is_dir():  # replaced by a newer build meanwhile
+            return None
+        _check_files(folder, pointer["files"])
         try:
             ids = np.load(folder / "ids.npy", allow_pickle=False)
             modes = np.load(folder / "modes.npy", allow_pickle=False)
             searcher = new_searcher()
             if len(ids):
                 if not searcher.entropy_search.read(folder):
-                    return None
+                    raise DamagedIndexError(f"library index {folder}: ms_entropy cannot read it")
                 searcher.precursor_mz_array = np.fromfile(
                     folder / "precursor_mz.npy", dtype=np.float32
                 )
             searcher.metadata = None
         except FileNotFoundError:  # replaced by a newer build meanwhile
             return None
+        lengths = {len(ids), len(modes), pointer["spectra"]}
+        if len(ids):
+            lengths.add(len(searcher.precursor_mz_array))
+        if len(lengths) != 1:
+            raise DamagedIndexError(f"library index {folder}: its arrays disagree in length")
         _loaded.clear()
         _loaded[key] = LibraryIndex(
             searcher, ids, modes, pointer["generation"], pointer["built_at"]
@@ -105,7 +131,10 @@ def refresh_index(
 ) -> tuple[LibraryIndex, bool]:
     """The saved index, rebuilt first when the registry's spectra changed since (always with
     `force`); True when it was rebuilt."""
-    index = None if force else load_index(home)
+    try:
+        index = None if force else load_index(home)
+    except DamagedIndexError:
+        index = None
     if index is not None and index.generation == (current_generation(session) or ""):
         return index, False
     index = build_index(session, progress)

@@ -4,6 +4,7 @@ the saved files (no pickle), staleness and rebuilds."""
 import copy
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 from registry.db.connection import session_scope
 from registry.ingest.files import iter_members
 from registry.ingest.parsers.msms import parse_msms
+from registry.library import saved_index
 from registry.library.flash_index import (
     MAX_FRAGMENT_TOLERANCE,
     MZ_INDEX_STEP,
@@ -25,7 +27,12 @@ from registry.library.flash_index import (
     polarity,
 )
 from registry.library.kernel import best, score
-from registry.library.saved_index import load_index, refresh_index, save_index
+from registry.library.saved_index import (
+    DamagedIndexError,
+    load_index,
+    refresh_index,
+    save_index,
+)
 from tests.builders import mgf_block, write
 from tests.conftest import ingest, shared
 
@@ -192,6 +199,54 @@ def test_saved_index_has_no_pickle_and_knows_when_it_is_stale(library_registry, 
         fresh, rebuilt = refresh_index(session, home)
     assert rebuilt and fresh.spectra == 5
     assert len(list((home / "library").glob("msms-*"))) == 1  # the old folder is gone
+
+
+def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
+    """A file cut short (a full disk, a partial copy of MOLVIS_HOME), or arrays whose lengths
+    disagree, make the saved index damaged: loading it says which file, the search rebuilds it
+    from the registry and says so in its notes, the ingest's refresh rebuilds it; an index of an
+    older format is rebuilt as if there were none."""
+    from molvis.workflows.library_match import Library
+
+    home = tmp_path / "home"
+    root = home / "library"
+
+    def folder() -> Path:
+        return root / json.loads((root / "msms.json").read_text())["folder"]
+
+    with session_scope(library_registry) as session:
+        refresh_index(session, home)
+    cut = folder() / "all_ions_mz.npy"
+    size = cut.stat().st_size
+    cut.write_bytes(cut.read_bytes()[: size // 2])
+    saved_index._loaded.clear()  # as a new process finds it
+    with pytest.raises(
+        DamagedIndexError, match=f"all_ions_mz.npy is {size // 2:,} bytes, {size:,} written"
+    ):
+        load_index(home)
+    with session_scope(library_registry) as session:
+        library = Library(session, home)
+    assert library.index.spectra == 4
+    assert library.notes == [
+        f"library index {cut.parent}: all_ions_mz.npy is {size // 2:,} bytes, {size:,} written: "
+        "rebuilt from the registry for this search"
+    ]
+    assert load_index(home).spectra == 4  # saved again, whole
+    # arrays that disagree, their sizes as written
+    np.save(folder() / "ids.npy", np.load(folder() / "ids.npy")[:2], allow_pickle=False)
+    pointer = json.loads((root / "msms.json").read_text())
+    pointer["files"]["ids.npy"] = (folder() / "ids.npy").stat().st_size
+    (root / "msms.json").write_text(json.dumps(pointer))
+    saved_index._loaded.clear()
+    with pytest.raises(DamagedIndexError, match="its arrays disagree in length"):
+        load_index(home)
+    with session_scope(library_registry) as session:
+        index, rebuilt = refresh_index(session, home)
+    assert rebuilt and index.spectra == 4 and load_index(home).spectra == 4
+    pointer = json.loads((root / "msms.json").read_text())
+    (root / "msms.json").write_text(json.dumps(pointer | {"format": 2}))
+    saved_index._loaded.clear()
+    assert load_index(home) is None
 
 
 def test_two_builds_at_once_leave_one_valid_index(library_registry, tmp_path):
