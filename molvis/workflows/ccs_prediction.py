@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from molvis.workflows.model_loading import model_file, stored_path
 from registry.db.connection import session_scope
 from registry.db.settings import load_settings
 from registry.learned import ccs_predictions as predictions
@@ -156,7 +157,7 @@ def ensure_shipped_predictor(session) -> None:
             session,
             path.stem,
             saved["version"],
-            str(path),
+            stored_path(path),
             saved["config"],
             metrics,
             tolerance,
@@ -171,7 +172,7 @@ def load_active(engine: Engine, name: str | None = None):
     with session_scope(engine) as session:
         ensure_shipped_predictor(session)
         info = predictions.get_predictor(session, name)
-    model, _ = load_predictor(Path(info.path))
+    model, _ = load_predictor(model_file(info.path))
     return info, model
 
 

@@ -24,6 +24,34 @@ from registry.learned.versions import (
 )
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "models" / "pretrained"
+SHIPPED = "shipped:"  # a stored path that names a file of PRETRAINED_DIR, wherever molvis lives
+
+
+def stored_path(path: Path) -> str:
+    """The path a registry row keeps for a model file: a shipped file relative to molvis's own
+    models/pretrained (a dump restored on another host or in an image still finds it), any
+    other file absolute."""
+    path = path.resolve()
+    if path.is_relative_to(PRETRAINED_DIR.resolve()):
+        return SHIPPED + path.relative_to(PRETRAINED_DIR.resolve()).as_posix()
+    return str(path)
+
+
+def model_file(stored: str) -> Path:
+    """The file a registry row's path names: `shipped:` files under this molvis's
+    models/pretrained; an absolute path of another checkout's models/pretrained that is not
+    here (registered by an older molvis, restored elsewhere) as the same shipped file."""
+    if stored.startswith(SHIPPED):
+        return PRETRAINED_DIR / stored.removeprefix(SHIPPED)
+    path = Path(stored)
+    parts = path.parts
+    if (
+        not path.exists()
+        and "pretrained" in parts
+        and parts[parts.index("pretrained") - 1] == "models"
+    ):
+        return PRETRAINED_DIR.joinpath(*parts[parts.index("pretrained") + 1 :])
+    return path
 
 
 @dataclass
@@ -44,7 +72,7 @@ def _beside(path: Path, kind: str) -> dict[str, Any] | None:
 
 
 def _shipped(info: ModelInfo, kind: str) -> dict[str, Any] | None:
-    path = Path(info.path).resolve()
+    path = model_file(info.path).resolve()
     return _beside(path, kind) if path.parent == PRETRAINED_DIR.resolve() else None
 
 
@@ -72,7 +100,7 @@ def ensure_pretrained(session: Session) -> None:
             session,
             path.stem,
             checkpoint["version"],
-            str(path),
+            stored_path(path),
             checkpoint["config"],
             checkpoint.get("metrics", {}),
             activate=n == 0,
@@ -93,7 +121,7 @@ def load_model(engine: Engine, name: str | None = None, read_only: bool = False)
             ensure_pretrained(session)
         info = get_model(session, name)
     device = pick_device("auto")
-    model, checkpoint = load_checkpoint(Path(info.path), str(device))
+    model, checkpoint = load_checkpoint(model_file(info.path), str(device))
     if checkpoint["version"] != info.version:
         info = _upgraded(engine, info, checkpoint, read_only)
     return LoadedModel(info, model, checkpoint, device)
@@ -106,7 +134,7 @@ def _upgraded(engine: Engine, info: ModelInfo, checkpoint: dict, read_only: bool
     since vectors made by the old weights would silently disagree with it."""
     from models.checkpoint import CheckpointError
 
-    path = Path(info.path).resolve()
+    path = model_file(info.path).resolve()
     new = checkpoint["version"]
     if path.parent != PRETRAINED_DIR.resolve():
         raise CheckpointError(
@@ -124,7 +152,7 @@ def _upgraded(engine: Engine, info: ModelInfo, checkpoint: dict, read_only: bool
             session,
             info.name,
             new,
-            str(path),
+            stored_path(path),
             checkpoint["config"],
             checkpoint.get("metrics", {}),
             activate=info.is_active,

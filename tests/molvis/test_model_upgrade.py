@@ -52,3 +52,28 @@ def test_a_changed_file_of_ones_own_model_is_refused(one_compound, tmp_path):
     with pytest.raises(CheckpointError, match="register the new file under another name"):
         load_model(one_compound)
     assert count(one_compound, "structure_embedding") == 1
+
+
+def test_shipped_files_are_stored_relative_to_molvis_and_old_absolute_paths_still_load(
+    engine, tmp_path
+):
+    """A dump restored on another host or in an image: a shipped model's row says
+    `shipped:molvis-base.pt`, not this checkout's absolute path; a row an older molvis wrote
+    with another checkout's absolute path finds the same shipped file here; own files stay
+    absolute."""
+    from molvis.workflows.model_loading import model_file, stored_path
+
+    assert stored_path(SHIPPED) == "shipped:molvis-base.pt"
+    assert stored_path(PRETRAINED_DIR / "ccs" / "molvis-ccs.pt") == "shipped:ccs/molvis-ccs.pt"
+    assert model_file("shipped:ccs/molvis-ccs.pt") == PRETRAINED_DIR / "ccs" / "molvis-ccs.pt"
+    own = tmp_path / "mine.pt"
+    assert stored_path(own) == str(own.resolve()) and model_file(str(own)) == own
+    elsewhere = "/srv/old-checkout/models/pretrained/molvis-base.pt"
+    assert model_file(elsewhere) == PRETRAINED_DIR / "molvis-base.pt"
+    assert model_file("/srv/old-checkout/weights/molvis-base.pt").parts[1] == "srv"
+    if SHIPPED.exists():
+        loaded = load_model(engine)  # first use registers the shipped models
+        assert loaded.info.path == "shipped:molvis-base.pt"
+        with session_scope(engine) as session:
+            session.execute(text("UPDATE model SET path = :p"), {"p": elsewhere})
+        assert load_model(engine).info.version == loaded.info.version
