@@ -1,5 +1,5 @@
 # molvis application image: CLI, Dagster code location and Streamlit UI.
-FROM python:3.11-slim
+FROM python:3.11.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends libxrender1 libxext6 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -12,7 +12,10 @@ COPY assets assets
 COPY ui ui
 RUN pip install --no-cache-dir .
 ENV MOLVIS_HOME=/data/molvis DAGSTER_HOME=/opt/dagster/home
-RUN mkdir -p /data/molvis /opt/dagster/home \
-    && cp assets/deploy/dagster.yaml assets/deploy/workspace.yaml /opt/dagster/home/
+RUN useradd --create-home --uid 10001 molvis \
+    && mkdir -p /data/molvis /opt/dagster/home \
+    && cp assets/deploy/dagster.yaml assets/deploy/workspace.yaml /opt/dagster/home/ \
+    && chown -R molvis:molvis /data/molvis /opt/dagster/home
+USER molvis
 EXPOSE 3000 8501
 CMD ["molvis", "--help"]

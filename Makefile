@@ -4,7 +4,7 @@ VENV := .venv
 MOLVIS := $(VENV)/bin/molvis
 DATA ?= ../shared/data
 
-.PHONY: setup demo demo-data demo-shipped test lint docs clean-db browser bench mutate
+.PHONY: setup demo demo-data demo-shipped test lint docs clean-db browser bench mutate deploy-env
 
 setup: $(VENV)/.installed
 
@@ -88,3 +88,10 @@ mutate: setup
 	$(VENV)/bin/pip install --quiet "mutmut==3.8.*"
 	rm -rf mutants
 	MOLVIS_SHARED_DATA=$(abspath $(DATA)) $(VENV)/bin/python -m tests.mutation.run $(MUTANTS)
+
+# docker compose's .env: generated database passwords, readable by this user only (kept when
+# it exists: the database volume was initialised with them).
+deploy-env:
+	@if [ -f .env ]; then echo ".env exists: kept"; else (umask 077 && $(PYTHON) -c \
+		'import secrets; [print(f"{k}={secrets.token_urlsafe(24)}") for k in ("MOLVIS_DB_PASSWORD", "MOLVIS_READER_PASSWORD")]' \
+		> .env) && echo "wrote .env (mode 600)"; fi

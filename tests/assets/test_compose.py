@@ -1,4 +1,5 @@
-"""Static checks of the docker-compose deployment (no Docker engine runs here)."""
+"""Static checks of the docker-compose deployment (no Docker engine runs here; the Dagster part
+runs as processes in tests/assets/test_deployment.py)."""
 
 import re
 import tomllib
@@ -29,30 +30,65 @@ def test_services_and_images():
 
 
 def test_environment_matches_the_settings_module():
-    read_by_code = settings_variables()
+    read_by_code = settings_variables() | {"MOLVIS_READER_PASSWORD"}  # migrate's command reads it
     assert {"MOLVIS_DATABASE_URL", "MOLVIS_HOME", "MOLVIS_READER_URL"} <= read_by_code
+    molvis_db = "@db:5432/" + SERVICES["db"]["environment"]["POSTGRES_DB"]
     for name in APP_SERVICES:
         env = SERVICES[name]["environment"]
-        assert {"MOLVIS_DATABASE_URL", "MOLVIS_HOME"} <= set(env)
-        assert {k for k in env if k.startswith("MOLVIS_")} <= read_by_code
-        assert env["MOLVIS_DATABASE_URL"].endswith(
-            "@db:5432/" + SERVICES["db"]["environment"]["POSTGRES_DB"]
-        )
+        assert "MOLVIS_HOME" in env and {k for k in env if k.startswith("MOLVIS_")} <= read_by_code
+        if name != "ui":
+            assert env["MOLVIS_DATABASE_URL"].endswith(molvis_db)
     instance = yaml.safe_load((REPO / "assets" / "deploy" / "dagster.yaml").read_text())
     url_var = instance["storage"]["postgres"]["postgres_url"]["env"]
-    assert all(url_var in SERVICES[n]["environment"] for n in APP_SERVICES)
-    reader = SERVICES["ui"]["environment"]["MOLVIS_READER_URL"]
-    assert reader.startswith("postgresql://molvis_reader:")
-    password = reader.split(":")[2].split("@")[0]
-    assert f"reader-password {password}" in SERVICES["migrate"]["command"]
+    for name in ("dagster-webserver", "dagster-daemon"):
+        assert SERVICES[name]["environment"][url_var].endswith("@db:5432/dagster")
+    init = (REPO / "assets" / "deploy" / "initdb" / "10-dagster-database.sh").read_text()
+    assert 'CREATE DATABASE dagster OWNER \\"$POSTGRES_USER\\"' in init
+    assert "./assets/deploy/initdb:/docker-entrypoint-initdb.d:ro" in SERVICES["db"]["volumes"]
+
+
+def test_no_password_in_the_repository_and_the_page_reads_only():
+    """Passwords come from .env (`make deploy-env`), compose refuses to start without them;
+    the page gets the read-only role's URL and no writer's."""
+    text = (REPO / "docker-compose.yml").read_text()
+    for url in re.findall(r"postgresql://[^@\s]+@", text):
+        assert re.fullmatch(
+            r"postgresql://molvis(_reader)?:\$\{MOLVIS_(DB|READER)_PASSWORD:\?[^}]+\}@", url
+        )
+    assert SERVICES["db"]["environment"]["POSTGRES_PASSWORD"].startswith("${MOLVIS_DB_PASSWORD:?")
+    ui = SERVICES["ui"]["environment"]
+    assert set(ui) == {"MOLVIS_READER_URL", "MOLVIS_HOME"}
+    assert ui["MOLVIS_READER_URL"].startswith("postgresql://molvis_reader:${MOLVIS_READER_PASSWORD")
+    assert '"$$MOLVIS_READER_PASSWORD"' in SERVICES["migrate"]["command"]
+    makefile = (REPO / "Makefile").read_text()
+    assert "deploy-env:" in makefile and "umask 077" in makefile
+    assert ".env" in (REPO / ".gitignore").read_text().split()
+
+
+def test_ports_on_this_host_only_restarts_one_daemon_pinned_images_no_root():
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), name
+        if name != "migrate":
+            assert service["restart"] == "unless-stopped", name
+    assert SERVICES["migrate"]["restart"] == "no"
+    daemons = [n for n, s in SERVICES.items() if "dagster-daemon" in str(s.get("command", ""))]
+    assert daemons == ["dagster-daemon"]
+    assert re.fullmatch(r"pgvector/pgvector:\d+\.\d+\.\d+-pg\d+", SERVICES["db"]["image"])
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", dockerfile, re.M)
+    assert re.search(r"^USER molvis$", dockerfile, re.M)
 
 
 def test_volumes_are_declared_and_gpu_is_reserved():
     declared = set(COMPOSE["volumes"])
     for service in SERVICES.values():
         for volume in service.get("volumes", []):
-            assert volume.split(":")[0] in declared
-    devices = SERVICES["dagster-daemon-gpu"]["deploy"]["resources"]["reservations"]["devices"]
+            source = volume.split(":")[0]
+            assert source in declared or (REPO / source).is_dir()
+    gpu = yaml.safe_load((REPO / "assets" / "deploy" / "compose.gpu.yml").read_text())
+    assert set(gpu["services"]) == {"dagster-daemon"}  # the GPU goes to the one daemon
+    devices = gpu["services"]["dagster-daemon"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
 
 

@@ -1,0 +1,126 @@
+"""The deployment's Dagster as the compose file runs it, as processes: the webserver and one
+daemon on the instance of assets/deploy/dagster.yaml, its storage in a PostgreSQL database of
+its own (Dagster's tables and Alembic history beside molvis's in one database stopped both at
+start: 'Can't locate revision ... 0018_open_query_k_skeletons')."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.conftest import REPO
+
+DEPLOY = REPO / "assets" / "deploy"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, seconds: float, what: str, procs: list[subprocess.Popen], logs: Path) -> None:
+    """Until `check()` holds; a process that exits first fails the test with its log's end."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                name = Path(proc.args[0]).name
+                tail = (logs / f"{name}.log").read_text()[-3000:]
+                raise AssertionError(f"{name} exited ({proc.returncode}) before {what}:\n{tail}")
+        if check():
+            return
+        time.sleep(1)
+    raise AssertionError(f"no {what} within {seconds:.0f} s")
+
+
+@pytest.fixture
+def dagster_database(migrated_engine):
+    """A database of its own on the test server, as the compose init script creates it."""
+    name = f"dagster_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(migrated_engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = migrated_engine.url.set(
+        database=name, drivername="postgresql"
+    )  # psycopg2, as dagster-postgres uses
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.mark.slow
+def test_the_webserver_and_one_daemon_start_on_their_own_database(
+    dagster_database, migrated_engine, tmp_path
+):
+    home = tmp_path / "dagster"
+    home.mkdir()
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(DEPLOY / name, home / name)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_URL": dagster_database,
+        "MOLVIS_DATABASE_URL": migrated_engine.url.render_as_string(hide_password=False),
+        "PYTHONPATH": str(REPO),
+    }
+    bin_dir = Path(sys.executable).parent
+    port = _free_port()
+    workspace = str(home / "workspace.yaml")
+    logs = [open(tmp_path / f"{n}.log", "w") for n in ("dagster-webserver", "dagster-daemon")]  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [bin_dir / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
+            cwd=REPO, env=env, stdout=logs[0], stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [bin_dir / "dagster-daemon", "run", "-w", workspace],
+            cwd=REPO, env=env, stdout=logs[1], stderr=subprocess.STDOUT,
+        ),
+    ]  # fmt: skip
+    try:
+
+        def serving() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        _wait(serving, 180, "the webserver answered", procs, tmp_path)
+        dagster = create_engine(dagster_database)
+
+        def heartbeats() -> set[str]:
+            with dagster.connect() as conn:
+                found = conn.execute(text("SELECT daemon_type FROM daemon_heartbeats")).scalars()
+                return set(found)
+
+        _wait(lambda: {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR"} <= heartbeats(), 180,
+              "the scheduler, sensor and run-queue daemons beat", procs, tmp_path)  # fmt: skip
+        dagster.dispose()
+        with migrated_engine.connect() as conn:  # Dagster's tables stayed out of molvis's
+            tables = set(
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                ).scalars()
+            )
+        assert "runs" not in tables and "daemon_heartbeats" not in tables
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
