@@ -16,6 +16,7 @@ from molvis.cli.common import CliError
 UI_APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
 DAGSTER_MODULE = "assets.definitions"
 UPLOAD_LIMIT_MB = 50  # Streamlit refuses larger uploads; ui/app.py caps what a .gz expands to
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def dagster_command() -> str:
@@ -30,10 +31,22 @@ def dagster_command() -> str:
     return found
 
 
+def _stop_with_parent() -> None:
+    """In the server, before it starts (Linux): SIGTERM when molvis dies, even by SIGKILL,
+    which runs no handler of molvis's; elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def serve(command: list[str], env: dict[str, str] | None = None) -> int:
     """Run a server and its children as one process group; SIGTERM or SIGINT (Ctrl-C) to
-    molvis stops the whole group (SIGKILL after 10 s), so no child keeps serving."""
-    server = subprocess.Popen(command, env=env, start_new_session=True)
+    molvis stops the whole group (SIGKILL after 10 s), so no child keeps serving; molvis
+    killed outright stops the server too (Linux)."""
+    server = subprocess.Popen(
+        command, env=env, start_new_session=True, preexec_fn=_stop_with_parent
+    )
 
     def stop(signum: int, _frame) -> None:
         raise KeyboardInterrupt
