@@ -32,7 +32,15 @@ def _measurement_columns() -> list[sa.Column]:
 
 
 def upgrade() -> None:
-    op.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    # an owner that is not a superuser migrates a database where a superuser installed pgvector
+    op.execute("""
+        DO $$ BEGIN
+            CREATE EXTENSION IF NOT EXISTS vector;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'pgvector is not installed in this database and % may not install '
+                'it: a superuser runs CREATE EXTENSION vector in it once', current_user;
+        END $$;
+    """)
     op.create_table(
         "source",
         sa.Column("id", sa.Integer, primary_key=True),

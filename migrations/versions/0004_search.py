@@ -48,6 +48,9 @@ def upgrade() -> None:
             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READER}') THEN
                 CREATE ROLE {READER} LOGIN;
             END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the read-only role {READER} does not exist and % may not create '
+                'it: a superuser runs CREATE ROLE {READER} LOGIN once', current_user;
         END $$;
     """)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {READER}")

@@ -18,7 +18,16 @@ TIMEOUT = "30s"
 
 
 def upgrade() -> None:
-    op.execute(f"ALTER ROLE {READER} SET statement_timeout = '{TIMEOUT}'")
+    # an owner without the right to alter roles migrates on, and is told what to ask for
+    op.execute(f"""
+        DO $$ BEGIN
+            ALTER ROLE {READER} SET statement_timeout = '{TIMEOUT}';
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING '{READER}''s statement_timeout not set (% may not alter roles): a '
+                'superuser runs ALTER ROLE {READER} SET statement_timeout = ''{TIMEOUT}''',
+                current_user;
+        END $$;
+    """)
 
 
 def downgrade() -> None:

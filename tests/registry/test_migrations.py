@@ -266,3 +266,51 @@ def test_each_version_of_a_sql_function_is_written_once_in_its_own_file():
         assert "FUNCTION molvis_search(" not in migration.read_text(), migration.name
     with pytest.raises(FileNotFoundError, match="known: 0004, 0005, 0011"):
         function_sql("molvis_search", "0003")
+
+
+def test_an_owner_that_is_not_a_superuser_migrates_its_database(migrated_engine):
+    """As SECURITY.md advises: a role that owns molvis's database and nothing more migrates it
+    once a superuser installed pgvector there (the read-only role exists cluster-wide); where
+    pgvector is missing it is told what to ask for, in one line."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    tag = uuid.uuid4().hex[:8]
+    owner, ready, bare = f"owner_{tag}", f"owned_{tag}", f"bare_{tag}"
+    admin = create_engine(migrated_engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {owner} LOGIN PASSWORD 'pw-{tag}'"))
+        for name in (ready, bare):
+            conn.execute(text(f"CREATE DATABASE {name} OWNER {owner}"))
+    prepared = create_engine(migrated_engine.url.set(database=ready))
+    with prepared.begin() as conn:
+        conn.execute(text("CREATE EXTENSION vector"))
+    prepared.dispose()
+
+    def as_owner(database: str):
+        return create_engine(
+            migrated_engine.url.set(username=owner, password=f"pw-{tag}", database=database)
+        )
+
+    try:
+        engine = as_owner(ready)
+        migrate.upgrade(engine=engine)
+        assert migrate.current_revision(engine) == migrate.current_revision(migrated_engine)
+        engine.dispose()
+        engine = as_owner(bare)
+        with pytest.raises(Exception) as refused:
+            migrate.upgrade(engine=engine)
+        assert (
+            f"pgvector is not installed in this database and {owner} may not install it: a "
+            "superuser runs CREATE EXTENSION vector in it once"
+        ) in str(refused.value)
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            for name in (ready, bare):
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(text(f"REASSIGN OWNED BY {owner} TO CURRENT_USER"))
+            conn.execute(text(f"DROP OWNED BY {owner}"))
+            conn.execute(text(f"DROP ROLE {owner}"))
+        admin.dispose()
