@@ -245,3 +245,26 @@ def test_the_calibration_never_sees_what_it_is_judged_on(seed_registry, engine, 
     for own in {c[1] for c in fit_calls}:
         assert any(c[2] >= per_skeleton[skeleton[own]] for c in fit_calls if c[1] == own)
     assert all(c[1] not in val for c in calls if c[0])  # the judged queries: test split only
+
+
+def test_the_library_rates_can_be_measured_in_the_learned_order(seed_registry, engine, monkeypatch):
+    """`molvis evaluate --library --ranker learned` searches every query as `molvis search`
+    does by default (the learned ranker over fragment evidence) and says so in its report."""
+    from molvis.workflows import library_evaluation as le
+
+    if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
+        pytest.skip("no shipped model")
+    seed_registry(massbank=1000, model="shipped")
+    orders = set()
+    real_run = le.run_query
+
+    def spy_run(session, loaded, query, options, library=None, exclude=frozenset(), vectors=None):
+        orders.add((options.ranker, options.fragments))
+        return real_run(session, loaded, query, options, library, exclude, vectors)
+
+    monkeypatch.setattr(le, "run_query", spy_run)
+    report = le.evaluate_library(engine, "molvis-base", 10.0, 30, ranker="learned")
+    assert report["ranker"] == "learned" and orders == {("learned", True)}
+    orders.clear()
+    assert le.evaluate_library(engine, "molvis-base", 10.0, 30)["ranker"] == "hand"
+    assert orders == {("hand", False)}
