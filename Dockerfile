@@ -1,5 +1,10 @@
 # molvis application image: CLI, Dagster code location and Streamlit UI.
-FROM python:3.11.11-slim-bookworm
+# A lab without Docker Hub or PyPI: --build-arg PYTHON_IMAGE=<mirror>/python:3.11.11-slim-bookworm
+# and --build-arg PIP_INDEX_URL=<mirror>/simple (docs/DEPLOY.md).
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ENV PIP_INDEX_URL=${PIP_INDEX_URL}
 RUN apt-get update && apt-get install -y --no-install-recommends libxrender1 libxext6 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app

@@ -46,9 +46,13 @@ def reader_database_url(settings: Settings | None = None) -> str:
     return reader.render_as_string(hide_password=False)
 
 
+READER_TIMEOUT = "30s"  # what one query of the page may take, whatever the role's default
+
+
 def get_reader_engine(settings: Settings | None = None) -> Engine:
-    """Engine that can only read: the UI connects with it."""
-    return _engine_for(reader_database_url(settings))
+    """Engine that can only read: the UI connects with it, each connection with its own
+    statement timeout (the role's default is only a default: a session may change it)."""
+    return _engine_for(reader_database_url(settings), f"-c statement_timeout={READER_TIMEOUT}")
 
 
 def libpq_url(url: str) -> str:
@@ -57,8 +61,9 @@ def libpq_url(url: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+def _engine_for(url: str, options: str = "") -> Engine:
+    connect_args: dict = {"prepare_threshold": None} | ({"options": options} if options else {})
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

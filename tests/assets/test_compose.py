@@ -76,7 +76,8 @@ def test_ports_on_this_host_only_restarts_one_daemon_pinned_images_no_root():
     assert daemons == ["dagster-daemon"]
     assert re.fullmatch(r"pgvector/pgvector:\d+\.\d+\.\d+-pg\d+", SERVICES["db"]["image"])
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", dockerfile, re.M)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+$", dockerfile, re.M)
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\}$", dockerfile, re.M)
     assert re.search(r"^USER molvis$", dockerfile, re.M)
 
 

@@ -6,7 +6,7 @@ from registry.db import migrate
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0021_ranker_presence"
+    assert migrate.current_revision(migrated_engine) == "0022_shipped_model_paths"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -314,3 +314,35 @@ def test_an_owner_that_is_not_a_superuser_migrates_its_database(migrated_engine)
             conn.execute(text(f"DROP OWNED BY {owner}"))
             conn.execute(text(f"DROP ROLE {owner}"))
         admin.dispose()
+
+
+def test_0022_names_shipped_model_files_instead_of_a_checkout_s_path(migrated_engine):
+    """Rows an older molvis wrote with an absolute path into some checkout's models/pretrained
+    become `shipped:<name>`; other paths stay; going down gives this checkout's paths back."""
+    from molvis.workflows.model_loading import PRETRAINED_DIR
+    from registry.db.connection import session_scope
+    from registry.learned.versions import get_model, register_model
+
+    old = "/srv/lab/molvis-0.1/models/pretrained/molvis-base.pt"
+    with session_scope(migrated_engine) as session:
+        register_model(session, "old-shipped", "v", old, {}, {}, activate=False)
+        register_model(session, "own", "v", "/home/me/mine.pt", {}, {}, activate=False)
+
+    def paths() -> tuple[str, str]:
+        with session_scope(migrated_engine) as session:
+            return get_model(session, "old-shipped").path, get_model(session, "own").path
+
+    try:
+        migrate.downgrade("0021_ranker_presence", engine=migrated_engine)
+        migrate.upgrade(engine=migrated_engine)
+        assert paths() == ("shipped:molvis-base.pt", "/home/me/mine.pt")
+        migrate.downgrade("0021_ranker_presence", engine=migrated_engine)
+        assert paths() == (
+            f"{PRETRAINED_DIR.resolve().as_posix()}/molvis-base.pt",
+            "/home/me/mine.pt",
+        )
+        migrate.upgrade(engine=migrated_engine)
+        assert paths() == ("shipped:molvis-base.pt", "/home/me/mine.pt")
+    finally:
+        with migrated_engine.begin() as conn:
+            conn.execute(text("DELETE FROM model WHERE name IN ('old-shipped', 'own')"))

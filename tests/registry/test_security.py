@@ -78,8 +78,19 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path):
 
 
 def test_the_reader_role_has_a_statement_timeout(migrated_engine):
+    """The role's default (migration 0007), and the page's own connections set it again, so
+    a role whose default was changed still gets it there."""
     with get_reader_engine().connect() as conn:
         assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
+    with migrated_engine.begin() as conn:
+        conn.execute(text("ALTER ROLE molvis_reader RESET statement_timeout"))
+    try:
+        get_reader_engine().dispose()  # new connections
+        with get_reader_engine().connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
+    finally:
+        with migrated_engine.begin() as conn:
+            conn.execute(text("ALTER ROLE molvis_reader SET statement_timeout = '30s'"))
 
 
 def test_the_ui_listens_on_localhost_unless_told(monkeypatch):
