@@ -34,7 +34,8 @@ def _wait(check, seconds: float, what: str, procs: list[subprocess.Popen], logs:
         for proc in procs:
             if proc.poll() is not None:
                 name = Path(proc.args[0]).name
-                tail = (logs / f"{name}.log").read_text()[-3000:]
+                log = logs / f"{name}.log"
+                tail = log.read_text()[-3000:] if log.exists() else ""
                 raise AssertionError(f"{name} exited ({proc.returncode}) before {what}:\n{tail}")
         if check():
             return
@@ -124,3 +125,42 @@ def test_the_webserver_and_one_daemon_start_on_their_own_database(
                 proc.kill()
         for log in logs:
             log.close()
+
+
+@pytest.mark.slow
+def test_the_page_starts_with_the_reader_s_url_alone_and_the_reader_cannot_write(
+    migrated_engine, tmp_path
+):
+    """As compose runs it: `molvis ui` with MOLVIS_READER_URL and MOLVIS_HOME only (no writer's
+    URL) answers its health check; the reader's role is refused a write."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from registry.db.connection import reader_database_url
+
+    reader = reader_database_url()
+    env = {k: v for k, v in os.environ.items() if k != "MOLVIS_DATABASE_URL"}
+    env |= {"MOLVIS_READER_URL": reader, "MOLVIS_HOME": str(tmp_path / "home")}
+    port = _free_port()
+    log = open(tmp_path / "molvis.log", "w")  # noqa: SIM115
+    page = subprocess.Popen(
+        [sys.executable, "-m", "molvis", "ui", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+
+        def healthy() -> bool:
+            try:
+                url = f"http://127.0.0.1:{port}/_stcore/health"
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    return answer.read() == b"ok"
+            except OSError:
+                return False
+
+        _wait(healthy, 120, "the page answered its health check", [page], tmp_path)
+    finally:
+        page.terminate()
+        page.wait(30)
+        log.close()
+    assert not (tmp_path / "home" / "pgdata").exists()  # no embedded server was started
+    with create_engine(reader).connect() as conn, pytest.raises(ProgrammingError, match="denied"):
+        conn.execute(text("INSERT INTO source (name) VALUES ('written by the reader')"))
