@@ -3,6 +3,7 @@ daemon on the instance of assets/deploy/dagster.yaml, its storage in a PostgreSQ
 its own (Dagster's tables and Alembic history beside molvis's in one database stopped both at
 start: 'Can't locate revision ... 0018_open_query_k_skeletons')."""
 
+import json
 import os
 import shutil
 import socket
@@ -43,6 +44,42 @@ def _wait(check, seconds: float, what: str, procs: list[subprocess.Popen], logs:
     raise AssertionError(f"no {what} within {seconds:.0f} s")
 
 
+def _graphql(port: int, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", body, {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())["data"]
+
+
+def _launch(port: int, job: str) -> str:
+    """A run of `job` launched through the webserver's GraphQL API, as its UI launches one."""
+    found = _graphql(
+        port,
+        """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+             __typename ... on LaunchRunSuccess { run { runId } }
+             ... on PythonError { message } } }""",
+        {
+            "p": {
+                "selector": {
+                    "repositoryLocationName": "assets.definitions",
+                    "repositoryName": "__repository__",
+                    "jobName": job,
+                },
+                "runConfigData": {},
+            }
+        },
+    )["launchRun"]
+    assert found["__typename"] == "LaunchRunSuccess", found
+    return found["run"]["runId"]
+
+
+def _run_status(port: int, run_id: str) -> str:
+    query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+    return _graphql(port, query, {"id": run_id})["runOrError"]["status"]
+
+
 @pytest.fixture
 def dagster_database(migrated_engine):
     """A database of its own on the test server, as the compose init script creates it."""
@@ -61,8 +98,10 @@ def dagster_database(migrated_engine):
 
 @pytest.mark.slow
 def test_the_webserver_and_one_daemon_start_on_their_own_database(
-    dagster_database, migrated_engine, tmp_path
+    dagster_database, engine, migrated_engine, tmp_path
 ):
+    """Both start, the daemons beat, and a run launched through the webserver's GraphQL API
+    (the library index job) is queued, launched by the daemon and succeeds."""
     home = tmp_path / "dagster"
     home.mkdir()
     for name in ("dagster.yaml", "workspace.yaml"):
@@ -108,6 +147,15 @@ def test_the_webserver_and_one_daemon_start_on_their_own_database(
         _wait(lambda: {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR"} <= heartbeats(), 180,
               "the scheduler, sensor and run-queue daemons beat", procs, tmp_path)  # fmt: skip
         dagster.dispose()
+        run_id = _launch(port, "library_index")  # through the webserver, queued for the daemon
+        status = {}
+
+        def finished() -> bool:
+            status["now"] = _run_status(port, run_id)
+            return status["now"] in ("SUCCESS", "FAILURE", "CANCELED")
+
+        _wait(finished, 240, "the run finished", procs, tmp_path)
+        assert status["now"] == "SUCCESS"
         with migrated_engine.connect() as conn:  # Dagster's tables stayed out of molvis's
             tables = set(
                 conn.execute(
