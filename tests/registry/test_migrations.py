@@ -1,8 +1,14 @@
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import inspect, text
 
 from migrations.functions import SQL, function_sql, versions
 from registry.db import migrate
+from tests.conftest import REPO
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
@@ -297,6 +303,16 @@ def test_an_owner_that_is_not_a_superuser_migrates_its_database(migrated_engine)
         engine = as_owner(ready)
         migrate.upgrade(engine=engine)
         assert migrate.current_revision(engine) == migrate.current_revision(migrated_engine)
+        # and loads and searches as the owner, by URL (as an external server is reached)
+        url = engine.url.render_as_string(hide_password=False)
+        env = {**os.environ, "MOLVIS_DATABASE_URL": url}
+        gnps = REPO / "tests" / "data" / "gnps_pesticides_3.mgf"
+        for args in (("ingest", "msms", str(gnps), "--source", "lab"), ("stats", "--json")):
+            done = subprocess.run(
+                [sys.executable, "-m", "molvis", *args], env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["msms_spectra"] == 3
         engine.dispose()
         engine = as_owner(bare)
         with pytest.raises(Exception) as refused:
