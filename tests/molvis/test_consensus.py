@@ -8,7 +8,9 @@ from molvis.workflows.consensus import MergeOptions, consensus_peaks, merge_repe
 from registry.records import MsmsRecord, StructureRef
 
 
-def scan(number, precursor, rt, peaks, ion_mode="positive", charge=1, **metadata) -> MsmsRecord:
+def scan(
+    number, precursor, rt, peaks, ion_mode="positive", charge=1, energy="35", **metadata
+) -> MsmsRecord:
     mz, intensity = (np.array(v, dtype=float) for v in zip(*peaks, strict=True))
     return MsmsRecord(
         structure=StructureRef(""),
@@ -17,7 +19,7 @@ def scan(number, precursor, rt, peaks, ion_mode="positive", charge=1, **metadata
         adduct=None,
         ion_mode=ion_mode,
         instrument_type=None,
-        collision_energy="35",
+        collision_energy=energy,
         mz=mz,
         intensity=intensity,
         metadata={"scans": str(number), "retention_time": rt, "charge": charge} | metadata,
@@ -74,6 +76,41 @@ def test_repeats_of_one_precursor_merge_and_the_rest_stay_in_their_place():
     assert merged[1] is records[1]
     wider = merge_repeated_scans(records, MergeOptions(rt_tolerance_s=15.0))
     assert [r.record_id for r in wider][:2] == ["scans=2,4,5", "scan=3"]
+
+
+def test_a_merged_query_keeps_the_first_scan_s_place_and_every_scan_s_measurements():
+    """The first scan's own metadata, the energies of all scans, the median ion mobility and
+    CCS, the consensus peaks; tolerances hold at their edges (12 s, 0.5 Da given)."""
+    first = scan(
+        2, 100.0, 300.0, [(50.0, 10.0), (60.0, 20.0)], energy="40", title="first",
+        ccs="140.0", drift_time_ms="20.0",
+    )  # fmt: skip
+    second = scan(
+        4, 100.5, 312.0, [(50.0, 10.0), (70.0, 20.0)], energy="20", title="second",
+        ccs="150.0", drift_time_ms="22.0",
+    )  # fmt: skip
+    (merged,) = merge_repeated_scans([first, second], MergeOptions(mz_tolerance=0.5))
+    assert merged.record_id == "scans=2,4" and merged.metadata["title"] == "first"
+    assert merged.collision_energy == "20, 40"
+    assert merged.metadata["ccs"] == 145.0 and merged.metadata["drift_time_ms"] == 21.0
+    assert list(merged.mz) == [50.0, 60.0, 70.0]
+    assert list(merged.intensity) == pytest.approx([0.5, 0.5, 0.5])
+    assert merged.precursor_mz == 100.25
+    apart = merge_repeated_scans([first, second], MergeOptions(mz_tolerance=0.25))
+    assert [r.record_id for r in apart] == ["scan=2", "scan=4"]
+    later = scan(4, 100.0, 312.5, [(50.0, 10.0)])
+    assert len(merge_repeated_scans([first, later])) == 2  # 12.5 s after
+
+
+def test_peaks_exactly_the_tolerance_apart_are_joined():
+    mz, _ = consensus_peaks(
+        [(np.array([100.0]), np.array([1.0])), (np.array([100.5]), np.array([1.0]))], 0.5
+    )
+    assert len(mz) == 1 and mz[0] == pytest.approx(100.25)
+    mz, _ = consensus_peaks(
+        [(np.array([100.0]), np.array([1.0])), (np.array([100.75]), np.array([1.0]))], 0.5
+    )
+    assert len(mz) == 2
 
 
 def test_spectra_that_are_not_a_run_s_scans_are_never_merged():

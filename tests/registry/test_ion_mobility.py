@@ -13,6 +13,10 @@ def test_a_calibrant_of_the_agilent_tune_mix_gets_its_published_ccs():
     assert ccs_from_inverse_mobility(0.9915, 622.0290, 1) == pytest.approx(202.96, rel=2e-3)
 
 
+def test_small_positive_values_are_converted():
+    assert ccs_from_inverse_mobility(1.0, 0.5, 1, temperature=0.5) > 0
+
+
 def test_the_relation_s_parts():
     base = ccs_from_inverse_mobility(1.0, 500.0, 1)
     assert ccs_from_inverse_mobility(2.0, 500.0, 1) == pytest.approx(2 * base)  # linear in 1/K0
@@ -35,6 +39,8 @@ def test_the_relation_s_parts():
         ({"gas": "Ar"}, "drift gas 'Ar' unknown (known: N2, He)"),
         ({"inverse_k0": 0.0}, "1/K0, m/z, charge and temperature must be positive"),
         ({"charge": 0}, "1/K0, m/z, charge and temperature must be positive"),
+        ({"mz": 0.0}, "1/K0, m/z, charge and temperature must be positive"),
+        ({"temperature": 0.0}, "1/K0, m/z, charge and temperature must be positive"),
         ({"temperature": -1.0}, "1/K0, m/z, charge and temperature must be positive"),
     ],
 )
