@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from bench.common import write_result
 from models.checkpoint import read_checkpoint
+from molvis.workflows.model_loading import model_file
 from registry.chem.adducts import neutral_mass
 from registry.db.connection import get_engine, session_scope
 from registry.learned.versions import get_model
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with session_scope(get_engine()) as session:
         info = get_model(session, args.model)
-        split = read_checkpoint(Path(info.path))["split"]
+        split = read_checkpoint(model_file(info.path))["split"]
         part = {k: name for name, keys in split.items() for k in keys}
         rows = spectra(session, info.id)
         by = {

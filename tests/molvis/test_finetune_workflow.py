@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from models.checkpoint import read_checkpoint
+from molvis.workflows.model_loading import model_file
 from registry.db.connection import session_scope
 from registry.learned.versions import get_model
 from tests.conftest import REPO, molvis
@@ -37,7 +38,7 @@ def test_finetune_registers_a_model_with_the_base_structure_encoder(seed_registr
     with session_scope(engine) as session:
         tuned, base = get_model(session, "tuned"), get_model(session, "molvis-base")
     assert not tuned.is_active and tuned.metrics["base"] == "molvis-base"
-    new, old = read_checkpoint(tuned.path), read_checkpoint(base.path)
+    new, old = read_checkpoint(model_file(tuned.path)), read_checkpoint(model_file(base.path))
     structure = [k for k in old["state_dict"] if k.startswith("encoders.structure.")]
     assert structure and all(
         torch.equal(new["state_dict"][k], old["state_dict"][k]) for k in structure
