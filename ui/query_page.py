@@ -61,7 +61,7 @@ def query_page() -> None:
     left, right = st.columns(2)
     with left:
         upload = st.file_uploader(
-            "MS/MS (MGF, MSP, MassBank) or IR (JCAMP-DX) file",
+            "MS/MS (MGF, MSP, MassBank, mzML, mzXML) or IR (JCAMP-DX) file",
             type=["mgf", "msp", "txt", "mzml", "mzxml", "jdx", "dx", "gz"],
             key="upload",
         )

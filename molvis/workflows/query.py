@@ -107,9 +107,9 @@ def _ir_record(member: TextMember) -> IrRecord:
 
 
 def read_msms_file(path: Path) -> tuple[list[MsmsRecord], list[str]]:
-    """Query spectra of an MGF/MSP/MassBank file or an mzML/mzXML run (no structure needed)
-    and one-line problems;
-    `-` reads them from standard input (the format told by its first line)."""
+    """Query spectra of an MGF/MSP/MassBank/JSON file or an mzML/mzXML run (no structure
+    needed) and one-line problems; `-` reads them from standard input (the format told by its
+    first line)."""
     if str(path) == STDIN:
         return _msms_records(stdin_member())
     if not path.is_file():
@@ -134,9 +134,8 @@ def read_ir_file(path: Path) -> IrRecord:
 
 
 def read_upload(name: str, data: bytes) -> tuple[list[MsmsRecord], IrRecord | None, list[str]]:
-    """MS/MS spectra of an MGF/MSP/MassBank/mzML/mzXML upload, or the IR spectrum of a JCAMP-DX
-    upload,
-    and the records skipped, each as 'where: why'."""
+    """MS/MS spectra of an MGF/MSP/MassBank/JSON/mzML/mzXML upload, or the IR spectrum of a
+    JCAMP-DX upload, and the records skipped, each as 'where: why'."""
     member = member_from_bytes(name, data, UPLOAD_TEXT_BYTES)
     if member.inner_name.lower().endswith(IR_SUFFIXES):
         return [], _ir_record(member), []

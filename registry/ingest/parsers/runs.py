@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from registry.ingest.files import TextMember
@@ -48,10 +49,7 @@ class _EncodedText(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         """Back to the start (pyteomics rewinds before it parses); nothing else is asked."""
-        if (offset, whence) == (self._position, io.SEEK_SET) or (offset, whence) == (
-            0,
-            io.SEEK_CUR,
-        ):
+        if (offset, whence) in ((self._position, io.SEEK_SET), (0, io.SEEK_CUR)):
             return self._position
         if (offset, whence) != (0, io.SEEK_SET):
             raise io.UnsupportedOperation("a run is read from its start only")
@@ -193,9 +191,7 @@ def parse_mzml(
     """The scans of an mzML run (indexed or not)."""
     from pyteomics import mzml
 
-    def reader(source):
-        return mzml.MzML(source, use_index=False, decode_binary=True)
-
+    reader = partial(mzml.MzML, use_index=False, decode_binary=True)
     return _read(member, reader, mzml_scan, first_no, require_structure)
 
 
@@ -205,7 +201,5 @@ def parse_mzxml(
     """The scans of an mzXML run."""
     from pyteomics import mzxml
 
-    def reader(source):
-        return mzxml.MzXML(source, use_index=False, decode_binary=True)
-
+    reader = partial(mzxml.MzXML, use_index=False, decode_binary=True)
     return _read(member, reader, mzxml_scan, first_no, require_structure)
