@@ -1,5 +1,6 @@
 """CCS prediction backfill: molecules/s and peak RSS of `molvis ccs backfill` (read stored
-fingerprints, featurise, predict every adduct, write) for the shipped predictor on real MOSES
+fingerprints, featurise, predict the stored adducts, write; the common seven, or with
+--all-adducts every adduct the predictor knows) for the shipped predictor on real MOSES
 structures, beside the bare predictor (featurise + predict in memory, no database) as the
 baseline of the same run (at most 10,000 compounds in memory); the backfill's memory should
 stay flat as N grows (keyset-paged batches: peak RSS after it vs before it).
@@ -24,10 +25,11 @@ import json, sys, time
 from pathlib import Path
 from bench.common import copy_compounds, scratch_database, peak_rss_mb
 from models.ccs import Ion, featurize, load_predictor
-from molvis.workflows.ccs_prediction import backfill
+from molvis.workflows.ccs_prediction import backfill, stored_adducts
 from registry.learned.ccs_predictions import register_predictor
 from registry.db.connection import session_scope
 n, batch, table, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+everything = sys.argv[5] == "all"
 rows = [line.split("\\t") for line in Path(table).read_text().splitlines()]
 rows = [(s, f, float(m), b) for s, f, m, b in rows]
 model, saved = load_predictor(path)
@@ -40,14 +42,15 @@ with scratch_database() as engine:
     with session_scope(engine) as s:
         register_predictor(s, "bench", saved["version"], str(path), saved["config"], {}, 5.0, True)
     rss_before = peak_rss_mb()
-    report = backfill(engine, batch_size=batch)
+    report = backfill(engine, batch_size=batch, all_adducts=everything)
     rss_after = peak_rss_mb()
 bare_n = min(n, 10000)  # the baseline in memory, on at most 10,000 compounds
 start = time.perf_counter()
-ions = [Ion(b, f, m, a) for s, f, m, b in rows[:bare_n] for a in model.config.adducts]
+adducts = stored_adducts(model.config.adducts, everything)
+ions = [Ion(b, f, m, a) for s, f, m, b in rows[:bare_n] for a in adducts]
 model.predict(featurize(ions, model.config))
 bare = (time.perf_counter() - start) / bare_n
-print(json.dumps({"n": n, "batch_size": batch, "adducts": len(model.config.adducts),
+print(json.dumps({"n": n, "batch_size": batch, "adducts": len(adducts),
                   "bare_per_s": round(1 / bare, 1),
                   "backfill_per_s": report["molecules_per_second"],
                   "backfill_vs_bare": round(report["molecules_per_second"] * bare, 3),
@@ -84,6 +87,13 @@ def main(argv: list[str] | None = None) -> None:
             Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ccs" / "molvis-ccs.pt"
         ),
     )
+    parser.add_argument(
+        "--adducts",
+        nargs="+",
+        choices=("common", "all"),
+        default=["common"],
+        help="what the backfill stores: the common seven, every adduct the predictor knows",
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
     real = []
@@ -102,13 +112,14 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.sizes:
             table = Path(tmp, f"{n}.tsv")
             table.write_text("\n".join(real[i % len(real)] for i in range(n)) + "\n")
-            # each size in a fresh process so peak RSS belongs to that run alone
-            command = [sys.executable, "-c", CHILD, str(n), str(args.batch_size), str(table)]
-            out = subprocess.run(
-                [*command, args.predictor], capture_output=True, text=True, check=True
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(rows[-1], flush=True)
+            for stored in args.adducts:
+                # each run in a fresh process so peak RSS belongs to that run alone
+                command = [sys.executable, "-c", CHILD, str(n), str(args.batch_size), str(table)]
+                out = subprocess.run(
+                    [*command, args.predictor, stored], capture_output=True, text=True, check=True
+                )
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(rows[-1], flush=True)
     write_result("ccs", {"rows": rows}, args.output)
 
 

@@ -8,7 +8,9 @@ second on a CPU; a graph network (AttentiveFP) would be more accurate per molecu
 molecules/s on this machine, too slow for a 1.9M candidate library. The model is a
 per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
 paper compares with) plus an MLP residual learned from structure, adduct and IM method
-(a small ensemble: the members' mean).
+(a small ensemble: the members' mean; their spread, calibrated, is each prediction's
+uncertainty). The adduct enters by its composition (molecules, charge, atoms gained or lost)
+beside its own column, so spellings of one adduct pool and rare adducts borrow from common ones.
 Saved as hyperparameters + weights (no pickle), like the structure models."""
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.ccs_adducts import (
+    ADDUCT_WIDTH,
+    CcsInputError,
+    adduct_composition,
+    adduct_index,
+    adduct_key,
+)
 from models.checkpoint import read_small_model, save_small_model
 from registry.chem.adducts import UnknownAdductError, parse_adduct
 from registry.chem.identity import FINGERPRINT_BITS
 
-# The adducts a prediction is made for: the common ones of the CCS compendia (canonical
-# spelling of registry.chem.adducts: [M+HCOO]- is [M+FA-H]-).
+# The adducts stored for every compound by the backfill (the common ones of the CCS compendia,
+# in registry.chem.adducts' spelling: [M+HCOO]- is [M+FA-H]-); a predictor knows these and every
+# other adduct with at least `CcsConfig.min_adduct_ions` training ions.
 ADDUCTS = ("[M+H]+", "[M+Na]+", "[M-H]-", "[M+NH4]+", "[M+H-H2O]+", "[M+K]+", "[M+FA-H]-")
 # Ion-mobility methods the sources name; drift-tube (N2) values are the reference, TWIMS and
 # TIMS values are calibrated and differ by a few percent, so the method is an input.
@@ -40,15 +50,11 @@ MIN_MZ = 50.0
 _FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
-class CcsInputError(ValueError):
-    """A structure or adduct the predictor cannot use (the message says which)."""
-
-
 @dataclass(frozen=True)
 class CcsConfig:
     """Hyperparameters of a CCS predictor and its training."""
 
-    hidden: int = 512
+    hidden: int = 256
     layers: int = 2
     dropout: float = 0.1
     epochs: int = 40
@@ -57,8 +63,9 @@ class CcsConfig:
     batch_size: int = 256
     seed: int = 0
     members: int = 3  # independently initialised MLPs, trained side by side, averaged
-    adducts: tuple[str, ...] = ADDUCTS
+    adducts: tuple[str, ...] = ADDUCTS  # the known adducts (training sets them from its data)
     methods: tuple[str, ...] = METHODS
+    min_adduct_ions: int = 20  # training ions an adduct needs to be predicted
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CcsConfig:
@@ -125,13 +132,19 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     n = len(ions)
     rows: dict[tuple[str, str], int] = {}
     structures: list[np.ndarray] = []
+    known = adduct_index(config.adducts)
     row = np.zeros(n, dtype=np.int64)
-    x = np.zeros((n, 1 + len(config.adducts) + len(config.methods)), dtype=np.float32)
+    x = np.zeros((n, ion_width(config)), dtype=np.float32)
     adduct = np.zeros(n, dtype=np.int64)
     log_mz = np.zeros(n, dtype=np.float32)
+    first_adduct = 1 + ADDUCT_WIDTH
     for i, ion in enumerate(ions):
-        if ion.adduct not in config.adducts:
-            raise CcsInputError(f"adduct {ion.adduct} is not one the predictor knows")
+        column = known.get(adduct_key(ion.adduct))
+        if column is None:
+            raise CcsInputError(
+                f"adduct {ion.adduct} is not one the predictor knows (it predicts adducts with "
+                f"at least {config.min_adduct_ions} measured ions in its training data)"
+            )
         if len(ion.fingerprint) != FINGERPRINT_BITS:
             raise CcsInputError("no 2048-bit fingerprint")
         mz = ion_mz(ion.mass, ion.adduct)
@@ -144,11 +157,12 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
             structures.append(np.concatenate([bits, np.log1p(element_counts(ion.formula))]))
         row[i] = rows[key]
         log_mz[i] = np.log(mz)
-        adduct[i] = config.adducts.index(ion.adduct)
+        adduct[i] = column
         method = ion.method if ion.method in config.methods else "unknown"
         x[i, 0] = log_mz[i] - 6.0
-        x[i, 1 + adduct[i]] = 1.0
-        x[i, 1 + len(config.adducts) + config.methods.index(method)] = 1.0
+        x[i, 1:first_adduct] = adduct_composition(ion.adduct)
+        x[i, first_adduct + adduct[i]] = 1.0
+        x[i, first_adduct + len(config.adducts) + config.methods.index(method)] = 1.0
     structure = (
         np.stack(structures).astype(np.float32)
         if structures
@@ -163,6 +177,11 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     )
 
 
+def ion_width(config: CcsConfig) -> int:
+    """An ion's columns: log m/z, the adduct's composition, its own column, the method's."""
+    return 1 + ADDUCT_WIDTH + len(config.adducts) + len(config.methods)
+
+
 def _mlp(width: int, config: CcsConfig) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(config.layers):
@@ -173,15 +192,18 @@ def _mlp(width: int, config: CcsConfig) -> nn.Sequential:
 
 class CcsPredictor(nn.Module):
     """log CCS = a[adduct] + b[adduct] * log m/z + mean of the members' MLP(structure, adduct,
-    method)."""
+    method). The members' disagreement (the standard deviation of their log CCS, in percent)
+    makes the 95 % interval: half-width = floor + scale x deviation, both fitted on validation
+    ions."""
 
     def __init__(self, config: CcsConfig) -> None:
         super().__init__()
         self.config = config
-        width = STRUCTURE_WIDTH + 1 + len(config.adducts) + len(config.methods)
+        width = STRUCTURE_WIDTH + ion_width(config)
         self.mlps = nn.ModuleList(_mlp(width, config) for _ in range(config.members))
         self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
         self.slope = nn.Parameter(torch.zeros(len(config.adducts)))
+        self.register_buffer("interval", torch.tensor([5.0, 0.0]))  # floor %, scale
 
     def baseline(self, inputs: CcsInputs) -> torch.Tensor:
         """The per-adduct power law in m/z alone (log CCS)."""
@@ -218,13 +240,28 @@ class CcsPredictor(nn.Module):
                 self.slope[i], self.intercept[i] = float(fit[0]), float(fit[1])
 
     @torch.no_grad()
-    def predict(self, inputs: CcsInputs, batch_size: int = 8192) -> np.ndarray:
+    def predict_with_deviation(
+        self, inputs: CcsInputs, batch_size: int = 8192
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(CCS in A^2, the members' standard deviation of log CCS in percent) per ion."""
         self.eval()
-        out = [
-            torch.exp(self(inputs.take(slice(s, s + batch_size)))).numpy()
-            for s in range(0, len(inputs), batch_size)
-        ]
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+        values, deviations = [np.zeros(0, np.float32)], [np.zeros(0, np.float32)]
+        for start in range(0, len(inputs), batch_size):
+            log_ccs = self.members_out(inputs.take(slice(start, start + batch_size)))
+            values.append(torch.exp(log_ccs.mean(0)).numpy())
+            deviations.append(100.0 * log_ccs.std(0, unbiased=False).numpy())
+        return np.concatenate(values), np.concatenate(deviations)
+
+    def predict(self, inputs: CcsInputs, batch_size: int = 8192) -> np.ndarray:
+        return self.predict_with_deviation(inputs, batch_size)[0]
+
+    def predict_with_uncertainty(
+        self, inputs: CcsInputs, batch_size: int = 8192
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(CCS in A^2, the half-width of its 95 % interval in percent) per ion."""
+        values, deviation = self.predict_with_deviation(inputs, batch_size)
+        floor, scale = self.interval.tolist()
+        return values, (floor + scale * deviation).astype(np.float32)
 
 
 def save_predictor(model: CcsPredictor, metrics: dict[str, Any], path: Path) -> str:

@@ -32,3 +32,15 @@ def chemical_class(smiles: str) -> str:
         if mol.HasSubstructMatch(pattern):
             return name
     return "aliphatic / other"
+
+
+@lru_cache(maxsize=100_000)
+def ring_scaffold(smiles: str) -> str:
+    """The molecule's Bemis-Murcko ring scaffold as canonical SMILES ('' for an acyclic one or
+    an unparsable SMILES): test ions whose scaffold no training ion has are the scaffold split."""
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return ""
+    return Chem.MolToSmiles(MurckoScaffold.GetScaffoldForMol(mol))

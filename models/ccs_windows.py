@@ -1,7 +1,8 @@
 """Does predicted CCS narrow isomer windows? MS/MS test queries whose compound has a measured
 CCS are ranked in their mass window twice: by the MS/MS model alone, and after the CCS window
 (the query's measured CCS against each candidate's CCS: a measured value where the registry
-has one within `tolerance_pct`, else its predicted value within the predictor's tolerance).
+has one within `tolerance_pct`, else its predicted value within the predicted-CCS tolerance
+or, where none is given, within that prediction's own 95 % interval).
 The truth is treated as never measured (its predicted CCS decides), as for an unknown. A
 third ranking uses CCS as a soft score instead of a window (`soft_scores`).
 
@@ -23,7 +24,8 @@ KS = (1, 5, 20)
 @dataclass
 class CcsWindowQuery:
     """One query's window: candidate skeletons, the model's scores, the truth's skeleton, the
-    query's measured CCS, and per candidate its measured and predicted CCS (None: unknown)."""
+    query's measured CCS, and per candidate its measured and predicted CCS (None: unknown) and
+    the prediction's 95 % interval in % (`uncertainty`)."""
 
     keys: list[str]
     scores: np.ndarray
@@ -31,17 +33,24 @@ class CcsWindowQuery:
     ccs: float
     measured: list[float | None]
     predicted: list[float | None]
+    uncertainty: list[float | None]
 
 
-def kept(q: CcsWindowQuery, tolerance_pct: float, predicted_tolerance_pct: float) -> np.ndarray:
-    """Mask of candidates the CCS window keeps (nothing known: kept)."""
+def kept(
+    q: CcsWindowQuery, tolerance_pct: float, predicted_tolerance_pct: float | None
+) -> np.ndarray:
+    """Mask of candidates the CCS window keeps (nothing known: kept); predicted_tolerance_pct
+    None: each prediction within its own interval."""
     out = np.ones(len(q.keys), dtype=bool)
     for n, key in enumerate(q.keys):
         measured = None if key == q.truth else q.measured[n]
         if measured is not None:
             out[n] = abs(measured - q.ccs) <= q.ccs * tolerance_pct / 100
         elif q.predicted[n] is not None:
-            out[n] = abs(q.predicted[n] - q.ccs) <= q.ccs * predicted_tolerance_pct / 100
+            window = (
+                q.uncertainty[n] if predicted_tolerance_pct is None else predicted_tolerance_pct
+            )
+            out[n] = abs(q.predicted[n] - q.ccs) <= q.ccs * window / 100
     return out
 
 
@@ -66,7 +75,7 @@ def ccs_window_row(
     queries: list[CcsWindowQuery],
     label: str,
     tolerance_pct: float,
-    predicted_tolerance_pct: float,
+    predicted_tolerance_pct: float | None,
     soft: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """MS/MS alone vs MS/MS + the CCS window on these queries; with `soft` (the model's logit

@@ -34,6 +34,8 @@ HELP = {
     "ppm error": "candidate's monoisotopic mass against the query's neutral mass, in ppm",
     "CCS dev. %": "query CCS against the candidate's measured CCS of the same ion (its predicted"
     " CCS where none was measured), in %",
+    "CCS ± %": "the predicted CCS's 95 % interval, in % (the search's window for it unless a"
+    " predicted-CCS tolerance is given; empty for a measured value)",
 }
 
 
@@ -181,6 +183,7 @@ def hit_rows(result: dict) -> list[dict]:
         row |= {"ppm error": h["evidence"]["ppm_error"], "formula": h["formula"]}
         if ccs:
             row |= {"CCS dev. %": ccs.get("deviation_pct"), "CCS from": ccs.get("basis")}
+            row |= {"CCS ± %": ccs.get("uncertainty_pct")}
         rows.append(row | {"inchikey": h["inchikey"]})
     return rows
 

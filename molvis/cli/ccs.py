@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from molvis.cli.common import engine, require_schema
+from molvis.cli.common import CliError, engine, has_schema, require_schema
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from molvis.workflows.ccs_prediction import train_and_register
 
     require_schema()
-    config = CcsConfig(epochs=args.epochs, seed=args.seed)
+    config = CcsConfig(epochs=args.epochs, seed=args.seed, min_adduct_ions=args.min_adduct_ions)
 
     def progress(epoch: int, row: dict) -> None:
         if not args.json:
@@ -38,8 +38,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(
         f"{summary['name']} ({summary['version']}): held-out median error "
         f"{test.get('median_pct')} %, p95 {test.get('p95_pct')} % (m/z baseline "
-        f"{base.get('median_pct')} / {base.get('p95_pct')} %); search tolerance "
-        f"{summary['tolerance_pct']} %; saved to {summary['path']}"
+        f"{base.get('median_pct')} / {base.get('p95_pct')} %); {summary['metrics']['adducts']} "
+        f"adducts; the 95 % interval held {test.get('interval_coverage')} of held-out values; "
+        f"search tolerance {summary['tolerance_pct']} %; saved to {summary['path']}"
     )
     return 0
 
@@ -51,7 +52,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     require_schema()
     with tqdm(desc="CCS predictions", unit=" compounds", file=sys.stderr, disable=args.json) as bar:
-        report = backfill(engine(), args.predictor, args.batch_size, progress=bar.update)
+        report = backfill(
+            engine(),
+            args.predictor,
+            args.batch_size,
+            progress=bar.update,
+            all_adducts=args.all_adducts,
+        )
     if args.json:
         print(json.dumps(report))
     else:
@@ -65,13 +72,19 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from molvis.workflows.ccs_file import predict_table
 
-    require_schema()
-    answers = predict_table(args.file, engine(), args.predictor)
+    registry = engine() if has_schema() else None
+    if registry is None and args.predictor:
+        raise CliError(f"--predictor {args.predictor}: no registry yet (run molvis db upgrade)")
+    answers = predict_table(args.file, registry, args.predictor)
     if args.json:
         print(json.dumps(answers))
         return 0
     for a in answers:
-        value = f"{a['ccs']:.1f}" if a["ccs"] is not None else f"- ({a['reason']})"
+        value = (
+            f"{a['ccs']:.1f} +/- {a['uncertainty_pct']:.1f} %"
+            if a["ccs"] is not None
+            else f"- ({a['reason']})"
+        )
         print(f"{a['smiles'] or '-'}\t{a['adduct']}\t{value}")
     return 0
 
@@ -94,7 +107,12 @@ def print_ccs_windows(rows: list[dict]) -> None:
     for r in rows:
         table.add_row(
             r["windows"],
-            f"{r['tolerance_pct']:g} / {r['predicted_tolerance_pct']:g} %",
+            f"{r['tolerance_pct']:g} / "
+            + (
+                f"{r['predicted_tolerance_pct']:g} %"
+                if r["predicted_tolerance_pct"] is not None
+                else "own 95 % interval"
+            ),
             str(r["n_queries"]),
             f"{r['mean_candidates']:.1f}",
             f"{100 * r['truth_kept']:.1f}%",
@@ -111,6 +129,12 @@ def add_parsers(sub) -> None:
     train.add_argument("--name", default="molvis-ccs", help="name to register it under")
     train.add_argument("--epochs", type=int, default=40)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--min-adduct-ions",
+        type=int,
+        default=20,
+        help="training ions an adduct needs to be predicted (default 20)",
+    )
     train.add_argument("--output", type=Path, help="file to save it to")
     train.add_argument("--no-activate", action="store_true", help="register without activating")
     train.add_argument("--json", action="store_true")
@@ -118,6 +142,11 @@ def add_parsers(sub) -> None:
     fill = ccs.add_parser("backfill", help="predict CCS for every compound that lacks them")
     fill.add_argument("--predictor", help="predictor name (default: the active one)")
     fill.add_argument("--batch-size", type=int, default=5000)
+    fill.add_argument(
+        "--all-adducts",
+        action="store_true",
+        help="store every adduct the predictor knows (default: the common seven)",
+    )
     fill.add_argument("--json", action="store_true")
     fill.set_defaults(func=cmd_backfill)
     predict = ccs.add_parser("predict", help="predict CCS for the rows of a CSV/TSV table")

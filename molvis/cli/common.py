@@ -25,10 +25,15 @@ def engine() -> Engine:
     return get_engine()
 
 
-def require_schema() -> None:
+def has_schema() -> bool:
+    """Whether the database (by URL, else the embedded one) has molvis's schema."""
     from registry.db import migrate
 
-    if migrate.current_revision() is None:
+    return migrate.current_revision() is not None
+
+
+def require_schema() -> None:
+    if not has_schema():
         raise CliError("the database has no molvis schema yet: run `molvis db upgrade` first")
 
 

@@ -39,8 +39,8 @@ def ccs_window_rows(
     cache: dict[str, torch.Tensor],
     logit_scale: float,
 ) -> list[dict[str, Any]]:
-    """Rows for the 3 % window (the issue's) and for the predictor's own tolerance on
-    predicted values; [] without a registered CCS predictor."""
+    """Rows for the 3 % window (the issue's), the predictor's own tolerance and each
+    prediction's own 95 % interval on predicted values; [] without a registered CCS predictor."""
     try:
         predictor = get_predictor(session)
     except UnknownPredictorError:
@@ -73,7 +73,11 @@ def ccs_window_rows(
                     q.truth[:14],
                     ccs,
                     [measured.get(k) for k in keys],
-                    [predicted.get(k) for k in keys],
+                    [predicted[k][0] if k in predicted else None for k in keys],
+                    [
+                        predicted[k][1] or predictor.tolerance_pct if k in predicted else None
+                        for k in keys
+                    ],
                 ),
             )
         )
@@ -83,7 +87,7 @@ def ccs_window_rows(
     rows = []
     for label, lo, hi in BUCKETS:
         subset = [w for n, w in windows if n >= lo and (hi is None or n <= hi)]
-        for predicted_tolerance in (QUERY_TOLERANCE_PCT, predictor.tolerance_pct):
+        for predicted_tolerance in (QUERY_TOLERANCE_PCT, predictor.tolerance_pct, None):
             row = ccs_window_row(
                 subset, label, QUERY_TOLERANCE_PCT, predicted_tolerance, (logit_scale, laplace)
             )

@@ -1,6 +1,8 @@
 """`molvis ccs predict FILE`: predicted CCS for the rows of a CSV/TSV table (a structure
 column found by name as in `molvis ingest ccs`, and an `adduct` column), one answer per input
-row in input order; a row it cannot predict gets `ccs: null` and the reason."""
+row in input order with the half-width of its 95 % interval; a row it cannot predict gets
+`ccs: null` and the reason. Without a registry the shipped predictor answers SMILES and InChI
+rows (an InChIKey alone needs the registry to find its structure)."""
 
 from __future__ import annotations
 
@@ -33,10 +35,13 @@ def registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, fl
     return tuple(row) if row else None
 
 
-def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> list[dict[str, Any]]:
-    """One dict per row: smiles, adduct (as given), ccs (A^2, or None with `reason`)."""
+def predict_table(
+    path: Path, engine: Engine | None, predictor: str | None = None
+) -> list[dict[str, Any]]:
+    """One dict per row: smiles, adduct (as given), ccs (A^2) and uncertainty_pct, or both None
+    with `reason`. engine None: no registry, the shipped predictor."""
     from models.ccs import CcsInputError, Ion, featurize
-    from molvis.workflows.ccs_prediction import load_active
+    from molvis.workflows.ccs_prediction import load_active, load_shipped
 
     member = member_from_bytes(path.name, path.read_bytes())
     table = read_table(member)
@@ -45,7 +50,7 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
         raise ParseError(path.name, "no structure column (smiles, inchi or inchikey)", 1)
     if not cols["adduct"]:
         raise ParseError(path.name, "no adduct column", 1)
-    _, model = load_active(engine, predictor)
+    model = load_active(engine, predictor)[1] if engine is not None else load_shipped()
     answers: list[dict[str, Any]] = []
     ions: list[tuple[int, Ion]] = []
     for line, row in enumerate(table.to_dict("records"), start=2):
@@ -54,11 +59,8 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
         answers.append(answer)
         try:
             adduct = normalize_adduct(given["adduct"])
-            if adduct not in model.config.adducts:
-                raise CcsInputError(
-                    f"adduct {given['adduct']!r} is not one the predictor knows "
-                    f"({', '.join(model.config.adducts)})"
-                )
+            if adduct is None:
+                raise CcsInputError(f"cannot read adduct {given['adduct']!r} (e.g. [M+H]+)")
             structure = given["smiles"] or given["inchi"]
             identity = identify(structure) if structure else None
             if identity is not None and not answer["smiles"]:
@@ -68,6 +70,11 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
                 mass = identity.monoisotopic_mass
             elif not given["inchikey"]:
                 raise CcsInputError("no structure (no SMILES, InChI or InChIKey)")
+            elif engine is None:
+                raise CcsInputError(
+                    f"InChIKey {given['inchikey']!r} alone needs the registry to find its "
+                    "structure (give a SMILES or InChI, or run molvis db upgrade and ingest it)"
+                )
             else:
                 known = registry_structure(engine, given["inchikey"])
                 if known is None:
@@ -80,9 +87,12 @@ def predict_table(path: Path, engine: Engine, predictor: str | None = None) -> l
             featurize([ion], model.config)  # raises, naming the problem, for an ion out of range
             ions.append((len(answers) - 1, ion))
         except (InvalidStructureError, CcsInputError) as exc:
-            answer["ccs"], answer["reason"] = None, f"{path.name} line {line}: {exc}"
+            answer["ccs"], answer["uncertainty_pct"] = None, None
+            answer["reason"] = f"{path.name} line {line}: {exc}"
     if ions:
-        values = model.predict(featurize([ion for _, ion in ions], model.config))
-        for (n, _), value in zip(ions, values, strict=True):
+        inputs = featurize([ion for _, ion in ions], model.config)
+        values, uncertainties = model.predict_with_uncertainty(inputs)
+        for (n, _), value, spread in zip(ions, values, uncertainties, strict=True):
             answers[n]["ccs"] = round(float(value), 2)
+            answers[n]["uncertainty_pct"] = round(float(spread), 2)
     return answers

@@ -8,6 +8,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from molvis.workflows.model_loading import model_file, stored_path
+from registry.chem.adducts import parse_adduct
 from registry.db.connection import session_scope
 from registry.db.settings import load_settings
 from registry.learned import ccs_predictions as predictions
@@ -50,43 +52,75 @@ def _grouped_errors(errors: np.ndarray, labels: list[str], minimum: int = 20) ->
     }
 
 
-def test_report(model, rows: list[predictions.MeasuredCcs]) -> dict[str, Any]:
+def test_report(
+    model, rows: list[predictions.MeasuredCcs], train_scaffolds: set[str] | None = None
+) -> dict[str, Any]:
     """Held-out errors of the predictor and of its own m/z power law, overall and by adduct,
-    method and chemical class."""
+    method and chemical class; the 95 % interval's coverage; and the same on the test ions
+    whose ring scaffold no training ion has (the scaffold split beside the skeleton split)."""
     from models.ccs import featurize
-    from models.ccs_classes import chemical_class
-    from models.ccs_train import baseline_predictions, error_summary, relative_errors
+    from models.ccs_classes import chemical_class, ring_scaffold
+    from models.ccs_train import (
+        baseline_predictions,
+        error_summary,
+        interval_coverage,
+        relative_errors,
+    )
 
     inputs = featurize(_ions(rows), model.config)
     measured = np.array([r.ccs for r in rows])
     errors = relative_errors(model.predict(inputs), measured)
     baseline = relative_errors(baseline_predictions(model, inputs), measured)
-    return {
-        "test": error_summary(errors),
+    report = {
+        "test": error_summary(errors) | interval_coverage(model, inputs, measured),
         "test_mz_baseline": error_summary(baseline),
         "by_adduct": _grouped_errors(errors, [r.adduct for r in rows]),
         "by_adduct_mz_baseline": _grouped_errors(baseline, [r.adduct for r in rows]),
         "by_method": _grouped_errors(errors, [r.method for r in rows]),
         "by_class": _grouped_errors(errors, [chemical_class(r.structure.smiles) for r in rows]),
     }
+    if train_scaffolds is not None:
+        new = [ring_scaffold(r.structure.smiles) not in train_scaffolds for r in rows]
+        report["test_new_scaffold"] = error_summary(errors[np.array(new, dtype=bool)])
+    return report
 
 
-def _split_measured(engine: Engine, adducts: list[str]) -> dict[str, list[predictions.MeasuredCcs]]:
-    """The registry's measured CCS values of these adducts by structure split (train, val,
-    test); too few to train on is an error that says what to ingest."""
+def _split_measured(
+    engine: Engine, minimum: int
+) -> tuple[tuple[str, ...], dict[str, list[predictions.MeasuredCcs]], dict[str, int]]:
+    """The adducts with at least `minimum` training ions, the registry's measured CCS of those
+    adducts by structure split (train, val, test), and how many rows each split had in all;
+    too few to train on is an error that says what to ingest."""
+    from models.ccs_adducts import adduct_key
+    from models.ccs_train import known_adducts
     from models.data import SPLIT_SEED, split_of
 
     with session_scope(engine) as session:
-        rows = predictions.measured_for_training(session, adducts)
+        rows = predictions.measured_for_training(session)
     parts: dict[str, list[predictions.MeasuredCcs]] = {"train": [], "val": [], "test": []}
     for r in rows:
         parts[split_of(r.structure.inchikey, SPLIT_SEED)].append(r)
+    adducts = known_adducts([r.adduct for r in parts["train"]], minimum)
+    keys = {adduct_key(a) for a in adducts}
+    totals = {part: len(part_rows) for part, part_rows in parts.items()}
+    for part, part_rows in parts.items():
+        parts[part] = [r for r in part_rows if _known(r.adduct, keys)]
     if len(parts["train"]) < 10 or not parts["val"]:
         raise ValueError(
-            f"too few measured CCS values to train on ({len(rows)} of the adducts "
-            f"{', '.join(adducts)}): ingest a CCS table first (molvis ingest ccs FILE)"
+            f"too few measured CCS values to train on ({len(rows)} in all, none of an adduct "
+            f"with {minimum} training ions or not enough): ingest a CCS table first "
+            "(molvis ingest ccs FILE)"
         )
-    return parts
+    return adducts, parts, totals
+
+
+def _known(adduct: str, keys: set[tuple]) -> bool:
+    from models.ccs_adducts import CcsInputError, adduct_key
+
+    try:
+        return adduct_key(adduct) in keys
+    except CcsInputError:
+        return False
 
 
 def train_and_register(
@@ -97,12 +131,18 @@ def train_and_register(
     activate: bool = True,
     progress: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
-    """Train a CCS predictor (models.ccs.CcsConfig) on the registry's measured values, report
-    its held-out errors, save it and register it with its `search_tolerance`."""
-    from models.ccs import featurize, save_predictor
-    from models.ccs_train import relative_errors, train_predictor
+    """Train a CCS predictor (models.ccs.CcsConfig; it learns every adduct with
+    `config.min_adduct_ions` training ions) on the registry's measured values, calibrate its
+    95 % interval on the validation ions, report its held-out errors, save it and register it
+    with its `search_tolerance`."""
+    from models.ccs import featurize, predictable, save_predictor
+    from models.ccs_classes import ring_scaffold
+    from models.ccs_train import fit_interval, relative_errors, train_predictor
 
-    parts = _split_measured(engine, config.adducts)
+    adducts, parts, totals = _split_measured(engine, config.min_adduct_ions)
+    config = replace(config, adducts=adducts)
+    for part in parts:  # ions below the range (a water loss of a tiny molecule) have no CCS
+        parts[part] = [r for r in parts[part] if predictable(r.structure.mass, r.adduct)]
 
     def data(part: str):
         return featurize(_ions(parts[part]), config), np.array([r.ccs for r in parts[part]])
@@ -110,16 +150,21 @@ def train_and_register(
     started = time.perf_counter()
     val = data("val")
     model, history = train_predictor(data("train"), val, config, progress)
+    interval = fit_interval(model, *val)
     val_errors = relative_errors(model.predict(val[0]), val[1])
     p95 = float(np.percentile(val_errors, 95))
+    scaffolds = {ring_scaffold(r.structure.smiles) for r in parts["train"]}
     metrics = {
         "train_rows": len(parts["train"]),
         "val_rows": len(parts["val"]),
+        "test_rows_all_adducts": totals["test"],
+        "adducts": len(adducts),
         "val_median_pct": round(float(np.median(val_errors)), 3),
         "val_p95_pct": round(p95, 3),
+        **interval,
         "train_seconds": round(time.perf_counter() - started, 1),
         "history": history,
-        **(test_report(model, parts["test"]) if parts["test"] else {}),
+        **(test_report(model, parts["test"], scaffolds) if parts["test"] else {}),
     }
     path = output or load_settings().home / "models" / "ccs" / f"{name}.pt"
     version = save_predictor(model, metrics, path)
@@ -129,7 +174,7 @@ def train_and_register(
             name,
             version,
             str(path.resolve()),
-            vars(config),
+            asdict(config),
             metrics,
             search_tolerance(p95),
             activate,
@@ -144,25 +189,39 @@ def train_and_register(
 
 
 def ensure_shipped_predictor(session) -> None:
-    """First use: register the CCS predictor shipped with molvis as the active one."""
+    """First use: register the CCS predictor shipped with molvis as the active one. Later: a
+    shipped predictor registered from a file that has changed since (a newer molvis) is
+    registered again from it, which clears its stored predictions for the next backfill."""
     from models.ccs import load_predictor
 
-    if predictions.list_predictors(session):
-        return
+    first_use = not predictions.list_predictors(session)
     for path in sorted(PRETRAINED.glob("*.pt")):
+        registered = predictions.predictor_at(session, stored_path(path))
+        if not first_use and registered is None:
+            continue
         model, saved = load_predictor(path)
+        if registered is not None and registered.version == saved["version"]:
+            continue
         metrics = saved.get("metrics", {})
-        tolerance = search_tolerance(metrics.get("val_p95_pct", 5.0))
         predictions.register_predictor(
             session,
-            path.stem,
+            registered.name if registered else path.stem,
             saved["version"],
             stored_path(path),
             saved["config"],
             metrics,
-            tolerance,
-            activate=not predictions.list_predictors(session),
+            search_tolerance(metrics.get("val_p95_pct", 5.0)),
+            activate=registered.is_active
+            if registered
+            else not predictions.list_predictors(session),
         )
+
+
+def load_shipped():
+    """The CCS predictor shipped with molvis, read from its file (no registry needed)."""
+    from models.ccs import load_predictor
+
+    return load_predictor(PRETRAINED / "molvis-ccs.pt")[0]
 
 
 def load_active(engine: Engine, name: str | None = None):
@@ -176,6 +235,16 @@ def load_active(engine: Engine, name: str | None = None):
     return info, model
 
 
+def stored_adducts(known: tuple[str, ...], everything: bool = False) -> tuple[str, ...]:
+    """The adducts a backfill stores: the predictor's known ones that are common (ADDUCTS, in
+    any spelling), or all it knows."""
+    from models.ccs import ADDUCTS
+    from models.ccs_adducts import adduct_key
+
+    common = {adduct_key(a) for a in ADDUCTS}
+    return tuple(a for a in known if everything or adduct_key(a) in common)
+
+
 def backfill(
     engine: Engine,
     name: str | None = None,
@@ -183,30 +252,35 @@ def backfill(
     shards: int | None = None,
     shard: int = 0,
     progress: Callable[[int], None] | None = None,
+    all_adducts: bool = False,
 ) -> dict[str, Any]:
-    """Predict every known adduct's CCS for each compound lacking predictions (optionally one
-    id shard), batch by batch with a commit each: memory stays flat, a re-run adds nothing,
-    an interrupted run resumes where it stopped."""
+    """Predict the common adducts' CCS (models.ccs.ADDUCTS; `all_adducts`: every adduct the
+    predictor knows) for each compound lacking them (optionally one id shard), batch by batch
+    with a commit each: memory stays flat, a re-run adds nothing, an interrupted run resumes
+    where it stopped. Why not every adduct by default: the rows, not the predictor, bound the
+    rate (three times the rows, half the molecules per second: BENCHMARKS.md)."""
     from models.ccs import PREDICT_METHOD, Ion, featurize, predictable
 
     info, model = load_active(engine, name)
-    adducts = model.config.adducts
+    adducts = stored_adducts(model.config.adducts, all_adducts)
+    marker = max(adducts, key=lambda a: parse_adduct(a).mz(100.0))
     compounds = written = 0
     started = time.perf_counter()
     with session_scope(engine) as reader:
         for batch in predictions.structures_without_predictions(
-            reader, info.id, batch_size, shards, shard
+            reader, info.id, batch_size, shards, shard, marker
         ):
             pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
             ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD) for s, a in pairs]
-            values = model.predict(featurize(ions, model.config))
+            values, uncertainties = model.predict_with_uncertainty(featurize(ions, model.config))
             with session_scope(engine) as writer:
                 written += predictions.write_predictions(
                     writer,
                     info.id,
                     [s.compound_id for s, _ in pairs],
                     [a for _, a in pairs],
-                    [float(v) for v in values],
+                    values.tolist(),
+                    uncertainties.tolist(),
                 )
             compounds += len(batch)
             if progress:

@@ -64,10 +64,11 @@ def ppm_error(hit: Hit, query: Query) -> float | None:
 @dataclass
 class KnownCcs:
     """What is known of each candidate's CCS for the query's ion, per skeleton: measured
-    values, and the predictor's value (used only where nothing was measured)."""
+    values, and the predictor's value with its 95 % interval in % (None: the predictor gives
+    none), used only where nothing was measured."""
 
     measured: dict[str, list[float]] = field(default_factory=dict)
-    predicted: dict[str, float] = field(default_factory=dict)
+    predicted: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     predictor: str | None = None
 
 
@@ -81,10 +82,11 @@ def ccs_deviation(query: Query, known: KnownCcs, skeleton: str) -> dict | None:
         reference = min(measured, key=lambda v: abs(v - query.ccs))
         shown = {"measured": reference, "predicted": None, "basis": "measured"}
     elif skeleton in known.predicted:
-        reference = known.predicted[skeleton]
+        reference, uncertainty = known.predicted[skeleton]
         shown = {
             "measured": None,
             "predicted": round(reference, 2),
+            "uncertainty_pct": None if uncertainty is None else round(uncertainty, 2),
             "basis": "predicted",
             "predictor": known.predictor,
         }

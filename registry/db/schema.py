@@ -225,3 +225,4 @@ class CcsPrediction(Base):
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), primary_key=True)
     adduct: Mapped[str] = mapped_column(Text, primary_key=True)
     ccs: Mapped[float] = mapped_column(REAL)
+    uncertainty_pct: Mapped[float | None] = mapped_column(REAL)  # 95 % interval half-width

@@ -183,8 +183,11 @@ def test_ccs_benchmark_runs_small(engine, tmp_path):
     out = tmp_path / "ccs.json"
     run("ccs", "--sizes", "60", "--batch-size", "16", "--output", str(out))
     (row,) = json.loads(out.read_text())["rows"]
-    assert row["n"] == 60 and row["predictions"] == 60 * row["adducts"]
+    assert row["n"] == 60 and row["predictions"] == 60 * row["adducts"] == 60 * 7
     assert row["bare_per_s"] > 0 and row["backfill_per_s"] > 0
+    run("ccs", "--sizes", "60", "--adducts", "all", "--output", str(out))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["adducts"] > 7 and row["predictions"] <= 60 * row["adducts"]
 
 
 def test_fingerprint_lever_runs_small(engine, seed_registry, tmp_path):

@@ -143,9 +143,16 @@ def test_element_counts_read_every_listed_element_and_nothing_else():
 
 
 def test_an_ions_columns_are_its_log_mz_adduct_and_method():
-    """Column 0: log m/z - 6; then one adduct column and one method column set to 1; a
-    structure row per (fingerprint, formula), its element counts as log1p."""
-    from models.ccs import METHODS, STRUCTURE_WIDTH, element_counts, ion_mz
+    """Column 0: log m/z - 6; then the adduct's composition, one adduct column and one method
+    column set to 1; a structure row per (fingerprint, formula), its element counts as log1p."""
+    from models.ccs import (
+        ADDUCT_WIDTH,
+        METHODS,
+        STRUCTURE_WIDTH,
+        adduct_composition,
+        element_counts,
+        ion_mz,
+    )
 
     item = ions()[5]  # caffeine
     sodium = Ion(item.fingerprint, item.formula, item.mass, "[M+Na]+", "TW")
@@ -154,10 +161,11 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     assert feats.log_mz.dtype == torch.float32
     mz = ion_mz(item.mass, "[M+Na]+")
     assert feats.log_mz[1].item() == pytest.approx(np.log(mz), abs=1e-5)
-    expected = np.zeros(1 + len(ADDUCTS) + len(METHODS), dtype=np.float32)
+    expected = np.zeros(1 + ADDUCT_WIDTH + len(ADDUCTS) + len(METHODS), dtype=np.float32)
     expected[0] = np.log(mz) - 6.0
-    expected[1 + ADDUCTS.index("[M+Na]+")] = 1.0
-    expected[1 + len(ADDUCTS) + METHODS.index("TW")] = 1.0
+    expected[1 : 1 + ADDUCT_WIDTH] = adduct_composition("[M+Na]+")
+    expected[1 + ADDUCT_WIDTH + ADDUCTS.index("[M+Na]+")] = 1.0
+    expected[1 + ADDUCT_WIDTH + len(ADDUCTS) + METHODS.index("TW")] = 1.0
     assert feats.ion[1].numpy() == pytest.approx(expected, abs=1e-5)
     assert feats.row.tolist() == [0, 0, 1]  # another formula is another structure row
     counts = feats.structure[:, STRUCTURE_WIDTH - len(element_counts("")) :]
@@ -235,3 +243,101 @@ def test_a_saved_predictor_carries_its_version_and_config(tmp_path):
     torch.save({"kind": "structure", "config": {}, "state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(CcsInputError, match="other.pt: not a molvis CCS predictor"):
         load_predictor(tmp_path / "other.pt")
+
+
+def test_spellings_of_one_adduct_are_one_adduct_and_its_composition_is_counted():
+    from models.ccs_adducts import ADDUCT_ELEMENTS, adduct_composition, adduct_key
+
+    assert adduct_key("[M-H2O-H]-") == adduct_key("[M-H-H2O]-") == (1, -1, (("H", -3), ("O", -1)))
+    assert adduct_key("[M+CH3COO]-") == adduct_key("[M+Hac-H]-")
+    assert adduct_key("[M+H]+") != adduct_key("[M+H]2+")
+    columns = ("molecules-1", "charge", "|charge|-1", *ADDUCT_ELEMENTS, "other")
+
+    def named(adduct):
+        return {k: v for k, v in zip(columns, adduct_composition(adduct), strict=True) if v}
+
+    assert named("[2M+Na]+") == {"molecules-1": 1, "charge": 1, "Na": 1}
+    assert named("[M-H-CO2]-") == {"charge": -1, "H": -1, "C": -1, "O": -2}
+    assert named("[M-2H]2-") == {"charge": -2, "|charge|-1": 1, "H": -2}
+    assert named("[M+Li-2H]-") == {"charge": -1, "H": -2, "other": 1}
+    assert named("[M]+") == {"charge": 1}
+    with pytest.raises(CcsInputError, match="cannot read adduct"):
+        adduct_key("[M-ClO]?")
+
+
+def test_a_known_adduct_is_found_by_any_spelling():
+    item = ions()[5]
+    config = CcsConfig(adducts=("[M+H]+", "[M-H-H2O]-"))
+    one = featurize([Ion(item.fingerprint, item.formula, item.mass, "[M-H2O-H]-")], config)
+    other = featurize([Ion(item.fingerprint, item.formula, item.mass, "[M-H-H2O]-")], config)
+    assert one.adduct.tolist() == [1] and torch.equal(one.ion, other.ion)
+    with pytest.raises(CcsInputError, match=r"\[M\+Na\]\+ is not one .* at least 20 measured"):
+        featurize([Ion(item.fingerprint, item.formula, item.mass, "[M+Na]+")], config)
+
+
+def test_known_adducts_need_the_minimum_of_training_ions_counted_over_spellings():
+    from models.ccs_train import known_adducts
+
+    seen = ["[M+H]+"] * 5 + ["[M-H-H2O]-"] * 2 + ["[M-H2O-H]-"] * 1 + ["[M+Na]+"] * 2
+    seen += ["[M-ClO]?"] * 9  # unreadable: left out, however common
+    assert known_adducts(seen, 3) == ("[M+H]+", "[M-H-H2O]-")  # 2 + 1 spellings count as 3
+    assert known_adducts(seen, 2) == ("[M+H]+", "[M-H-H2O]-", "[M+Na]+")
+    assert known_adducts(seen, 6) == ()
+
+
+class _Deviations:
+    """A stand-in predictor whose values and deviations are given (fit_interval's inputs)."""
+
+    def __init__(self, values, deviations):
+        self.values, self.deviations = values, deviations
+        self.interval = torch.tensor([0.0, 0.0])
+
+    def predict_with_deviation(self, inputs):
+        return self.values, self.deviations
+
+
+def test_the_interval_is_calibrated_to_95_percent_and_uses_the_deviation_where_it_tells():
+    from models.ccs_train import fit_interval
+
+    rng = np.random.default_rng(1)
+    deviation = rng.uniform(0.5, 5.0, 2000)
+    errors = deviation * rng.uniform(0, 2, 2000)  # the error grows with the deviation
+    stand_in = _Deviations(100 + errors, deviation)
+    fitted = fit_interval(stand_in, None, np.full(2000, 100.0))
+    floor, scale = stand_in.interval.tolist()
+    assert (fitted["interval_floor_pct"], fitted["interval_scale"]) == (round(floor, 3), scale)
+    assert scale > 0 and np.mean(errors <= floor + scale * deviation) == pytest.approx(
+        0.95, abs=0.002
+    )
+    # narrower on average than the best constant interval (scale 0: the p95 error)
+    assert floor + scale * deviation.mean() < np.percentile(errors, 95)
+    flat = _Deviations(100 + errors, np.ones(2000))  # a deviation that tells nothing
+    fit_interval(flat, None, np.full(2000, 100.0))
+    floor, scale = flat.interval.tolist()
+    assert floor + scale == pytest.approx(np.percentile(errors, 95), abs=1e-3)
+
+
+def test_the_uncertainty_is_the_ensembles_deviation_through_the_fitted_interval():
+    from models.ccs import CcsPredictor
+
+    torch.manual_seed(0)
+    model = CcsPredictor(CcsConfig(hidden=16, members=3)).eval()
+    feats = featurize(ions()[:4], CcsConfig())
+    with torch.no_grad():
+        log_ccs = model.members_out(feats)
+        model.interval.copy_(torch.tensor([1.5, 2.0]))
+    values, deviation = model.predict_with_deviation(feats)
+    assert values == pytest.approx(torch.exp(log_ccs.mean(0)).numpy(), rel=1e-6)
+    spread = np.sqrt(((log_ccs - log_ccs.mean(0)) ** 2).mean(0).numpy())  # not n - 1
+    assert deviation == pytest.approx(100 * spread, rel=1e-5) and deviation.min() > 0
+    _, half_width = model.predict_with_uncertainty(feats)
+    assert half_width == pytest.approx(1.5 + 2.0 * deviation, rel=1e-5)
+    alone = CcsPredictor(CcsConfig(hidden=16, members=1)).eval()
+    assert alone.predict_with_deviation(feats)[1].tolist() == [0.0] * 4  # one member: no spread
+
+
+def test_ring_scaffolds():
+    from models.ccs_classes import ring_scaffold
+
+    assert ring_scaffold("CC(C)Cc1ccc(C(C)C(=O)O)cc1") == "c1ccccc1"
+    assert ring_scaffold("CCCCCC(=O)O") == "" and ring_scaffold("C1CC(") == ""

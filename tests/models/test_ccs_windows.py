@@ -17,6 +17,7 @@ def window():
         ccs=100.0,
         measured=[110.0, None, None, None, 100.0],
         predicted=[99.0, 101.0, 120.0, None, 102.0],
+        uncertainty=[1.0, 0.9, 25.0, None, 2.0],
     )
 
 
@@ -25,6 +26,9 @@ def test_measured_beats_predicted_and_the_truth_is_judged_by_its_prediction():
     assert kept(q, 3, 3).tolist() == [False, True, False, True, True]
     assert kept(q, 3, 1.5).tolist() == [False, True, False, True, False]  # T: 2 % off
     assert kept(q, 15, 25).tolist() == [True, True, True, True, True]
+    # no tolerance given: each prediction's own interval (B 0.9 % < 1 % off: out; C within
+    # its 25 %; T exactly at its 2 %: in)
+    assert kept(q, 3, None).tolist() == [False, False, True, True, True]
 
 
 def test_row_counts_kept_removed_and_both_rankings():

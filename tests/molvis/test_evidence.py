@@ -114,7 +114,8 @@ def test_ppm_error_and_ccs_deviation():
     assert ppm_error(make_hit(mass=exact * (1 + 5e-6)), q) == pytest.approx(5.0, abs=1e-3)
     assert ppm_error(make_hit(), query(None, None)) is None
     with_ccs = query(ccs=140.0)
-    known = KnownCcs({"A": [150.0, 137.2], "B": [150.0]}, {"A": 141.0, "C": 145.0}, "p1")
+    predicted = {"A": (141.0, 3.0), "C": (145.0, 4.567), "E": (150.0, None)}
+    known = KnownCcs({"A": [150.0, 137.2], "B": [150.0]}, predicted, "p1")
     assert ccs_deviation(with_ccs, known, "A") == {
         "measured": 137.2,
         "predicted": None,
@@ -125,11 +126,13 @@ def test_ppm_error_and_ccs_deviation():
     assert ccs_deviation(with_ccs, known, "C") == {
         "measured": None,
         "predicted": 145.0,
+        "uncertainty_pct": 4.57,  # the prediction's 95 % interval
         "basis": "predicted",
         "predictor": "p1",
         "adduct": "[M+H]+",
         "deviation_pct": round(-5 / 145 * 100, 3),
     }
+    assert ccs_deviation(with_ccs, known, "E")["uncertainty_pct"] is None
     assert ccs_deviation(with_ccs, known, "D") is None
     assert ccs_deviation(query(), known, "A") is None
     assert np.isfinite(ppm_error(make_hit(), q))
@@ -286,7 +289,7 @@ def test_the_nearest_measured_ccs_the_rounded_prediction_and_ppm_to_three_decima
     from registry.library.flash_index import LibraryOptions
 
     with_ccs = query(ccs=140.0)
-    known = KnownCcs({"A": [130.0, 141.0]}, {"C": 145.126}, "p1")
+    known = KnownCcs({"A": [130.0, 141.0]}, {"C": (145.126, 5.0)}, "p1")
     assert ccs_deviation(with_ccs, known, "A")["measured"] == 141.0  # nearest, not smallest
     assert ccs_deviation(with_ccs, known, "C")["predicted"] == 145.13
     q = query()

@@ -115,7 +115,7 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
                 "predicted_similarity": None if i == 4 else 0.05 * i,
             }
         )
-    ccs = KnownCcs({"DDDDDDDDDDDDDD": [147.0, 160.0]}, {"AAAAAAAAAAAAAA": 153.0}, "p")
+    ccs = KnownCcs({"DDDDDDDDDDDDDD": [147.0, 160.0]}, {"AAAAAAAAAAAAAA": (153.0, 5.0)}, "p")
     result = SearchResult("q", 5, hits, {})
     with session_scope(engine) as session:
         options = SearchOptions(ppm=3.5)

@@ -109,6 +109,7 @@ def test_predicted_ccs_window_and_its_tolerance_flag(shipped_model_mgf, tmp_path
     (hit,) = [h for h in wide["hits"] if h["inchikey"] == mellein]
     ccs = hit["evidence"]["ccs"]
     assert ccs["basis"] == "predicted" and ccs["predictor"] == "molvis-ccs"
+    assert 0.5 < ccs["uncertainty_pct"] < 20
     assert ccs["deviation_pct"] == pytest.approx(
         (200 - ccs["predicted"]) / ccs["predicted"] * 100, abs=0.01
     )

@@ -125,6 +125,41 @@ BUGS = [
         "",
         "tests/molvis/test_query.py",
     ),
+    (
+        "an adduct one ion short of the threshold is known",
+        "models/ccs_train.py",
+        "for key, n in counts.most_common() if n >= minimum",
+        "for key, n in counts.most_common() if n >= minimum - 1",
+        "tests/models/test_ccs.py::test_known_adducts_need_the_minimum_of_training_ions_counted_over_spellings",
+    ),
+    (
+        "CCS interval calibrated to 90 %",
+        "models/ccs_train.py",
+        "np.percentile(errors - scale * deviation, 95)",
+        "np.percentile(errors - scale * deviation, 90)",
+        "tests/models/test_ccs.py::test_the_interval_is_calibrated_to_95_percent_and_uses_the_deviation_where_it_tells",
+    ),
+    (
+        "a changed shipped CCS predictor is never registered again",
+        "molvis/workflows/ccs_prediction.py",
+        'if registered is not None and registered.version == saved["version"]:',
+        "if registered is not None:",
+        "tests/registry/test_ccs_prediction.py::test_a_changed_shipped_predictor_is_registered_again_and_refilled",
+    ),
+    (
+        "a new CCS predictor version keeps the old one's predictions",
+        "registry/learned/ccs_predictions.py",
+        "AND r.name = :name AND r.version <> :version",
+        "AND r.name = :name AND false",
+        "tests/registry/test_ccs_prediction.py::test_a_new_version_under_a_known_name_clears_its_predictions",
+    ),
+    (
+        "the CCS backfill ignores which adducts were stored",
+        "registry/learned/ccs_predictions.py",
+        "AND (CAST(:marker AS text) IS NULL OR p.adduct = :marker))",
+        "AND CAST(:marker AS text) IS NOT DISTINCT FROM :marker)",
+        "tests/registry/test_ccs_prediction.py::test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing",
+    ),
 ]
 
 

@@ -101,9 +101,24 @@ MUTANTS = {
         "WHEN false AND EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid",
     ),
     "CCS filter: the predictor's own tolerance ignored": (
+        CCS_FITS,
+        "greatest(tolerance_pct, r.tolerance_pct)",
+        "tolerance_pct",
+    ),
+    "CCS filter: each prediction's own interval ignored": (
+        CCS_FITS,
+        "predicted_tolerance_pct, p.uncertainty_pct,",
+        "predicted_tolerance_pct,",
+    ),
+    "CCS filter: a prediction's own interval beats the tolerance given": (
+        CCS_FITS,
+        "predicted_tolerance_pct, p.uncertainty_pct,",
+        "p.uncertainty_pct, predicted_tolerance_pct,",
+    ),
+    "CCS filter: the search fills in the predicted tolerance itself": (
         SEARCH,
-        "greatest(ccs_tolerance_pct, p.tolerance_pct)",
-        "ccs_tolerance_pct",
+        "SELECT p.id, ccs_predicted_tolerance_pct",
+        "SELECT p.id, coalesce(ccs_predicted_tolerance_pct, greatest(ccs_tolerance_pct, p.tolerance_pct))",
     ),
     "formula filter dropped": (
         SEARCH,

@@ -21,7 +21,12 @@ XANTHINES = 180.06406  # theobromine, theophylline, paraxanthine: one formula
 
 
 def predict(
-    engine, values: dict[str, float], tolerance: float = 2.0, name: str = "p", active: bool = True
+    engine,
+    values: dict[str, float],
+    tolerance: float = 2.0,
+    name: str = "p",
+    active: bool = True,
+    uncertainty: dict[str, float] | None = None,
 ) -> None:
     with session_scope(engine) as session:
         info = register_predictor(session, name, "v1", "/nowhere.pt", {}, {}, tolerance, active)
@@ -32,6 +37,7 @@ def predict(
             [ids[n] for n in values],
             ["[M+H]+"] * len(values),
             list(values.values()),
+            [(uncertainty or {}).get(n) for n in values],
         )
 
 
@@ -81,18 +87,97 @@ def test_the_predictors_own_tolerance_widens_the_window(library):
     assert ccs_search(library)[0] == ["paraxanthine", "theophylline"]
 
 
+@pytest.mark.parametrize(
+    "uncertainty, given, kept",
+    [(4.2, None, False), (4.3, None, True), (1.0, 5.0, True), (9.0, 4.0, False)],
+)
+def test_each_prediction_is_judged_within_its_own_interval(library, uncertainty, given, kept):
+    """Paraxanthine predicted at 146, 6 A^2 (4.29 % of the query's 140) off: its own 95 %
+    interval decides where no tolerance is given; a tolerance given overrides it; the
+    predictor's own (20 %) is not used; the filter counts agree with the search."""
+    spread = {"paraxanthine": uncertainty}
+    predict(library, {"paraxanthine": 146.0}, tolerance=20.0, uncertainty=spread)
+    extra = {} if given is None else {"ccs_predicted_tolerance_pct": given}
+    found, counts = ccs_search(library, **extra)
+    assert ("paraxanthine" in found) is kept
+    assert counts["ccs"] == len(found)
+
+
+def test_a_new_version_under_a_known_name_clears_its_predictions(library):
+    """Retraining under the same name (or a newer shipped file) leaves no predictions of the
+    old model behind; re-registering the same version keeps them."""
+    predict(library, {"paraxanthine": 146.0, "theobromine": 150.0})
+    with session_scope(library) as session:
+        register_predictor(session, "p", "v1", "/nowhere.pt", {}, {}, 2.0, True)
+    assert count(library, "ccs_prediction") == 2
+    with session_scope(library) as session:
+        register_predictor(session, "other", "v2", "/other.pt", {}, {}, 2.0, False)
+    assert count(library, "ccs_prediction") == 2  # another name's version is another matter
+    with session_scope(library) as session:
+        register_predictor(session, "p", "v2", "/nowhere.pt", {}, {}, 2.0, True)
+    assert count(library, "ccs_prediction") == 0
+
+
+@pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
+def test_a_changed_shipped_predictor_is_registered_again_and_refilled(library):
+    from models.ccs import load_predictor
+    from molvis.workflows.ccs_prediction import ensure_shipped_predictor
+    from molvis.workflows.model_loading import stored_path
+    from registry.learned.ccs_predictions import get_predictor, list_predictors
+
+    shipped = PRETRAINED / "molvis-ccs.pt"
+    with session_scope(library) as session:
+        register_predictor(session, "mine", "m1", "/mine.pt", {}, {}, 2.0, True)
+        old = register_predictor(
+            session, "molvis-ccs", "older", stored_path(shipped), {}, {}, 6.4, False
+        )
+        cid = session.execute(text("SELECT min(id) FROM compound")).scalar_one()
+        write_predictions(session, old.id, [cid], ["[M+H]+"], [150.0])
+    with session_scope(library) as session:
+        ensure_shipped_predictor(session)
+    with session_scope(library) as session:
+        info = get_predictor(session, "molvis-ccs")
+        assert info.version == load_predictor(shipped)[1]["version"] and not info.is_active
+        assert get_predictor(session).name == "mine"  # the active one stays active
+        assert list_predictors(session) == ["mine", "molvis-ccs"]
+    assert count(library, "ccs_prediction") == 0  # the older file's values are gone
+    before = snapshot(library)
+    with session_scope(library) as session:
+        ensure_shipped_predictor(session)  # the same file again: nothing changes
+    assert snapshot(library) == before
+
+
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
 def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(library):
+    from models.ccs import load_predictor, predictable
+
     report = backfill(library, batch_size=2)
     compounds = count(library, "compound")
     assert report["compounds"] == compounds and report["predictions"] == compounds * len(ADDUCTS)
     before = snapshot(library)
     assert backfill(library)["compounds"] == 0 and snapshot(library) == before
+    # every adduct the predictor knows: the rest are added, the common ones kept as they were
+    model, _ = load_predictor(PRETRAINED / "molvis-ccs.pt")
     with library.connect() as conn:
-        values = conn.execute(
-            text("SELECT ccs FROM ccs_prediction WHERE adduct = '[M+H]+'")
-        ).scalars()
-        assert all(100 < v < 200 for v in values)  # small molecules: 110-160 A^2
+        masses = conn.execute(text("SELECT monoisotopic_mass FROM compound")).scalars().all()
+        common = conn.execute(text("SELECT * FROM ccs_prediction ORDER BY 2, 3")).all()
+    assert len(model.config.adducts) > len(ADDUCTS)
+    ions = sum(predictable(m, a) for m in masses for a in model.config.adducts)
+    everything = backfill(library, all_adducts=True)
+    assert everything["compounds"] == compounds and everything["predictions"] == ions - len(common)
+    assert backfill(library, all_adducts=True)["compounds"] == 0
+    assert backfill(library)["compounds"] == 0  # the common set is done too
+    with library.connect() as conn:
+        kept = conn.execute(
+            text("SELECT * FROM ccs_prediction WHERE adduct = ANY (:a) ORDER BY 2, 3"),
+            {"a": list(ADDUCTS)},
+        ).all()
+        rows = conn.execute(
+            text("SELECT ccs, uncertainty_pct FROM ccs_prediction WHERE adduct = '[M+H]+'")
+        ).all()
+    assert kept == common
+    assert all(100 < v < 200 for v, _ in rows)  # small molecules: 110-160 A^2
+    assert all(0.5 < u < 20 for _, u in rows)  # each with its own 95 % interval
 
 
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
@@ -114,7 +199,8 @@ def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
     rows = json.loads(done.stdout)
     adducts = ["[M+H]+", "[M+Na]+", "[M+H]+", "[M+Li]+", "[M+HCOO]-", "[M+H]+", "[M+H]+"]
     assert [r["adduct"] for r in rows] == adducts
-    assert all(set(r) >= {"smiles", "adduct", "ccs"} for r in rows)
+    assert all(set(r) >= {"smiles", "adduct", "ccs", "uncertainty_pct"} for r in rows)
+    assert 0.5 < rows[0]["uncertainty_pct"] < 20 and rows[2]["uncertainty_pct"] is None
     assert 130 < rows[0]["ccs"] < 155 and rows[1]["ccs"] > rows[0]["ccs"]  # Na+ ions are larger
     assert rows[2]["ccs"] is None and "ions.csv line 4" in rows[2]["reason"]
     assert rows[3]["ccs"] is None and "[M+Li]+" in rows[3]["reason"]
@@ -148,7 +234,8 @@ def test_each_adduct_has_its_own_prediction(library):
         )
     with session_scope(library) as session:
         for adduct, value in (("[M+H]+", 140.0), ("[M+Na]+", 200.0), ("[M-H]-", 170.0)):
-            assert predicted_by_skeleton(session, [key], adduct) == ("p", {key[:14]: value})
+            found = predicted_by_skeleton(session, [key], adduct)
+            assert found == ("p", {key[:14]: (value, None)})
         assert predicted_by_skeleton(session, [key], "[M+K]+") == ("p", {})
     # paraxanthine has no measured CCS: its [M+H]+ prediction fits 140, its [M+Na]+ does not
     assert "paraxanthine" in ccs_search(library)[0]
@@ -222,7 +309,8 @@ def test_predictors_are_listed_in_registration_order_and_read_by_name(library):
         write_predictions(session, old.id, [cid], ["[M+H]+"], [141.0])
     with session_scope(library) as session:
         assert list_predictors(session) == ["old", "new"]
-        assert predicted_by_skeleton(session, [key], "[M+H]+", "old") == ("old", {key[:14]: 141.0})
+        found = predicted_by_skeleton(session, [key], "[M+H]+", "old")
+        assert found == ("old", {key[:14]: (141.0, None)})
         assert predicted_by_skeleton(session, [key], "[M+H]+") == ("new", {})
 
 

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0022_shipped_model_paths"
+    assert migrate.current_revision(migrated_engine) == "0023_ccs_uncertainty"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -113,21 +113,27 @@ def test_0021_clears_the_rankers_its_function_cannot_read(migrated_engine):
 
 
 def test_head_holds_the_search_function_written_whole(migrated_engine):
-    """0018 writes molvis_search() out whole (the open query fetching until k skeletons):
-    the database's function is that text; going down to 0017 restores 0017's (the mass
+    """0023 writes molvis_search() out whole (a predicted-CCS tolerance passed on only when
+    given): the database's function is that text; going down to 0022 restores 0018's (the open
+    query fetching until k skeletons), to 0017 0017's (the mass
     window planned per call), to 0016 0015's (the open query on IVFFlat), to 0014 0014's
     (HNSW's ef_search), to 0013 0013's (custom plans again, the vectors' mass column gone), to
     0012 0012's, to 0011 0011's (and drops the predictor tables), down to 0010 0005's, and up
     again 0018's."""
     at_head = _search_function(migrated_engine)
-    assert _function_body("0018") in at_head
+    assert _function_body("0023") in at_head
     assert "plan_cache_mode" in at_head and "ivfflat.probes" in at_head
     assert "ccs_predictor_name" in at_head and "molvis_ccs_fits" in at_head
-    migrate.downgrade("0017_window_planned_per_call", engine=migrated_engine)
+    migrate.downgrade("0022_shipped_model_paths", engine=migrated_engine)
     try:
         below = _search_function(migrated_engine)
+        assert _function_body("0018") in below and _function_body("0023") not in below
+        assert "greatest(ccs_tolerance_pct, p.tolerance_pct)" in below
+        at_0018 = below
+        migrate.downgrade("0017_window_planned_per_call", engine=migrated_engine)
+        below = _search_function(migrated_engine)
         assert _function_body("0017") in below
-        assert "wanted := 4 * wanted" not in below and "wanted := 4 * wanted" in at_head
+        assert "wanted := 4 * wanted" not in below and "wanted := 4 * wanted" in at_0018
         migrate.downgrade("0016_ivf_lists_by_500", engine=migrated_engine)
         below = _search_function(migrated_engine)
         assert _function_body("0015") in below
@@ -263,7 +269,7 @@ def test_each_version_of_a_sql_function_is_written_once_in_its_own_file():
     """No migration holds a function's text; each version file differs from the one before
     and names a revision that exists; an unknown version says which ones there are."""
     revisions = {p.name[:4] for p in (SQL.parent / "versions").glob("0*.py")}
-    for function in ("molvis_search", "molvis_ccs_fits"):
+    for function in ("molvis_search", "molvis_ccs_fits", "molvis_filter_counts"):
         texts = [function_sql(function, v) for v in versions(function)]
         assert texts and all(f"FUNCTION {function}(" in t for t in texts)
         assert len(set(texts)) == len(texts)
@@ -330,6 +336,45 @@ def test_an_owner_that_is_not_a_superuser_migrates_its_database(migrated_engine)
             conn.execute(text(f"DROP OWNED BY {owner}"))
             conn.execute(text(f"DROP ROLE {owner}"))
         admin.dispose()
+
+
+def test_0023_gives_each_prediction_its_uncertainty_and_takes_it_away(migrated_engine):
+    """Up: the column and the three functions that read it (0023's texts); down: no column,
+    and each function as the version before (which still runs: counted below)."""
+
+    def state() -> tuple[bool, list[str]]:
+        columns = {c["name"] for c in inspect(migrated_engine).get_columns("ccs_prediction")}
+        with migrated_engine.connect() as conn:
+            texts = [
+                conn.execute(text(f"SELECT pg_get_functiondef('{f}'::regproc)")).scalar_one()
+                for f in ("molvis_ccs_fits", "molvis_search", "molvis_filter_counts")
+            ]
+        return "uncertainty_pct" in columns, texts
+
+    def body(function: str, revision: str) -> str:
+        return function_sql(function, revision).split("$fn$")[1].strip()
+
+    column, texts = state()
+    assert column
+    assert all(body(f, "0023") in t for f, t in zip(FUNCTIONS, texts, strict=True))
+    migrate.downgrade("0022_shipped_model_paths", engine=migrated_engine)
+    try:
+        column, texts = state()
+        assert not column
+        previous = ("0012", "0018", "0019")
+        assert all(body(f, v) in t for f, v, t in zip(FUNCTIONS, previous, texts, strict=True))
+        with migrated_engine.connect() as conn:
+            counts = (
+                "SELECT * FROM molvis_filter_counts(neutral_mass => 180.06, ccs => 140, "
+                "ccs_adduct => '[M+H]+')"
+            )
+            assert len(conn.execute(text(counts)).one()) == 4  # runs without the column
+    finally:
+        migrate.upgrade(engine=migrated_engine)
+    assert state()[0]
+
+
+FUNCTIONS = ("molvis_ccs_fits", "molvis_search", "molvis_filter_counts")
 
 
 def test_0022_names_shipped_model_files_instead_of_a_checkout_s_path(migrated_engine):

@@ -531,3 +531,22 @@ def test_an_mzml_upload_gives_each_ms2_scan_with_its_retention_time_and_ccs(seed
     assert list(queries["rt (min)"]) == [5.025, 6.2, 7.3]
     assert list(queries["CCS (A^2)"].isna()) == [False, True, False]
     assert queries["CCS (A^2)"][0] == 131.7
+
+
+def test_the_hit_table_shows_a_predicted_ccs_with_its_interval():
+    from ui.results import HELP, hit_rows
+
+    def hit(rank, ccs):
+        evidence = {"library": None, "ccs": ccs, "ppm_error": 0.5, "ranking": {}}
+        return {
+            "rank": rank, "name": f"h{rank}", "inchikey": "K", "smiles": "CCO", "level": "3",
+            "probability": 0.1, "score": 0.5, "scores": {"msms": 0.5}, "formula": "C2H6O",
+            "evidence": evidence, "ranking_value": 0.5,
+        }  # fmt: skip
+
+    predicted = {"basis": "predicted", "deviation_pct": 2.1, "uncertainty_pct": 5.4}
+    measured = {"basis": "measured", "deviation_pct": -0.4}
+    rows = hit_rows({"hits": [hit(1, predicted), hit(2, measured), hit(3, None)]})
+    assert [r.get("CCS ± %") for r in rows] == [5.4, None, None]
+    assert [r.get("CCS from") for r in rows] == ["predicted", "measured", None]
+    assert "CCS ± %" not in rows[2] and "CCS ± %" in HELP
