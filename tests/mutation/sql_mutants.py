@@ -102,8 +102,13 @@ MUTANTS = {
     ),
     "CCS filter: the predictor's own tolerance ignored": (
         CCS_FITS,
+        "greatest(molvis_ccs_fits.tolerance_pct, r.tolerance_pct)",
+        "molvis_ccs_fits.tolerance_pct",
+    ),
+    "CCS filter: the query's tolerance no floor for the predictor's": (
+        CCS_FITS,
+        "greatest(molvis_ccs_fits.tolerance_pct, r.tolerance_pct)",
         "greatest(tolerance_pct, r.tolerance_pct)",
-        "tolerance_pct",
     ),
     "CCS filter: each prediction's own interval ignored": (
         CCS_FITS,

@@ -6,6 +6,7 @@ CREATE OR REPLACE FUNCTION molvis_ccs_fits(
     -- none was measured, the predicted one must lie within predicted_tolerance_pct when given,
     -- else within its own 95 % interval (uncertainty_pct), else within the larger of
     -- tolerance_pct and the predictor's tolerance; a candidate with neither stays.
+    -- (molvis_ccs_fits.tolerance_pct: the argument, not ccs_predictor's column of that name.)
     SELECT CASE
         WHEN query_ccs IS NULL THEN true
         WHEN EXISTS (SELECT 1 FROM ccs_value v WHERE v.compound_id = cid
@@ -17,7 +18,7 @@ CREATE OR REPLACE FUNCTION molvis_ccs_fits(
                        AND abs(v.ccs - query_ccs) <= query_ccs * tolerance_pct / 100)
         ELSE coalesce((SELECT abs(p.ccs - query_ccs) <= query_ccs * coalesce(
                                   predicted_tolerance_pct, p.uncertainty_pct,
-                                  greatest(tolerance_pct, r.tolerance_pct)) / 100
+                                  greatest(molvis_ccs_fits.tolerance_pct, r.tolerance_pct)) / 100
                        FROM ccs_prediction p JOIN ccs_predictor r ON r.id = p.predictor_id
                        WHERE p.predictor_id = predictor AND p.compound_id = cid
                          AND p.adduct = query_adduct), true)
