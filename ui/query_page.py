@@ -28,6 +28,10 @@ from ui.state import active_model, session
 ADDUCTS = [*COMMON_ADDUCTS["positive"], *COMMON_ADDUCTS["negative"]]
 
 
+# What the uploader offers: every file `read_upload` reads (gz: any of them compressed).
+UPLOAD_TYPES = ("mgf", "msp", "txt", "json", "mzml", "mzxml", "jdx", "dx", "gz")
+
+
 def _read_upload(upload) -> tuple[list, object]:
     """The upload's spectra (MS/MS) or IR spectrum; an unreadable upload is said in one line
     and searched as no upload, so the form and earlier results stay; skipped records listed."""
@@ -61,8 +65,8 @@ def query_page() -> None:
     left, right = st.columns(2)
     with left:
         upload = st.file_uploader(
-            "MS/MS (MGF, MSP, MassBank, mzML, mzXML) or IR (JCAMP-DX) file",
-            type=["mgf", "msp", "txt", "mzml", "mzxml", "jdx", "dx", "gz"],
+            "MS/MS (MGF, MSP, MassBank, GNPS/MoNA JSON, mzML, mzXML) or IR (JCAMP-DX) file",
+            type=list(UPLOAD_TYPES),
             key="upload",
         )
         spectra, ir = _read_upload(upload)

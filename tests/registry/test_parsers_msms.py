@@ -214,6 +214,14 @@ def test_mascot_parameters_before_the_first_block_apply_to_every_block():
         assert (b.record_id, b.metadata["charge"]) == ("b", 1)
     with pytest.raises(ParseError, match="line 2: not an MGF file"):
         list(parse_msms(member("COM=x\nhello\nBEGIN IONS\n", "a.mgf")))
+    # a long header (Mascot writes its search parameters there) is still told by content
+    header = "".join(
+        f"USER{n:02d}=search parameter {n} of a long Mascot header\n" for n in range(40)
+    )
+    (a, _) = (
+        p.record for p in parse_msms(member(header + text, "long.txt"), require_structure=False)
+    )
+    assert a.record_id == "a" and len(header) > 2000
 
 
 def test_msp_in_any_key_order_and_with_colon_pairs():

@@ -550,3 +550,17 @@ def test_the_hit_table_shows_a_predicted_ccs_with_its_interval():
     assert [r.get("CCS ± %") for r in rows] == [5.4, None, None]
     assert [r.get("CCS from") for r in rows] == ["predicted", "measured", None]
     assert "CCS ± %" not in rows[2] and "CCS ± %" in HELP
+
+
+def test_the_uploader_offers_every_file_the_page_reads():
+    """Each test file the page's reader reads has a suffix the uploader offers (a JSON export
+    that could be read but not chosen was a gap)."""
+    from molvis.workflows.query import read_upload
+    from tests.conftest import REPO
+    from ui.query_page import UPLOAD_TYPES
+
+    data = REPO / "tests" / "data"
+    for name in ("gnps_pesticides_3.json", "gnps_pesticides_3.mgf", "run_negative.mzML"):
+        spectra, _, _ = read_upload(name, (data / name).read_bytes())
+        assert spectra and name.rsplit(".", 1)[1].lower() in UPLOAD_TYPES
+    assert {"jdx", "msp", "mzxml", "gz"} <= set(UPLOAD_TYPES)

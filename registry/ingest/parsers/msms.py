@@ -28,7 +28,7 @@ def parse_msms(
         return parse_json_spectra(member, first_no, require_structure)
     if name.endswith((".mzml", ".mzxml")):
         return _run(member, first_no, require_structure)
-    head = member.head().lstrip()[:200]
+    head = member.head().lstrip()  # 4 kB: a Mascot or MSP header can run long
     if head.lower().startswith("<mzspeclib"):
         raise ParseError(
             member.name,
