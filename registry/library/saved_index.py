@@ -97,7 +97,12 @@ def load_index(home: Path) -> LibraryIndex | None:
         folder = root / pointer["folder"]
         if not folder.is_dir():  # replaced by a newer build meanwhile
             return None
-        _check_files(folder, pointer["files"])
+        try:
+            _check_files(folder, pointer["files"])
+        except DamagedIndexError:
+            if not folder.is_dir():  # removed by a newer build while its files were checked
+                return None
+            raise
         try:
             ids = np.load(folder / "ids.npy", allow_pickle=False)
             modes = np.load(folder / "modes.npy", allow_pickle=False)

@@ -249,6 +249,27 @@ def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
     assert load_index(home) is None
 
 
+def test_an_index_replaced_while_it_is_checked_is_not_called_damaged(
+    library_registry, tmp_path, monkeypatch
+):
+    """A newer build removes the folder between the loader's look and its size check: the
+    loader finds no index (the search then reads the new one), not a damaged one."""
+    import shutil
+
+    home = tmp_path / "home"
+    with session_scope(library_registry) as session:
+        refresh_index(session, home)
+    saved_index._loaded.clear()
+    check = saved_index._check_files
+
+    def removed_meanwhile(folder, files):
+        shutil.rmtree(folder)
+        check(folder, files)
+
+    monkeypatch.setattr(saved_index, "_check_files", removed_meanwhile)
+    assert load_index(home) is None
+
+
 def test_two_builds_at_once_leave_one_valid_index(library_registry, tmp_path):
     home, errors = tmp_path / "home", []
 
