@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from migrations.functions import function_sql
+from registry.db.connection import ENSURE_READER_ROLE
 
 revision = "0004_search"
 down_revision = "0003_embeddings"
@@ -43,16 +44,7 @@ def upgrade() -> None:
         ON CONFLICT DO NOTHING
     """)
     op.execute(function_sql("molvis_search", "0004"))
-    op.execute(f"""
-        DO $$ BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READER}') THEN
-                CREATE ROLE {READER} LOGIN;
-            END IF;
-        EXCEPTION WHEN insufficient_privilege THEN
-            RAISE EXCEPTION 'the read-only role {READER} does not exist and % may not create '
-                'it: a superuser runs CREATE ROLE {READER} LOGIN once', current_user;
-        END $$;
-    """)
+    op.execute(ENSURE_READER_ROLE)
     op.execute(f"GRANT USAGE ON SCHEMA public TO {READER}")
     op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {READER}")
     op.execute(f"GRANT EXECUTE ON FUNCTION molvis_search TO {READER}")

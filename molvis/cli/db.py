@@ -1,4 +1,5 @@
-"""`molvis db` (upgrade, downgrade, url, stop, reader-password) and `molvis stats`."""
+"""`molvis db` (upgrade, downgrade, url, stop, reader-password, backup, restore) and
+`molvis stats`."""
 
 from __future__ import annotations
 
@@ -30,6 +31,52 @@ def cmd_db(args: argparse.Namespace) -> int:
         with session_scope(engine()) as session:
             set_role_password(session, READER_ROLE, args.revision)
         print(f"password set for {READER_ROLE}")
+    elif args.action in ("backup", "restore"):
+        return _backup_or_restore(args.action, args.revision)
+    return 0
+
+
+def _backup_or_restore(action: str, file: str | None) -> int:
+    """`molvis db backup FILE`: the registry as one pg_dump file. `molvis db restore FILE`:
+    into a database without a registry, then upgraded to this molvis's schema; the old
+    library index under MOLVIS_HOME (another registry's) is removed, the next search rebuilds
+    it."""
+    import shutil
+    from pathlib import Path
+
+    from registry.db import backup, migrate
+    from registry.db.connection import database_url
+    from registry.db.settings import load_settings
+    from registry.library.saved_index import library_dir
+
+    if not file:
+        raise CliError(f"give the file: molvis db {action} FILE")
+    path = Path(file)
+    try:
+        if action == "backup":
+            require_schema()
+            size = backup.backup(database_url(), path)
+            print(
+                f"registry at revision {migrate.current_revision()} written to {path} "
+                f"({size:,} bytes, readable by you only); models you trained into "
+                "MOLVIS_HOME/models are not in it: copy them beside it"
+            )
+            return 0
+        revision = migrate.current_revision()
+        if revision is not None:
+            raise CliError(
+                f"the database already holds a registry (revision {revision}): restore into an "
+                "empty database (MOLVIS_DATABASE_URL, or a new MOLVIS_HOME)"
+            )
+        backup.restore(database_url(), path)
+    except backup.BackupError as exc:
+        raise CliError(f"{path}: {exc}") from None
+    shutil.rmtree(library_dir(load_settings().home), ignore_errors=True)
+    migrate.upgrade("head")
+    print(
+        f"{path} restored; database at revision {migrate.current_revision()}; the library "
+        "index is rebuilt by the first search (or molvis library build)"
+    )
     return 0
 
 
@@ -65,12 +112,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    db = sub.add_parser("db", help="database: upgrade, downgrade, url, stop, reader-password")
-    db.add_argument("action", choices=["upgrade", "downgrade", "url", "stop", "reader-password"])
+    db = sub.add_parser(
+        "db", help="database: upgrade, downgrade, url, stop, reader-password, backup, restore"
+    )
+    db.add_argument(
+        "action",
+        choices=["upgrade", "downgrade", "url", "stop", "reader-password", "backup", "restore"],
+    )
     db.add_argument(
         "revision",
         nargs="?",
-        help="target revision (default head / base); the password for reader-password",
+        help="target revision (default head / base); the password for reader-password; the "
+        "file for backup and restore",
     )
     db.set_defaults(func=cmd_db)
 

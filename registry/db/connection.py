@@ -79,6 +79,20 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         yield session
 
 
+# The read-only role, created where it is missing (migration 0004, and `molvis db restore`
+# before a dump's grants to it); a user who may not create roles is told who can.
+ENSURE_READER_ROLE = f"""
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{READER_ROLE}') THEN
+            CREATE ROLE {READER_ROLE} LOGIN;
+        END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE EXCEPTION 'the read-only role {READER_ROLE} does not exist and % may not create '
+            'it: a superuser runs CREATE ROLE {READER_ROLE} LOGIN once', current_user;
+    END $$;
+"""
+
+
 def set_role_password(session: Session, role: str, password: str) -> None:
     """Give a login role a password, inside the session's transaction."""
     embedded.set_password(session.connection().connection.driver_connection, role, password)
