@@ -59,6 +59,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             coverage=args.coverage,
             ranker=args.ranker,
         )
+    if args.forward_spectra:
+        from molvis.cli.spectra import forward_model_rows
+
+        report["forward_model"] = forward_model_rows(args.forward_model, args.forward_spectra)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -84,6 +88,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         from molvis.cli.library_report import print_library
 
         print_library(report["library"])
+    if "forward_model" in report:
+        from molvis.cli.spectra import print_forward_model
+
+        print_forward_model(report["forward_model"])
     return 0
 
 
@@ -246,6 +254,15 @@ def add_parsers(sub) -> None:
         default="hand",
         help="--library: the order searched (default hand, as the shipped calibration was "
         "fitted; learned: the search's default, with fragment evidence, slower)",
+    )
+    evaluate.add_argument(
+        "--forward-spectra",
+        type=int,
+        default=1000,
+        help="test-split spectra the forward model predicts (default 1000; 0 = leave it out)",
+    )
+    evaluate.add_argument(
+        "--forward-model", type=Path, help="forward model file (default: the shipped one)"
     )
     evaluate.add_argument("--plot", metavar="PNG", help="write the reliability curve here")
     evaluate.add_argument("--json", action="store_true")

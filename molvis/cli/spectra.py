@@ -70,6 +70,38 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def forward_model_rows(path: Path | None, spectra: int) -> dict:
+    """`molvis evaluate`'s forward-model rows (the shipped model unless a file is given)."""
+    from molvis.workflows.forward_model import evaluate_forward_model
+    from molvis.workflows.spectra_file import SHIPPED
+
+    return evaluate_forward_model(engine(), path or SHIPPED, spectra)
+
+
+def print_forward_model(report: dict) -> None:
+    """`molvis evaluate`'s forward-model table: median and mean entropy similarity of predicted
+    to measured test-split spectra beside the average-spectrum baseline."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"Forward model {report['model']} ({report['version']}) on test-split spectra: "
+        "entropy similarity, predicted vs measured (baseline: the training split's average "
+        "spectrum nearest in precursor mass)"
+    )
+    for col in ("spectra", "n", "median", "mean", "baseline median", "baseline mean"):
+        table.add_column(col, justify="left" if col == "spectra" else "right")
+    rows = [("all", report["all"])]
+    rows += [(adduct, r) for adduct, r in report["by_adduct"].items()]
+    rows += [(f"collision energy {band}", r) for band, r in report["by_energy"].items()]
+    for label, r in rows:
+        numbers = (r["median"], r["mean"], r["baseline_median"], r["baseline_mean"])
+        table.add_row(
+            label, str(r["spectra"]), *("-" if v is None else f"{v:.3f}" for v in numbers)
+        )
+    Console(width=150).print(table)
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("spectra", help="predicted MS/MS spectra (the forward model)")
     spectra = p.add_subparsers(dest="spectra_command", required=True)

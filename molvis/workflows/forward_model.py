@@ -20,6 +20,7 @@ from models.fragment_model import (
     FragmentConfig,
     collision_energy,
     examples,
+    load_model,
     predict_spectrum,
     save_model,
     train_model,
@@ -179,9 +180,7 @@ def train_and_measure(
         config,
         (lambda epoch, loss: progress("epochs", epoch, config.epochs)) if progress else None,
     )
-    test = parts["test"]
-    if max_test and len(test) > max_test:
-        test = random.Random(config.seed).sample(test, max_test)
+    test = _sample(parts["test"], max_test, config.seed)
     metrics = {
         "train_spectra": used,
         "train_ions": int(len(targets)),
@@ -191,6 +190,25 @@ def train_and_measure(
     }
     version = save_model(model, metrics, output)
     return {"path": str(output), "version": version, "metrics": metrics}
+
+
+def _sample(spectra: list[Spectrum], most: int | None, seed: int) -> list[Spectrum]:
+    return random.Random(seed).sample(spectra, most) if most and len(spectra) > most else spectra
+
+
+def evaluate_forward_model(engine: Engine, path: Path, max_test: int | None = 1000) -> dict:
+    """`molvis evaluate`'s forward-model rows: the model at `path` on (a sample of) the
+    registry's test-split spectra (skeletons it never trained on), overall, by adduct and by
+    collision-energy band, beside the training split's average spectrum nearest in mass."""
+    parts = split_spectra(registry_spectra(engine))
+    model, saved = load_model(path)
+    test = _sample(parts["test"], max_test, 0)
+    return {
+        "model": path.name,
+        "version": saved.get("version"),
+        "train_spectra": len(parts["train"]),
+        **measure(model, test, AverageSpectrum(parts["train"])),
+    }
 
 
 def registry_spectra(engine: Engine) -> list[Spectrum]:

@@ -52,8 +52,15 @@ def test_train_evaluate_and_models_from_the_cli(training_registry, tmp_path):
     names = {m["name"]: m for m in json.loads(listed.stdout)}
     assert "molvis-tiny" in names and not names["molvis-tiny"]["is_active"]
     assert molvis("models", "activate", "molvis-tiny").returncode == 0
-    report = json.loads(molvis("evaluate", "--json", "--max-queries", "200").stdout)
+    evaluated = molvis("evaluate", "--json", "--max-queries", "200", "--forward-spectra", "40")
+    report = json.loads(evaluated.stdout)
     assert report["model"] == "molvis-tiny"
+    # the shipped forward model on 40 test-split spectra, beside the average-spectrum baseline
+    forward = report["forward_model"]
+    assert forward["model"] == "molvis-fragments.pt" and forward["all"]["spectra"] == 40
+    assert sum(r["spectra"] for r in forward["by_adduct"].values()) == 40
+    assert sum(r["spectra"] for r in forward["by_energy"].values()) == 40
+    assert 0 <= forward["all"]["median"] <= 1 and 0 <= forward["all"]["baseline_median"] <= 1
     combos = {(r["query"], r["candidate_set"]) for r in report["results"]}
     assert {("msms", "test_split"), ("msms", "mass_window")} <= combos
     for r in report["results"]:
