@@ -6,6 +6,7 @@ start: 'Can't locate revision ... 0018_open_query_k_skeletons')."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,14 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _end_group(group: int) -> None:
+    """Stop what is left of a process group (a server's children outlive a SIGTERM to it)."""
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _wait(check, seconds: float, what: str, procs: list[subprocess.Popen], logs: Path) -> None:
@@ -120,11 +129,11 @@ def test_the_webserver_and_one_daemon_start_on_their_own_database(
     procs = [
         subprocess.Popen(
             [bin_dir / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
-            cwd=REPO, env=env, stdout=logs[0], stderr=subprocess.STDOUT,
+            cwd=REPO, env=env, stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True,
         ),
         subprocess.Popen(
             [bin_dir / "dagster-daemon", "run", "-w", workspace],
-            cwd=REPO, env=env, stdout=logs[1], stderr=subprocess.STDOUT,
+            cwd=REPO, env=env, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True,
         ),
     ]  # fmt: skip
     try:
@@ -171,6 +180,7 @@ def test_the_webserver_and_one_daemon_start_on_their_own_database(
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            _end_group(proc.pid)  # the code servers each of them started
         for log in logs:
             log.close()
 
