@@ -107,8 +107,8 @@ def _split_measured(
         parts[part] = [r for r in part_rows if _known(r.adduct, keys)]
     if len(parts["train"]) < 10 or not parts["val"]:
         raise ValueError(
-            f"too few measured CCS values to train on ({len(rows)} in all, none of an adduct "
-            f"with {minimum} training ions or not enough): ingest a CCS table first "
+            f"too few measured CCS values to train on ({len(rows)} in all; fewer than 10 "
+            f"training ions of adducts with {minimum} or more): ingest a CCS table first "
             "(molvis ingest ccs FILE)"
         )
     return adducts, parts, totals
