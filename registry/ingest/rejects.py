@@ -1,9 +1,10 @@
 """Rejected records: what is kept of each (a bounded prefix of its raw text and the reason),
-stored once per raw text and reason, and CCS rows that gave only an InChIKey kept pending until
-their compound arrives."""
+stored once per raw text and reason, and CCS rows and MS/MS spectra that gave only an InChIKey
+kept pending until their compound arrives."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from registry.db.schema import CcsValue, RejectedRecord
+from registry.db.schema import CcsValue, MsmsSpectrum, RejectedRecord
 from registry.ingest.measurement_rows import jsonable, measurement_row
 from registry.ingest.store import insert_measurements, link_sources
 
@@ -22,13 +23,36 @@ MAX_REASON = 1_000
 PENDING_REASON = "InChIKey {} only, no structure, and no such compound in the registry yet"
 
 
+# Tables whose rows wait for their compound; a pending row names its table (rows kept before
+# MS/MS could wait name none: CCS).
+PENDING_TABLES = {t.name: t for t in (CcsValue.__table__, MsmsSpectrum.__table__)}
+_BYTES = "$base64"  # a binary COPY value (peaks) inside the pending row's JSON
+
+
 def pending_fields(item, table: Table | None, run_id: int, source_id: int) -> dict[str, Any]:
-    """What a reject keeps to load its record later: a CCS row that gave only an InChIKey whose
-    compound is not in the registry yet (nothing for other rejects)."""
-    if item is None or table is None or table.name != "ccs_value":
+    """What a reject keeps to load its record later: a CCS row or MS/MS spectrum that gave only
+    an InChIKey whose compound is not in the registry yet (nothing for other rejects)."""
+    if item is None or table is None or table.name not in PENDING_TABLES:
         return {"pending_inchikey": None, "pending_row": None}
     row = measurement_row(item.record, None, run_id, source_id, item.inchikey)
-    return {"pending_inchikey": item.inchikey, "pending_row": jsonable(row)}
+    kept = {
+        k: {_BYTES: base64.b64encode(v).decode()} if isinstance(v, bytes) else v
+        for k, v in row.items()
+    }
+    return {
+        "pending_inchikey": item.inchikey,
+        "pending_row": jsonable(kept) | {"table": table.name},
+    }
+
+
+def _stored_row(pending: dict[str, Any], compound_id: int) -> dict[str, Any]:
+    """A pending row as its table takes it, against the compound that has arrived."""
+    row = {
+        k: base64.b64decode(v[_BYTES]) if isinstance(v, dict) and _BYTES in v else v
+        for k, v in pending.items()
+        if k != "table"
+    }
+    return row | {"compound_id": compound_id}
 
 
 def resolve_pending(session: Session) -> int:
@@ -41,14 +65,19 @@ def resolve_pending(session: Session) -> int:
     ).all()
     if not ready:
         return 0
-    rows = [{**r.pending_row, "compound_id": r.compound_id} for r in ready]
-    insert_measurements(session, CcsValue.__table__, rows)
-    for source_id in {row["source_id"] for row in rows}:
-        link_sources(
-            session,
-            sorted({r["compound_id"] for r in rows if r["source_id"] == source_id}),
-            source_id,
-        )
+    for name, table in PENDING_TABLES.items():
+        rows = [
+            _stored_row(r.pending_row, r.compound_id)
+            for r in ready
+            if r.pending_row.get("table", "ccs_value") == name
+        ]
+        insert_measurements(session, table, rows)
+        for source_id in {row["source_id"] for row in rows}:
+            link_sources(
+                session,
+                sorted({r["compound_id"] for r in rows if r["source_id"] == source_id}),
+                source_id,
+            )
     session.execute(
         text("DELETE FROM rejected_record WHERE id = ANY(:ids)"), {"ids": [r.id for r in ready]}
     )

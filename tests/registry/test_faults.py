@@ -248,6 +248,38 @@ def test_key_only_rows_wait_for_their_compound_so_load_order_does_not_matter(eng
         assert conn.execute(text("SELECT count(*) FROM compound_source")).scalar_one() == 2
 
 
+def test_a_key_only_spectrum_waits_for_its_compound_and_keeps_its_peaks(engine, tmp_path):
+    """An MS/MS spectrum naming only L-serine's InChIKey, ingested before the structure: kept
+    pending with its reason, stored whole (peaks, precursor, metadata) when the structure comes,
+    the same as loading them the other way round."""
+    mgf = write(
+        tmp_path,
+        "keys.mgf",
+        "BEGIN IONS\nTITLE=serine\nINCHIKEY=MTCFGRXMJLQNBG-REOHCLBHSA-N\nPEPMASS=106.0499\n"
+        "ADDUCT=[M+H]+\nCOLLISION_ENERGY=20\n60.0444 100\n88.0393 20.5\n42.0338 3\nEND IONS\n",
+    )
+    structures = write(tmp_path, "s.smi", "N[C@@H](CO)C(O)=O L-serine\n")
+    columns = "record_id, precursor_mz, adduct, mz, intensity, metadata, content_hash, source_id"
+
+    def load(order):
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        summaries = [ingest(engine, kind, path, kind) for kind, path in order]
+        with engine.connect() as conn:
+            stored = conn.execute(text(f"SELECT {columns} FROM msms_spectrum")).all()
+            sources = conn.execute(text("SELECT count(*) FROM compound_source")).scalar_one()
+        return summaries, stored, sources, count(engine, "rejected_record")
+
+    (first, later), spectra_first, sources, left = load([("msms", mgf), ("structures", structures)])
+    assert (first.rejected, later.resolved, left, sources) == (1, 1, 0, 2)
+    (_, _), structures_first, _, _ = load([("structures", structures), ("msms", mgf)])
+    assert len(spectra_first) == 1
+    strip = [tuple(v for k, v in zip(columns.split(", "), row, strict=True) if k != "source_id")
+             for row in (spectra_first[0], structures_first[0])]  # fmt: skip
+    assert strip[0] == strip[1]  # the same row whichever came first
+    assert list(spectra_first[0].mz) == [42.0338, 60.0444, 88.0393]
+
+
 def test_a_reject_in_a_linked_jcamp_keeps_its_own_block():
     one = jcamp().replace("##TITLE=test spectrum", "##TITLE=first block")
     two = jcamp().replace("##TITLE=test spectrum", "##TITLE=second block")
