@@ -35,12 +35,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     test = summary["metrics"].get("test", {})
     base = summary["metrics"].get("test_mz_baseline", {})
+    held = test.get("interval_coverage")
     print(
         f"{summary['name']} ({summary['version']}): held-out median error "
         f"{test.get('median_pct')} %, p95 {test.get('p95_pct')} % (m/z baseline "
         f"{base.get('median_pct')} / {base.get('p95_pct')} %); {summary['metrics']['adducts']} "
-        f"adducts; the 95 % interval held {test.get('interval_coverage')} of held-out values; "
-        f"search tolerance {summary['tolerance_pct']} %; saved to {summary['path']}"
+        "adducts; the 95 % interval held "
+        + (f"{100 * held:.1f} %" if held is not None else "- (no held-out values)")
+        + f"; search tolerance {summary['tolerance_pct']} %; saved to {summary['path']}"
     )
     return 0
 
