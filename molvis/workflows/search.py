@@ -172,6 +172,12 @@ def run_query(
     notes = list(query.notes) + (library.notes if library else [])
     if why_hand:
         notes.append(why_hand)
+    if ccs.predictor and not ccs.predicted and result.hits:
+        notes.append(
+            f"no predicted CCS of {query.ccs_adduct} is stored for these candidates: those never "
+            "measured as that ion were kept by the CCS filter (molvis ccs backfill; "
+            "--all-adducts for the less common adducts)"
+        )
     if why:
         notes.append(why)
     elif query.msms is None:

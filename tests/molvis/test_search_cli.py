@@ -110,6 +110,12 @@ def test_predicted_ccs_window_and_its_tolerance_flag(shipped_model_mgf, tmp_path
     ccs = hit["evidence"]["ccs"]
     assert ccs["basis"] == "predicted" and ccs["predictor"] == "molvis-ccs"
     assert 0.5 < ccs["uncertainty_pct"] < 20
+    assert not any("no predicted CCS" in n for n in wide["notes"])
+    # an adduct the backfill did not store: the filter keeps the unmeasured, and says so
+    chloride = [*args[:6], "[M+Cl]-", "--json"]
+    (rare,) = json.loads(molvis(*chloride).stdout)
+    assert mellein in {h["inchikey"] for h in rare["hits"]}
+    assert any(n.startswith("no predicted CCS of [M+Cl]- is stored") for n in rare["notes"])
     assert ccs["deviation_pct"] == pytest.approx(
         (200 - ccs["predicted"]) / ccs["predicted"] * 100, abs=0.01
     )
