@@ -17,8 +17,7 @@ class CcsInputError(ValueError):
     """A structure or adduct the predictor cannot use (the message says which)."""
 
 
-@lru_cache(maxsize=4096)
-def adduct_key(adduct: str) -> tuple:
+def _key(adduct: str) -> tuple:
     """What an adduct is, whatever its spelling: (molecules, charge, atoms gained or lost);
     '[M-H2O-H]-' and '[M-H-H2O]-' are one key. Raises CcsInputError for an unreadable one."""
     try:
@@ -29,8 +28,7 @@ def adduct_key(adduct: str) -> tuple:
     return parsed.n_molecules, parsed.charge, tuple(sorted((k, v) for k, v in atoms.items() if v))
 
 
-@lru_cache(maxsize=4096)
-def adduct_composition(adduct: str) -> tuple[float, ...]:
+def _composition(adduct: str) -> tuple[float, ...]:
     """The adduct's columns: molecules - 1, charge, |charge| - 1, each ADDUCT_ELEMENTS atom
     gained or lost, and the other atoms' count (absolute) in one."""
     molecules, charge, atoms = adduct_key(adduct)
@@ -38,6 +36,12 @@ def adduct_composition(adduct: str) -> tuple[float, ...]:
     other = sum(abs(v) for k, v in counts.items() if k not in ADDUCT_ELEMENTS)
     columns = [molecules - 1, charge, abs(charge) - 1]
     return tuple(float(c) for c in [*columns, *(counts.get(e, 0) for e in ADDUCT_ELEMENTS), other])
+
+
+# Memoised (a backfill asks for each compound's adducts); wrapped here rather than decorated
+# so that mutation testing reaches the functions themselves (tests clear the caches).
+adduct_key = lru_cache(maxsize=4096)(_key)
+adduct_composition = lru_cache(maxsize=4096)(_composition)
 
 
 def adduct_index(adducts: tuple[str, ...]) -> dict[tuple, int]:

@@ -266,8 +266,11 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
 def _fresh_memo_caches() -> None:
     """Each test computes identities and adduct masses itself: a cache filled by an earlier
     test (or by the unmutated code under mutation testing) would hide a broken function."""
+    from models.ccs_adducts import adduct_composition, adduct_key
     from registry.chem.adducts import parse_adduct
     from registry.chem.identity import identify
 
     identify.cache_clear()
     parse_adduct.cache_clear()
+    adduct_key.cache_clear()
+    adduct_composition.cache_clear()
