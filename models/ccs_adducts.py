@@ -44,6 +44,14 @@ adduct_key = lru_cache(maxsize=4096)(_key)
 adduct_composition = lru_cache(maxsize=4096)(_composition)
 
 
+def readable_key(adduct: str) -> tuple | None:
+    """The adduct's key, or None for an adduct that cannot be read (left out of training)."""
+    try:
+        return adduct_key(adduct)
+    except CcsInputError:
+        return None
+
+
 def adduct_index(adducts: tuple[str, ...]) -> dict[tuple, int]:
     """Each known adduct's column by its key, so any spelling of it finds it."""
     return {adduct_key(a): i for i, a in enumerate(adducts)}

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from models.ccs import CcsConfig, CcsInputs, CcsPredictor
-from models.ccs_adducts import CcsInputError, adduct_key
+from models.ccs_adducts import readable_key
 
 
 def known_adducts(adducts: Iterable[str], minimum: int) -> tuple[str, ...]:
@@ -23,9 +23,8 @@ def known_adducts(adducts: Iterable[str], minimum: int) -> tuple[str, ...]:
     counts: Counter = Counter()
     spellings: dict[tuple, Counter] = {}
     for adduct in adducts:
-        try:
-            key = adduct_key(adduct)
-        except CcsInputError:
+        key = readable_key(adduct)
+        if key is None:
             continue
         counts[key] += 1
         spellings.setdefault(key, Counter())[adduct] += 1

@@ -31,6 +31,12 @@ def _median_measured(session: Session, skeletons: list[str], adduct: str) -> dic
     return {k: float(np.median(v)) for k, v in measured_ccs(session, skeletons, adduct).items()}
 
 
+def _window(uncertainty: float | None, tolerance_pct: float) -> float:
+    """A prediction's own window: its interval (0 included, as molvis_ccs_fits()'s coalesce
+    takes it), else (a predictor that gives none) the predictor's tolerance."""
+    return tolerance_pct if uncertainty is None else uncertainty
+
+
 def ccs_window_rows(
     session: Session,
     embedder: Embedder,
@@ -75,7 +81,9 @@ def ccs_window_rows(
                     [measured.get(k) for k in keys],
                     [predicted[k][0] if k in predicted else None for k in keys],
                     [
-                        predicted[k][1] or predictor.tolerance_pct if k in predicted else None
+                        _window(predicted[k][1], predictor.tolerance_pct)
+                        if k in predicted
+                        else None
                         for k in keys
                     ],
                 ),

@@ -91,7 +91,7 @@ def _split_measured(
     """The adducts with at least `minimum` training ions, the registry's measured CCS of those
     adducts by structure split (train, val, test), and how many rows each split had in all;
     too few to train on is an error that says what to ingest."""
-    from models.ccs_adducts import adduct_key
+    from models.ccs_adducts import adduct_key, readable_key
     from models.ccs_train import known_adducts
     from models.data import SPLIT_SEED, split_of
 
@@ -104,7 +104,7 @@ def _split_measured(
     keys = {adduct_key(a) for a in adducts}
     totals = {part: len(part_rows) for part, part_rows in parts.items()}
     for part, part_rows in parts.items():
-        parts[part] = [r for r in part_rows if _known(r.adduct, keys)]
+        parts[part] = [r for r in part_rows if readable_key(r.adduct) in keys]
     if len(parts["train"]) < 10 or not parts["val"]:
         raise ValueError(
             f"too few measured CCS values to train on ({len(rows)} in all; fewer than 10 "
@@ -112,15 +112,6 @@ def _split_measured(
             "(molvis ingest ccs FILE)"
         )
     return adducts, parts, totals
-
-
-def _known(adduct: str, keys: set[tuple]) -> bool:
-    from models.ccs_adducts import CcsInputError, adduct_key
-
-    try:
-        return adduct_key(adduct) in keys
-    except CcsInputError:
-        return False
 
 
 def train_and_register(

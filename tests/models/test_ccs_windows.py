@@ -50,3 +50,10 @@ def test_soft_scores_subtract_the_deviation_in_laplace_units():
     row = ccs_window_row([q], "10+", 3, 3, soft=(10, 2))
     assert row["msms_ccs_soft_top1"] == 1.0  # T 6 > B 4.5 > A 4 > D 1 > C -2
     assert "msms_ccs_soft_top1" not in ccs_window_row([q], "10+", 3, 3)
+
+
+def test_a_predictions_own_window_is_its_interval_else_the_predictors_tolerance():
+    from molvis.workflows.ccs_evaluation import _window
+
+    assert _window(2.5, 6.3) == 2.5 and _window(None, 6.3) == 6.3
+    assert _window(0.0, 6.3) == 0.0  # an interval of zero is an interval, not a missing one
