@@ -85,18 +85,24 @@ def infer_missing_adduct(record: Record, identity: Identity | None) -> None:
             record.metadata["adduct_inferred"] = True
 
 
+def derived_precursor(adduct_text: str | None, mass: float) -> float:
+    """The precursor m/z of a structure of monoisotopic `mass` as the adduct's ion; RecordError
+    when the adduct is unknown."""
+    try:
+        adduct = parse_adduct(adduct_text or "")
+    except UnknownAdductError:
+        raise RecordError(
+            "no precursor m/z, and no known adduct to derive it from the structure"
+        ) from None
+    return round(adduct.mz(mass), 6)
+
+
 def derive_missing_precursor(record: Record, identity: Identity | None) -> None:
     """MS/MS without a precursor m/z: computed from the structure and adduct (flagged
     `precursor_mz_derived`); rejected when no known adduct allows it."""
     if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is not None:
         return
-    try:
-        adduct = parse_adduct(record.adduct or "")
-    except UnknownAdductError:
-        raise RecordError(
-            "no precursor m/z, and no known adduct to derive it from the structure"
-        ) from None
-    record.precursor_mz = round(adduct.mz(identity.monoisotopic_mass), 6)
+    record.precursor_mz = derived_precursor(record.adduct, identity.monoisotopic_mass)
     record.metadata["precursor_mz_derived"] = True
 
 
@@ -112,6 +118,28 @@ def precursor_tolerance(instrument_type: str | None) -> float:
     return PRECURSOR_TOLERANCE["low" if last in LOW_RESOLUTION else "high"]
 
 
+def precursor_mismatch(
+    precursor_mz: float, adduct_text: str | None, instrument_type: str | None, mass: float
+) -> str | None:
+    """Why a stated precursor m/z is not the ion (the adduct's m/z) of a structure of
+    monoisotopic `mass` within the instrument's tolerance, or None when it is (or when the
+    adduct is unknown, so that no ion can be computed)."""
+    try:
+        adduct = parse_adduct(adduct_text or "")
+    except UnknownAdductError:
+        return None
+    expected = adduct.mz(mass)
+    off = precursor_mz - expected
+    tolerance = precursor_tolerance(instrument_type)
+    if abs(off) <= tolerance:
+        return None
+    return (
+        f"precursor m/z {precursor_mz:.4f} is {off:+.4f} Da from the structure's "
+        f"{adduct.name} at {expected:.4f} (tolerance {tolerance:g} Da): another compound, "
+        "adduct or derivative"
+    )
+
+
 def precursor_fits_structure(record: Record, identity: Identity | None) -> None:
     """MS/MS whose stated precursor m/z is not its structure's ion (the stated or inferred
     adduct's m/z) within the instrument's tolerance is rejected: another compound, a mislabelled
@@ -119,19 +147,34 @@ def precursor_fits_structure(record: Record, identity: Identity | None) -> None:
     wrong structure and name it in confident library matches and in the evaluation."""
     if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is None:
         return
-    try:
-        adduct = parse_adduct(record.adduct or "")
-    except UnknownAdductError:
+    problem = precursor_mismatch(
+        record.precursor_mz, record.adduct, record.instrument_type, identity.monoisotopic_mass
+    )
+    if problem:
+        raise RecordError(problem)
+
+
+def key_only_precursor(record: Record, mass: float | None) -> None:
+    """The precursor rules for a spectrum that gave only an InChIKey, once its compound's
+    monoisotopic `mass` is known (None: not in the registry yet): derived when missing, else
+    checked against the compound's ion, as for a spectrum with a structure; RecordError when
+    it fails, or when it is missing and there is nothing yet to derive it from."""
+    if not isinstance(record, MsmsRecord):
         return
-    expected = adduct.mz(identity.monoisotopic_mass)
-    off = record.precursor_mz - expected
-    tolerance = precursor_tolerance(record.instrument_type)
-    if abs(off) > tolerance:
-        raise RecordError(
-            f"precursor m/z {record.precursor_mz:.4f} is {off:+.4f} Da from the structure's "
-            f"{adduct.name} at {expected:.4f} (tolerance {tolerance:g} Da): another compound, "
-            "adduct or derivative"
+    if record.precursor_mz is None:
+        if mass is None:
+            raise RecordError(
+                "no precursor m/z, and only an InChIKey whose compound is not in the registry "
+                "to derive it from: give the precursor or the structure"
+            )
+        record.precursor_mz = derived_precursor(record.adduct, mass)
+        record.metadata["precursor_mz_derived"] = True
+    elif mass is not None:
+        problem = precursor_mismatch(
+            record.precursor_mz, record.adduct, record.instrument_type, mass
         )
+        if problem:
+            raise RecordError(problem)
 
 
 Step = Callable[[Record, Identity | None], None]

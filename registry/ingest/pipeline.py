@@ -26,8 +26,8 @@ from registry.ingest.files import sha256_of
 from registry.ingest.fingerprints import fill_missing
 from registry.ingest.formats import KINDS, Kind, members_of
 from registry.ingest.measurement_rows import measurement_row
-from registry.ingest.normalize import Normalized
-from registry.ingest.parsers import ParseError
+from registry.ingest.normalize import Normalized, key_only_precursor
+from registry.ingest.parsers import ParseError, RecordError
 from registry.ingest.prepare import Prepared, collection_per_batch, prepared_batches
 from registry.ingest.summary import FileSummary, IngestOptions
 from registry.records import Parsed
@@ -127,11 +127,19 @@ def _write_batch(state: _FileState, prepared: Prepared) -> None:
 
 def _resolve_key_only(state: _FileState) -> None:
     """Records that gave only an InChIKey: stored against that compound if the registry (this
-    file included) holds it, else rejected."""
+    file included) holds it, else rejected; a spectrum's precursor must be its compound's ion,
+    as for a spectrum with a structure."""
     pending, state.key_only = state.key_only, []
-    ids = store.compound_ids(state.session, sorted({n.inchikey for _, n in pending}))
+    keys = sorted({n.inchikey for _, n in pending})
+    ids = store.compound_ids(state.session, keys)
+    masses = store.compound_masses(state.session, keys) if state.kind.name == "msms" else {}
     accepted = []
     for parsed, item in pending:
+        try:
+            key_only_precursor(item.record, masses.get(item.inchikey))
+        except RecordError as exc:
+            _reject(state, parsed, str(exc))
+            continue
         if item.inchikey in ids:
             accepted.append(item)
         else:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from registry.db.schema import CcsValue, MsmsSpectrum, RejectedRecord
 from registry.ingest.measurement_rows import jsonable, measurement_row
+from registry.ingest.normalize import precursor_mismatch
 from registry.ingest.store import insert_measurements, link_sources
 
 MAX_RAW_TEXT = 20_000  # characters of a rejected record kept for the chemist to read
@@ -55,14 +56,38 @@ def _stored_row(pending: dict[str, Any], compound_id: int) -> dict[str, Any]:
     return row | {"compound_id": compound_id}
 
 
+def _precursor_problem(pending: dict[str, Any], mass: float) -> str | None:
+    """Why a pending MS/MS spectrum's precursor is not its arrived structure's ion (the check
+    every spectrum with a structure passes at ingest), or None."""
+    if pending.get("table") != "msms_spectrum" or pending.get("precursor_mz") is None:
+        return None
+    return precursor_mismatch(
+        pending["precursor_mz"], pending.get("adduct"), pending.get("instrument_type"), mass
+    )
+
+
 def resolve_pending(session: Session) -> int:
-    """Load pending rows whose compound is in the registry now; drop their rejects."""
-    ready = session.execute(
+    """Load pending rows whose compound is in the registry now and drop their rejects; a
+    spectrum whose precursor is not the compound's ion stays a reject, with that reason."""
+    found = session.execute(
         text("""
-            SELECT r.id, r.pending_row, c.id AS compound_id FROM rejected_record r
-            JOIN compound c ON c.inchikey = r.pending_inchikey
+            SELECT r.id, r.pending_row, c.id AS compound_id, c.monoisotopic_mass
+            FROM rejected_record r JOIN compound c ON c.inchikey = r.pending_inchikey
             ORDER BY r.id""")
     ).all()
+    ready = []
+    for r in found:
+        problem = _precursor_problem(r.pending_row, r.monoisotopic_mass)
+        if problem is None:
+            ready.append(r)
+            continue
+        session.execute(
+            text(
+                "UPDATE rejected_record SET reason = :reason, pending_inchikey = NULL, "
+                "pending_row = NULL WHERE id = :id"
+            ),
+            {"reason": kept_reason(problem), "id": r.id},
+        )
     if not ready:
         return 0
     for name, table in PENDING_TABLES.items():

@@ -153,6 +153,19 @@ def compound_ids(session: Session, inchikeys: list[str]) -> dict[str, int]:
     )
 
 
+def compound_masses(session: Session, inchikeys: list[str]) -> dict[str, float]:
+    """Monoisotopic masses of the registry compounds among these InChIKeys."""
+    if not inchikeys:
+        return {}
+    return dict(
+        session.execute(
+            select(Compound.inchikey, Compound.monoisotopic_mass).where(
+                Compound.inchikey.in_(inchikeys)
+            )
+        ).all()
+    )
+
+
 def insert_measurements(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert measurement rows (from measurement_row) whose content hash is new; the ids of
     those inserted."""

@@ -280,6 +280,63 @@ def test_a_key_only_spectrum_waits_for_its_compound_and_keeps_its_peaks(engine, 
     assert list(spectra_first[0].mz) == [42.0338, 60.0444, 88.0393]
 
 
+def test_a_key_only_spectrum_whose_precursor_is_not_its_compound_s_ion_stays_a_reject(
+    engine, tmp_path
+):
+    """The precursor check every spectrum with a structure passes at ingest also meets a
+    pending one when its compound arrives: same reason, whichever file came first."""
+    mgf = write(
+        tmp_path,
+        "wrong.mgf",
+        "BEGIN IONS\nTITLE=not serine\nINCHIKEY=MTCFGRXMJLQNBG-REOHCLBHSA-N\nPEPMASS=120.0650\n"
+        "ADDUCT=[M+H]+\n60.0444 100\n88.0393 20.5\nEND IONS\n",
+    )
+    structures = write(tmp_path, "s.smi", "N[C@@H](CO)C(O)=O L-serine\n")
+
+    def load(order):
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        summaries = [ingest(engine, kind, path, kind) for kind, path in order]
+        with engine.connect() as conn:
+            kept = conn.execute(
+                text("SELECT reason, pending_inchikey, pending_row FROM rejected_record")
+            ).all()
+        return summaries, kept, count(engine, "msms_spectrum")
+
+    (first, later), kept, stored = load([("msms", mgf), ("structures", structures)])
+    assert (first.rejected, later.resolved, stored) == (1, 0, 0)
+    assert len(kept) == 1 and kept[0].pending_inchikey is None and kept[0].pending_row is None
+    assert kept[0].reason.startswith("precursor m/z 120.0650 is +14.0151 Da from the structure's [M+H]+ at 106.0499")
+    _, other_order, _ = load([("structures", structures), ("msms", mgf)])
+    assert [r.reason for r in other_order] == [kept[0].reason]
+
+
+def test_a_key_only_spectrum_without_precursor_takes_its_compound_s_ion_or_waits_rejected(
+    engine, tmp_path
+):
+    mgf = write(
+        tmp_path,
+        "no_precursor.mgf",
+        "BEGIN IONS\nTITLE=serine\nINCHIKEY=MTCFGRXMJLQNBG-REOHCLBHSA-N\nADDUCT=[M+H]+\n"
+        "60.0444 100\n88.0393 20.5\nEND IONS\n",
+    )
+    structures = write(tmp_path, "s.smi", "N[C@@H](CO)C(O)=O L-serine\n")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    ingest(engine, "structures", structures, "structures")
+    assert ingest(engine, "msms", mgf, "msms").inserted == 1
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT precursor_mz, metadata FROM msms_spectrum")).one()
+    assert row.precursor_mz == pytest.approx(106.049869, abs=1e-5)
+    assert row.metadata["precursor_mz_derived"] is True
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    summary = ingest(engine, "msms", mgf, "msms")  # nothing to derive it from: no pending row
+    assert summary.rejected == 1 and "no precursor m/z" in summary.reject_examples[0]
+    assert ingest(engine, "structures", structures, "structures").resolved == 0
+    assert count(engine, "msms_spectrum") == 0
+
+
 def test_a_reject_in_a_linked_jcamp_keeps_its_own_block():
     one = jcamp().replace("##TITLE=test spectrum", "##TITLE=first block")
     two = jcamp().replace("##TITLE=test spectrum", "##TITLE=second block")
