@@ -3,7 +3,7 @@ measured on test-split ones: median entropy similarity of predicted to measured 
 beside a baseline that averages the training spectra of the nearest precursor masses. With
 `--ship`, the model is written where `molvis spectra predict` finds it.
 
-Run: python -m bench.forward_model [--max-spectra 3000] [--epochs 8] [--ship]"""
+Run: python -m bench.forward_model [--max-spectra 6000] [--epochs 8] [--ship]"""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def forward_model_section(r: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--max-spectra", type=int, default=3000)
+    parser.add_argument("--max-spectra", type=int, default=6000)
     parser.add_argument("--max-test", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--spectra", type=int, help="read only the first N MassBank spectra")

@@ -1,53 +1,43 @@
-"""A forward model of MS/MS: which of the fragmenter's ions appear, and how strongly, given the
-structure, the adduct and the collision energy (in the spirit of CFM-ID and ICEBERG, which score
-a fragmenter's fragments; here a small network over each ion's description). Its predicted
-spectrum is every ion's predicted relative intensity, merged per m/z.
+"""A forward model of MS/MS: how the precursor's intensity spreads over the fragmenter's ions,
+given the structure, the adduct and the collision energy (in the spirit of CFM-ID and ICEBERG,
+which score a fragmenter's fragments; here a network over each ion's description,
+models/fragment_features.py). Its predicted spectrum is a probability per ion (a softmax over
+the structure's ions), summed per m/z.
 
-Each ion is described by the piece it comes from (size and mass shares, elements, aromatic and
-ring atoms), the bonds cut to free it (kinds, in rings, to heteroatoms, steps), the hydrogens
-moved, and the precursor's adduct and collision energy. Trained on the registry's spectra of
-training-split skeletons: an ion's target is the square root of the relative intensity of the
-measured peak it explains (0 when none does)."""
+Trained on the registry's spectra of training-split skeletons by the spectrum's own shape: the
+measured fragment peaks the fragmenter explains, as shares of their sum, are the target, and a
+peak's predicted share is the sum over the ions within the fragment tolerance of it; the loss is
+their cross-entropy (what the entropy similarity of predicted and measured spectra rewards)."""
 
 from __future__ import annotations
 
-import math
-import re
+import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rdkit import Chem
 from torch import nn
 
 from models.checkpoint import read_small_model, save_small_model
+from models.fragment_features import FEATURES, collision_energy, ion_columns, piece_features
 from registry.chem.explain import candidate_ions, fragment_peaks, ion_formula, matching_ions
-from registry.chem.fragmenter import MAX_SHIFT, FragmentIons
 
-ADDUCT_KINDS = ("[M+H]+", "[M-H]-", "[M+Na]+")  # one-hot; any other adduct: the fourth column
-HALOGENS = ("F", "Cl", "Br", "I")
-ELEMENT_COLUMNS = ("C", "N", "O", "S", "P")
-FEATURES = (
-    "atom share", "mass share", *(f"{e} share" for e in ELEMENT_COLUMNS), "halogen share",
-    "aromatic share", "ring share", "cut single", "cut double", "cut aromatic", "cut in ring",
-    "cut to heteroatom", "cut bonds", "steps", *(f"shift {s:+d}" for s in range(-2, 3)),
-    "ion m/z share", *ADDUCT_KINDS, "other adduct", "collision energy", "no collision energy",
-)  # fmt: skip
+KIND = "fragment-model-2"  # version 1 scored each ion alone: its files are refused, not misread
 
 
 @dataclass
 class FragmentConfig:
     """Hyperparameters of the forward model and its training."""
 
-    hidden: int = 64
-    layers: int = 2
+    hidden: int = 128
+    layers: int = 3
     depth: int = 2  # the fragmenter's cleavage steps
     epochs: int = 8
-    lr: float = 3e-3
-    batch_size: int = 4096
-    max_spectra: int | None = 3000  # training spectra drawn (None: all)
+    lr: float = 2e-3
+    batch_size: int = 32  # spectra per step
+    max_spectra: int | None = 6000  # training spectra drawn (None: all)
     top_peaks: int = 30  # peaks of a predicted spectrum
     seed: int = 0
 
@@ -60,94 +50,74 @@ class FragmentConfig:
         return cls(**data)
 
 
-def collision_energy(text: str | float | None) -> float | None:
-    """The first number of a collision-energy field ('35 eV', '10(NCE)', '30% (nominal)')."""
-    if text is None:
-        return None
-    if isinstance(text, int | float):
-        return float(text) if math.isfinite(text) else None
-    found = re.search(r"\d+(\.\d+)?", str(text))
-    return float(found.group()) if found else None
+@dataclass(frozen=True)
+class SpectrumExample:
+    """One measured spectrum as the network sees it: each piece's features once (half
+    precision: a spectrum has thousands of ions), each ion's piece and own columns, and the
+    explained peaks as (ion, peak) pairs with the peaks' shares of the explained intensity."""
+
+    pieces: np.ndarray  # (pieces, PIECE_FEATURES) float16
+    fragment: np.ndarray  # (ions,) the piece of each ion
+    ions: np.ndarray  # (ions, ION_FEATURES) float16
+    pair_ion: np.ndarray  # ion index of each (ion, peak) pair
+    pair_peak: np.ndarray  # peak index of each pair
+    share: np.ndarray  # (explained peaks,) summing to 1
+
+    def features(self) -> np.ndarray:
+        return np.concatenate([self.pieces[self.fragment], self.ions], axis=1).astype(np.float32)
 
 
-def _piece_rows(mol: Chem.Mol, pieces: list) -> np.ndarray:
-    """The part of each piece's description that does not depend on its hydrogen shift, for
-    all pieces at once (one row of atoms per piece)."""
-    n = mol.GetNumAtoms()
-    width = (n + 7) // 8
-    packed = np.frombuffer(b"".join(p.atoms.to_bytes(width, "little") for p in pieces), np.uint8)
-    inside = np.unpackbits(packed.reshape(len(pieces), width), axis=1, bitorder="little")[:, :n]
-    inside = inside.astype(np.float32)
-    symbol = [a.GetSymbol() for a in mol.GetAtoms()]
-    per_atom = np.array(
-        [[s == e for e in ELEMENT_COLUMNS] + [s in HALOGENS] for s in symbol], dtype=np.float32
-    ).reshape(n, len(ELEMENT_COLUMNS) + 1)
-    atom_kind = np.array(
-        [[a.GetIsAromatic(), a.IsInRing()] for a in mol.GetAtoms()], dtype=np.float32
-    ).reshape(n, 2)
-    bonds = list(mol.GetBonds())
-    ends = np.array([[b.GetBeginAtomIdx(), b.GetEndAtomIdx()] for b in bonds], int).reshape(-1, 2)
-    bond_kind = np.array(
-        [
-            [
-                b.GetBondType() == Chem.BondType.SINGLE,
-                b.GetBondType() == Chem.BondType.DOUBLE,
-                b.GetBondType() == Chem.BondType.AROMATIC,
-                b.IsInRing(),
-                symbol[b.GetBeginAtomIdx()] != "C" or symbol[b.GetEndAtomIdx()] != "C",
-            ]
-            for b in bonds
-        ],
-        dtype=np.float32,
-    ).reshape(-1, 5)
-    count = np.maximum(inside.sum(axis=1, keepdims=True), 1)
-    cut = (inside[:, ends[:, 0]] != inside[:, ends[:, 1]]).astype(np.float32)
-    masses = np.array([p.mass for p in pieces], np.float32)
-    own = np.array([[p.cut_bonds, p.steps] for p in pieces], np.float32)
-    return np.concatenate(
-        [
-            count / n,
-            (masses / (masses[0] or 1.0))[:, None],
-            inside @ per_atom / count,
-            inside @ atom_kind / count,
-            cut @ bond_kind,
-            own,
-        ],
-        axis=1,
-    ).astype(np.float32)
-
-
-def ion_features(
-    mol: Chem.Mol, pieces: list, ions: FragmentIons, adduct: str, energy: float | None
-) -> np.ndarray:
+def ion_features(mol, pieces: list, ions, adduct: str, energy: float | None) -> np.ndarray:
     """One row of FEATURES per ion of `ions`."""
     if not len(ions.mz):
         return np.zeros((0, len(FEATURES)), np.float32)
-    per_piece = _piece_rows(mol, pieces)[ions.fragment]
-    shift = np.zeros((len(ions.mz), 2 * MAX_SHIFT + 1), np.float32)
-    shift[np.arange(len(ions.mz)), ions.shift + MAX_SHIFT] = 1
-    precursor = max(float(ions.mz.max()), 1.0)
-    kind = np.zeros(len(ADDUCT_KINDS) + 1, np.float32)
-    kind[ADDUCT_KINDS.index(adduct) if adduct in ADDUCT_KINDS else -1] = 1
-    energy_columns = [min(energy, 200.0) / 100.0, 0.0] if energy is not None else [0.0, 1.0]
-    common = np.concatenate([kind, np.array(energy_columns, np.float32)])
-    return np.concatenate(
-        [
-            per_piece,
-            shift,
-            (ions.mz / precursor).astype(np.float32)[:, None],
-            np.broadcast_to(common, (len(ions.mz), len(common))),
-        ],
-        axis=1,
-    ).astype(np.float32)
+    own = piece_features(mol, pieces)[ions.fragment]
+    return np.concatenate([own, ion_columns(ions, adduct, energy)], axis=1)
+
+
+def peak_pairs(ions, mz: np.ndarray, intensity: np.ndarray, precursor: float | None):
+    """The measured fragment peaks the ions explain: (ion, peak) index pairs and each explained
+    peak's share of the explained intensity (peaks no ion explains are left out)."""
+    peaks, share = fragment_peaks(mz, intensity, precursor)
+    lo, hi = matching_ions(peaks, ions)
+    explained = hi > lo
+    counts = (hi - lo)[explained]
+    pair_peak = np.repeat(np.arange(int(explained.sum())), counts)
+    pair_ion = np.concatenate(
+        [np.arange(a, b) for a, b in zip(lo, hi, strict=True) if b > a] or [[]]
+    )
+    kept = share[explained].astype(np.float32)
+    return pair_ion.astype(np.int64), pair_peak, kept / kept.sum() if len(kept) else kept
+
+
+def examples(smiles: str, adduct: str, energy, mz, intensity, precursor, depth: int):
+    """The SpectrumExample of one measured spectrum (None when no ion explains a peak)."""
+    mol, pieces, ions = candidate_ions(smiles, adduct, depth)
+    if not len(ions.mz):
+        return None
+    pair_ion, pair_peak, share = peak_pairs(
+        ions, np.asarray(mz, float), np.asarray(intensity, float), precursor
+    )
+    if not len(share):
+        return None
+    return SpectrumExample(
+        piece_features(mol, pieces).astype(np.float16),
+        ions.fragment,
+        ion_columns(ions, adduct, collision_energy(energy)).astype(np.float16),
+        pair_ion,
+        pair_peak,
+        share,
+    )
 
 
 class FragmentModel(nn.Module):
-    """FEATURES -> the logit of an ion's (square-root) relative intensity."""
+    """FEATURES -> an ion's logit; a structure's ions share the precursor's intensity by the
+    softmax of their logits. `version`: the content hash of its saved weights ('' unsaved)."""
 
     def __init__(self, config: FragmentConfig):
         super().__init__()
         self.config = config
+        self.version = ""
         layers: list[nn.Module] = []
         width = len(FEATURES)
         for _ in range(config.layers):
@@ -160,49 +130,56 @@ class FragmentModel(nn.Module):
         return self.net(features).squeeze(-1)
 
 
-def ion_targets(ions: FragmentIons, mz: np.ndarray, intensity: np.ndarray, precursor: float | None):
-    """Each ion's target: sqrt of the relative intensity of the fragment peak it falls on."""
-    peaks, share = fragment_peaks(mz, intensity, precursor)
-    target = np.zeros(len(ions.mz), np.float32)
-    if not len(peaks):
-        return target
-    relative = np.sqrt(share / share.max())
-    lo, hi = matching_ions(peaks, ions)
-    for a, b, value in zip(lo, hi, relative, strict=True):
-        target[a:b] = np.maximum(target[a:b], value)
-    return target
-
-
-def examples(smiles: str, adduct: str, energy, mz, intensity, precursor, depth: int):
-    """(features, targets) of one measured spectrum."""
-    mol, pieces, ions = candidate_ions(smiles, adduct, depth)
-    features = ion_features(mol, pieces, ions, adduct, collision_energy(energy))
-    return features, ion_targets(ions, np.asarray(mz), np.asarray(intensity), precursor)
+def spectrum_loss(logits: torch.Tensor, batch: list[SpectrumExample]) -> torch.Tensor:
+    """Mean over the batch's spectra of the cross-entropy between each spectrum's measured
+    peak shares and the predicted ones (a peak's predicted share: the summed softmax of the
+    ions that explain it). `logits` are the batch's ions, spectrum after spectrum."""
+    sizes = torch.tensor([len(e.fragment) for e in batch])
+    owner = torch.repeat_interleave(torch.arange(len(batch)), sizes)
+    top = torch.full((len(batch),), -torch.inf).scatter_reduce(0, owner, logits.detach(), "amax")
+    shifted = logits - top[owner]
+    total = torch.zeros(len(batch)).index_add(0, owner, torch.exp(shifted))
+    log_share = shifted - torch.log(total[owner])
+    ion_offset = torch.cumsum(sizes, 0) - sizes
+    peak_sizes = [len(e.share) for e in batch]
+    peak_offset = np.cumsum([0, *peak_sizes[:-1]])
+    pair_ion = torch.cat(
+        [torch.from_numpy(e.pair_ion) + int(o) for e, o in zip(batch, ion_offset, strict=True)]
+    )
+    pair_peak = torch.cat(
+        [torch.from_numpy(e.pair_peak) + int(o) for e, o in zip(batch, peak_offset, strict=True)]
+    )
+    predicted = torch.zeros(sum(peak_sizes)).index_add(0, pair_peak, torch.exp(log_share[pair_ion]))
+    measured = torch.from_numpy(np.concatenate([e.share for e in batch]))
+    return -(measured * torch.log(predicted + 1e-8)).sum() / len(batch)
 
 
 def train_model(
-    features: np.ndarray, targets: np.ndarray, config: FragmentConfig, progress=None
+    data: list[SpectrumExample], config: FragmentConfig, progress=None
 ) -> tuple[FragmentModel, list[float]]:
-    """Fit the network to (features, targets) by binary cross-entropy on soft targets; the
+    """Fit the network to the spectra by `spectrum_loss` (Adam, one-cycle learning rate); the
     mean loss of each epoch."""
     torch.manual_seed(config.seed)
     model = FragmentModel(config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    x, y = torch.from_numpy(features), torch.from_numpy(targets)
-    loss_of = nn.BCEWithLogitsLoss()
+    steps = config.epochs * max(-(-len(data) // config.batch_size), 1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=steps)
+    order = list(range(len(data)))
     history = []
-    generator = torch.Generator().manual_seed(config.seed)
     for epoch in range(config.epochs):
-        order = torch.randperm(len(x), generator=generator)
+        random.Random(config.seed + epoch).shuffle(order)
+        model.train()
         total = 0.0
-        for start in range(0, len(x), config.batch_size):
-            batch = order[start : start + config.batch_size]
+        for start in range(0, len(order), config.batch_size):
+            batch = [data[i] for i in order[start : start + config.batch_size]]
+            features = torch.from_numpy(np.concatenate([e.features() for e in batch]))
+            loss = spectrum_loss(model(features), batch)
             optimiser.zero_grad()
-            loss = loss_of(model(x[batch]), y[batch])
             loss.backward()
             optimiser.step()
+            schedule.step()
             total += loss.item() * len(batch)
-        history.append(total / max(len(x), 1))
+        history.append(total / max(len(data), 1))
         if progress:
             progress(epoch + 1, history[-1])
     model.eval()
@@ -210,8 +187,8 @@ def train_model(
 
 
 def _numpy_logits(model: FragmentModel, features: np.ndarray) -> np.ndarray:
-    """The network's logits computed in NumPy: for a few thousand ions of 17 columns, torch's
-    thread pool costs more than the arithmetic (and contends with other work on the cores)."""
+    """The network's logits computed in NumPy: for a few thousand ions, torch's thread pool
+    costs more than the arithmetic (and contends with other work on the cores)."""
     x = features
     for layer in model.net:
         if isinstance(layer, nn.Linear):
@@ -225,39 +202,37 @@ def predict_spectrum(
     model: FragmentModel, smiles: str, adduct: str, energy=None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The predicted spectrum: m/z, intensity (a base peak of 1) and the ion formula of each
-    peak, the `top_peaks` strongest; ions within 1 mDa are one peak (the strongest's)."""
+    peak (its most probable ion's), the `top_peaks` strongest; ions within 1 mDa are one peak,
+    their probabilities summed."""
     mol, pieces, ions = candidate_ions(smiles, adduct, model.config.depth)
     if not len(ions.mz):
         return np.zeros(0), np.zeros(0), []
-    features = ion_features(mol, pieces, ions, adduct, collision_energy(energy))
-    strength = (1 / (1 + np.exp(-_numpy_logits(model, features)))) ** 2  # sigmoid, squared back
-    keep: dict[float, int] = {}
-    for i in np.argsort(-strength, kind="stable"):
-        key = round(float(ions.mz[i]), 3)
-        if key not in keep:
-            keep[key] = int(i)
-        if len(keep) == model.config.top_peaks:
-            break
-    chosen = sorted(keep.values(), key=lambda i: ions.mz[i])
-    intensity = strength[chosen] / max(strength[chosen].max(), 1e-12)
+    logits = _numpy_logits(model, ion_features(mol, pieces, ions, adduct, collision_energy(energy)))
+    share = np.exp(logits - logits.max())
+    keys, peak_of = np.unique(np.round(ions.mz, 3), return_inverse=True)
+    summed = np.zeros(len(keys))
+    np.add.at(summed, peak_of, share)
+    by_peak = np.lexsort((share, peak_of))  # by peak, each peak's strongest ion last
+    strongest = by_peak[np.r_[np.flatnonzero(np.diff(peak_of[by_peak])), len(by_peak) - 1]]
+    chosen = np.sort(np.argsort(-summed, kind="stable")[: model.config.top_peaks])
+    ion = strongest[chosen]
     formulas = [
-        ion_formula(pieces[ions.fragment[i]].elements(mol), int(ions.shift[i]), adduct)
-        for i in chosen
+        ion_formula(pieces[ions.fragment[i]].elements(mol), int(ions.shift[i]), adduct) for i in ion
     ]
-    return ions.mz[chosen], intensity, formulas
+    return ions.mz[ion], summed[chosen] / summed[chosen].max(), formulas
 
 
 def save_model(model: FragmentModel, metrics: dict[str, Any], path: Path) -> str:
     """Hyperparameters + weights + metrics in one weights-only torch file; returns the version."""
-    return save_small_model(
-        "fragment-model", asdict(model.config), model.state_dict(), metrics, path
-    )
+    model.version = save_small_model(KIND, asdict(model.config), model.state_dict(), metrics, path)
+    return model.version
 
 
 def load_model(path: Path) -> tuple[FragmentModel, dict[str, Any]]:
     """A saved forward model, read with torch's weights-only unpickler (nothing that runs code)."""
-    saved = read_small_model(path, "fragment-model", "forward model")
+    saved = read_small_model(path, KIND, "forward model (of this molvis version)")
     model = FragmentModel(FragmentConfig.from_dict(saved["config"]))
     model.load_state_dict(saved["state_dict"])
+    model.version = str(saved["version"])
     model.eval()
     return model, saved

@@ -18,7 +18,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from registry.db.settings import load_settings
 
     require_schema()
-    config = FragmentConfig(epochs=args.epochs, max_spectra=args.max_spectra, seed=args.seed)
+    given = {"epochs": args.epochs, "max_spectra": args.max_spectra, "seed": args.seed}
+    config = FragmentConfig(**{k: v for k, v in given.items() if v is not None})
     output = args.output or load_settings().home / "models" / "fragments" / f"{args.name}.pt"
 
     def progress(what: str, n: int, total: int) -> None:
@@ -107,10 +108,12 @@ def add_parsers(sub) -> None:
     spectra = p.add_subparsers(dest="spectra_command", required=True)
     train = spectra.add_parser("train", help="train the forward model on the registry's MS/MS")
     train.add_argument("--name", default="molvis-fragments", help="file name under the home")
-    train.add_argument("--epochs", type=int, default=8)
-    train.add_argument("--max-spectra", type=int, default=3000, help="training spectra drawn")
+    train.add_argument("--epochs", type=int, help="passes over the spectra (default 8)")
+    train.add_argument(
+        "--max-spectra", type=int, help="training spectra drawn (default 6000; 0: all)"
+    )
     train.add_argument("--max-test", type=int, default=1000, help="test spectra measured")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int)
     train.add_argument("--output", type=Path, help="file to save it to")
     train.add_argument("--json", action="store_true")
     train.set_defaults(func=cmd_train)

@@ -16,9 +16,9 @@ import numpy as np
 from sqlalchemy import Engine
 
 from models.data import SPLIT_SEED, split_of
+from models.fragment_features import collision_energy
 from models.fragment_model import (
     FragmentConfig,
-    collision_energy,
     examples,
     load_model,
     predict_spectrum,
@@ -52,17 +52,18 @@ def split_spectra(spectra: list[Spectrum]) -> dict[str, list[Spectrum]]:
 
 
 def training_set(spectra: list[Spectrum], config: FragmentConfig, progress=None):
-    """Features and targets of (a sample of `config.max_spectra`) training spectra."""
+    """The SpectrumExamples of (a sample of `config.max_spectra`) training spectra; spectra
+    whose peaks no fragment explains teach nothing and are left out."""
     rng = random.Random(config.seed)
     chosen = (
         spectra
         if not config.max_spectra or len(spectra) <= config.max_spectra
         else (rng.sample(spectra, config.max_spectra))
     )
-    features, targets = [], []
+    data = []
     for n, s in enumerate(chosen, 1):
         try:
-            x, y = examples(
+            example = examples(
                 s.smiles,
                 s.adduct,
                 s.collision_energy,
@@ -73,11 +74,11 @@ def training_set(spectra: list[Spectrum], config: FragmentConfig, progress=None)
             )
         except ValueError:
             continue  # a structure RDKit cannot read, or an element without a mass
-        features.append(x)
-        targets.append(y)
+        if example is not None:
+            data.append(example)
         if progress:
             progress(n, len(chosen))
-    return np.concatenate(features), np.concatenate(targets), len(features)
+    return data
 
 
 class AverageSpectrum:
@@ -169,21 +170,20 @@ def train_and_measure(
     """Train on the training split, save to `output`, measure on (a sample of) the test split."""
     parts = split_spectra(spectra)
     started = time.perf_counter()
-    features, targets, used = training_set(
+    data = training_set(
         parts["train"],
         config,
         (lambda n, total: progress("spectra", n, total)) if progress else None,
     )
     model, history = train_model(
-        features,
-        targets,
+        data,
         config,
         (lambda epoch, loss: progress("epochs", epoch, config.epochs)) if progress else None,
     )
     test = _sample(parts["test"], max_test, config.seed)
     metrics = {
-        "train_spectra": used,
-        "train_ions": int(len(targets)),
+        "train_spectra": len(data),
+        "train_ions": sum(len(e.fragment) for e in data),
         "history": history,
         "train_seconds": round(time.perf_counter() - started, 1),
         "test": measure(model, test, AverageSpectrum(parts["train"])),

@@ -1,26 +1,37 @@
-"""The MS/MS forward model: its targets, that training lowers its loss, its predicted spectrum's
-shape, and its checkpoint (hyperparameters + weights, read weights-only)."""
+"""The MS/MS forward model: its ion descriptions, its training targets and loss, that training
+lowers the loss, its predicted spectrum's shape, and its checkpoint (hyperparameters + weights,
+read weights-only)."""
 
 import numpy as np
 import pytest
 import torch
+from rdkit import Chem
 
-from models.fragment_model import (
+from models.fragment_features import (
     FEATURES,
-    FragmentConfig,
+    PIECE_FEATURES,
+    SCALE,
+    atom_environments,
     collision_energy,
+    piece_features,
+)
+from models.fragment_model import (
+    FragmentConfig,
+    SpectrumExample,
     examples,
+    ion_features,
     load_model,
     predict_spectrum,
     save_model,
+    spectrum_loss,
     train_model,
 )
 from registry.chem.explain import candidate_ions
-from registry.chem.fragmenter import FragmentIons
+from registry.chem.fragmenter import FragmentIons, fragments
 
 CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
 PRECURSOR = 195.087652
-PEAKS = (np.array([110.0713, 138.0662, PRECURSOR]), np.array([25.0, 100.0, 40.0]))
+PEAKS = (np.array([110.0713, 138.0662, 150.5, PRECURSOR]), np.array([25.0, 100.0, 30.0, 40.0]))
 
 
 def test_collision_energy_reads_the_first_number():
@@ -32,22 +43,94 @@ def test_collision_energy_reads_the_first_number():
     assert collision_energy(float("nan")) is None
 
 
-def test_an_ion_s_target_is_the_root_of_its_peak_s_relative_intensity():
-    features, targets = examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 1)
-    _, _, ions = candidate_ions(CAFFEINE, "[M+H]+", 1)
-    assert features.shape == (len(ions.mz), len(FEATURES)) and len(targets) == len(ions.mz)
-    at_138 = np.abs(ions.mz - 138.0662) < 0.005
-    at_110 = np.abs(ions.mz - 110.0713) < 0.005
-    assert (targets[at_138] == 1.0).all() and at_138.any()
-    if at_110.any():  # 110 needs two steps: depth 1 may not make it
-        assert targets[at_110] == pytest.approx(np.sqrt(25 / 100))
-    assert (targets[~(at_138 | at_110)] == 0).all()
+def test_atom_environments_are_stable_and_tell_atoms_apart():
+    ethanol = Chem.MolFromSmiles("CCO")
+    first, again = atom_environments(ethanol), atom_environments(Chem.MolFromSmiles("OCC"))
+    assert sorted(first) == sorted(again)  # the same atoms, whatever the SMILES order
+    assert len(set(first)) == 3  # CH3 next to C, CH2 between C and O, OH
+    ethane = atom_environments(Chem.MolFromSmiles("CC"))  # radius 1: a methyl on a carbon
+    assert ethane[0] == ethane[1] == first[0]
+    assert atom_environments(Chem.MolFromSmiles("CO"))[0] not in set(first)
 
 
-def _tiny_model(epochs: int = 300):
-    features, targets = examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 2)
-    config = FragmentConfig(hidden=16, epochs=epochs, batch_size=256, top_peaks=5)
-    return train_model(features, targets, config)
+def _piece(smiles: str, atoms: set[int]):
+    mol = Chem.MolFromSmiles(smiles)
+    pieces = fragments(mol, 1)
+    index = next(i for i, p in enumerate(pieces) if set(p.indices(mol)) == atoms)
+    return mol, pieces, index
+
+
+def test_a_piece_is_described_by_what_it_keeps_what_it_loses_and_the_bond_cut():
+    mol, pieces, i = _piece("CCO", {0, 1})  # ethanol's C-C piece: the C-O bond cut
+    rows = piece_features(mol, pieces)
+    assert rows.shape == (len(pieces), len(PIECE_FEATURES))
+    row = dict(zip(PIECE_FEATURES, rows[i], strict=True))
+    whole = dict(zip(PIECE_FEATURES, rows[0], strict=True))
+    assert row["cut C-O"] == 1 and row["cut O-C"] == 0 and row["cut bonds"] == 1
+    assert row["O lost"] == pytest.approx(1 / SCALE) and row["C lost"] == 0
+    assert row["atoms lost"] == pytest.approx(1 / SCALE)
+    assert row["atom share"] == pytest.approx(2 / 3) and row["O share"] == 0
+    assert row["cut single"] == 1 and row["cut to heteroatom"] == 1
+    assert row["mass lost"] == pytest.approx(whole["mass"] - row["mass"])
+    environments = [k for k in PIECE_FEATURES if k.startswith("environment ") and "lost" not in k]
+    lost = [k for k in PIECE_FEATURES if k.startswith("environment lost")]
+    assert sum(row[k] for k in environments) == pytest.approx(2 / SCALE)
+    assert sum(row[k] for k in lost) == pytest.approx(1 / SCALE)
+    assert sum(whole[k] for k in environments) == pytest.approx(3 / SCALE)
+    assert sum(whole[k] for k in lost) == 0 and whole["cut bonds"] == 0
+    inside = [k for k in PIECE_FEATURES if k.startswith("cut site ") and "outside" not in k]
+    outside = [k for k in PIECE_FEATURES if k.startswith("cut site outside")]
+    assert sum(row[k] for k in inside) == 1 and sum(row[k] for k in outside) == 1
+    _, _, o = _piece("CCO", {2})
+    assert dict(zip(PIECE_FEATURES, rows[o], strict=True))["cut O-C"] == 1
+
+
+def test_an_example_holds_the_explained_peaks_as_shares_and_their_ions():
+    example = examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 2)
+    _, _, ions = candidate_ions(CAFFEINE, "[M+H]+", 2)
+    assert example.features().shape == (len(ions.mz), len(FEATURES))
+    assert len(example.share) == 2  # 150.5 explains nothing; the precursor is no fragment
+    assert example.share == pytest.approx([25 / 125, 100 / 125])
+    for peak, mz in enumerate((110.0713, 138.0662)):
+        explaining = example.pair_ion[example.pair_peak == peak]
+        assert len(explaining) and np.all(np.abs(ions.mz[explaining] - mz) < 0.005)
+    explained = set(example.pair_ion.tolist())
+    rest = [i for i in range(len(ions.mz)) if i not in explained]
+    assert not np.any(np.abs(ions.mz[rest] - 150.5) < 0.005)
+    assert examples(CAFFEINE, "[M+H]+", None, np.array([150.5]), np.array([1.0]), PRECURSOR, 1) is None
+
+
+def _example(ions: int, pairs: list[tuple[int, int]], share: list[float]) -> SpectrumExample:
+    return SpectrumExample(
+        np.zeros((1, 0), np.float16),
+        np.zeros(ions, np.int64),
+        np.zeros((ions, 0), np.float16),
+        np.array([p[0] for p in pairs]),
+        np.array([p[1] for p in pairs]),
+        np.array(share, np.float32),
+    )
+
+
+def test_the_loss_is_the_cross_entropy_of_measured_and_predicted_peak_shares():
+    both = _example(2, [(0, 0), (1, 0)], [1.0])  # both ions explain the one peak
+    one = _example(2, [(0, 0)], [1.0])
+    split = _example(3, [(0, 0), (2, 1)], [0.25, 0.75])
+    zeros = torch.zeros(2)
+    assert spectrum_loss(zeros, [both]).item() == pytest.approx(0, abs=1e-6)
+    assert spectrum_loss(zeros, [one]).item() == pytest.approx(np.log(2), abs=1e-6)
+    logits = torch.tensor([0.0, 1.0, 2.0])
+    p = torch.softmax(logits, 0).numpy()
+    expected = -(0.25 * np.log(p[0]) + 0.75 * np.log(p[2]))
+    assert spectrum_loss(logits, [split]).item() == pytest.approx(expected, rel=1e-5)
+    batch = torch.cat([zeros, logits])  # a batch: each spectrum's own softmax, the mean loss
+    mean = (np.log(2) + expected) / 2
+    assert spectrum_loss(batch, [one, split]).item() == pytest.approx(mean, rel=1e-5)
+
+
+def _tiny_model(epochs: int = 60):
+    example = examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 2)
+    config = FragmentConfig(hidden=16, layers=2, epochs=epochs, batch_size=1, top_peaks=5, lr=1e-2)
+    return train_model([example], config)
 
 
 def test_training_lowers_the_loss_and_the_prediction_finds_the_peak_it_learned():
@@ -56,8 +139,23 @@ def test_training_lowers_the_loss_and_the_prediction_finds_the_peak_it_learned()
     mz, intensity, formulas = predict_spectrum(model, CAFFEINE, "[M+H]+", "35 eV")
     assert 0 < len(mz) <= 5 and len(formulas) == len(mz) and np.all(np.diff(mz) > 0)
     assert intensity.max() == pytest.approx(1.0)
-    learned = np.flatnonzero(np.abs(mz - 138.0662) < 0.005)
-    assert len(learned) == 1 and formulas[learned[0]] == "C6H8N3O+"
+    base = int(np.argmax(intensity))
+    assert abs(mz[base] - 138.0662) < 0.005 and formulas[base] == "C6H8N3O+"
+
+
+def test_ions_within_a_millidalton_are_one_peak_with_their_summed_share():
+    model, _ = _tiny_model(3)
+    mol, pieces, ions = candidate_ions(CAFFEINE, "[M+H]+", 2)
+    logits = model(torch.from_numpy(ion_features(mol, pieces, ions, "[M+H]+", 35.0)))
+    share = torch.softmax(logits, 0).detach().numpy()
+    model.config.top_peaks = 10_000
+    mz, intensity, _ = predict_spectrum(model, CAFFEINE, "[M+H]+", "35 eV")
+    keys = np.round(ions.mz, 3)
+    assert len(mz) == len(np.unique(keys))
+    summed = np.array([share[keys == k].sum() for k in np.unique(keys)])
+    assert intensity == pytest.approx(summed / summed.max(), rel=1e-4)
+    strongest = [ions.mz[keys == k][np.argmax(share[keys == k])] for k in np.unique(keys)]
+    assert mz == pytest.approx(strongest)
 
 
 def test_the_checkpoint_round_trips_weights_only_and_refuses_a_pickle(tmp_path):
@@ -77,3 +175,7 @@ def test_the_checkpoint_round_trips_weights_only_and_refuses_a_pickle(tmp_path):
     torch.save({"kind": "ccs-predictor", "config": {}, "state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a molvis forward model"):
         load_model(tmp_path / "other.pt")
+    old = {"kind": "fragment-model", "config": {}, "state_dict": {}}  # version 1: ions alone
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="not a molvis forward model .of this molvis version"):
+        load_model(tmp_path / "old.pt")
