@@ -472,6 +472,7 @@ def score_windows(args: argparse.Namespace) -> dict[str, list[Scored]]:
     testing = windows_of(test, test_pool, evidence, args.ppm, "test windows")
     meta = {"pool": {"fit": len(fit_pool), "test": len(test_pool)}}
     meta["model_version"] = evidence.checkpoint["version"]
+    meta["forward_model_version"] = evidence.forward.version if evidence.forward else ""
     return {"fitting": fitting, "testing": testing}, meta
 
 
@@ -510,7 +511,13 @@ def main(argv: list[str] | None = None) -> None:
 
     def ranker_of(kinds) -> Ranker:
         return fit(
-            fit_windows, calibration_windows, kinds, "molvis-base", version, fitted_on=fitted_on
+            fit_windows,
+            calibration_windows,
+            kinds,
+            "molvis-base",
+            version,
+            fitted_on=fitted_on,
+            forward_model=meta.get("forward_model_version", ""),
         )
 
     learned = ranker_of(EVIDENCE)

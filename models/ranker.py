@@ -76,7 +76,8 @@ def softmax(scores: np.ndarray) -> np.ndarray:
 @dataclass
 class Ranker:
     """A fitted ranker: per feature a coefficient on the raw feature (standardisation and the
-    temperature folded in), for the structure model `model_name` at `model_version`."""
+    temperature folded in), for the structure model `model_name` at `model_version` and the
+    forward model of version `forward_model` ('' where not recorded)."""
 
     evidence: list[str]
     coef: list[float]
@@ -84,6 +85,7 @@ class Ranker:
     model_version: str
     fitted_on: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    forward_model: str = ""
 
     def scores(self, values: np.ndarray) -> np.ndarray:
         """Each candidate's score from its evidence values (columns in `evidence` order)."""
@@ -93,13 +95,20 @@ class Ranker:
         """Each candidate's probability of being the right one, given that one of them is."""
         return softmax(self.scores(values))
 
-    def check(self, model_name: str, model_version: str) -> None:
-        """Refuse to rank the search of another structure model (its cosines differ)."""
+    def check(self, model_name: str, model_version: str, forward_model: str = "") -> None:
+        """Refuse to rank the search of another structure model (its cosines differ) or of
+        another forward model (its predicted similarities differ; '' on either side: not
+        known, not checked)."""
+        fix = "refit it (python -m bench.ranker) or search with --ranker hand"
         if (model_name, model_version) != (self.model_name, self.model_version):
             raise RankerError(
                 f"the ranker was fitted for model {self.model_name} version "
-                f"{self.model_version[:12]}, not {model_name} version {model_version[:12]}: "
-                "refit it (python -m bench.ranker) or search with --ranker hand"
+                f"{self.model_version[:12]}, not {model_name} version {model_version[:12]}: {fix}"
+            )
+        if self.forward_model and forward_model and forward_model != self.forward_model:
+            raise RankerError(
+                f"the ranker was fitted with forward model version {self.forward_model[:12]}, "
+                f"not {forward_model[:12]}: {fix}"
             )
 
     def to_dict(self) -> dict:
@@ -123,6 +132,7 @@ class Ranker:
             str(data["model_version"]),
             dict(data.get("fitted_on", {})),
             dict(data.get("metrics", {})),
+            str(data.get("forward_model") or ""),
         )
 
 
@@ -211,6 +221,7 @@ def fit(
     model_version: str,
     l2: Sequence[float] = L2_GRID,
     fitted_on: dict | None = None,
+    forward_model: str = "",
 ) -> Ranker:
     """A ranker over `evidence` (a subset of EVIDENCE, in that order): weights fitted on
     `fit_windows` for each L2 penalty of `l2`, the one whose weights explain the held-out
@@ -227,4 +238,5 @@ def fit(
     penalty, coef = min(fits, key=lambda f: held_out_loss(calibration_windows, columns, f[1]))
     coef = coef / fit_temperature(calibration_windows, columns, coef)
     fitted_on = (fitted_on or {}) | {"l2": penalty}
-    return Ranker(evidence, [float(c) for c in coef], model_name, model_version, fitted_on)
+    coef = [float(c) for c in coef]
+    return Ranker(evidence, coef, model_name, model_version, fitted_on, forward_model=forward_model)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.ranker import EVIDENCE, Ranker
 from molvis.workflows.evidence import KnownCcs, ccs_deviation, ppm_error
-from molvis.workflows.fragment_evidence import ANNOTATED
+from molvis.workflows.fragment_evidence import ANNOTATED, shipped_forward_model
 from molvis.workflows.model_loading import LoadedModel, shipped_ranker
 from molvis.workflows.query import Query
 from registry.search.molvis_search import SearchResult
@@ -35,7 +35,8 @@ def learned_ranker(
 ) -> tuple[Ranker | None, str | None]:
     """The model's learned ranker when this search can use it, else None and, where the user
     could change it, why the hand order ranks. A ranker fitted for another version of the
-    model is refused (RankerError): its weights read other cosines."""
+    model, or with another forward model, is refused (RankerError): its weights read other
+    cosines or predicted similarities."""
     if options.ranker != "learned" or query.msms is None or not query.adduct:
         return None, None
     if not options.fragments:
@@ -47,7 +48,8 @@ def learned_ranker(
             "(python -m bench.ranker fits one)"
         )
     ranker = Ranker.from_dict(data)
-    ranker.check(loaded.info.name, loaded.info.version)
+    forward = shipped_forward_model()
+    ranker.check(loaded.info.name, loaded.info.version, forward.version if forward else "")
     return ranker, None
 
 

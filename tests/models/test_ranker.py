@@ -155,11 +155,12 @@ def test_the_json_round_trips_and_names_its_features():
         "abc",
         {"w": 3},
         {"ece": 0.01},
+        "f0f0f0f0f0f0",
     )
     data = ranker.to_dict()
     assert data["features"] == feature_names(EVIDENCE[:2]) and data["version"] == 2
-    assert Ranker.from_dict(data) == ranker
-    bare = {k: v for k, v in data.items() if k not in ("fitted_on", "metrics")}
+    assert Ranker.from_dict(data) == ranker and data["forward_model"] == "f0f0f0f0f0f0"
+    bare = {k: v for k, v in data.items() if k not in ("fitted_on", "metrics", "forward_model")}
     assert Ranker.from_dict(bare) == Ranker(list(EVIDENCE[:2]), ranker.coef, "molvis-base", "abc")
 
 
@@ -193,6 +194,15 @@ def test_a_ranker_of_another_model_version_is_refused_with_both_versions_named()
         RankerError, match=r"refit it \(python -m bench.ranker\) or search with --ranker hand$"
     ):
         ranker.check("other", "aaaaaaaaaaaaaaaa")
+
+
+def test_a_ranker_fitted_with_another_forward_model_is_refused():
+    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0], "m", "v", forward_model="f" * 12)
+    ranker.check("m", "v", "f" * 12)
+    ranker.check("m", "v", "")  # no forward model in use: its evidence is missing, not other
+    Ranker(["model_score"], [1.0, 0.0, 0.0], "m", "v").check("m", "v", "e" * 12)  # not recorded
+    with pytest.raises(RankerError, match="fitted with forward model version f{12}, not e{12}: "):
+        ranker.check("m", "v", "e" * 12)
 
 
 def test_a_planted_test_skeleton_stops_the_fit():

@@ -9,7 +9,7 @@ import pytest
 
 from models.ranker import EVIDENCE, Ranker, RankerError
 from molvis.workflows.evidence import KnownCcs
-from molvis.workflows.fragment_evidence import ANNOTATED
+from molvis.workflows.fragment_evidence import ANNOTATED, shipped_forward_model
 from molvis.workflows.query import Query
 from molvis.workflows.ranking import learned_order, learned_ranker, shown
 from molvis.workflows.search import SearchOptions
@@ -207,6 +207,12 @@ def test_which_ranker_a_search_gets_and_why():
     assert why == "ranked by hand: model m has no learned ranker (python -m bench.ranker fits one)"
     with pytest.raises(RankerError, match="fitted for model m version v1, not m version v2"):
         learned_ranker(_Loaded(_info(data, "v2")), query, SearchOptions())
+    in_use = shipped_forward_model().version
+    assert learned_ranker(_Loaded(_info(data | {"forward_model": in_use})), query, SearchOptions())
+    with pytest.raises(
+        RankerError, match=f"fitted with forward model version 000000000000, not {in_use}"
+    ):
+        learned_ranker(_Loaded(_info(data | {"forward_model": "0" * 12})), query, SearchOptions())
     with pytest.raises(ValueError, match="ranker 'mine'"):
         SearchOptions(ranker="mine")
 
