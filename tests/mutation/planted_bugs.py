@@ -160,6 +160,48 @@ BUGS = [
         "AND CAST(:marker AS text) IS NOT DISTINCT FROM :marker)",
         "tests/registry/test_ccs_prediction.py::test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing",
     ),
+    (
+        "a cut bond seen from the wrong side",
+        "models/fragment_features.py",
+        "begin_in = inside[:, ends[:, 0]] * outside[:, ends[:, 1]]",
+        "begin_in = outside[:, ends[:, 0]] * inside[:, ends[:, 1]]",
+        "tests/models/test_fragment_model.py::test_a_piece_is_described_by_what_it_keeps_what_it_loses_and_the_bond_cut",
+    ),
+    (
+        "the forward model's ions not normalised per spectrum",
+        "models/fragment_model.py",
+        "log_share = shifted - torch.log(total[owner])",
+        "log_share = shifted",
+        "tests/models/test_fragment_model.py::test_the_loss_is_the_cross_entropy_of_measured_and_predicted_peak_shares",
+    ),
+    (
+        "a predicted peak takes its strongest ion, not their sum",
+        "models/fragment_model.py",
+        "np.add.at(summed, peak_of, share)",
+        "np.maximum.at(summed, peak_of, share)",
+        "tests/models/test_fragment_model.py::test_ions_within_a_millidalton_are_one_peak_with_their_summed_share",
+    ),
+    (
+        "a key-only spectrum's precursor not checked at ingest",
+        "registry/ingest/pipeline.py",
+        "key_only_precursor(item.record, masses.get(item.inchikey))",
+        "key_only_precursor(item.record, None if item.record.precursor_mz else masses.get(item.inchikey))",
+        "tests/registry/test_faults.py::test_a_key_only_spectrum_whose_precursor_is_not_its_compound_s_ion_stays_a_reject",
+    ),
+    (
+        "a pending spectrum's precursor not checked when its compound arrives",
+        "registry/ingest/rejects.py",
+        "problem = _precursor_problem(r.pending_row, r.monoisotopic_mass)",
+        "problem = None",
+        "tests/registry/test_faults.py::test_a_key_only_spectrum_whose_precursor_is_not_its_compound_s_ion_stays_a_reject",
+    ),
+    (
+        "a ranker fitted with another forward model ranks anyway",
+        "models/ranker.py",
+        "if self.forward_model and forward_model and forward_model != self.forward_model:",
+        "if self.forward_model and forward_model and forward_model == self.forward_model:",
+        "tests/models/test_ranker.py::test_a_ranker_fitted_with_another_forward_model_is_refused",
+    ),
 ]
 
 
