@@ -124,7 +124,21 @@ def load_model(engine: Engine, name: str | None = None, read_only: bool = False)
     model, checkpoint = load_checkpoint(model_file(info.path), str(device))
     if checkpoint["version"] != info.version:
         info = _upgraded(engine, info, checkpoint, read_only)
+    elif not read_only:
+        info = _ranker_refreshed(engine, info)
     return LoadedModel(info, model, checkpoint, device)
+
+
+def _ranker_refreshed(engine: Engine, info: ModelInfo) -> ModelInfo:
+    """A shipped model's row holds the ranker shipped beside it: a molvis upgrade that refitted
+    the ranker (for new evidence, or a new forward model) replaces the stored one on the next
+    load, as psql's molvis_rerank() reads the row."""
+    shipped = shipped_ranker(info)
+    if shipped is None or info.ranker == shipped:
+        return info
+    with session_scope(engine) as session:
+        set_ranker(session, info.name, shipped)
+        return get_model(session, info.name)
 
 
 def _upgraded(engine: Engine, info: ModelInfo, checkpoint: dict, read_only: bool) -> ModelInfo:

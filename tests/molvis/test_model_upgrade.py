@@ -11,7 +11,7 @@ from models.checkpoint import CheckpointError
 from molvis.workflows.model_loading import PRETRAINED_DIR, load_model
 from registry.db.connection import session_scope
 from registry.learned.embeddings import write_structure_embeddings
-from registry.learned.versions import get_model, register_model
+from registry.learned.versions import get_model, register_model, set_ranker
 from tests.builders import write
 from tests.conftest import count, ingest
 
@@ -42,6 +42,25 @@ def test_an_upgraded_shipped_model_is_registered_again_and_its_vectors_dropped(o
         info = get_model(session, "molvis-base")
     assert info.is_active and info.calibration is not None
     assert load_model(one_compound).info.version == info.version  # a second load changes nothing
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
+def test_a_shipped_model_s_stored_ranker_follows_the_ranker_shipped_beside_it(one_compound):
+    """A molvis upgrade that refits the shipped ranker (say, for a new forward model): the row
+    a registry stored at first use takes the new one at the next load; the reader's load
+    (the page) changes nothing."""
+    from molvis.workflows.model_loading import shipped_ranker
+
+    loaded = load_model(one_compound)
+    shipped = shipped_ranker(loaded.info)
+    assert shipped is not None and loaded.info.ranker == shipped
+    stale = shipped | {"coef": [0.0] * len(shipped["coef"]), "forward_model": "0" * 12}
+    with session_scope(one_compound) as session:
+        set_ranker(session, "molvis-base", stale)
+    assert load_model(one_compound, read_only=True).info.ranker == stale
+    assert load_model(one_compound).info.ranker == shipped
+    with session_scope(one_compound) as session:
+        assert get_model(session, "molvis-base").ranker == shipped
 
 
 @pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped model")
