@@ -97,7 +97,9 @@ def test_an_example_holds_the_explained_peaks_as_shares_and_their_ions():
     explained = set(example.pair_ion.tolist())
     rest = [i for i in range(len(ions.mz)) if i not in explained]
     assert not np.any(np.abs(ions.mz[rest] - 150.5) < 0.005)
-    assert examples(CAFFEINE, "[M+H]+", None, np.array([150.5]), np.array([1.0]), PRECURSOR, 1) is None
+    assert (
+        examples(CAFFEINE, "[M+H]+", None, np.array([150.5]), np.array([1.0]), PRECURSOR, 1) is None
+    )
 
 
 def _example(ions: int, pairs: list[tuple[int, int]], share: list[float]) -> SpectrumExample:

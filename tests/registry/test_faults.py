@@ -306,7 +306,9 @@ def test_a_key_only_spectrum_whose_precursor_is_not_its_compound_s_ion_stays_a_r
     (first, later), kept, stored = load([("msms", mgf), ("structures", structures)])
     assert (first.rejected, later.resolved, stored) == (1, 0, 0)
     assert len(kept) == 1 and kept[0].pending_inchikey is None and kept[0].pending_row is None
-    assert kept[0].reason.startswith("precursor m/z 120.0650 is +14.0151 Da from the structure's [M+H]+ at 106.0499")
+    assert kept[0].reason.startswith(
+        "precursor m/z 120.0650 is +14.0151 Da from the structure's [M+H]+ at 106.0499"
+    )
     _, other_order, _ = load([("structures", structures), ("msms", mgf)])
     assert [r.reason for r in other_order] == [kept[0].reason]
 
