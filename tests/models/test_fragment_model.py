@@ -8,11 +8,15 @@ import torch
 from rdkit import Chem
 
 from models.fragment_features import (
+    ATOM_TYPES,
     FEATURES,
+    ION_FEATURES,
     PIECE_FEATURES,
     SCALE,
     atom_environments,
+    atom_type,
     collision_energy,
+    ion_columns,
     piece_features,
 )
 from models.fragment_model import (
@@ -83,6 +87,39 @@ def test_a_piece_is_described_by_what_it_keeps_what_it_loses_and_the_bond_cut():
     assert sum(row[k] for k in inside) == 1 and sum(row[k] for k in outside) == 1
     _, _, o = _piece("CCO", {2})
     assert dict(zip(PIECE_FEATURES, rows[o], strict=True))["cut O-C"] == 1
+
+
+def test_atom_types_tell_aromatic_carbon_and_the_heteroatoms_apart():
+    mol = Chem.MolFromSmiles("c1ccccc1CNOSCl")
+    kinds = [ATOM_TYPES[atom_type(a)] for a in mol.GetAtoms()]
+    assert kinds == ["c"] * 6 + ["C", "N", "O", "S", "other"]
+
+
+def test_a_ring_piece_is_described_by_its_ring_atoms_and_the_bond_to_its_substituent():
+    mol, pieces, i = _piece("c1ccccc1C(=O)O", set(range(6)))  # phenyl of benzoic acid
+    row = dict(zip(PIECE_FEATURES, piece_features(mol, pieces)[i], strict=True))
+    assert row["aromatic share"] == 1 and row["ring share"] == 1 and row["C share"] == 1
+    assert row["cut c-C"] == 1 and row["cut C-c"] == 0 and row["cut single"] == 1
+    assert row["cut aromatic"] == 0 and row["cut in ring"] == 0 and row["cut to heteroatom"] == 0
+    assert row["O lost"] == pytest.approx(2 / SCALE) and row["C lost"] == pytest.approx(1 / SCALE)
+    assert row["steps"] == 1 and row["atom share"] == pytest.approx(6 / 9)
+
+
+def test_an_ion_s_own_columns_are_its_shift_m_z_share_adduct_and_energy():
+    ions = FragmentIons(np.array([50.0, 100.0]), np.zeros(2), np.zeros(2, int), np.array([-2, 1]))
+    rows = [dict(zip(ION_FEATURES, r, strict=True)) for r in ion_columns(ions, "[M-H]-", 35.0)]
+    assert rows[0]["shift -2"] == 1 and sum(v for k, v in rows[0].items() if "shift" in k) == 1
+    assert rows[1]["shift +1"] == 1 and rows[1]["shift -1"] == 0
+    assert rows[0]["ion m/z share"] == 0.5 and rows[1]["ion m/z share"] == 1
+    assert rows[0]["[M-H]-"] == 1 and rows[0]["[M+H]+"] == 0 and rows[0]["other adduct"] == 0
+    assert (
+        rows[0]["collision energy"] == pytest.approx(0.35) and rows[0]["no collision energy"] == 0
+    )
+    other = dict(zip(ION_FEATURES, ion_columns(ions, "[M+K]+", None)[0], strict=True))
+    assert other["other adduct"] == 1 and other["[M+H]+"] == other["[M+Na]+"] == 0
+    assert other["collision energy"] == 0 and other["no collision energy"] == 1
+    high = dict(zip(ION_FEATURES, ion_columns(ions, "[M+Na]+", 350.0)[0], strict=True))
+    assert high["collision energy"] == 2.0 and high["[M+Na]+"] == 1  # capped at 200 eV
 
 
 def test_an_example_holds_the_explained_peaks_as_shares_and_their_ions():
