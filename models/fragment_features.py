@@ -159,10 +159,11 @@ def piece_features(mol: Chem.Mol, pieces: list) -> np.ndarray:
 
 
 def ion_columns(ions: FragmentIons, adduct: str, energy: float | None) -> np.ndarray:
-    """One row of ION_FEATURES per ion: its hydrogen shift, m/z and the precursor's setting."""
+    """One row of ION_FEATURES per ion (at least one): its hydrogen shift, m/z and the
+    precursor's setting."""
     shift = np.zeros((len(ions.mz), 2 * MAX_SHIFT + 1), np.float32)
     shift[np.arange(len(ions.mz)), ions.shift + MAX_SHIFT] = 1
-    precursor = max(float(ions.mz.max()), 1.0) if len(ions.mz) else 1.0
+    precursor = max(float(ions.mz.max()), 1.0)
     kind = np.zeros(len(ADDUCT_KINDS) + 1, np.float32)
     kind[ADDUCT_KINDS.index(adduct) if adduct in ADDUCT_KINDS else -1] = 1
     energy_columns = [min(energy, 200.0) / 100.0, 0.0] if energy is not None else [0.0, 1.0]

@@ -105,6 +105,26 @@ def test_a_ring_piece_is_described_by_its_ring_atoms_and_the_bond_to_its_substit
     assert row["steps"] == 1 and row["atom share"] == pytest.approx(6 / 9)
 
 
+def test_a_piece_whose_cut_bond_ends_inside_it_is_read_from_its_own_side():
+    """2-chloroethenamine, N-C=C-Cl: the piece C=C-Cl holds the second atom of the N-C bond
+    (RDKit's bond runs N -> C), the piece C-Cl the second atom of the C=C bond."""
+    mol, pieces, i = _piece("NC=CCl", {1, 2, 3})
+    rows = piece_features(mol, pieces)
+    row = dict(zip(PIECE_FEATURES, rows[i], strict=True))
+    assert row["cut C-N"] == 1 and row["cut N-C"] == 0 and row["cut single"] == 1
+    assert row["N lost"] == pytest.approx(1 / SCALE) and row["halogen share"] == pytest.approx(
+        1 / 3
+    )
+    environment = atom_environments(mol)
+    site = [k for k in PIECE_FEATURES if k.startswith("cut site ") and "outside" not in k]
+    outside = [k for k in PIECE_FEATURES if k.startswith("cut site outside")]
+    assert row[site[environment[1] % len(site)]] == 1  # the inside atom: C1
+    assert row[outside[environment[0] % len(outside)]] == 1  # the outside atom: N0
+    _, _, j = _piece("NC=CCl", {2, 3})
+    double = dict(zip(PIECE_FEATURES, rows[j], strict=True))
+    assert double["cut double"] == 1 and double["cut single"] == 0 and double["cut C-C"] == 1
+
+
 def test_an_ion_s_own_columns_are_its_shift_m_z_share_adduct_and_energy():
     ions = FragmentIons(np.array([50.0, 100.0]), np.zeros(2), np.zeros(2, int), np.array([-2, 1]))
     rows = [dict(zip(ION_FEATURES, r, strict=True)) for r in ion_columns(ions, "[M-H]-", 35.0)]
