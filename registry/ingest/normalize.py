@@ -97,13 +97,17 @@ def derived_precursor(adduct_text: str | None, mass: float) -> float:
     return round(adduct.mz(mass), 6)
 
 
+def _derive_precursor(record: MsmsRecord, mass: float) -> None:
+    record.precursor_mz = derived_precursor(record.adduct, mass)
+    record.metadata["precursor_mz_derived"] = True
+
+
 def derive_missing_precursor(record: Record, identity: Identity | None) -> None:
     """MS/MS without a precursor m/z: computed from the structure and adduct (flagged
     `precursor_mz_derived`); rejected when no known adduct allows it."""
     if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is not None:
         return
-    record.precursor_mz = derived_precursor(record.adduct, identity.monoisotopic_mass)
-    record.metadata["precursor_mz_derived"] = True
+    _derive_precursor(record, identity.monoisotopic_mass)
 
 
 LOW_RESOLUTION = ("IT", "QQ", "QQQ", "QIT", "LIT")  # ion traps and triple quadrupoles
@@ -147,9 +151,11 @@ def precursor_fits_structure(record: Record, identity: Identity | None) -> None:
     wrong structure and name it in confident library matches and in the evaluation."""
     if identity is None or not isinstance(record, MsmsRecord) or record.precursor_mz is None:
         return
-    problem = precursor_mismatch(
-        record.precursor_mz, record.adduct, record.instrument_type, identity.monoisotopic_mass
-    )
+    _check_precursor(record, identity.monoisotopic_mass)
+
+
+def _check_precursor(record: MsmsRecord, mass: float) -> None:
+    problem = precursor_mismatch(record.precursor_mz, record.adduct, record.instrument_type, mass)
     if problem:
         raise RecordError(problem)
 
@@ -167,14 +173,9 @@ def key_only_precursor(record: Record, mass: float | None) -> None:
                 "no precursor m/z, and only an InChIKey whose compound is not in the registry "
                 "to derive it from: give the precursor or the structure"
             )
-        record.precursor_mz = derived_precursor(record.adduct, mass)
-        record.metadata["precursor_mz_derived"] = True
+        _derive_precursor(record, mass)
     elif mass is not None:
-        problem = precursor_mismatch(
-            record.precursor_mz, record.adduct, record.instrument_type, mass
-        )
-        if problem:
-            raise RecordError(problem)
+        _check_precursor(record, mass)
 
 
 Step = Callable[[Record, Identity | None], None]
