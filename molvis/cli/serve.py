@@ -31,21 +31,27 @@ def dagster_command() -> str:
     return found
 
 
-def _stop_with_parent() -> None:
-    """In the server, before it starts (Linux): SIGTERM when molvis dies, even by SIGKILL,
-    which runs no handler of molvis's; elsewhere nothing."""
+def _stop_with_parent(death_signal: int) -> None:
+    """In the server, before it starts (Linux): `death_signal` when molvis dies, even by
+    SIGKILL, which runs no handler of molvis's; elsewhere nothing."""
     if sys.platform.startswith("linux"):
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, death_signal)
 
 
-def serve(command: list[str], env: dict[str, str] | None = None) -> int:
+def serve(
+    command: list[str], env: dict[str, str] | None = None, death_signal: int = signal.SIGTERM
+) -> int:
     """Run a server and its children as one process group; SIGTERM or SIGINT (Ctrl-C) to
     molvis stops the whole group (SIGKILL after 10 s), so no child keeps serving; molvis
-    killed outright stops the server too (Linux)."""
+    killed outright sends the server `death_signal` (Linux): SIGTERM lets `dagster dev` stop
+    its own children, SIGKILL stops a server that has nothing to flush at once."""
     server = subprocess.Popen(
-        command, env=env, start_new_session=True, preexec_fn=_stop_with_parent
+        command,
+        env=env,
+        start_new_session=True,
+        preexec_fn=lambda: _stop_with_parent(death_signal),
     )
 
     def stop(signum: int, _frame) -> None:
@@ -122,7 +128,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(f"molvis UI at {url} (Ctrl-C stops it)", file=sys.stderr)
     if args.open:
         webbrowser.open(url)
-    return serve(ui_command(args.port, args.host))
+    # the page holds nothing to flush: killed with molvis, not left to Streamlit's slow shutdown
+    return serve(ui_command(args.port, args.host), death_signal=signal.SIGKILL)
 
 
 def add_parsers(sub) -> None:

@@ -1,6 +1,7 @@
 """`molvis ui` and `molvis orchestrate` stop every child on SIGTERM and SIGINT; Dagster is found
 in molvis's own environment; the command line's habits (--version, a closed pipe, `-`)."""
 
+import argparse
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+import molvis.cli.serve as molvis_serve
 from molvis.cli.serve import dagster_command
 from tests.conftest import molvis
 
@@ -56,6 +58,43 @@ def test_a_signal_to_molvis_stops_its_servers_children(tmp_path, sig):
     os.kill(parent.pid, sig)
     assert parent.wait(20) == 0
     assert _gone(children, 15) == []
+
+
+@pytest.mark.parametrize("death_signal, heard", [(signal.SIGTERM, "TERM\n"), (signal.SIGKILL, "")])
+def test_molvis_killed_outright_sends_its_server_the_chosen_signal(tmp_path, death_signal, heard):
+    """SIGTERM lets a server (as `dagster dev`) run its own shutdown; SIGKILL stops it at once."""
+    heard_file = tmp_path / "heard"
+    server = (
+        "import signal, sys, time\n"
+        "def term(*_):\n"
+        f"    open({str(heard_file)!r}, 'w').write('TERM\\n'); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, term)\n"
+        f"open({str(heard_file)!r}, 'w').write('')\n"
+        "time.sleep(300)\n"
+    )
+    script = (
+        "import sys; from molvis.cli.serve import serve; "
+        f"sys.exit(serve([sys.executable, '-c', {server!r}], death_signal={int(death_signal)}))"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 20
+    while not heard_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    children = psutil.Process(parent.pid).children()
+    assert len(children) == 1
+    parent.kill()
+    parent.wait(10)
+    assert _gone(children, 15) == []
+    assert heard_file.read_text() == heard
+
+
+def test_the_page_is_killed_with_molvis_not_left_to_its_own_shutdown(monkeypatch):
+    seen: dict = {}
+    monkeypatch.setattr(
+        "molvis.cli.serve.serve", lambda command, **kw: seen.update(command=command, **kw) or 0
+    )
+    assert molvis_serve.cmd_ui(argparse.Namespace(host="127.0.0.1", port=8599, open=False)) == 0
+    assert seen["death_signal"] == signal.SIGKILL and "streamlit" in seen["command"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
