@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from registry.library.kernel import Scores, best, library_terms, score
 
 LIBRARY = "msms"
-FORMAT = 3  # 3: the pointer lists each file's size
+FORMAT = 4  # 3: the pointer lists each file's size; 4: and its SHA-256
 MZ_INDEX_STEP = 0.001  # Da; ms_entropy's 0.0001 default makes a ten times larger table, no faster
 MAX_FRAGMENT_TOLERANCE = 0.025  # Da: flash entropy search is built for high-resolution spectra
 PRECURSOR_REMOVAL = 1.6  # Da below the precursor (ms_entropy's and MassBank's cleaning)

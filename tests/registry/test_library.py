@@ -202,8 +202,8 @@ def test_saved_index_has_no_pickle_and_knows_when_it_is_stale(library_registry, 
 
 
 def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
-    """A file cut short (a full disk, a partial copy of MOLVIS_HOME), or arrays whose lengths
-    disagree, make the saved index damaged: loading it says which file, the search rebuilds it
+    """A file cut short (a full disk, a partial copy of MOLVIS_HOME) or changed in place (its
+    checksum), or arrays whose lengths disagree, make the saved index damaged: loading it says which file, the search rebuilds it
     from the registry and says so in its notes, the ingest's refresh rebuilds it; an index of an
     older format is rebuilt as if there were none."""
     from molvis.workflows.library_match import Library
@@ -232,10 +232,24 @@ def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
         "rebuilt from the registry for this search"
     ]
     assert load_index(home).spectra == 4  # saved again, whole
-    # arrays that disagree, their sizes as written
+    # one value changed in place: the size is as written, the checksum is not
+    changed = folder() / "all_ions_intensity.npy"
+    values = bytearray(changed.read_bytes())
+    values[-1] ^= 0x40
+    changed.write_bytes(bytes(values))
+    saved_index._loaded.clear()
+    with pytest.raises(
+        DamagedIndexError,
+        match=r"all_ions_intensity.npy has changed since it was written \(SHA-256\)",
+    ):
+        load_index(home)
+    with session_scope(library_registry) as session:
+        assert "SHA-256" in Library(session, home).notes[0]
+    assert load_index(home).spectra == 4
+    # arrays that disagree, their sizes and checksums as written
     np.save(folder() / "ids.npy", np.load(folder() / "ids.npy")[:2], allow_pickle=False)
     pointer = json.loads((root / "msms.json").read_text())
-    pointer["files"]["ids.npy"] = (folder() / "ids.npy").stat().st_size
+    pointer["files"]["ids.npy"] = saved_index.file_record(folder() / "ids.npy")
     (root / "msms.json").write_text(json.dumps(pointer))
     saved_index._loaded.clear()
     with pytest.raises(DamagedIndexError, match="its arrays disagree in length"):
@@ -244,7 +258,7 @@ def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
         index, rebuilt = refresh_index(session, home)
     assert rebuilt and index.spectra == 4 and load_index(home).spectra == 4
     pointer = json.loads((root / "msms.json").read_text())
-    (root / "msms.json").write_text(json.dumps(pointer | {"format": 2}))
+    (root / "msms.json").write_text(json.dumps(pointer | {"format": 3}))
     saved_index._loaded.clear()
     assert load_index(home) is None
 
@@ -252,8 +266,8 @@ def test_a_damaged_index_is_never_searched(library_registry, tmp_path):
 def test_an_index_replaced_while_it_is_checked_is_not_called_damaged(
     library_registry, tmp_path, monkeypatch
 ):
-    """A newer build removes the folder between the loader's look and its size check: the
-    loader finds no index (the search then reads the new one), not a damaged one."""
+    """A newer build removes the folder between the loader's look and its size or checksum
+    check: the loader finds no index (the search then reads the new one), not a damaged one."""
     import shutil
 
     home = tmp_path / "home"
@@ -267,6 +281,19 @@ def test_an_index_replaced_while_it_is_checked_is_not_called_damaged(
         check(folder, files)
 
     monkeypatch.setattr(saved_index, "_check_files", removed_meanwhile)
+    assert load_index(home) is None
+    # removed between the size check and the checksums
+    monkeypatch.setattr(saved_index, "_check_files", check)
+    with session_scope(library_registry) as session:
+        refresh_index(session, home, force=True)
+    saved_index._loaded.clear()
+    record = saved_index.file_record
+
+    def removed_while_summed(path):
+        shutil.rmtree(path.parent, ignore_errors=True)
+        return record(path)
+
+    monkeypatch.setattr(saved_index, "file_record", removed_while_summed)
     assert load_index(home) is None
 
 
