@@ -66,11 +66,22 @@ class _Graph:
             if symbol not in ELEMENTS:
                 raise ValueError(f"no monoisotopic mass for element {symbol}")
             self.mass[atom.GetIdx()] = ELEMENTS[symbol] + atom.GetTotalNumHs() * HYDROGEN
-        self.rings = [tuple(r) for r in mol.GetRingInfo().BondRings()]
+        self.rings = [self.cycle(ring) for ring in mol.GetRingInfo().BondRings()]
 
-    def mask(self, atoms: int) -> np.ndarray:
-        raw = np.frombuffer(atoms.to_bytes((self.n + 7) // 8, "little"), np.uint8)
-        return np.unpackbits(raw, bitorder="little")[: self.n].astype(bool)
+    def cycle(self, ring: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A ring's bonds b_k in walking order and its atoms v_k, bond b_k joining v_k to
+        v_k+1 (the last bond closing the ring)."""
+        bonds, atoms = [ring[0]], [self.bonds[ring[0]][0]]
+        left = set(ring[1:])
+        end = self.bonds[ring[0]][1]
+        while left:
+            bond = next(b for b in left if end in self.bonds[b])
+            left.remove(bond)
+            bonds.append(bond)
+            atoms.append(end)
+            a, b = self.bonds[bond]
+            end = b if a == end else a
+        return tuple(bonds), tuple(atoms)
 
     def component(self, start: int, atoms: int, removed: frozenset[int]) -> int:
         """The atoms of `atoms` reachable from `start` without crossing a removed bond."""
@@ -116,6 +127,38 @@ class _Graph:
                         found.append((via, subtree[node]))
         return found
 
+    def hanging(self, atoms: int, ring: tuple[tuple[int, ...], tuple[int, ...]]) -> list[int]:
+        """Per atom v_k of the ring, the atoms of `atoms` it reaches without the ring's bonds
+        (the same set for ring atoms joined another way, as in fused rings)."""
+        bonds, ring_atoms = ring
+        removed = frozenset(bonds)
+        reach: dict[int, int] = {}
+        for v in ring_atoms:
+            if v not in reach:
+                part = self.component(v, atoms, removed)
+                reach.update((w, part) for w in ring_atoms if part >> w & 1)
+        return [reach[v] for v in ring_atoms]
+
+    def ring_cuts(self, atoms: int, ring: tuple[tuple[int, ...], tuple[int, ...]]) -> set[int]:
+        """Both sides of each pair of the ring's bonds whose loss splits the piece. Without
+        b_i and b_j the ring falls into the arcs v_i+1..v_j and the rest; each arc takes what
+        its atoms reach without the ring, and the piece splits where the two share no atom."""
+        hang = self.hanging(atoms, ring)
+        r = len(hang)
+        before = [0] * (r + 1)  # before[k]: what v_0..v_k-1 reach
+        after = [0] * (r + 1)  # after[k]: what v_k..v_r-1 reach
+        for k in range(r):
+            before[k + 1] = before[k] | hang[k]
+            after[r - 1 - k] = after[r - k] | hang[r - 1 - k]
+        out: set[int] = set()
+        for i in range(r):
+            arc = 0
+            for j in range(i + 1, r):
+                arc |= hang[j]
+                if not arc & (after[j + 1] | before[i + 1]):
+                    out.update((arc, atoms & ~arc))
+        return out
+
     def pieces(self, atoms: int) -> set[int]:
         """Every piece one cleavage step cuts out of the connected piece `atoms`: both sides of
         each bond whose loss splits it, and of each pair of bonds of one ring that does."""
@@ -123,23 +166,25 @@ class _Graph:
         bridges = self.bridges(atoms)
         for _, side in bridges:
             out.update((side, atoms & ~side))
-        split = {bond for bond, _ in bridges}
         inside = set(self.inner_bonds(atoms))
-        for ring in self.rings:
-            if not inside.issuperset(ring) or split.intersection(ring):
-                continue
-            for i, first in enumerate(ring):
-                for second in ring[i + 1 :]:
-                    a = self.bonds[first][0]
-                    side = self.component(a, atoms, frozenset((first, second)))
-                    if side != atoms:
-                        out.update((side, atoms & ~side))
+        for ring in self.rings:  # a whole ring's bonds are never bridges
+            if inside.issuperset(ring[0]):
+                out |= self.ring_cuts(atoms, ring)
         return out
 
-    def fragment(self, atoms: int, steps: int) -> Fragment:
-        inside = self.mask(atoms)
-        cut = int(np.count_nonzero(inside[self.ends[:, 0]] != inside[self.ends[:, 1]]))
-        return Fragment(atoms, float(self.mass[inside].sum()), cut, steps)
+    def fragment_table(self, pieces: list[int], steps: list[int]) -> list[Fragment]:
+        """The pieces as Fragments: their atoms' masses summed and the bonds they cut counted
+        for all pieces at once (one row of atom flags per piece)."""
+        width = (self.n + 7) // 8
+        raw = b"".join(p.to_bytes(width, "little") for p in pieces)
+        rows = np.frombuffer(raw, np.uint8).reshape(len(pieces), width)
+        inside = np.unpackbits(rows, axis=1, bitorder="little")[:, : self.n].astype(bool)
+        mass = np.where(inside, self.mass, 0.0).sum(axis=1)
+        cut = np.count_nonzero(inside[:, self.ends[:, 0]] != inside[:, self.ends[:, 1]], axis=1)
+        return [
+            Fragment(p, float(m), int(c), s)
+            for p, m, c, s in zip(pieces, mass.tolist(), cut.tolist(), steps, strict=True)
+        ]
 
 
 def hill_formula(counts: Counter) -> str:
@@ -168,7 +213,7 @@ def fragments(mol: Chem.Mol, depth: int = 2) -> list[Fragment]:
                     steps_of[child] = step
                     found.append(child)
         frontier = found
-    return [graph.fragment(atoms, steps) for atoms, steps in steps_of.items()]
+    return graph.fragment_table(list(steps_of), list(steps_of.values()))
 
 
 @dataclass(frozen=True)
@@ -202,16 +247,13 @@ def shifts(cut_bonds: int) -> range:
 def fragment_ions(pieces: list[Fragment], adduct: str) -> FragmentIons:
     """Every even-electron ion of every fragment but the whole molecule, sorted by m/z."""
     carrier = fragment_adduct(adduct)
-    rows = [
-        (carrier.mz(f.mass + h * HYDROGEN), BOND_PENALTY * f.cut_bonds + abs(h), n, h)
-        for n, f in enumerate(pieces)
-        if f.cut_bonds
-        for h in shifts(f.cut_bonds)
-    ]
-    if not rows:
-        empty = np.zeros(0)
-        return FragmentIons(empty, empty, empty.astype(int), empty.astype(int))
-    table = np.array(rows)
-    order = np.argsort(table[:, 0], kind="stable")
-    table = table[order]
-    return FragmentIons(table[:, 0], table[:, 1], table[:, 2].astype(int), table[:, 3].astype(int))
+    of_cut = {c: list(shifts(c)) for c in {f.cut_bonds for f in pieces if f.cut_bonds}}
+    fragment = [n for n, f in enumerate(pieces) if f.cut_bonds for _ in of_cut[f.cut_bonds]]
+    shift = np.array([h for f in pieces if f.cut_bonds for h in of_cut[f.cut_bonds]], dtype=int)
+    fragment = np.array(fragment, dtype=int)
+    mass = np.array([f.mass for f in pieces], dtype=float)[fragment]
+    cut = np.array([f.cut_bonds for f in pieces], dtype=float)[fragment]
+    mz = carrier.mz(mass + shift * HYDROGEN)
+    order = np.argsort(mz, kind="stable")
+    cost = BOND_PENALTY * cut + np.abs(shift)
+    return FragmentIons(mz[order], cost[order].astype(float), fragment[order], shift[order])

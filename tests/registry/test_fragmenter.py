@@ -52,6 +52,65 @@ def test_a_peak_no_fragment_explains_stays_unexplained():
     )
 
 
+def _pieces_by_brute_force(mol: Chem.Mol, depth: int) -> dict[int, int]:
+    """Each piece (atom bits) and the fewest steps that cut it out: every single bond and every
+    pair of bonds of one ring tried on each piece, its parts found by union-find."""
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+    rings = [set(r) for r in mol.GetRingInfo().BondRings()]
+
+    def parts(piece: int, removed: set[int]) -> list[int]:
+        root = {a: a for a in range(mol.GetNumAtoms()) if piece >> a & 1}
+
+        def find(a):
+            while root[a] != a:
+                a = root[a]
+            return a
+
+        for n, (a, b) in enumerate(bonds):
+            if n not in removed and a in root and b in root:
+                root[find(a)] = find(b)
+        groups: dict[int, int] = {}
+        for a in root:
+            groups[find(a)] = groups.get(find(a), 0) | 1 << a
+        return list(groups.values())
+
+    whole = (1 << mol.GetNumAtoms()) - 1
+    steps, frontier = {whole: 0}, [whole]
+    for step in range(1, depth + 1):
+        found = []
+        for piece in frontier:
+            inside = {n for n, (a, b) in enumerate(bonds) if piece >> a & piece >> b & 1}
+            cuts = [{n} for n in inside]
+            cuts += [{x, y} for r in rings if r <= inside for x in r for y in r if x < y]
+            for cut in cuts:
+                split = parts(piece, cut)
+                for part in split if len(split) > 1 else []:
+                    if part not in steps:
+                        steps[part] = step
+                        found.append(part)
+        frontier = found
+    return steps
+
+
+@pytest.mark.parametrize(
+    "smiles",
+    [
+        "c1ccc2ccccc2c1CC(=O)O",  # fused rings: a pair of one ring the other ring bridges
+        "C1CC2(CC1)CCOC2",  # spiro
+        "OC1C2CCC1CC2",  # bridged
+        "C12C3C4C1C5C2C3C45",  # cubane: every ring bridged by the others
+        "C1CCCCCCCCCC1N",  # a large ring
+        CAFFEINE,
+    ],
+)
+def test_pieces_are_those_single_bonds_and_ring_bond_pairs_cut_out(smiles):
+    """Ring pairs are found from what each ring atom reaches without the ring: the same
+    pieces and steps as cutting every pair and looking."""
+    mol = Chem.MolFromSmiles(smiles)
+    found = {f.atoms: f.steps for f in fragments(mol, 2)}
+    assert found == _pieces_by_brute_force(mol, 2)
+
+
 def test_hydrogen_shifts_keep_even_electron_parity():
     assert list(shifts(0)) == [0]
     assert list(shifts(1)) == [-1, 1]
