@@ -67,14 +67,6 @@ class SpectrumExample:
         return np.concatenate([self.pieces[self.fragment], self.ions], axis=1).astype(np.float32)
 
 
-def ion_features(mol, pieces: list, ions, adduct: str, energy: float | None) -> np.ndarray:
-    """One row of FEATURES per ion of `ions`."""
-    if not len(ions.mz):
-        return np.zeros((0, len(FEATURES)), np.float32)
-    own = piece_features(mol, pieces)[ions.fragment]
-    return np.concatenate([own, ion_columns(ions, adduct, energy)], axis=1)
-
-
 def peak_pairs(ions, mz: np.ndarray, intensity: np.ndarray, precursor: float | None):
     """The measured fragment peaks the ions explain: (ion, peak) index pairs and each explained
     peak's share of the explained intensity (peaks no ion explains are left out)."""
@@ -186,11 +178,18 @@ def train_model(
     return model, history
 
 
-def _numpy_logits(model: FragmentModel, features: np.ndarray) -> np.ndarray:
-    """The network's logits computed in NumPy: for a few thousand ions, torch's thread pool
-    costs more than the arithmetic (and contends with other work on the cores)."""
-    x = features
-    for layer in model.net:
+def _numpy_logits(
+    model: FragmentModel, pieces: np.ndarray, fragment: np.ndarray, ions: np.ndarray
+) -> np.ndarray:
+    """The network's logits for ions whose rows are their piece's row (`pieces[fragment]`)
+    followed by their own columns, in NumPy: for a few thousand ions torch's thread pool costs
+    more than the arithmetic. The first layer reads each piece's columns once, not per ion."""
+    first, *rest = model.net
+    weight = first.weight.detach().numpy()
+    width = pieces.shape[1]
+    x = (pieces @ weight[:, :width].T)[fragment] + ions @ weight[:, width:].T
+    x += first.bias.detach().numpy()
+    for layer in rest:
         if isinstance(layer, nn.Linear):
             x = x @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
         else:
@@ -198,16 +197,17 @@ def _numpy_logits(model: FragmentModel, features: np.ndarray) -> np.ndarray:
     return x[:, 0]
 
 
-def predict_spectrum(
+def predicted_peaks(
     model: FragmentModel, smiles: str, adduct: str, energy=None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The predicted spectrum: m/z, intensity (a base peak of 1) and the ion formula of each
-    peak (its most probable ion's), the `top_peaks` strongest; ions within 1 mDa are one peak,
-    their probabilities summed."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The predicted spectrum's m/z and intensity (a base peak of 1), the `top_peaks`
+    strongest, and each peak's most probable ion (its index in `candidate_ions`); ions within
+    1 mDa are one peak, their probabilities summed."""
     mol, pieces, ions = candidate_ions(smiles, adduct, model.config.depth)
     if not len(ions.mz):
-        return np.zeros(0), np.zeros(0), []
-    logits = _numpy_logits(model, ion_features(mol, pieces, ions, adduct, collision_energy(energy)))
+        return np.zeros(0), np.zeros(0), np.zeros(0, int)
+    columns = ion_columns(ions, adduct, collision_energy(energy))
+    logits = _numpy_logits(model, piece_features(mol, pieces), ions.fragment, columns)
     share = np.exp(logits - logits.max())
     keys, peak_of = np.unique(np.round(ions.mz, 3), return_inverse=True)
     summed = np.zeros(len(keys))
@@ -216,10 +216,19 @@ def predict_spectrum(
     strongest = by_peak[np.r_[np.flatnonzero(np.diff(peak_of[by_peak])), len(by_peak) - 1]]
     chosen = np.sort(np.argsort(-summed, kind="stable")[: model.config.top_peaks])
     ion = strongest[chosen]
+    return ions.mz[ion], summed[chosen] / summed[chosen].max(), ion
+
+
+def predict_spectrum(
+    model: FragmentModel, smiles: str, adduct: str, energy=None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The predicted spectrum (`predicted_peaks`) with the ion formula of each peak."""
+    mz, intensity, ion = predicted_peaks(model, smiles, adduct, energy)
+    mol, pieces, ions = candidate_ions(smiles, adduct, model.config.depth)  # kept from above
     formulas = [
         ion_formula(pieces[ions.fragment[i]].elements(mol), int(ions.shift[i]), adduct) for i in ion
     ]
-    return ions.mz[ion], summed[chosen] / summed[chosen].max(), formulas
+    return mz, intensity, formulas
 
 
 def save_model(model: FragmentModel, metrics: dict[str, Any], path: Path) -> str:

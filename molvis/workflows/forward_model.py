@@ -21,7 +21,7 @@ from models.fragment_model import (
     FragmentConfig,
     examples,
     load_model,
-    predict_spectrum,
+    predicted_peaks,
     save_model,
     train_model,
 )
@@ -120,7 +120,7 @@ def measure(model, test: list[Spectrum], baseline: AverageSpectrum) -> dict[str,
     rows = []
     for s in test:
         try:
-            mz, intensity, _ = predict_spectrum(model, s.smiles, s.adduct, s.collision_energy)
+            mz, intensity, _ = predicted_peaks(model, s.smiles, s.adduct, s.collision_energy)
         except ValueError:
             continue
         measured = (s.mz, s.intensity)

@@ -30,10 +30,10 @@ def shipped_forward_model():
 
 def predicted_similarity(model, smiles: str, query: Query) -> float:
     """Entropy similarity of the model's predicted spectrum of `smiles` to the query's."""
-    from models.fragment_model import predict_spectrum
+    from models.fragment_model import predicted_peaks
 
     spectrum = query.msms
-    mz, intensity, _ = predict_spectrum(model, smiles, query.adduct, spectrum.collision_energy)
+    mz, intensity, _ = predicted_peaks(model, smiles, query.adduct, spectrum.collision_energy)
     precursor = query.precursor_mz
     return entropy_similarity(
         (mz, intensity), precursor, (spectrum.mz, spectrum.intensity), precursor

@@ -23,7 +23,6 @@ from models.fragment_model import (
     FragmentConfig,
     SpectrumExample,
     examples,
-    ion_features,
     load_model,
     predict_spectrum,
     save_model,
@@ -205,7 +204,10 @@ def test_training_lowers_the_loss_and_the_prediction_finds_the_peak_it_learned()
 def test_ions_within_a_millidalton_are_one_peak_with_their_summed_share():
     model, _ = _tiny_model(3)
     mol, pieces, ions = candidate_ions(CAFFEINE, "[M+H]+", 2)
-    logits = model(torch.from_numpy(ion_features(mol, pieces, ions, "[M+H]+", 35.0)))
+    rows = np.concatenate(
+        [piece_features(mol, pieces)[ions.fragment], ion_columns(ions, "[M+H]+", 35.0)], axis=1
+    )
+    logits = model(torch.from_numpy(rows))
     share = torch.softmax(logits, 0).detach().numpy()
     model.config.top_peaks = 10_000
     mz, intensity, _ = predict_spectrum(model, CAFFEINE, "[M+H]+", "35 eV")
