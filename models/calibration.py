@@ -9,7 +9,8 @@ with it removed (library spectra and candidate), weighted by a stated prior of l
 coverage. A query's probabilities never add up to more than 1: at most one hit is right.
 
 Saved as JSON (feature names, coefficients, the coverage prior, the data it was fitted on, its
-errors), never pickle."""
+errors), never pickle; one fit per search order (`ORDERS`), since the same evidence means more
+at rank 1 of the learned order than at rank 1 of the hand order."""
 
 from __future__ import annotations
 
@@ -37,6 +38,37 @@ FEATURES = (
 )
 VERSION = 2  # 1: closed world, one model over every hit (FEATURES of 7)
 DEFAULT_COVERAGE = 0.5
+ORDERS = ("hand", "learned")  # the orders a search ranks in (molvis/workflows/ranking.py)
+
+
+def fits_by_order(data: dict) -> dict[str, dict]:
+    """A model's stored calibrations by the order they were fitted on (none: {}); one fit
+    stored alone (before the orders were told apart) is the hand order's."""
+    if not data:
+        return {}
+    if not any(order in data for order in ORDERS):
+        return {"hand": data}
+    return {order: data[order] for order in ORDERS if order in data}
+
+
+def for_order(data: dict, order: str) -> tuple[dict, str | None]:
+    """The fit for a search ranked in `order`; without one, the other order's fit and a note
+    saying that its probabilities were fitted on another order."""
+    fits = fits_by_order(data)
+    if order in fits:
+        return fits[order], None
+    other = next(o for o in ORDERS if o in fits)
+    return fits[other], (
+        f"probability fitted on searches in the {other} order (this one ranked in the {order} "
+        f"order): `molvis evaluate --library --ranker {order}` fits one for it"
+    )
+
+
+def with_order(data: dict | None, order: str, fitted: dict) -> dict:
+    """The stored calibrations with `order`'s replaced by `fitted`, the other order's kept."""
+    if order not in ORDERS:
+        raise ValueError(f"no search order {order!r} (one of {', '.join(ORDERS)})")
+    return fits_by_order(data or {}) | {order: fitted}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,14 @@ import numpy as np
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from models.calibration import DEFAULT_COVERAGE, Calibration, HitEvidence, fit, with_context
+from models.calibration import (
+    DEFAULT_COVERAGE,
+    Calibration,
+    HitEvidence,
+    fit,
+    with_context,
+    with_order,
+)
 from models.calibration_check import HeldOutCheck
 from molvis.workflows.library_match import Library
 from molvis.workflows.model_loading import LoadedModel, load_model
@@ -240,7 +247,8 @@ def evaluate_library(
     coverage: float = DEFAULT_COVERAGE,
     ranker: str = "hand",
 ) -> dict[str, Any]:
-    """The library report; the fitted calibration is stored with the model. `coverage`: the
+    """The library report; the fitted calibration is stored with the model as the fit of the
+    order searched (the other order's fit kept). `coverage`: the
     prior share of queries whose compound is in the registry (module docstring). `ranker`:
     the order searched ("hand", as the shipped calibration was fitted; "learned", the search's
     default, with fragment evidence for every hit: several times slower)."""
@@ -273,7 +281,8 @@ def evaluate_library(
     checked = checks.report()
     calibration.ece, calibration.ece_top1 = checked["ece_all_hits"], checked["ece_top1"]
     with session_scope(engine) as session:
-        set_calibration(session, loaded.info.name, calibration.to_dict())
+        stored = with_order(loaded.info.calibration, ranker, calibration.to_dict())
+        set_calibration(session, loaded.info.name, stored)
     report = {"model": loaded.info.name, "ppm": ppm, "ranker": ranker}
     report |= runs.summary() | {"calibration": checked}
     if plot is not None:

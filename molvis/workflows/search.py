@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from models.calibration import Calibration, HitEvidence
+from models.calibration import Calibration, HitEvidence, for_order
 from molvis.workflows.evidence import KnownCcs, annotate
 from molvis.workflows.fragment_evidence import fragment_evidence
 from molvis.workflows.library_match import Library, LibraryEvidence
@@ -168,7 +168,7 @@ def run_query(
         explained = [explained[o.row] for o in order] if explained else None
     if explained:
         explained = [shown(found, n) for n, found in enumerate(explained)]
-    calibration, why = loaded_calibration(loaded)
+    calibration, why = loaded_calibration(loaded, "learned" if order else "hand")
     notes = list(query.notes) + (library.notes if library else [])
     if why_hand:
         notes.append(why_hand)
@@ -178,9 +178,9 @@ def run_query(
             "measured as that ion were kept by the CCS filter (molvis ccs backfill; "
             "--all-adducts for the less common adducts)"
         )
-    if why:
-        notes.append(why)
-    elif query.msms is None:
+    if why and (calibration is None or query.msms is not None):
+        notes.append(why)  # no probability, or one fitted on the other order
+    if query.msms is None and calibration is not None:
         notes.append(
             "no probability: the calibration was fitted on MS/MS queries; IR- and CCS-only "
             "hits are ranked, not given a probability"
@@ -202,9 +202,10 @@ def run_query(
     return Identification(query, result, evidence, annotations, numbers, notes, filters)
 
 
-def loaded_calibration(loaded: LoadedModel) -> tuple[Calibration | None, str | None]:
-    """The model's open-world calibration, or None and the reason there is none (not fitted,
-    or fitted by an older molvis that assumed the truth is always a candidate)."""
+def loaded_calibration(loaded: LoadedModel, order: str) -> tuple[Calibration | None, str | None]:
+    """The model's open-world calibration for a search ranked in `order` and a note where it
+    was fitted on the other order; or None and the reason there is none (not fitted, or fitted
+    by an older molvis that assumed the truth is always a candidate)."""
     data = loaded.info.calibration
     if not data:
         return None, (
@@ -212,12 +213,14 @@ def loaded_calibration(loaded: LoadedModel) -> tuple[Calibration | None, str | N
             "(`molvis evaluate --library` fits it)"
         )
     try:
-        return Calibration.from_dict(data), None
+        fitted, note = for_order(data, order)
+        return Calibration.from_dict(fitted), note
     except (ValueError, KeyError, TypeError) as exc:
         shipped = shipped_calibration(loaded.info)
         if shipped and shipped != data:
             try:
-                return Calibration.from_dict(shipped), None
+                fitted, note = for_order(shipped, order)
+                return Calibration.from_dict(fitted), note
             except (ValueError, KeyError, TypeError):
                 pass
         return None, f"no probability: model {loaded.info.name}: {exc}"

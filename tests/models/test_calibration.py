@@ -8,14 +8,18 @@ import pytest
 
 from models.calibration import (
     FEATURES,
+    VERSION,
     Calibration,
     HitEvidence,
     Logistic,
     false_discoveries,
     features,
     fit,
+    fits_by_order,
+    for_order,
     reliability,
     with_context,
+    with_order,
 )
 from models.calibration_check import HeldOutCheck
 
@@ -168,6 +172,26 @@ def test_open_world_fit_is_calibrated_on_fresh_queries_and_round_trips():
         fit([hit(), hit(rank=2)], [True, False], [1, 1], 0.5, {})
     with pytest.raises(ValueError, match="coverage"):
         fit(hits, right, weights, 0.0, {})
+
+
+def test_each_search_order_keeps_its_own_fit():
+    """A fit stored alone (before orders were told apart) is the hand order's; a new fit of
+    one order keeps the other's; an order without a fit gets the other's and a note."""
+    hand, learned = {"version": VERSION, "n": 1}, {"version": VERSION, "n": 2}
+    assert fits_by_order(hand) == {"hand": hand}
+    both = with_order(hand, "learned", learned)
+    assert both == {"hand": hand, "learned": learned}
+    assert with_order(both, "hand", learned) == {"hand": learned, "learned": learned}
+    assert with_order(None, "learned", learned) == {"learned": learned}
+    assert with_order({}, "hand", hand) == {"hand": hand}
+    assert for_order(both, "learned") == (learned, None) and for_order(both, "hand")[0] == hand
+    fitted, note = for_order({"learned": learned}, "hand")
+    assert fitted == learned
+    assert note.startswith("probability fitted on searches in the learned order (this one")
+    assert "--ranker hand" in note
+    assert for_order(hand, "learned")[0] == hand
+    with pytest.raises(ValueError, match="no search order 'window'"):
+        with_order(both, "window", learned)
 
 
 def test_the_older_closed_world_calibration_is_refused():

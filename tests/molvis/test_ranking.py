@@ -1,12 +1,14 @@
 """The search's learned order: a constructed window whose evidence orders the candidates one way
 each and the ranker's stored weights another; the search follows the ranker, `--ranker hand`
-keeps today's order, and a ranker of another model version is refused."""
+keeps today's order, and a ranker of another model version is refused; each order's hits take
+the probability fitted on that order."""
 
 import json
 
 import numpy as np
 import pytest
 
+from models.calibration import FEATURES, Calibration, Logistic
 from models.ranker import EVIDENCE, Ranker, RankerError
 from molvis.workflows.evidence import KnownCcs
 from molvis.workflows.fragment_evidence import ANNOTATED, shipped_forward_model
@@ -14,7 +16,7 @@ from molvis.workflows.query import Query
 from molvis.workflows.ranking import learned_order, learned_ranker, shown
 from molvis.workflows.search import SearchOptions
 from registry.db.connection import session_scope
-from registry.learned.versions import ModelInfo, get_model, set_ranker
+from registry.learned.versions import ModelInfo, get_model, set_calibration, set_ranker
 from registry.library.saved_index import refresh_index
 from registry.search.molvis_search import Hit, SearchResult
 from tests.builders import write
@@ -237,14 +239,25 @@ def registry(engine, seed_registry, molvis_home, tmp_path):
     return engine
 
 
+def _sure(intercept: float) -> dict:
+    """A calibration that gives every rank-1 hit the same probability, whatever its evidence."""
+    flat = [0.0] * len(FEATURES)
+    return Calibration(Logistic(flat, intercept), Logistic(flat, -9.0)).to_dict()
+
+
 def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
+    """... and each order's hits get the probability fitted on that order's searches."""
     with session_scope(registry) as session:
         info = get_model(session, "ui-model")
         ranker = Ranker(["model_score"], [-3.0, 0.0, 0.0], "ui-model", info.version)  # the reverse
         set_ranker(session, "ui-model", ranker.to_dict())
+        set_calibration(session, "ui-model", {"hand": _sure(4.0), "learned": _sure(-4.0)})
     args = ("--msms", str(GNPS3), "--no-library", "--top", "4")
     learned = search_json(*args)[:1]  # fuberidazole's window: itself and its four isomers
     hand = search_json(*args, "--ranker", "hand")[:1]
+    assert learned[0]["hits"][0]["probability"] == pytest.approx(1 / (1 + np.exp(4.0)), abs=1e-4)
+    assert hand[0]["hits"][0]["probability"] == pytest.approx(1 / (1 + np.exp(-4.0)), abs=1e-4)
+    assert not any("probability" in n for n in learned[0]["notes"] + hand[0]["notes"])
     assert len(learned[0]["hits"]) == len(hand[0]["hits"]) == 4
     for mine, today in zip(learned, hand, strict=True):
         assert [h["evidence"]["ranking"]["ranker"] for h in mine["hits"]] == ["learned"] * len(
@@ -265,6 +278,15 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
             "1": pytest.approx(window[0], abs=1e-6)
         }  # four hits: no top 5
         assert today["confidence"]["window_top_k_probability"] is None
+    # only the hand order fitted: the learned order gets its fit and a note saying so
+    with session_scope(registry) as session:
+        set_calibration(session, "ui-model", {"hand": _sure(4.0)})
+    (only_hand,) = search_json(*args)[:1]
+    assert only_hand["hits"][0]["probability"] == pytest.approx(1 / (1 + np.exp(-4.0)), abs=1e-4)
+    assert any(
+        "fitted on searches in the hand order (this one ranked in the learned order)" in n
+        for n in only_hand["notes"]
+    )
     with session_scope(registry) as session:
         set_ranker(
             session,
