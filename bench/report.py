@@ -14,6 +14,7 @@ from bench.fragments import fragments_section
 from bench.identification_report import identification_section
 from bench.ranker import ranker_section
 from bench.run_search import run_search_section
+from bench.window_search import window_search_section
 from bench.scale_report import (
     index_sweep_section,
     library_load_section,
@@ -325,6 +326,8 @@ def render(notes: str, results: Path = RESULTS) -> str:
         parts += forward_model_section(r)
     if r := _load(results, "ranker"):
         parts += ranker_section(r)
+    if r := _load(results, "window_search"):
+        parts += window_search_section(r)
     if r := _load(results, "run_search"):
         parts += run_search_section(r)
     if r := _load(results, "ccs"):

@@ -252,8 +252,8 @@ def add_parsers(sub) -> None:
         "--ranker",
         choices=("hand", "learned"),
         default="hand",
-        help="--library: the order searched (default hand, as the shipped calibration was "
-        "fitted; learned: the search's default, with fragment evidence, slower)",
+        help="--library: the order searched, whose calibration is refitted (the other order's "
+        "is kept; default hand; learned: the search's default, with fragment evidence, slower)",
     )
     evaluate.add_argument(
         "--forward-spectra",

@@ -119,6 +119,23 @@ def test_fragments_benchmark_runs_small(tmp_path):
     assert "| window |" in "\n".join(fragments_section(result))
 
 
+def test_window_search_benchmark_runs_small(tmp_path):
+    out = tmp_path / "window_search.json"
+    run(
+        "window_search", "--queries", "2", "--window", "20", "--library", "20000",
+        "--spectra", "6000", "--output", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["queries"] == 2 and result["candidates"]["min"] >= 20
+    default = result["runs"]["default: learned ranker over fragment evidence"]
+    assert default["ranked_by"] == ["learned ranker"] and default["ms"]["p95"] > 0
+    from bench.window_search import window_search_section
+
+    assert "| default: learned ranker over fragment evidence |" in "\n".join(
+        window_search_section(result)
+    )
+
+
 def test_ranker_benchmark_runs_small(tmp_path):
     out = tmp_path / "ranker.json"
     args = ["--queries", "60", "--spectra", "6000", "--library", "30000", "--output", str(out)]
