@@ -17,16 +17,21 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
-def identification_section(r: dict) -> list[str]:
+def identification_section(r: dict, name: str, plot: str) -> list[str]:
+    """The section of one `molvis evaluate --library` run (`name`: its results file) in the
+    order it searched (`ranker`: hand unless the run says learned)."""
     cal = r["calibration"]
     worlds = cal["worlds"]
+    ranker = r.get("ranker") or "hand"
     return [
-        "## Identification confidence (open world)",
+        f"## Identification confidence (open world, {ranker} order)",
         "",
         f"`molvis evaluate --model {r['model']} --library --library-queries {r['queries']} "
-        f"--coverage {cal['coverage']:g}` on the `make demo` registry, {r['ppm']:g} ppm, "
-        f"{r['queries']} test-split spectra (`bench/results/calibration_open_world.json`; the "
-        f"calibration fitted on {cal['fitted_on']['queries']} validation-split spectra).",
+        f"--coverage {cal['coverage']:g} --ranker {ranker}` on "
+        f"{r.get('registry', 'the `make demo` registry')}, {r['ppm']:g} ppm, "
+        f"{r['queries']} test-split spectra (`bench/results/{name}.json`; the "
+        f"calibration fitted on {cal['fitted_on']['queries']} validation-split spectra searched "
+        f"in the same order).",
         "",
         markdown_table(
             ["library holds", "n", "top-1", "top-5", "top-20", "random top-1", "mean cand."],
@@ -67,7 +72,7 @@ def identification_section(r: dict) -> list[str]:
         "",
         f"Expected calibration error over the mix: {cal['ece_all_hits']:.3f} (all hits), "
         f"{cal['ece_top1']:.3f} (rank-1 hits; target <= 0.05). Reliability curve: "
-        "`docs/calibration.png`.",
+        f"`{plot}`.",
         "",
         markdown_table(
             ["top-hit probability >=", "queries reported", "false discovery rate"],

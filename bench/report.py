@@ -318,8 +318,12 @@ def render(notes: str, results: Path = RESULTS) -> str:
             f"({b['ms_per_query']} ms per query, model load included).",
             "",
         ]
-    if r := _load(results, "calibration_open_world"):
-        parts += identification_section(r)
+    for name, plot in (
+        ("calibration_open_world", "docs/calibration.png"),
+        ("calibration_open_world_learned", "docs/calibration_learned.png"),
+    ):
+        if r := _load(results, name):
+            parts += identification_section(r, name, plot)
     if r := _load(results, "fragments"):
         parts += fragments_section(r)
     if r := _load(results, "forward_model"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from sqlalchemy.orm import Session
 
-from models.calibration import Calibration, HitEvidence, for_order
+from models.calibration import Calibration, HitEvidence, fits_by_order, for_order
 from molvis.workflows.evidence import KnownCcs, annotate
 from molvis.workflows.fragment_evidence import fragment_evidence
 from molvis.workflows.library_match import Library, LibraryEvidence
@@ -205,18 +205,19 @@ def run_query(
 def loaded_calibration(loaded: LoadedModel, order: str) -> tuple[Calibration | None, str | None]:
     """The model's open-world calibration for a search ranked in `order` and a note where it
     was fitted on the other order; or None and the reason there is none (not fitted, or fitted
-    by an older molvis that assumed the truth is always a candidate)."""
+    by an older molvis that assumed the truth is always a candidate). A shipped model's row
+    lacking an order's fit (registered before orders were told apart) takes the shipped one."""
     data = loaded.info.calibration
     if not data:
         return None, (
             f"no probability: model {loaded.info.name} is not calibrated "
             "(`molvis evaluate --library` fits it)"
         )
+    shipped = shipped_calibration(loaded.info)
     try:
-        fitted, note = for_order(data, order)
+        fitted, note = for_order(fits_by_order(shipped or {}) | fits_by_order(data), order)
         return Calibration.from_dict(fitted), note
     except (ValueError, KeyError, TypeError) as exc:
-        shipped = shipped_calibration(loaded.info)
         if shipped and shipped != data:
             try:
                 fitted, note = for_order(shipped, order)

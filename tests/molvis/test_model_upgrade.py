@@ -1,17 +1,22 @@
 """A registered checkpoint whose file changed: the shipped one is re-registered (vectors
-dropped, calibration refreshed); any other is refused."""
+dropped, calibration refreshed); any other is refused. A shipped model's row completes its
+calibrations from the shipped file."""
 
+import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from sqlalchemy import text
 
+from models.calibration import Calibration
 from models.checkpoint import CheckpointError
-from molvis.workflows.model_loading import PRETRAINED_DIR, load_model
+from molvis.workflows.model_loading import PRETRAINED_DIR, LoadedModel, load_model
+from molvis.workflows.search import loaded_calibration
 from registry.db.connection import session_scope
 from registry.learned.embeddings import write_structure_embeddings
-from registry.learned.versions import get_model, register_model, set_ranker
+from registry.learned.versions import ModelInfo, get_model, register_model, set_ranker
 from tests.builders import write
 from tests.conftest import count, ingest
 
@@ -96,3 +101,19 @@ def test_shipped_files_are_stored_relative_to_molvis_and_old_absolute_paths_stil
         with session_scope(engine) as session:
             session.execute(text("UPDATE model SET path = :p"), {"p": elsewhere})
         assert load_model(engine).info.version == loaded.info.version
+
+
+def test_a_shipped_model_s_row_takes_the_shipped_fit_of_an_order_it_lacks():
+    """A row holding one fit (stored alone, as molvis did before the orders were told apart)
+    keeps it for the hand order and takes the shipped learned-order fit; another model's row
+    has nothing shipped to take and says whose fit its learned-order hits get."""
+    shipped = json.loads((PRETRAINED_DIR / "molvis-base.calibration.json").read_text())
+    own = {**shipped["hand"], "coverage": 0.3}  # the lab's own fit
+    info = ModelInfo(1, "molvis-base", "v", "shipped:molvis-base.pt", {}, True, calibration=own)
+    learned, note = loaded_calibration(LoadedModel(info, None, {}, None), "learned")
+    assert note is None and learned == Calibration.from_dict(shipped["learned"])
+    hand, note = loaded_calibration(LoadedModel(info, None, {}, None), "hand")
+    assert note is None and hand.coverage == 0.3
+    mine = replace(info, name="mine", path="/elsewhere/mine.pt")
+    learned, note = loaded_calibration(LoadedModel(mine, None, {}, None), "learned")
+    assert learned.coverage == 0.3 and note.startswith("probability fitted on searches in the hand")

@@ -202,6 +202,9 @@ def test_library_evaluation_and_calibration(seed_registry, engine, tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
     with session_scope(engine) as session:
         stored = get_model(session, "molvis-base").calibration
+    shipped = json.loads((REPO / "models/pretrained/molvis-base.calibration.json").read_text())
+    assert stored["learned"] == shipped["learned"]  # the other order's fit is kept
+    stored = stored["hand"]
     assert stored["fitted_on"]["split"] == "val" and stored["version"] == 2
     assert stored["coverage"] == 0.5
     assert stored["ece"] == pytest.approx(calibration["ece_all_hits"])
@@ -256,8 +259,10 @@ def test_the_calibration_never_sees_what_it_is_judged_on(seed_registry, engine, 
 
 def test_the_library_rates_can_be_measured_in_the_learned_order(seed_registry, engine, monkeypatch):
     """`molvis evaluate --library --ranker learned` searches every query as `molvis search`
-    does by default (the learned ranker over fragment evidence) and says so in its report."""
+    does by default (the learned ranker over fragment evidence), says so in its report and
+    stores its calibration as the learned order's, which a later hand-order fit keeps."""
     from molvis.workflows import library_evaluation as le
+    from registry.learned.versions import get_model
 
     if not (REPO / "models" / "pretrained" / "molvis-base.pt").exists():
         pytest.skip("no shipped model")
@@ -272,6 +277,12 @@ def test_the_library_rates_can_be_measured_in_the_learned_order(seed_registry, e
     monkeypatch.setattr(le, "run_query", spy_run)
     report = le.evaluate_library(engine, "molvis-base", 10.0, 30, ranker="learned")
     assert report["ranker"] == "learned" and orders == {("learned", True)}
+    with session_scope(engine) as session:
+        learned = get_model(session, "molvis-base").calibration["learned"]
+    assert learned["ece_top1"] == pytest.approx(report["calibration"]["ece_top1"])
     orders.clear()
     assert le.evaluate_library(engine, "molvis-base", 10.0, 30)["ranker"] == "hand"
     assert orders == {("hand", False)}
+    with session_scope(engine) as session:
+        stored = get_model(session, "molvis-base").calibration
+    assert stored["learned"] == learned and stored["hand"] != learned  # each order its own

@@ -216,6 +216,27 @@ BUGS = [
         'if digest != written["sha256"] and False:',
         "tests/registry/test_library.py::test_a_damaged_index_is_never_searched",
     ),
+    (
+        "a search's hits take the hand order's probability whatever order ranked them",
+        "molvis/workflows/search.py",
+        'loaded_calibration(loaded, "learned" if order else "hand")',
+        'loaded_calibration(loaded, "hand")',
+        "tests/molvis/test_ranking.py::test_the_command_line_ranks_by_the_stored_ranker_or_by_hand",
+    ),
+    (
+        "the shipped calibration overrides a lab's own fit stored in the row",
+        "molvis/workflows/search.py",
+        "fits_by_order(shipped or {}) | fits_by_order(data)",
+        "fits_by_order(data) | fits_by_order(shipped or {})",
+        "tests/molvis/test_model_upgrade.py::test_a_shipped_model_s_row_takes_the_shipped_fit_of_an_order_it_lacks",
+    ),
+    (
+        "refitting one order's calibration drops the other order's",
+        "molvis/workflows/library_evaluation.py",
+        "with_order(loaded.info.calibration, ranker, calibration.to_dict())",
+        "with_order(None, ranker, calibration.to_dict())",
+        "tests/molvis/test_search_cli.py::test_the_library_rates_can_be_measured_in_the_learned_order",
+    ),
 ]
 
 
