@@ -77,6 +77,7 @@ bench: setup
 	$(VENV)/bin/python -m bench.query --sizes 10000 100000 1000000
 	$(VENV)/bin/python -m bench.accuracy
 	$(VENV)/bin/python -m bench.library --queries 1000 --batch 1000
+	$(VENV)/bin/python -m bench.window_search
 	$(VENV)/bin/python -m bench.ccs --sizes 10000 100000
 	$(VENV)/bin/python -m bench.report --notes bench/NOTES.md
 

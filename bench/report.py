@@ -14,12 +14,12 @@ from bench.fragments import fragments_section
 from bench.identification_report import identification_section
 from bench.ranker import ranker_section
 from bench.run_search import run_search_section
-from bench.window_search import window_search_section
 from bench.scale_report import (
     index_sweep_section,
     library_load_section,
     library_scale_section,
 )
+from bench.window_search import window_search_section
 from molvis.cli.models import SET_RATES
 
 ROOT = Path(__file__).resolve().parent.parent
