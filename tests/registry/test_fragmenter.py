@@ -105,10 +105,11 @@ def _pieces_by_brute_force(mol: Chem.Mol, depth: int) -> dict[int, int]:
 )
 def test_pieces_are_those_single_bonds_and_ring_bond_pairs_cut_out(smiles):
     """Ring pairs are found from what each ring atom reaches without the ring: the same
-    pieces and steps as cutting every pair and looking."""
+    pieces and steps as cutting every pair and looking, two and three steps deep."""
     mol = Chem.MolFromSmiles(smiles)
-    found = {f.atoms: f.steps for f in fragments(mol, 2)}
-    assert found == _pieces_by_brute_force(mol, 2)
+    for depth in (2, 3):
+        found = {f.atoms: f.steps for f in fragments(mol, depth)}
+        assert found == _pieces_by_brute_force(mol, depth)
 
 
 def test_hydrogen_shifts_keep_even_electron_parity():
