@@ -264,12 +264,14 @@ def _seed_model(engine: Engine, tmp_path: Path, kind: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_memo_caches() -> None:
-    """Each test computes identities and adduct masses itself: a cache filled by an earlier
-    test (or by the unmutated code under mutation testing) would hide a broken function."""
+    """Each test computes identities, adduct masses and fragments itself: a cache filled by an
+    earlier test (or by the unmutated code under mutation testing) would hide a broken function."""
     from models.ccs_adducts import adduct_composition, adduct_key
     from registry.chem.adducts import parse_adduct
+    from registry.chem.explain import candidate_ions
     from registry.chem.identity import identify
 
+    candidate_ions.cache_clear()
     identify.cache_clear()
     parse_adduct.cache_clear()
     adduct_key.cache_clear()
