@@ -1,7 +1,9 @@
 """Write the small files the reader tests use, from the GNPS pesticide spectra in
 `gnps_pesticides_3.mgf` (CC0), so that every field a reader takes is known:
 `run_negative.mzML` and `run_negative.mzXML` (the spectra as MS2 scans of a made-up
-negative-mode run, between MS1 scans) and `gnps_pesticides_3.json` (GNPS library JSON).
+negative-mode run, between MS1 scans), `gnps_pesticides_3.json` (GNPS library JSON), and the
+text exports labs meet (`exports/`): GNPS MGF with quoted InChI, Mascot-style MGF, RIKEN-style
+MSP, MS-DIAL MSP with CCS, MoNA MSP with the structure in its comments.
 
 Run: python tests/data/make_files.py (the files are committed; rerun only to change them)."""
 
@@ -168,7 +170,93 @@ def gnps_json() -> str:
     return json.dumps(out, indent=1) + "\n"
 
 
+def _peak_lines(peaks: list[tuple[float, float]], sep: str = " ") -> str:
+    return "".join(f"{mz}{sep}{intensity}\n" for mz, intensity in peaks)
+
+
+def gnps_quoted_mgf() -> str:
+    """GNPS's MGF as its library pages export it: the InChI in quotes."""
+    blocks = []
+    for m, peaks in _records():
+        blocks.append(
+            f"BEGIN IONS\nPEPMASS={m['PEPMASS']}\nCHARGE=1-\nIONMODE=negative\n"
+            f'NAME={m["NAME"]}\nSPECTRUMID={m["SPECTRUMID"]}\nINCHI="{m["INCHI"]}"\n'
+            f"{_peak_lines(peaks)}END IONS\n"
+        )
+    return "\n".join(blocks)
+
+
+def mascot_mgf() -> str:
+    """Mascot style: search parameters, the charge and the ion mode once before the first block."""
+    header = "COM=pesticide mix 6, negative\nCHARGE=1-\nITOL=0.02\nITOLU=Da\n\n"
+    blocks = [
+        f"BEGIN IONS\nTITLE={m['SPECTRUMID']}\nPEPMASS={m['PEPMASS']}\nSMILES={m['SMILES']}\n"
+        f"{_peak_lines(peaks)}END IONS\n"
+        for m, peaks in _records()
+    ]
+    return header + "\n".join(blocks)
+
+
+def _pairs(peaks: list[tuple[float, float]], per_line: int, sep: str, end: str) -> str:
+    lines = []
+    for i in range(0, len(peaks), per_line):
+        chunk = peaks[i : i + per_line]
+        lines.append(" ".join(f"{mz}{sep}{intensity}{end}" for mz, intensity in chunk).strip())
+    return "\n".join(lines) + "\n"
+
+
+def riken_msp() -> str:
+    """RIKEN / MS-DIAL library style: PRECURSORMZ before NAME, 'mz:int' pairs several a line."""
+    blocks = [
+        f"PRECURSORMZ: {m['PEPMASS']}\nNAME: {m['NAME']}\nPRECURSORTYPE: [M-H]-\n"
+        f"IONMODE: Negative\nSMILES: {m['SMILES']}\nNum Peaks: {len(peaks)}\n"
+        f"{_pairs(peaks, 5, ':', '')}"
+        for m, peaks in _records()
+    ]
+    return "\n".join(blocks)
+
+
+CCS = {"CCMSLIB00001058235": 139.4, "CCMSLIB00001058238": 148.7, "CCMSLIB00001058241": 179.2}
+
+
+def msdial_msp() -> str:
+    """MS-DIAL's MSP export of features: each one's CCS and retention time (minutes)."""
+    blocks = []
+    for n, (m, peaks) in enumerate(_records(), start=1):
+        blocks.append(
+            f"NAME: Unknown\nPRECURSORMZ: {m['PEPMASS']}\nPRECURSORTYPE: [M-H]-\n"
+            f"IONMODE: Negative\nRETENTIONTIME: {4.5 + n:.2f}\nCCS: {CCS[m['SPECTRUMID']]}\n"
+            f"Num Peaks: {len(peaks)}\n{_peak_lines(peaks, chr(9))}"
+        )
+    return "\n".join(blocks)
+
+
+def mona_msp() -> str:
+    """MoNA's MSP export: SMILES and InChI only inside the quoted Comments."""
+    blocks = []
+    for m, peaks in _records():
+        comments = f'"computed SMILES={m["SMILES"]}" "{m["INCHI"]}" "origin=GNPS"'
+        blocks.append(
+            f"Name: {m['NAME']}\nDB#: {m['SPECTRUMID']}\nPrecursor_type: [M-H]-\n"
+            f"Ion_mode: N\nPrecursorMZ: {m['PEPMASS']}\nComments: {comments}\n"
+            f"Num Peaks: {len(peaks)}\n{_peak_lines(peaks)}"
+        )
+    return "\n".join(blocks)
+
+
+EXPORTS = {
+    "gnps_quoted_inchi.mgf": gnps_quoted_mgf,
+    "mascot.mgf": mascot_mgf,
+    "riken.msp": riken_msp,
+    "msdial_ccs.msp": msdial_msp,
+    "mona_comments.msp": mona_msp,
+}
+
+
 if __name__ == "__main__":
     (HERE / "run_negative.mzML").write_text(mzml())
     (HERE / "run_negative.mzXML").write_text(mzxml())
     (HERE / "gnps_pesticides_3.json").write_text(gnps_json())
+    (HERE / "exports").mkdir(exist_ok=True)
+    for name, write in EXPORTS.items():
+        (HERE / "exports" / name).write_text(write())
