@@ -278,15 +278,6 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
             "1": pytest.approx(window[0], abs=1e-6)
         }  # four hits: no top 5
         assert today["confidence"]["window_top_k_probability"] is None
-    # only the hand order fitted: the learned order gets its fit and a note saying so
-    with session_scope(registry) as session:
-        set_calibration(session, "ui-model", {"hand": _sure(4.0)})
-    (only_hand,) = search_json(*args)[:1]
-    assert only_hand["hits"][0]["probability"] == pytest.approx(1 / (1 + np.exp(-4.0)), abs=1e-4)
-    assert any(
-        "fitted on searches in the hand order (this one ranked in the learned order)" in n
-        for n in only_hand["notes"]
-    )
     with session_scope(registry) as session:
         set_ranker(
             session,
