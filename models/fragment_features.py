@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 from rdkit import Chem
 
-from registry.chem.fragmenter import MAX_SHIFT, FragmentIons
+from registry.chem.fragmenter import MAX_SHIFT, FragmentIons, atom_rows
 
 ADDUCT_KINDS = ("[M+H]+", "[M-H]-", "[M+Na]+")  # one-hot; any other adduct: the fourth column
 HALOGENS = ("F", "Cl", "Br", "I")
@@ -89,10 +89,7 @@ def _one_hot(index: np.ndarray, width: int) -> np.ndarray:
 def piece_features(mol: Chem.Mol, pieces: list) -> np.ndarray:
     """One row of PIECE_FEATURES per piece, for all pieces at once (a row of atoms each)."""
     n = mol.GetNumAtoms()
-    width = (n + 7) // 8
-    packed = np.frombuffer(b"".join(p.atoms.to_bytes(width, "little") for p in pieces), np.uint8)
-    inside = np.unpackbits(packed.reshape(len(pieces), width), axis=1, bitorder="little")[:, :n]
-    inside = inside.astype(np.float32)
+    inside = atom_rows([p.atoms for p in pieces], n).astype(np.float32)
     outside = 1 - inside
     atoms = list(mol.GetAtoms())
     symbol = [a.GetSymbol() for a in atoms]

@@ -7,6 +7,7 @@ its atoms, formula, neutral mass and the bonds that tie it to the rest of the mo
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -176,16 +177,22 @@ class _Graph:
     def fragment_table(self, pieces: list[int], steps: list[int]) -> list[Fragment]:
         """The pieces as Fragments: their atoms' masses summed and the bonds they cut counted
         for all pieces at once (one row of atom flags per piece)."""
-        width = (self.n + 7) // 8
-        raw = b"".join(p.to_bytes(width, "little") for p in pieces)
-        rows = np.frombuffer(raw, np.uint8).reshape(len(pieces), width)
-        inside = np.unpackbits(rows, axis=1, bitorder="little")[:, : self.n].astype(bool)
+        inside = atom_rows(pieces, self.n)
         mass = np.where(inside, self.mass, 0.0).sum(axis=1)
         cut = np.count_nonzero(inside[:, self.ends[:, 0]] != inside[:, self.ends[:, 1]], axis=1)
         return [
             Fragment(p, float(m), int(c), s)
             for p, m, c, s in zip(pieces, mass.tolist(), cut.tolist(), steps, strict=True)
         ]
+
+
+def atom_rows(pieces: Sequence[int], n: int) -> np.ndarray:
+    """(pieces, n) flags: row r says which of the molecule's n atoms piece r holds (bit i of
+    its atom bits = atom i)."""
+    width = (n + 7) // 8
+    raw = b"".join(p.to_bytes(width, "little") for p in pieces)
+    rows = np.frombuffer(raw, np.uint8).reshape(len(pieces), width)
+    return np.unpackbits(rows, axis=1, bitorder="little")[:, :n].astype(bool)
 
 
 def hill_formula(counts: Counter) -> str:
