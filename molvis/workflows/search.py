@@ -213,11 +213,14 @@ def loaded_calibration(loaded: LoadedModel, order: str) -> tuple[Calibration | N
             f"no probability: model {loaded.info.name} is not calibrated "
             "(`molvis evaluate --library` fits it)"
         )
-    shipped = shipped_calibration(loaded.info)
+    fits = fits_by_order(data)
+    if order not in fits:  # the shipped file is read only then, not on every query
+        fits = fits_by_order(shipped_calibration(loaded.info) or {}) | fits
     try:
-        fitted, note = for_order(fits_by_order(shipped or {}) | fits_by_order(data), order)
+        fitted, note = for_order(fits, order)
         return Calibration.from_dict(fitted), note
     except (ValueError, KeyError, TypeError) as exc:
+        shipped = shipped_calibration(loaded.info)
         if shipped and shipped != data:
             try:
                 fitted, note = for_order(shipped, order)
