@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 from rdkit import Chem
 
-from registry.chem.fragmenter import MAX_SHIFT, FragmentIons, atom_rows
+from registry.chem.fragmenter import MAX_SHIFT, FragmentIons, Pieces
 
 ADDUCT_KINDS = ("[M+H]+", "[M-H]-", "[M+Na]+")  # one-hot; any other adduct: the fourth column
 HALOGENS = ("F", "Cl", "Br", "I")
@@ -86,10 +86,10 @@ def _one_hot(index: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def piece_features(mol: Chem.Mol, pieces: list) -> np.ndarray:
+def piece_features(mol: Chem.Mol, pieces: Pieces) -> np.ndarray:
     """One row of PIECE_FEATURES per piece, for all pieces at once (a row of atoms each)."""
     n = mol.GetNumAtoms()
-    inside = atom_rows([p.atoms for p in pieces], n).astype(np.float32)
+    inside = pieces.inside.astype(np.float32)
     outside = 1 - inside
     atoms = list(mol.GetAtoms())
     symbol = [a.GetSymbol() for a in atoms]
@@ -127,7 +127,7 @@ def piece_features(mol: Chem.Mol, pieces: list) -> np.ndarray:
         return begin_in @ _one_hot(begin, columns) + end_in @ _one_hot(end, columns)
 
     count = np.maximum(inside.sum(axis=1, keepdims=True), 1)
-    masses = np.array([p.mass for p in pieces], np.float32)
+    masses = pieces.mass.astype(np.float32)
     whole = masses[0] or 1.0
     environments = _one_hot(environment % ENVIRONMENTS, ENVIRONMENTS)
     return np.concatenate(
@@ -137,7 +137,7 @@ def piece_features(mol: Chem.Mol, pieces: list) -> np.ndarray:
             inside @ per_atom / count,
             inside @ atom_kind / count,
             (begin_in + end_in) @ bond_kind,
-            np.array([[p.cut_bonds, p.steps] for p in pieces], np.float32),
+            np.stack([pieces.cut_bonds, pieces.steps], axis=1).astype(np.float32),
             cut_counts(
                 kinds[ends[:, 0]] * pair + kinds[ends[:, 1]],
                 kinds[ends[:, 1]] * pair + kinds[ends[:, 0]],

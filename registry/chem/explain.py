@@ -17,6 +17,7 @@ from registry.chem.fragmenter import (
     BOND_PENALTY,
     Fragment,
     FragmentIons,
+    Pieces,
     fragment_adduct,
     fragment_ions,
     fragments,
@@ -89,7 +90,7 @@ def ion_formula(elements: Counter, shift: int, adduct: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def candidate_ions(smiles: str, adduct: str, depth: int) -> tuple[Chem.Mol, list, FragmentIons]:
+def candidate_ions(smiles: str, adduct: str, depth: int) -> tuple[Chem.Mol, Pieces, FragmentIons]:
     """A structure's fragments and their ions (kept for the candidates of recent queries: the
     same window is often searched with several spectra)."""
     mol = Chem.MolFromSmiles(smiles)

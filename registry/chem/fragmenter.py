@@ -2,7 +2,9 @@
 (Wolf et al. 2010; Ruttkies et al. 2016): every connected piece left by breaking one bond that
 holds the piece together, or two bonds of one ring, repeated to `depth` steps. Each piece keeps
 its atoms, formula, neutral mass and the bonds that tie it to the rest of the molecule; its ions
-(`fragment_ions`) carry the adduct's charge and the hydrogen shifts of an even-electron ion."""
+(`fragment_ions`) carry the adduct's charge and the hydrogen shifts of an even-electron ion.
+The cutting itself is compiled (registry/chem/cleavage.py); a structure's pieces come back as
+columns (`Pieces`), which the explanation and the forward model read whole."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 from rdkit import Chem
 
 from registry.chem.adducts import ELEMENTS, Adduct, parse_adduct
+from registry.chem.cleavage import cut_pieces
 
 HYDROGEN = ELEMENTS["H"]
 BOND_PENALTY = 3.5  # per bond the fragment's boundary cuts, as in the issue's trial of MetFrag
@@ -85,114 +88,61 @@ class _Graph:
             end = b if a == end else a
         return tuple(bonds), tuple(atoms)
 
-    def component(self, start: int, atoms: int, removed: frozenset[int]) -> int:
-        """The atoms of `atoms` reachable from `start` without crossing a removed bond."""
-        seen, stack = 1 << start, [start]
-        while stack:
-            for other, bond in self.neighbours[stack.pop()]:
-                if bond not in removed and atoms >> other & 1 and not seen >> other & 1:
-                    seen |= 1 << other
-                    stack.append(other)
-        return seen
+    def cut(self, depth: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of atom words (64 atoms a word) of the molecule and every piece up to `depth`
+        cleavage steps cut out of it, and the steps that first cut each out (cleavage.py)."""
+        indptr = np.zeros(self.n + 1, np.int64)
+        indptr[1:] = np.cumsum([len(near) for near in self.neighbours])
+        flat = [pair for near in self.neighbours for pair in near]
+        nbr = np.array([a for a, _ in flat], np.int64)
+        nbond = np.array([b for _, b in flat], np.int64)
+        ring_ptr = np.zeros(len(self.rings) + 1, np.int64)
+        ring_ptr[1:] = np.cumsum([len(bonds) for bonds, _ in self.rings])
+        ring_bonds = np.array([b for bonds, _ in self.rings for b in bonds], np.int64)
+        ring_atoms = np.array([a for _, atoms in self.rings for a in atoms], np.int64)
+        return cut_pieces(
+            self.n,
+            indptr,
+            nbr,
+            nbond,
+            ring_ptr,
+            ring_bonds,
+            ring_atoms,
+            depth if self.n else 0,
+            limit,
+        )
 
-    def inner_bonds(self, atoms: int) -> list[int]:
-        return [i for i, (a, b) in enumerate(self.bonds) if atoms >> a & 1 and atoms >> b & 1]
-
-    def bridges(self, atoms: int) -> list[tuple[int, int]]:
-        """(bond, atoms on its far side) for each bond whose loss splits the connected piece
-        `atoms`: Tarjan's bridges in one depth-first pass, the far side being the subtree."""
-        start = (atoms & -atoms).bit_length() - 1
-        order = {start: 0}
-        low = {start: 0}
-        subtree = {start: 1 << start}
-        found: list[tuple[int, int]] = []
-        stack = [(start, -1, iter(self.neighbours[start]))]
-        while stack:
-            node, via, edges = stack[-1]
-            for other, bond in edges:
-                if bond == via or not atoms >> other & 1:
-                    continue
-                if other in order:
-                    low[node] = min(low[node], order[other])
-                    continue
-                order[other] = low[other] = len(order)
-                subtree[other] = 1 << other
-                stack.append((other, bond, iter(self.neighbours[other])))
-                break
-            else:
-                stack.pop()
-                if stack:
-                    parent = stack[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                    subtree[parent] |= subtree[node]
-                    if low[node] > order[parent]:
-                        found.append((via, subtree[node]))
-        return found
-
-    def hanging(self, atoms: int, ring: tuple[tuple[int, ...], tuple[int, ...]]) -> list[int]:
-        """Per atom v_k of the ring, the atoms of `atoms` it reaches without the ring's bonds
-        (the same set for ring atoms joined another way, as in fused rings)."""
-        bonds, ring_atoms = ring
-        removed = frozenset(bonds)
-        reach: dict[int, int] = {}
-        for v in ring_atoms:
-            if v not in reach:
-                part = self.component(v, atoms, removed)
-                reach.update((w, part) for w in ring_atoms if part >> w & 1)
-        return [reach[v] for v in ring_atoms]
-
-    def ring_cuts(self, atoms: int, ring: tuple[tuple[int, ...], tuple[int, ...]]) -> set[int]:
-        """Both sides of each pair of the ring's bonds whose loss splits the piece. Without
-        b_i and b_j the ring falls into the arcs v_i+1..v_j and the rest; each arc takes what
-        its atoms reach without the ring, and the piece splits where the two share no atom."""
-        hang = self.hanging(atoms, ring)
-        r = len(hang)
-        before = [0] * (r + 1)  # before[k]: what v_0..v_k-1 reach
-        after = [0] * (r + 1)  # after[k]: what v_k..v_r-1 reach
-        for k in range(r):
-            before[k + 1] = before[k] | hang[k]
-            after[r - 1 - k] = after[r - k] | hang[r - 1 - k]
-        out: set[int] = set()
-        for i in range(r):
-            arc = 0
-            for j in range(i + 1, r):
-                arc |= hang[j]
-                if not arc & (after[j + 1] | before[i + 1]):
-                    out.update((arc, atoms & ~arc))
-        return out
-
-    def pieces(self, atoms: int) -> set[int]:
-        """Every piece one cleavage step cuts out of the connected piece `atoms`: both sides of
-        each bond whose loss splits it, and of each pair of bonds of one ring that does."""
-        out: set[int] = set()
-        bridges = self.bridges(atoms)
-        for _, side in bridges:
-            out.update((side, atoms & ~side))
-        inside = set(self.inner_bonds(atoms))
-        for ring in self.rings:  # a whole ring's bonds are never bridges
-            if inside.issuperset(ring[0]):
-                out |= self.ring_cuts(atoms, ring)
-        return out
-
-    def fragment_table(self, pieces: list[int], steps: list[int]) -> list[Fragment]:
-        """The pieces as Fragments: their atoms' masses summed and the bonds they cut counted
-        for all pieces at once (one row of atom flags per piece)."""
-        inside = atom_rows(pieces, self.n)
+    def table(self, words: np.ndarray, steps: np.ndarray) -> Pieces:
+        """The pieces (rows of atom words) as columns: their atoms' masses summed and the
+        bonds they cut counted for all pieces at once (one row of atom flags per piece)."""
+        raw = np.ascontiguousarray(words).view(np.uint8)
+        inside = np.unpackbits(raw, axis=1, bitorder="little")[:, : self.n].astype(bool)
         mass = np.where(inside, self.mass, 0.0).sum(axis=1)
         cut = np.count_nonzero(inside[:, self.ends[:, 0]] != inside[:, self.ends[:, 1]], axis=1)
-        return [
-            Fragment(p, float(m), int(c), s)
-            for p, m, c, s in zip(pieces, mass.tolist(), cut.tolist(), steps, strict=True)
-        ]
+        return Pieces(words, inside, mass, cut, steps)
 
 
-def atom_rows(pieces: Sequence[int], n: int) -> np.ndarray:
-    """(pieces, n) flags: row r says which of the molecule's n atoms piece r holds (bit i of
-    its atom bits = atom i)."""
-    width = (n + 7) // 8
-    raw = b"".join(p.to_bytes(width, "little") for p in pieces)
-    rows = np.frombuffer(raw, np.uint8).reshape(len(pieces), width)
-    return np.unpackbits(rows, axis=1, bitorder="little")[:, :n].astype(bool)
+@dataclass(frozen=True, eq=False)
+class Pieces(Sequence[Fragment]):
+    """A structure's pieces as columns (a structure has hundreds to thousands, and the search
+    reads them whole: masses, cut bonds, atom flags); piece i as a Fragment is `pieces[i]`.
+    words: (pieces, atoms / 64) atom bits; inside: (pieces, atoms) flags; mass, cut_bonds,
+    steps: one value per piece."""
+
+    words: np.ndarray
+    inside: np.ndarray
+    mass: np.ndarray
+    cut_bonds: np.ndarray
+    steps: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.mass)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        atoms = int.from_bytes(self.words[i].tobytes(), "little")
+        return Fragment(atoms, float(self.mass[i]), int(self.cut_bonds[i]), int(self.steps[i]))
 
 
 def hill_formula(counts: Counter) -> str:
@@ -203,25 +153,14 @@ def hill_formula(counts: Counter) -> str:
     return "".join(f"{e}{counts[e] if counts[e] > 1 else ''}" for e in order if counts.get(e))
 
 
-def fragments(mol: Chem.Mol, depth: int = 2) -> list[Fragment]:
+def fragments(mol: Chem.Mol, depth: int = 2) -> Pieces:
     """The molecule and every piece cleavage cuts out of it in up to `depth` steps (each
     piece once, at the fewest steps). Explicit hydrogens are folded into their atoms."""
     mol = Chem.RemoveHs(mol)
     graph = _Graph(mol)
-    whole = (1 << graph.n) - 1
     if graph.n > MAX_ATOMS:
         depth = min(depth, 1)
-    steps_of = {whole: 0}
-    frontier = [whole]
-    for step in range(1, depth + 1):
-        found = []
-        for piece in frontier:
-            for child in graph.pieces(piece):
-                if child not in steps_of and len(steps_of) < MAX_PIECES:
-                    steps_of[child] = step
-                    found.append(child)
-        frontier = found
-    return graph.fragment_table(list(steps_of), list(steps_of.values()))
+    return graph.table(*graph.cut(depth, MAX_PIECES))
 
 
 @dataclass(frozen=True)
@@ -252,16 +191,18 @@ def shifts(cut_bonds: int) -> range:
     return range(-top, top + 1, 2)
 
 
-def fragment_ions(pieces: list[Fragment], adduct: str) -> FragmentIons:
-    """Every even-electron ion of every fragment but the whole molecule, sorted by m/z."""
+def fragment_ions(pieces: Pieces, adduct: str) -> FragmentIons:
+    """Every even-electron ion of every fragment but the whole molecule, sorted by m/z (ties
+    by fragment, then shift)."""
     carrier = fragment_adduct(adduct)
-    of_cut = {c: list(shifts(c)) for c in {f.cut_bonds for f in pieces if f.cut_bonds}}
-    fragment = [n for n, f in enumerate(pieces) if f.cut_bonds for _ in of_cut[f.cut_bonds]]
-    shift = np.array([h for f in pieces if f.cut_bonds for h in of_cut[f.cut_bonds]], dtype=int)
-    fragment = np.array(fragment, dtype=int)
-    mass = np.array([f.mass for f in pieces], dtype=float)[fragment]
-    cut = np.array([f.cut_bonds for f in pieces], dtype=float)[fragment]
-    mz = carrier.mz(mass + shift * HYDROGEN)
-    order = np.argsort(mz, kind="stable")
-    cost = BOND_PENALTY * cut + np.abs(shift)
+    cut = np.asarray(pieces.cut_bonds, dtype=int)
+    fragment, shift = [np.zeros(0, int)], [np.zeros(0, int)]
+    for c in np.unique(cut[cut > 0]).tolist():
+        rows, moved = np.flatnonzero(cut == c), np.array(shifts(c), dtype=int)
+        fragment.append(np.repeat(rows, len(moved)))
+        shift.append(np.tile(moved, len(rows)))
+    fragment, shift = np.concatenate(fragment), np.concatenate(shift)
+    mz = carrier.mz(np.asarray(pieces.mass, dtype=float)[fragment] + shift * HYDROGEN)
+    order = np.lexsort((shift, fragment, mz))
+    cost = BOND_PENALTY * cut[fragment] + np.abs(shift)
     return FragmentIons(mz[order], cost[order].astype(float), fragment[order], shift[order])

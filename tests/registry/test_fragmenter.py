@@ -4,6 +4,7 @@ hydrogen-shift parity, the adduct's charge carrier, and peaks no fragment explai
 import numpy as np
 import pytest
 from rdkit import Chem
+from rdkit.Chem import Descriptors
 
 from registry.chem.adducts import ELECTRON, ELEMENTS, PROTON, adduct_atoms
 from registry.chem.explain import explain, fragment_peaks, ion_formula
@@ -110,6 +111,30 @@ def test_pieces_are_those_single_bonds_and_ring_bond_pairs_cut_out(smiles):
     for depth in (2, 3):
         found = {f.atoms: f.steps for f in fragments(mol, depth)}
         assert found == _pieces_by_brute_force(mol, depth)
+
+
+def test_a_structure_of_more_than_64_atoms_is_cut_as_a_small_one():
+    """Pieces are rows of 64-atom words: rings on both sides of atom 64 (a naphthalene, a
+    cyclobutanol 56 carbons away), the same pieces, steps, masses and cut bonds as by hand."""
+    mol = Chem.MolFromSmiles("c1ccc2ccccc2c1" + "C" * 56 + "C1CC(O)C1")
+    assert mol.GetNumAtoms() == 71
+    found = fragments(mol, 2)
+    assert {f.atoms: f.steps for f in found} == _pieces_by_brute_force(mol, 2)
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+    for f in found[:: max(1, len(found) // 50)]:
+        assert f.mass == pytest.approx(Descriptors.ExactMolWt(_piece(mol, f.indices(mol))))
+        assert f.cut_bonds == sum((f.atoms >> a & 1) != (f.atoms >> b & 1) for a, b in bonds)
+
+
+def _piece(mol: Chem.Mol, atoms: list[int]) -> Chem.Mol:
+    """The piece of `mol` on `atoms` with the hydrogens its atoms carry in the molecule."""
+    piece = Chem.RWMol(mol)
+    for atom in piece.GetAtoms():
+        atom.SetNumExplicitHs(atom.GetTotalNumHs())
+        atom.SetNoImplicit(True)
+    for i in sorted(set(range(mol.GetNumAtoms())) - set(atoms), reverse=True):
+        piece.RemoveAtom(i)
+    return piece.GetMol()
 
 
 def test_hydrogen_shifts_keep_even_electron_parity():
