@@ -126,6 +126,13 @@ def test_a_structure_of_more_than_64_atoms_is_cut_as_a_small_one():
         assert f.cut_bonds == sum((f.atoms >> a & 1) != (f.atoms >> b & 1) for a, b in bonds)
 
 
+def test_a_structure_without_atoms_is_its_only_piece():
+    """RDKit reads an empty SMILES as a molecule of no atoms: nothing to cut, no ion."""
+    (whole,) = fragments(Chem.MolFromSmiles(""), 2)
+    assert (whole.atoms, whole.mass, whole.cut_bonds, whole.steps) == (0, 0.0, 0, 0)
+    assert len(fragment_ions(fragments(Chem.MolFromSmiles(""), 2), "[M+H]+").mz) == 0
+
+
 def _piece(mol: Chem.Mol, atoms: list[int]) -> Chem.Mol:
     """The piece of `mol` on `atoms` with the hydrogens its atoms carry in the molecule."""
     piece = Chem.RWMol(mol)
