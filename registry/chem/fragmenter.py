@@ -114,8 +114,11 @@ class _Graph:
 
     def table(self, words: np.ndarray, steps: np.ndarray) -> Pieces:
         """The pieces (rows of atom words) as columns: their atoms' masses summed and the
-        bonds they cut counted for all pieces at once (one row of atom flags per piece)."""
-        raw = np.ascontiguousarray(words).view(np.uint8)
+        bonds they cut counted for all pieces at once (one row of atom flags per piece). The
+        rows are copied: the cutting's arrays are views of buffers of MAX_PIECES rows, which a
+        cache of thousands of structures would otherwise keep."""
+        words, steps = np.array(words), np.array(steps)
+        raw = words.view(np.uint8)
         inside = np.unpackbits(raw, axis=1, bitorder="little")[:, : self.n].astype(bool)
         mass = np.where(inside, self.mass, 0.0).sum(axis=1)
         cut = np.count_nonzero(inside[:, self.ends[:, 0]] != inside[:, self.ends[:, 1]], axis=1)

@@ -133,6 +133,15 @@ def test_a_structure_without_atoms_is_its_only_piece():
     assert len(fragment_ions(fragments(Chem.MolFromSmiles(""), 2), "[M+H]+").mz) == 0
 
 
+def test_pieces_own_their_rows_not_the_cutting_s_buffers():
+    """The cutting fills buffers of MAX_PIECES rows; a structure's pieces keep their own rows
+    only (a view would keep 320 kB a structure alive in the fragment cache)."""
+    pieces = fragments(Chem.MolFromSmiles(CAFFEINE), 2)
+    for column in (pieces.words, pieces.steps, pieces.inside, pieces.mass, pieces.cut_bonds):
+        assert column.base is None or column.base.nbytes == column.nbytes
+        assert len(column) == len(pieces)
+
+
 def _piece(mol: Chem.Mol, atoms: list[int]) -> Chem.Mol:
     """The piece of `mol` on `atoms` with the hydrogens its atoms carry in the molecule."""
     piece = Chem.RWMol(mol)
