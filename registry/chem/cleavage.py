@@ -150,6 +150,19 @@ def _insert(word_rows, count, table, candidate) -> int:
 
 
 @numba.njit(nogil=True, cache=True)
+def _keep(piece, sides, step, rows, steps, count, table, other) -> int:
+    """Add both parts of `piece` that each side of `sides` splits it into, where new, as cut
+    out at `step`, until the rows are full; return the new count."""
+    for side in sides:
+        for part in range(2):
+            other[:] = side if part == 0 else piece & ~side
+            if count < len(rows) and _insert(rows, count, table, other) < 0:
+                steps[count] = step
+                count += 1
+    return count
+
+
+@numba.njit(nogil=True, cache=True)
 def cut_pieces(n_atoms, indptr, nbr, nbond, ring_ptr, ring_bonds, ring_atoms, depth, limit):
     """The molecule (row 0) and every piece up to `depth` cleavage steps cut out of it, each
     once at the fewest steps, at most `limit` pieces: (rows of atom words, steps)."""
@@ -175,12 +188,7 @@ def cut_pieces(n_atoms, indptr, nbr, nbond, ring_ptr, ring_bonds, ring_atoms, de
         for parent in range(first, last):
             piece = rows[parent].copy()
             found = _bridge_sides(piece, indptr, nbr, nbond, sides)
-            for k in range(found):
-                for side in range(2):
-                    other[:] = sides[k] if side == 0 else piece & ~sides[k]
-                    if count < limit and _insert(rows, count, table, other) < 0:
-                        steps[count] = step
-                        count += 1
+            count = _keep(piece, sides[:found], step, rows, steps, count, table, other)
             for ring in range(len(ring_ptr) - 1):
                 atoms = ring_atoms[ring_ptr[ring] : ring_ptr[ring + 1]]
                 inside = True
@@ -190,11 +198,6 @@ def cut_pieces(n_atoms, indptr, nbr, nbond, ring_ptr, ring_bonds, ring_atoms, de
                     continue
                 bonds = ring_bonds[ring_ptr[ring] : ring_ptr[ring + 1]]
                 found = _ring_sides(piece, bonds, atoms, indptr, nbr, nbond, n_bonds, sides)
-                for k in range(found):
-                    for side in range(2):
-                        other[:] = sides[k] if side == 0 else piece & ~sides[k]
-                        if count < limit and _insert(rows, count, table, other) < 0:
-                            steps[count] = step
-                            count += 1
+                count = _keep(piece, sides[:found], step, rows, steps, count, table, other)
         first, last = last, count
     return rows[:count], steps[:count]

@@ -266,10 +266,10 @@ BUGS = [
         "tests/registry/test_fragmenter.py",
     ),
     (
-        "a piece's steps counted from the search's depth",
+        "every piece taken for a first step's",
         "registry/chem/cleavage.py",
-        "                        steps[count] = step\n                        count += 1\n            for ring",
-        "                        steps[count] = depth\n                        count += 1\n            for ring",
+        "                steps[count] = step\n",
+        "                steps[count] = 1\n",
         "tests/registry/test_fragmenter.py",
     ),
     (
