@@ -117,7 +117,7 @@ class _Graph:
         bonds they cut counted for all pieces at once (one row of atom flags per piece). The
         rows are copied: the cutting's arrays are views of buffers of MAX_PIECES rows, which a
         cache of thousands of structures would otherwise keep."""
-        words, steps = np.array(words), np.array(steps)
+        words, steps = np.array(words, dtype="<u8"), np.array(steps)  # atom i: byte i // 8
         raw = words.view(np.uint8)
         inside = np.unpackbits(raw, axis=1, bitorder="little")[:, : self.n].astype(bool)
         mass = np.where(inside, self.mass, 0.0).sum(axis=1)

@@ -275,7 +275,7 @@ BUGS = [
     (
         "pieces kept as views of the cutting's buffers",
         "registry/chem/fragmenter.py",
-        "words, steps = np.array(words), np.array(steps)",
+        'words, steps = np.array(words, dtype="<u8"), np.array(steps)',
         "words, steps = np.ascontiguousarray(words), steps",
         "tests/registry/test_fragmenter.py",
     ),
