@@ -107,7 +107,7 @@ def test_library_load_runs_small(engine, tmp_path):
 def test_fragments_benchmark_runs_small(tmp_path):
     out = tmp_path / "fragments.json"
     run(
-        "fragments", "--queries", "40", "--spectra", "6000", "--library", "30000",
+        "fragments", "--queries", "30", "--spectra", "4000", "--library", "10000",
         "--depths", "1", "--output", str(out),
     )  # fmt: skip
     result = json.loads(out.read_text())
@@ -122,7 +122,7 @@ def test_fragments_benchmark_runs_small(tmp_path):
 def test_window_search_benchmark_runs_small(tmp_path):
     out = tmp_path / "window_search.json"
     run(
-        "window_search", "--queries", "2", "--window", "20", "--library", "20000",
+        "window_search", "--queries", "2", "--window", "20", "--library", "8000",
         "--spectra", "6000", "--output", str(out),
     )  # fmt: skip
     result = json.loads(out.read_text())
@@ -138,7 +138,7 @@ def test_window_search_benchmark_runs_small(tmp_path):
 
 def test_ranker_benchmark_runs_small(tmp_path):
     out = tmp_path / "ranker.json"
-    args = ["--queries", "60", "--spectra", "6000", "--library", "30000", "--output", str(out)]
+    args = ["--queries", "40", "--spectra", "4000", "--library", "10000", "--output", str(out)]
     run("ranker", *args)
     result = json.loads(out.read_text())
     assert result["fit_windows"] > 0 and result["test_windows"] > 0
