@@ -228,7 +228,11 @@ def window_search_section(r: dict) -> list[str]:
         markdown_table(
             ["search", "mean ms", "p50 ms", "p95 ms", "ranked by"],
             [
-                [name, *(f"{x['ms'][k]:,.0f}" for k in ("mean", "p50", "p95")), *x["ranked_by"]]
+                [
+                    name,
+                    *(f"{x['ms'][k]:,.0f}" for k in ("mean", "p50", "p95")),
+                    ", ".join(x["ranked_by"]),
+                ]
                 for name, x in r["runs"].items()
             ],
         ),
