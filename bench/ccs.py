@@ -47,7 +47,7 @@ with scratch_database() as engine:
 bare_n = min(n, 10000)  # the baseline in memory, on at most 10,000 compounds
 start = time.perf_counter()
 adducts = stored_adducts(model.config.adducts, everything)
-ions = [Ion(b, f, m, a) for s, f, m, b in rows[:bare_n] for a in adducts]
+ions = [Ion(b, f, m, a, smiles=s) for s, f, m, b in rows[:bare_n] for a in adducts]
 model.predict(featurize(ions, model.config))
 bare = (time.perf_counter() - start) / bare_n
 print(json.dumps({"n": n, "batch_size": batch, "adducts": len(adducts),

@@ -196,7 +196,13 @@ class Evidence:
         missing = [k for k in window if (k, record.adduct) not in self.predicted]
         if missing:
             ions = [
-                Ion(fingerprint_bits(pool[k][1]), pool[k][3], pool[k][2], record.adduct)
+                Ion(
+                    fingerprint_bits(pool[k][1]),
+                    pool[k][3],
+                    pool[k][2],
+                    record.adduct,
+                    smiles=pool[k][1],
+                )
                 for k in missing
             ]
             values = self.ccs_model.predict(featurize(ions, self.ccs_model.config))

@@ -1,11 +1,11 @@
 """CCS prediction (structure + adduct -> collision cross section, A^2) so ion mobility can
 narrow candidates that were never measured.
 
-Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint plus
-element counts from the stored formula, so predicting needs no RDKit pass (the fingerprint
-pass of ingest is the shared featurisation) and runs at tens of thousands of molecules per
-second on a CPU; a graph network (AttentiveFP) would be more accurate per molecule but ~1,000
-molecules/s on this machine, too slow for a 1.9M candidate library. The model is a
+Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint,
+element counts from the stored formula and eleven cheap whole-molecule descriptors
+(models/ccs_descriptors.py, ~0.2 ms a molecule), so it predicts thousands of molecules per
+second on a CPU; a graph network (AttentiveFP) would be ~1,000 molecules/s on this machine and
+a 3D conformer ~6, too slow for a 1.9M candidate library. The model is a
 per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
 paper compares with) plus an MLP residual learned from structure, adduct and IM method
 (a small ensemble: the members' mean; their spread, calibrated, is each prediction's
@@ -15,7 +15,6 @@ Saved as hyperparameters + weights (no pickle), like the structure models."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from models.ccs_adducts import (
     adduct_index,
     adduct_key,
 )
+from models.ccs_structure import DESCRIPTORS, structure_columns, structure_width
 from models.checkpoint import read_small_model, save_small_model
 from registry.chem.adducts import UnknownAdductError, parse_adduct
-from registry.chem.identity import FINGERPRINT_BITS
 
 # The adducts stored for every compound by the backfill (the common ones of the CCS compendia,
 # in registry.chem.adducts' spelling: [M+HCOO]- is [M+FA-H]-); a predictor knows these and every
@@ -44,10 +43,7 @@ ADDUCTS = ("[M+H]+", "[M+Na]+", "[M-H]-", "[M+NH4]+", "[M+H-H2O]+", "[M+K]+", "[
 # TIMS values are calibrated and differ by a few percent, so the method is an input.
 METHODS = ("DT", "TW", "TIMS", "unknown")
 PREDICT_METHOD = "DT"
-ELEMENTS = ("C", "H", "N", "O", "S", "P", "F", "Cl", "Br", "I", "Si")
-STRUCTURE_WIDTH = FINGERPRINT_BITS + len(ELEMENTS)
 MIN_MZ = 50.0
-_FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
 
 
 @dataclass(frozen=True)
@@ -66,19 +62,22 @@ class CcsConfig:
     adducts: tuple[str, ...] = ADDUCTS  # the known adducts (training sets them from its data)
     methods: tuple[str, ...] = METHODS
     min_adduct_ions: int = 20  # training ions an adduct needs to be predicted
+    descriptors: tuple[str, ...] = tuple(DESCRIPTORS)  # whole-molecule RDKit descriptors read
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CcsConfig:
+        """A saved config; one saved before predictors read descriptors reads none."""
+        values = {"descriptors": ()} | values
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @dataclass
 class CcsInputs:
-    """Featurised ions. The structure columns (fingerprint bits, element counts) are stored
-    once per structure and shared by its ions through `row`, so the first layer reads a
+    """Featurised ions. The structure columns (fingerprint bits, element counts, descriptors
+    as RDKit gives them) are stored once per structure and shared by its ions through `row`, so the first layer reads a
     compound once for all its adducts; `ion` holds the log m/z, adduct and method columns."""
 
-    structure: torch.Tensor  # (structures, STRUCTURE_WIDTH)
+    structure: torch.Tensor  # (structures, structure_width(config.descriptors))
     row: torch.Tensor  # (ions,) the structure row of each ion
     ion: torch.Tensor  # (ions, ion columns)
     adduct: torch.Tensor
@@ -97,21 +96,14 @@ class CcsInputs:
 @dataclass
 class Ion:
     """One ion to featurise: the compound's stored fingerprint ('0101...'), formula and
-    monoisotopic mass, the adduct and the IM method."""
+    monoisotopic mass, the adduct, the IM method and the SMILES (for the descriptors)."""
 
     fingerprint: str
     formula: str
     mass: float
     adduct: str
     method: str = PREDICT_METHOD
-
-
-def element_counts(formula: str) -> np.ndarray:
-    counts = dict.fromkeys(ELEMENTS, 0)
-    for element, number in _FORMULA.findall(formula or ""):
-        if element in counts:
-            counts[element] += int(number) if number else 1
-    return np.array([counts[e] for e in ELEMENTS], dtype=np.float32)
+    smiles: str | None = None
 
 
 def ion_mz(mass: float, adduct: str) -> float:
@@ -130,7 +122,7 @@ def predictable(mass: float, adduct: str) -> bool:
 def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     """Tensors for a list of ions; raises CcsInputError naming the first unusable one."""
     n = len(ions)
-    rows: dict[tuple[str, str], int] = {}
+    rows: dict[tuple[str, str, str | None], int] = {}
     structures: list[np.ndarray] = []
     known = adduct_index(config.adducts)
     row = np.zeros(n, dtype=np.int64)
@@ -145,16 +137,15 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
                 f"adduct {ion.adduct} is not one the predictor knows (it predicts adducts with "
                 f"at least {config.min_adduct_ions} measured ions in its training data)"
             )
-        if len(ion.fingerprint) != FINGERPRINT_BITS:
-            raise CcsInputError("no 2048-bit fingerprint")
         mz = ion_mz(ion.mass, ion.adduct)
         if mz < MIN_MZ:
             raise CcsInputError(f"{ion.adduct} ion m/z {mz:.1f} is below the predictor's range")
-        key = (ion.fingerprint, ion.formula)
+        key = (ion.fingerprint, ion.formula, ion.smiles if config.descriptors else None)
         if key not in rows:
             rows[key] = len(structures)
-            bits = np.frombuffer(ion.fingerprint.encode(), dtype=np.uint8) - 48
-            structures.append(np.concatenate([bits, np.log1p(element_counts(ion.formula))]))
+            structures.append(
+                structure_columns(ion.fingerprint, ion.formula, ion.smiles, config.descriptors)
+            )
         row[i] = rows[key]
         log_mz[i] = np.log(mz)
         adduct[i] = column
@@ -166,7 +157,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     structure = (
         np.stack(structures).astype(np.float32)
         if structures
-        else np.zeros((0, STRUCTURE_WIDTH), dtype=np.float32)
+        else np.zeros((0, structure_width(config.descriptors)), dtype=np.float32)
     )
     return CcsInputs(
         torch.from_numpy(structure),
@@ -194,34 +185,54 @@ class CcsPredictor(nn.Module):
     """log CCS = a[adduct] + b[adduct] * log m/z + mean of the members' MLP(structure, adduct,
     method). The members' disagreement (the standard deviation of their log CCS, in percent)
     makes the 95 % interval: half-width = floor + scale x deviation, both fitted on validation
-    ions."""
+    ions. Descriptors enter standardised by the training structures' mean and scale."""
 
     def __init__(self, config: CcsConfig) -> None:
         super().__init__()
         self.config = config
-        width = STRUCTURE_WIDTH + ion_width(config)
+        width = structure_width(config.descriptors) + ion_width(config)
         self.mlps = nn.ModuleList(_mlp(width, config) for _ in range(config.members))
         self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
         self.slope = nn.Parameter(torch.zeros(len(config.adducts)))
         self.register_buffer("interval", torch.tensor([5.0, 0.0]))  # floor %, scale
+        if config.descriptors:
+            self.register_buffer("descriptor_mean", torch.zeros(len(config.descriptors)))
+            self.register_buffer("descriptor_scale", torch.ones(len(config.descriptors)))
 
     def baseline(self, inputs: CcsInputs) -> torch.Tensor:
         """The per-adduct power law in m/z alone (log CCS)."""
         return self.intercept[inputs.adduct] + self.slope[inputs.adduct] * inputs.log_mz
 
+    def standardised(self, structure: torch.Tensor) -> torch.Tensor:
+        """The structure columns with the descriptors standardised."""
+        if not self.config.descriptors:
+            return structure
+        k = len(self.config.descriptors)
+        scaled = (structure[:, -k:] - self.descriptor_mean) / self.descriptor_scale
+        return torch.cat([structure[:, :-k], scaled], 1)
+
     @staticmethod
-    def _residual(mlp: nn.Sequential, inputs: CcsInputs) -> torch.Tensor:
+    def _residual(mlp: nn.Sequential, structure: torch.Tensor, inputs: CcsInputs) -> torch.Tensor:
         """One member's output; its first layer reads each structure once (its weight split
         into structure and ion columns), however many adducts the structure has."""
-        first, width = mlp[0], inputs.structure.shape[1]
-        hidden = F.linear(inputs.structure, first.weight[:, :width])[inputs.row]
+        first, width = mlp[0], structure.shape[1]
+        hidden = F.linear(structure, first.weight[:, :width])[inputs.row]
         hidden = hidden + F.linear(inputs.ion, first.weight[:, width:], first.bias)
         return mlp[1:](hidden).squeeze(-1)
 
     def members_out(self, inputs: CcsInputs) -> torch.Tensor:
         """log CCS of each ensemble member, (members, ions)."""
-        residual = torch.stack([self._residual(mlp, inputs) for mlp in self.mlps])
+        structure = self.standardised(inputs.structure)
+        residual = torch.stack([self._residual(mlp, structure, inputs) for mlp in self.mlps])
         return self.baseline(inputs) + residual
+
+    def fit_standardisation(self, inputs: CcsInputs) -> None:
+        """The descriptors' mean and standard deviation over the training structures."""
+        if self.config.descriptors:
+            k = len(self.config.descriptors)
+            with torch.no_grad():
+                self.descriptor_mean.copy_(inputs.structure[:, -k:].mean(0))
+                self.descriptor_scale.copy_(inputs.structure[:, -k:].std(0) + 1e-6)
 
     def forward(self, inputs: CcsInputs) -> torch.Tensor:
         return self.members_out(inputs).mean(0)

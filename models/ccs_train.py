@@ -64,6 +64,7 @@ def train_predictor(
     inputs, ccs = train
     target = torch.log(torch.as_tensor(ccs, dtype=torch.float32))
     model.fit_baseline(inputs, target)
+    model.fit_standardisation(inputs)
     params = [p for n, p in model.named_parameters() if n.startswith("mlps.")]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(config.epochs, 1))

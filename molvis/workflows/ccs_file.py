@@ -66,7 +66,7 @@ def predict_table(
             if identity is not None and not answer["smiles"]:
                 answer["smiles"] = identity.smiles
             if identity is not None:
-                features = (fingerprint_bits(identity.smiles), identity.formula)
+                features = (fingerprint_bits(identity.smiles), identity.formula, identity.smiles)
                 mass = identity.monoisotopic_mass
             elif not given["inchikey"]:
                 raise CcsInputError("no structure (no SMILES, InChI or InChIKey)")
@@ -82,8 +82,9 @@ def predict_table(
                         f"InChIKey {given['inchikey']!r} is not in the registry "
                         "(give a SMILES or InChI)"
                     )
-                answer["smiles"], features, mass = known[0], known[1:3], known[3]
-            ion = Ion(features[0], features[1], mass, adduct)
+                answer["smiles"], mass = known[0], known[3]
+                features = (known[1], known[2], known[0])
+            ion = Ion(features[0], features[1], mass, adduct, smiles=features[2])
             featurize([ion], model.config)  # raises, naming the problem, for an ion out of range
             ions.append((len(answers) - 1, ion))
         except (InvalidStructureError, CcsInputError) as exc:

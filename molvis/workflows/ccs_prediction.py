@@ -34,7 +34,14 @@ def _ions(rows: list[predictions.MeasuredCcs]):
     from models.ccs import Ion
 
     return [
-        Ion(r.structure.fingerprint, r.structure.formula, r.structure.mass, r.adduct, r.method)
+        Ion(
+            r.structure.fingerprint,
+            r.structure.formula,
+            r.structure.mass,
+            r.adduct,
+            r.method,
+            r.structure.smiles,
+        )
         for r in rows
     ]
 
@@ -262,7 +269,9 @@ def backfill(
             reader, info.id, batch_size, shards, shard, marker
         ):
             pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
-            ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD) for s, a in pairs]
+            ions = [
+                Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD, s.smiles) for s, a in pairs
+            ]
             values, uncertainties = model.predict_with_uncertainty(featurize(ions, model.config))
             with session_scope(engine) as writer:
                 written += predictions.write_predictions(

@@ -1,6 +1,8 @@
 """The CCS predictor on a tiny slice: the power-law baseline is fitted, training lowers the
 error below it, the model round-trips through its file, bad inputs name themselves."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -44,6 +46,7 @@ def ions(adduct="[M+H]+", method="DT"):
                 identity.monoisotopic_mass,
                 adduct,
                 method,
+                identity.smiles,
             )
         )
     return out
@@ -92,11 +95,11 @@ def test_the_method_is_an_input():
 def test_unknown_adducts_and_missing_fingerprints_are_named():
     item = ions()[0]
     with pytest.raises(CcsInputError, match=r"adduct \[M\+Li\]\+ is not one"):
-        featurize([Ion(item.fingerprint, item.formula, item.mass, "[M+Li]+")], CcsConfig())
+        featurize([replace(item, adduct="[M+Li]+")], CcsConfig())
     with pytest.raises(CcsInputError, match="fingerprint"):
-        featurize([Ion("01", item.formula, item.mass, "[M+H]+")], CcsConfig())
+        featurize([replace(item, fingerprint="01")], CcsConfig())
     with pytest.raises(CcsInputError, match="below the predictor's range"):
-        featurize([Ion(item.fingerprint, "CH4O", 32.03, "[M+H-H2O]+")], CcsConfig())
+        featurize([replace(item, formula="CH4O", mass=32.03, adduct="[M+H-H2O]+")], CcsConfig())
     assert set(ADDUCTS) >= {"[M+H]+", "[M+Na]+", "[M-H]-", "[M+FA-H]-"}
 
 
@@ -129,7 +132,7 @@ def test_errors_are_percent_and_the_search_window_rounds_them_up():
 
 
 def test_element_counts_read_every_listed_element_and_nothing_else():
-    from models.ccs import ELEMENTS, element_counts
+    from models.ccs_structure import ELEMENTS, element_counts
 
     counts = dict(zip(ELEMENTS, element_counts("C8H10N4O2").tolist(), strict=True))
     assert counts == {"C": 8, "H": 10, "N": 4, "O": 2} | dict.fromkeys(ELEMENTS[4:], 0)
@@ -145,18 +148,12 @@ def test_element_counts_read_every_listed_element_and_nothing_else():
 def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     """Column 0: log m/z - 6; then the adduct's composition, one adduct column and one method
     column set to 1; a structure row per (fingerprint, formula), its element counts as log1p."""
-    from models.ccs import (
-        ADDUCT_WIDTH,
-        METHODS,
-        STRUCTURE_WIDTH,
-        adduct_composition,
-        element_counts,
-        ion_mz,
-    )
+    from models.ccs import ADDUCT_WIDTH, METHODS, adduct_composition, ion_mz
+    from models.ccs_structure import ELEMENTS, FINGERPRINT_BITS, element_counts, structure_width
 
     item = ions()[5]  # caffeine
-    sodium = Ion(item.fingerprint, item.formula, item.mass, "[M+Na]+", "TW")
-    other_formula = Ion(item.fingerprint, "C8H10N4O3", item.mass, "[M+H]+")
+    sodium = replace(item, adduct="[M+Na]+", method="TW")
+    other_formula = replace(item, formula="C8H10N4O3")
     feats = featurize([item, sodium, other_formula], CcsConfig())
     assert feats.log_mz.dtype == torch.float32
     mz = ion_mz(item.mass, "[M+Na]+")
@@ -168,9 +165,11 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     expected[1 + ADDUCT_WIDTH + len(ADDUCTS) + METHODS.index("TW")] = 1.0
     assert feats.ion[1].numpy() == pytest.approx(expected, abs=1e-5)
     assert feats.row.tolist() == [0, 0, 1]  # another formula is another structure row
-    counts = feats.structure[:, STRUCTURE_WIDTH - len(element_counts("")) :]
+    counts = feats.structure[:, FINGERPRINT_BITS : FINGERPRINT_BITS + len(ELEMENTS)]
     assert counts[1].numpy() == pytest.approx(np.log1p(element_counts("C8H10N4O3")))
-    assert featurize([], CcsConfig()).structure.shape == (0, STRUCTURE_WIDTH)
+    width = structure_width(CcsConfig().descriptors)
+    assert feats.structure.shape[1] == width
+    assert featurize([], CcsConfig()).structure.shape == (0, width)
 
 
 def test_the_range_starts_at_min_mz_itself():
@@ -182,9 +181,9 @@ def test_the_range_starts_at_min_mz_itself():
         mass = np.nextafter(mass, np.inf)
     assert ion_mz(mass, "[M+H]+") == MIN_MZ and predictable(mass, "[M+H]+")
     assert not predictable(np.nextafter(mass, -np.inf), "[M+H]+")
-    featurize([Ion(item.fingerprint, item.formula, mass, "[M+H]+")], CcsConfig())
+    featurize([replace(item, mass=mass)], CcsConfig())
     with pytest.raises(CcsInputError) as caught:
-        featurize([Ion("01", item.formula, item.mass, "[M+H]+")], CcsConfig())
+        featurize([replace(item, fingerprint="01")], CcsConfig())
     assert str(caught.value) == "no 2048-bit fingerprint"
     with pytest.raises(CcsInputError, match="unknown element 'Q'"):
         ion_mz(100.0, "[M+Q]+")
@@ -198,10 +197,11 @@ def test_each_members_first_layer_split_equals_the_whole_mlp():
     torch.manual_seed(0)
     model = CcsPredictor(CcsConfig(hidden=16, members=2)).eval()
     feats = featurize(ions()[:3] + ions("[M+Na]+")[:3], CcsConfig())
-    whole = torch.cat([feats.structure[feats.row], feats.ion], dim=1)
+    structure = model.standardised(feats.structure)
+    whole = torch.cat([structure[feats.row], feats.ion], dim=1)
     with torch.no_grad():
         for mlp in model.mlps:
-            split = model._residual(mlp, feats).numpy()
+            split = model._residual(mlp, structure, feats).numpy()
             assert split == pytest.approx(mlp(whole).squeeze(-1).numpy(), abs=1e-5)
 
 
@@ -268,11 +268,11 @@ def test_spellings_of_one_adduct_are_one_adduct_and_its_composition_is_counted()
 def test_a_known_adduct_is_found_by_any_spelling():
     item = ions()[5]
     config = CcsConfig(adducts=("[M+H]+", "[M-H-H2O]-"))
-    one = featurize([Ion(item.fingerprint, item.formula, item.mass, "[M-H2O-H]-")], config)
-    other = featurize([Ion(item.fingerprint, item.formula, item.mass, "[M-H-H2O]-")], config)
+    one = featurize([replace(item, adduct="[M-H2O-H]-")], config)
+    other = featurize([replace(item, adduct="[M-H-H2O]-")], config)
     assert one.adduct.tolist() == [1] and torch.equal(one.ion, other.ion)
     with pytest.raises(CcsInputError, match=r"\[M\+Na\]\+ is not one .* at least 20 measured"):
-        featurize([Ion(item.fingerprint, item.formula, item.mass, "[M+Na]+")], config)
+        featurize([replace(item, adduct="[M+Na]+")], config)
 
 
 def test_known_adducts_need_the_minimum_of_training_ions_counted_over_spellings():
@@ -341,3 +341,70 @@ def test_ring_scaffolds():
 
     assert ring_scaffold("CC(C)Cc1ccc(C(C)C(=O)O)cc1") == "c1ccccc1"
     assert ring_scaffold("CCCCCC(=O)O") == "" and ring_scaffold("C1CC(") == ""
+
+
+def test_the_descriptors_are_rdkits_in_their_named_order_after_bits_and_counts():
+    """Caffeine checked by hand: 2 rings, both aromatic, 14 heavy atoms, no donor, 3 of 8
+    carbons sp3, TPSA 61.82 (Ertl's table)."""
+    from models.ccs_structure import DESCRIPTORS, FINGERPRINT_BITS, descriptor_values
+
+    item = ions()[5]
+    named = dict(zip(DESCRIPTORS, descriptor_values(item.smiles, tuple(DESCRIPTORS)), strict=True))
+    assert named["rings"] == 2 and named["aromatic_rings"] == 2 and named["aliphatic_rings"] == 0
+    assert named["heavy_atoms"] == 14 and named["h_donors"] == 0
+    assert named["fraction_csp3"] == pytest.approx(3 / 8) and named["tpsa"] == pytest.approx(61.82)
+    feats = featurize([item], CcsConfig())
+    tail = feats.structure[0, FINGERPRINT_BITS + 11 :].numpy()
+    assert tail == pytest.approx(np.array(list(named.values()), dtype=np.float32))
+    reversed_names = tuple(reversed(DESCRIPTORS))
+    assert descriptor_values(item.smiles, reversed_names).tolist() == list(named.values())[::-1]
+
+
+def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_needs_none():
+    item = ions()[5]
+    with pytest.raises(CcsInputError, match="cannot read the structure 'C1CC' to compute"):
+        featurize([replace(item, smiles="C1CC")], CcsConfig())
+    with pytest.raises(CcsInputError, match="cannot read the structure None"):
+        featurize([replace(item, smiles=None)], CcsConfig())
+    bare = featurize([replace(item, smiles=None)], CcsConfig(descriptors=()))
+    assert bare.structure.shape == (1, 2048 + 11)
+
+
+def test_one_fingerprint_and_formula_with_two_structures_is_two_rows_when_descriptors_are_read():
+    item = ions()[6]  # ibuprofen; the same bits and formula given for a branched isomer
+    isomer = replace(item, smiles="CCCCc1ccc(C(C)C(=O)O)cc1")
+    assert featurize([item, isomer], CcsConfig()).row.tolist() == [0, 1]
+    assert featurize([item, isomer], CcsConfig(descriptors=())).row.tolist() == [0, 0]
+
+
+def test_descriptors_are_standardised_by_the_training_structures():
+    from models.ccs import CcsPredictor
+
+    model = CcsPredictor(CcsConfig(hidden=8, members=1))
+    feats = featurize(ions(), CcsConfig())
+    model.fit_standardisation(feats)
+    scaled = model.standardised(feats.structure)
+    k = len(CcsConfig().descriptors)
+    assert torch.equal(scaled[:, :-k], feats.structure[:, :-k])  # bits and counts untouched
+    assert scaled[:, -k:].mean(0).abs().max() < 1e-5
+    spread = feats.structure[:, -k:].std(0)
+    assert scaled[:, -k:].std(0).numpy() == pytest.approx((spread / (spread + 1e-6)).numpy())
+
+
+def test_a_predictor_saved_before_descriptors_reads_none_and_still_loads(tmp_path):
+    from dataclasses import asdict
+
+    from models.ccs import CcsPredictor
+
+    old = CcsPredictor(CcsConfig(hidden=8, members=1, descriptors=()))
+    assert not any("descriptor" in name for name in old.state_dict())
+    saved = asdict(old.config)
+    del saved["descriptors"]  # what an older molvis wrote
+    assert CcsConfig.from_dict(saved).descriptors == ()
+    torch.save(
+        {"kind": "ccs-predictor", "config": saved, "state_dict": old.state_dict(), "metrics": {}},
+        tmp_path / "old.pt",
+    )
+    loaded, _ = load_predictor(tmp_path / "old.pt")
+    bare = featurize([replace(ions()[0], smiles=None)], loaded.config)
+    assert loaded.predict(bare) == pytest.approx(old.eval().predict(bare))

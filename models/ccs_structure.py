@@ -1,0 +1,74 @@
+"""A structure as the CCS predictor reads it: the stored 2048-bit fingerprint, element counts
+from the stored formula and eleven whole-molecule RDKit descriptors.
+
+Why the descriptors: a fingerprint says which groups a structure has, not how large and compact the whole is,
+and that is what a cross section measures; surface area (Labute), polar surface, ring counts,
+saturation and Kier's / valence connectivity indices say it (held-out median error 1.54 ->
+1.40 %, docs/CCS.md). Chosen for cost as much as for accuracy: these eleven take ~0.2 ms a
+molecule with the SMILES parse (Kappa2/3, Chi2v/3v, rotatable bonds and acceptors would triple
+that for no better error; a 3D conformer costs ~160 ms)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import rdMolDescriptors as rd
+
+from models.ccs_adducts import CcsInputError
+from registry.chem.identity import FINGERPRINT_BITS
+
+ELEMENTS = ("C", "H", "N", "O", "S", "P", "F", "Cl", "Br", "I", "Si")
+_FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
+
+DESCRIPTORS: dict[str, Callable[[Chem.Mol], float]] = {
+    "labute_asa": rd.CalcLabuteASA,
+    "tpsa": rd.CalcTPSA,
+    "fraction_csp3": rd.CalcFractionCSP3,
+    "rings": rd.CalcNumRings,
+    "aromatic_rings": rd.CalcNumAromaticRings,
+    "aliphatic_rings": rd.CalcNumAliphaticRings,
+    "h_donors": rd.CalcNumHBD,
+    "heavy_atoms": rd.CalcNumHeavyAtoms,
+    "kappa1": rd.CalcKappa1,
+    "chi0v": rd.CalcChi0v,
+    "chi1v": rd.CalcChi1v,
+}
+
+
+def descriptor_values(smiles: str | None, names: tuple[str, ...]) -> np.ndarray:
+    """The named descriptors of one structure, in that order (none named: the structure is not
+    read); a structure RDKit cannot read, or none given, raises CcsInputError."""
+    if not names:
+        return np.zeros(0, dtype=np.float32)
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    if mol is None:
+        raise CcsInputError(f"cannot read the structure {smiles!r} to compute its descriptors")
+    return np.array([DESCRIPTORS[name](mol) for name in names], dtype=np.float32)
+
+
+def element_counts(formula: str) -> np.ndarray:
+    counts = dict.fromkeys(ELEMENTS, 0)
+    for element, number in _FORMULA.findall(formula or ""):
+        if element in counts:
+            counts[element] += int(number) if number else 1
+    return np.array([counts[e] for e in ELEMENTS], dtype=np.float32)
+
+
+def structure_width(descriptors: tuple[str, ...]) -> int:
+    """A structure's columns: fingerprint bits, element counts, descriptors."""
+    return FINGERPRINT_BITS + len(ELEMENTS) + len(descriptors)
+
+
+def structure_columns(
+    fingerprint: str, formula: str, smiles: str | None, descriptors: tuple[str, ...]
+) -> np.ndarray:
+    """One structure's columns: bits as 0/1, log(1 + count) per element, descriptors as
+    RDKit gives them (the predictor standardises them)."""
+    if len(fingerprint) != FINGERPRINT_BITS:
+        raise CcsInputError("no 2048-bit fingerprint")
+    bits = np.frombuffer(fingerprint.encode(), dtype=np.uint8) - 48
+    counts = np.log1p(element_counts(formula))
+    return np.concatenate([bits, counts, descriptor_values(smiles, descriptors)])
