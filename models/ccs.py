@@ -234,9 +234,6 @@ class CcsPredictor(nn.Module):
                 self.descriptor_mean.copy_(inputs.structure[:, -k:].mean(0))
                 self.descriptor_scale.copy_(inputs.structure[:, -k:].std(0) + 1e-6)
 
-    def forward(self, inputs: CcsInputs) -> torch.Tensor:
-        return self.members_out(inputs).mean(0)
-
     def fit_baseline(self, inputs: CcsInputs, log_ccs: torch.Tensor) -> None:
         """Least-squares power law per adduct (adducts without data keep the pooled fit)."""
         pooled = np.polyfit(inputs.log_mz.numpy(), log_ccs.numpy(), 1)

@@ -169,7 +169,8 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     assert counts[1].numpy() == pytest.approx(np.log1p(element_counts("C8H10N4O3")))
     width = structure_width(CcsConfig().descriptors)
     assert feats.structure.shape[1] == width
-    assert featurize([], CcsConfig()).structure.shape == (0, width)
+    empty = featurize([], CcsConfig()).structure
+    assert empty.shape == (0, width) and empty.dtype == feats.structure.dtype == torch.float32
 
 
 def test_the_range_starts_at_min_mz_itself():
