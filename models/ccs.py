@@ -3,9 +3,9 @@ narrow candidates that were never measured.
 
 Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint,
 element counts from the stored formula and eleven cheap whole-molecule descriptors
-(models/ccs_descriptors.py, ~0.2 ms a molecule), so it predicts thousands of molecules per
-second on a CPU; a graph network (AttentiveFP) would be ~1,000 molecules/s on this machine and
-a 3D conformer ~6, too slow for a 1.9M candidate library. The model is a
+(models/ccs_structure.py), so it predicts thousands of molecules per second on a CPU; a graph
+network (AttentiveFP) or a 3D conformer per molecule would be too slow for a 1.9M candidate
+library (docs/CCS.md). The model is a
 per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
 paper compares with) plus an MLP residual learned from structure, adduct and IM method
 (a small ensemble: the members' mean; their spread, calibrated, is each prediction's
@@ -74,8 +74,9 @@ class CcsConfig:
 @dataclass
 class CcsInputs:
     """Featurised ions. The structure columns (fingerprint bits, element counts, descriptors
-    as RDKit gives them) are stored once per structure and shared by its ions through `row`, so the first layer reads a
-    compound once for all its adducts; `ion` holds the log m/z, adduct and method columns."""
+    as RDKit gives them) are stored once per structure and shared by its ions through `row`,
+    so the first layer reads a compound once for all its adducts; `ion` holds the log m/z,
+    adduct and method columns."""
 
     structure: torch.Tensor  # (structures, structure_width(config.descriptors))
     row: torch.Tensor  # (ions,) the structure row of each ion

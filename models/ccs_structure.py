@@ -1,12 +1,11 @@
 """A structure as the CCS predictor reads it: the stored 2048-bit fingerprint, element counts
 from the stored formula and eleven whole-molecule RDKit descriptors.
 
-Why the descriptors: a fingerprint says which groups a structure has, not how large and compact the whole is,
-and that is what a cross section measures; surface area (Labute), polar surface, ring counts,
-saturation and Kier's / valence connectivity indices say it (held-out median error 1.54 ->
-1.40 %, docs/CCS.md). Chosen for cost as much as for accuracy: these eleven take ~0.2 ms a
-molecule with the SMILES parse (Kappa2/3, Chi2v/3v, rotatable bonds and acceptors would triple
-that for no better error; a 3D conformer costs ~160 ms)."""
+Why the descriptors: a fingerprint says which groups a structure has, not how large and
+compact the whole is, and that is what a cross section measures; surface area (Labute), polar
+surface, ring counts, saturation and Kier's / valence connectivity indices say it. Chosen for
+cost as much as for accuracy: larger sets cost more for no better error, and a 3D conformer
+per molecule far more (docs/CCS.md)."""
 
 from __future__ import annotations
 
