@@ -66,8 +66,8 @@ def predict_table(
             if identity is not None and not answer["smiles"]:
                 answer["smiles"] = identity.smiles
             if identity is not None:
-                features = (fingerprint_bits(identity.smiles), identity.formula, identity.smiles)
-                mass = identity.monoisotopic_mass
+                bits, smiles = fingerprint_bits(identity.smiles), identity.smiles
+                ion = Ion(bits, identity.formula, identity.monoisotopic_mass, adduct, smiles=smiles)
             elif not given["inchikey"]:
                 raise CcsInputError("no structure (no SMILES, InChI or InChIKey)")
             elif engine is None:
@@ -82,9 +82,8 @@ def predict_table(
                         f"InChIKey {given['inchikey']!r} is not in the registry "
                         "(give a SMILES or InChI)"
                     )
-                answer["smiles"], mass = known[0], known[3]
-                features = (known[1], known[2], known[0])
-            ion = Ion(features[0], features[1], mass, adduct, smiles=features[2])
+                answer["smiles"] = known[0]
+                ion = Ion(known[1], known[2], known[3], adduct, smiles=known[0])
             featurize([ion], model.config)  # raises, naming the problem, for an ion out of range
             ions.append((len(answers) - 1, ion))
         except (InvalidStructureError, CcsInputError) as exc:
