@@ -3,12 +3,7 @@ backfills and search). Inputs are plain records; outputs are float32 unit vector
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
-import os
-from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +12,7 @@ import torch
 from models import molgraph
 from models.data import collate
 from models.model import MultiModalModel
+from models.prefetch import featurised_ahead
 
 # Molecules per structure-encoder forward pass on a CPU: the AttentiveFP forward ran 2,960
 # molecules/s on one thread at 128 per pass against 2,000/s at 512 (cache-sized batches).
@@ -82,11 +78,8 @@ class BackfillCounts:
     skipped: int = 0
 
 
-def default_workers(device: torch.device) -> int:
-    """Featurisation processes for a backfill: on CPU half the cores (the model's threads get
-    the other half; measured best on 2 cores), with a GPU all cores but one."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1) if device.type != "cpu" else max(1, cores // 2)
+def _graphs(batch: list[tuple[int, str]]) -> list[molgraph.MolGraph | None]:
+    return molgraph.featurize_all([s for _, s in batch])
 
 
 def backfill(
@@ -99,14 +92,12 @@ def backfill(
 ) -> BackfillCounts:
     """Embed (id, smiles) batches as they stream in and hand each batch to `write`, so memory
     stays flat however many compounds there are. With `workers`, RDKit featurisation runs in
-    that many processes a few batches ahead of the model, which keeps the remaining cores
-    (a single batch is featurised inline: starting processes costs seconds). Unparsable
+    that many processes a few batches ahead of the model (models/prefetch.py). Unparsable
     structures are counted, not written."""
     counts = BackfillCounts()
-
-    def finish(batch: list[tuple[int, str]], graphs: list[molgraph.MolGraph | None]) -> None:
-        forward = CPU_FORWARD_BATCH if device.type == "cpu" else len(batch)
-        ok, vectors = embed_graphs(model, graphs, device, forward)
+    forward = CPU_FORWARD_BATCH if device.type == "cpu" else None
+    for batch, graphs in featurised_ahead(batches, _graphs, workers, device.type == "cpu"):
+        ok, vectors = embed_graphs(model, graphs, device, forward or len(batch))
         ids = [cid for (cid, _), good in zip(batch, ok, strict=True) if good]
         if ids:
             write(ids, vectors)
@@ -114,28 +105,4 @@ def backfill(
         counts.skipped += len(batch) - len(ids)
         if progress:
             progress(len(batch))
-
-    stream = iter(batches)
-    head = list(itertools.islice(stream, 2))
-    if workers <= 0 or len(head) < 2:
-        for batch in itertools.chain(head, stream):
-            finish(batch, molgraph.featurize_all([s for _, s in batch]))
-        return counts
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
-    context = multiprocessing.get_context("spawn")
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending: deque[tuple[list[tuple[int, str]], Future]] = deque()
-            for batch in itertools.chain(head, stream):
-                pending.append((batch, pool.submit(molgraph.featurize_all, [s for _, s in batch])))
-                if len(pending) > workers:
-                    done, future = pending.popleft()
-                    finish(done, future.result())
-            while pending:
-                done, future = pending.popleft()
-                finish(done, future.result())
-    finally:
-        torch.set_num_threads(threads)
     return counts

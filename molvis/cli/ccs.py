@@ -60,6 +60,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             args.batch_size,
             progress=bar.update,
             all_adducts=args.all_adducts,
+            workers=args.workers,
         )
     if args.json:
         print(json.dumps(report))
@@ -144,6 +145,9 @@ def add_parsers(sub) -> None:
     fill = ccs.add_parser("backfill", help="predict CCS for every compound that lacks them")
     fill.add_argument("--predictor", help="predictor name (default: the active one)")
     fill.add_argument("--batch-size", type=int, default=5000)
+    fill.add_argument(
+        "--workers", type=int, help="featurisation processes (default: half the cores; 0: none)"
+    )
     fill.add_argument(
         "--all-adducts",
         action="store_true",

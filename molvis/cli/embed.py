@@ -35,7 +35,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
         with tqdm(
             desc="predict CCS", unit=" compounds", file=sys.stderr, disable=args.quiet or None
         ) as bar:
-            counts["ccs_predicted"] = backfill(engine(), progress=bar.update)["compounds"]
+            report = backfill(engine(), progress=bar.update, workers=args.workers)
+        counts["ccs_predicted"] = report["compounds"]
     print(
         json.dumps(counts)
         if args.json

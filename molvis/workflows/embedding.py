@@ -62,7 +62,8 @@ def _embed_structures(
 ) -> dict[str, int]:
     """Every compound (of the shard) without a structure vector; a whole backfill drops the
     structure index before a large backlog and ends with it built."""
-    from models.embed import backfill, default_workers
+    from models.embed import backfill
+    from models.prefetch import default_workers
 
     model_id = loaded.info.id
     if not shards:  # a whole backfill; shard runs leave the index to the index asset

@@ -187,6 +187,28 @@ def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(libra
 
 
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
+def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library):
+    def stored():
+        with library.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT compound_id, adduct, ccs, uncertainty_pct FROM ccs_prediction ORDER BY 1, 2"
+                )
+            ).all()
+
+    ahead = backfill(library, batch_size=2, workers=1)
+    values = stored()
+    assert ahead["compounds"] == count(library, "compound") and len(values) == ahead["predictions"]
+    with library.begin() as conn:
+        conn.execute(text("DELETE FROM ccs_prediction"))
+    assert backfill(library, batch_size=3, workers=0)["predictions"] == len(values)
+    inline = stored()
+    assert [r[:2] for r in inline] == [r[:2] for r in values]
+    # the same ions and values (batches of other sizes round the last float digits otherwise)
+    assert [r[2:] for r in inline] == [pytest.approx(r[2:], rel=1e-4) for r in values]
+
+
+@pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
 def test_ccs_predict_answers_every_row_in_order(library, tmp_path):
     table = write(
         tmp_path,
