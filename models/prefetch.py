@@ -19,16 +19,21 @@ F = TypeVar("F")
 
 
 def featurised_ahead(
-    batches: Iterable[B], featurise: Callable[[B], F], workers: int, share_cores: bool = True
+    batches: Iterable[B],
+    featurise: Callable[[B], F],
+    workers: int,
+    share_cores: bool = True,
+    min_batches: int = 2,
 ) -> Iterator[tuple[B, F]]:
     """Each batch with `featurise(batch)`, in the stream's order. With `workers`, that many
     spawned processes featurise up to `workers` batches ahead (`featurise` must be picklable: a
     module's function or a partial of one) and, with `share_cores` (a consumer on the CPU),
-    torch's threads are limited to the cores they leave until the stream ends. A stream of one
-    batch, or no workers, is featurised inline (starting processes costs seconds)."""
+    torch's threads are limited to the cores they leave until the stream ends. A stream of
+    fewer than `min_batches` batches (read ahead to tell), or no workers, is featurised inline:
+    starting processes costs seconds, more than a short stream saves."""
     stream = iter(batches)
-    head = list(itertools.islice(stream, 2))
-    if workers <= 0 or len(head) < 2:
+    head = list(itertools.islice(stream, min_batches))
+    if workers <= 0 or len(head) < min_batches:
         for batch in itertools.chain(head, stream):
             yield batch, featurise(batch)
         return

@@ -23,6 +23,9 @@ from registry.db.settings import load_settings
 from registry.learned import ccs_predictions as predictions
 
 PRETRAINED = Path(__file__).resolve().parents[2] / "models" / "pretrained" / "ccs"
+# A backfill of fewer compounds featurises inline: a worker's start-up (~2.4 s with what it
+# slows on two cores) costs more than it saves below ~27,000 (BENCHMARKS.md).
+WORKER_MIN_COMPOUNDS = 30_000
 
 
 def search_tolerance(p95_pct: float) -> float:
@@ -275,7 +278,7 @@ def backfill(
     where it stopped. Why not every adduct by default: the rows, not the predictor, bound the
     rate (three times the rows, half the molecules per second: BENCHMARKS.md). `workers`:
     featurisation processes running ahead of the predictor and the writes (default: half the
-    cores, models/prefetch.py)."""
+    cores, models/prefetch.py) for a backlog of WORKER_MIN_COMPOUNDS or more."""
     import torch
 
     from models.ccs import CcsInputs
@@ -292,7 +295,10 @@ def backfill(
         batches = predictions.structures_without_predictions(
             reader, info.id, batch_size, shards, shard, marker
         )
-        for batch, (ids, ion_adducts, columns) in featurised_ahead(batches, featurise, workers):
+        ahead = featurised_ahead(
+            batches, featurise, workers, min_batches=-(-WORKER_MIN_COMPOUNDS // batch_size)
+        )
+        for batch, (ids, ion_adducts, columns) in ahead:
             inputs = CcsInputs(*(torch.from_numpy(c) for c in columns))
             values, uncertainties = model.predict_with_uncertainty(inputs)
             with session_scope(engine) as writer:

@@ -37,3 +37,12 @@ def test_default_workers_leave_the_model_half_the_cores_on_a_cpu():
     cores = os.cpu_count() or 1
     assert default_workers(torch.device("cpu")) == max(1, cores // 2)
     assert default_workers(torch.device("cuda")) == max(1, cores - 1)
+
+
+def test_a_stream_shorter_than_min_batches_is_featurised_inline():
+    def children(min_batches: int) -> int:
+        ahead = featurised_ahead(BATCHES, sum, workers=1, min_batches=min_batches)
+        return max(len(multiprocessing.active_children()) for _ in ahead)
+
+    assert children(len(BATCHES) + 1) == 0
+    assert children(len(BATCHES)) == 1

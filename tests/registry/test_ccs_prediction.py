@@ -187,7 +187,24 @@ def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(libra
 
 
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
-def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library):
+def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library, monkeypatch):
+    """A backlog of WORKER_MIN_COMPOUNDS or more is featurised in the worker processes asked
+    for, a smaller one inline; either way the same predictions are stored."""
+    import multiprocessing
+
+    import models.prefetch
+    from molvis.workflows import ccs_prediction
+
+    pools: list[int] = []  # worker processes seen while each backfill ran
+    original = models.prefetch.featurised_ahead
+
+    def watched(*args, **kwargs):
+        seen = [0]
+        for item in original(*args, **kwargs):
+            seen.append(len(multiprocessing.active_children()))
+            yield item
+        pools.append(max(seen))
+
     def stored():
         with library.connect() as conn:
             return conn.execute(
@@ -196,12 +213,17 @@ def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library)
                 )
             ).all()
 
+    monkeypatch.setattr(models.prefetch, "featurised_ahead", watched)
+    compounds = count(library, "compound")
+    monkeypatch.setattr(ccs_prediction, "WORKER_MIN_COMPOUNDS", compounds)
     ahead = backfill(library, batch_size=2, workers=1)
     values = stored()
-    assert ahead["compounds"] == count(library, "compound") and len(values) == ahead["predictions"]
+    assert ahead["compounds"] == compounds and len(values) == ahead["predictions"]
     with library.begin() as conn:
         conn.execute(text("DELETE FROM ccs_prediction"))
-    assert backfill(library, batch_size=3, workers=0)["predictions"] == len(values)
+    monkeypatch.setattr(ccs_prediction, "WORKER_MIN_COMPOUNDS", compounds + 3)
+    assert backfill(library, batch_size=3, workers=1)["predictions"] == len(values)
+    assert pools == [1, 0]  # one worker for the backlog that reached the threshold, none below
     inline = stored()
     assert [r[:2] for r in inline] == [r[:2] for r in values]
     # the same ions and values (batches of other sizes round the last float digits otherwise)
