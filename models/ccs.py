@@ -2,16 +2,16 @@
 narrow candidates that were never measured.
 
 Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint,
-element counts from the stored formula and eleven cheap whole-molecule descriptors
-(models/ccs_structure.py), so it predicts thousands of molecules per second on a CPU; a graph
-network (AttentiveFP) or a 3D conformer per molecule would be too slow for a 1.9M candidate
-library (docs/CCS.md). The model is a
-per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
-paper compares with) plus an MLP residual learned from structure, adduct and IM method
-(a small ensemble: the members' mean; their spread, calibrated, is each prediction's
-uncertainty). The adduct enters by its composition (molecules, charge, atoms gained or lost)
-beside its own column, so spellings of one adduct pool and rare adducts borrow from common ones.
-Saved as hyperparameters + weights (no pickle), like the structure models."""
+element counts from the stored formula, a Morgan count fingerprint and eleven cheap
+whole-molecule descriptors (models/ccs_structure.py), so it predicts thousands of molecules
+per second on a CPU; a graph network (AttentiveFP) or a 3D conformer per molecule would be too
+slow for a 1.9M candidate library (docs/CCS.md). The model is a per-adduct power law in m/z
+(log CCS linear in log m/z: the "linear m/z baseline" every CCS paper compares with) plus an
+MLP residual learned from structure, adduct and IM method (a small ensemble: the members'
+mean; their spread, calibrated, is each prediction's uncertainty). The adduct enters by its
+composition (molecules, charge, atoms gained or lost) beside its own column, so spellings of
+one adduct pool and rare adducts borrow from common ones. Saved as hyperparameters + weights
+(no pickle), like the structure models."""
 
 from __future__ import annotations
 
@@ -63,11 +63,13 @@ class CcsConfig:
     methods: tuple[str, ...] = METHODS
     min_adduct_ions: int = 20  # training ions an adduct needs to be predicted
     descriptors: tuple[str, ...] = tuple(DESCRIPTORS)  # whole-molecule RDKit descriptors read
+    count_bits: int = 1024  # Morgan count fingerprint columns (0: none)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CcsConfig:
-        """A saved config; one saved before predictors read descriptors reads none."""
-        values = {"descriptors": ()} | values
+        """A saved config; one saved before predictors read descriptors or Morgan counts reads
+        none."""
+        values = {"descriptors": (), "count_bits": 0} | values
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -78,7 +80,7 @@ class CcsInputs:
     so the first layer reads a compound once for all its adducts; `ion` holds the log m/z,
     adduct and method columns."""
 
-    structure: torch.Tensor  # (structures, structure_width(config.descriptors))
+    structure: torch.Tensor  # (structures, structure_width(descriptors, count_bits))
     row: torch.Tensor  # (ions,) the structure row of each ion
     ion: torch.Tensor  # (ions, ion columns)
     adduct: torch.Tensor
@@ -131,6 +133,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     adduct = np.zeros(n, dtype=np.int64)
     log_mz = np.zeros(n, dtype=np.float32)
     first_adduct = 1 + ADDUCT_WIDTH
+    reads_smiles = bool(config.descriptors or config.count_bits)
     for i, ion in enumerate(ions):
         column = known.get(adduct_key(ion.adduct))
         if column is None:
@@ -141,11 +144,13 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
         mz = ion_mz(ion.mass, ion.adduct)
         if mz < MIN_MZ:
             raise CcsInputError(f"{ion.adduct} ion m/z {mz:.1f} is below the predictor's range")
-        key = (ion.fingerprint, ion.formula, ion.smiles if config.descriptors else None)
+        key = (ion.fingerprint, ion.formula, ion.smiles if reads_smiles else None)
         if key not in rows:
             rows[key] = len(structures)
             structures.append(
-                structure_columns(ion.fingerprint, ion.formula, ion.smiles, config.descriptors)
+                structure_columns(
+                    ion.fingerprint, ion.formula, ion.smiles, config.descriptors, config.count_bits
+                )
             )
         row[i] = rows[key]
         log_mz[i] = np.log(mz)
@@ -158,7 +163,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     structure = (
         np.stack(structures).astype(np.float32)
         if structures
-        else np.zeros((0, structure_width(config.descriptors)), dtype=np.float32)
+        else np.zeros((0, structure_width(config.descriptors, config.count_bits)), np.float32)
     )
     return CcsInputs(
         torch.from_numpy(structure),
@@ -191,7 +196,7 @@ class CcsPredictor(nn.Module):
     def __init__(self, config: CcsConfig) -> None:
         super().__init__()
         self.config = config
-        width = structure_width(config.descriptors) + ion_width(config)
+        width = structure_width(config.descriptors, config.count_bits) + ion_width(config)
         self.mlps = nn.ModuleList(_mlp(width, config) for _ in range(config.members))
         self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
         self.slope = nn.Parameter(torch.zeros(len(config.adducts)))

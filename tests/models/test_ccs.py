@@ -167,7 +167,7 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     assert feats.row.tolist() == [0, 0, 1]  # another formula is another structure row
     counts = feats.structure[:, FINGERPRINT_BITS : FINGERPRINT_BITS + len(ELEMENTS)]
     assert counts[1].numpy() == pytest.approx(np.log1p(element_counts("C8H10N4O3")))
-    width = structure_width(CcsConfig().descriptors)
+    width = structure_width(CcsConfig().descriptors, CcsConfig().count_bits)
     assert feats.structure.shape[1] == width
     empty = featurize([], CcsConfig()).structure
     assert empty.shape == (0, width) and empty.dtype == feats.structure.dtype == torch.float32
@@ -347,18 +347,47 @@ def test_ring_scaffolds():
 def test_the_descriptors_are_rdkits_in_their_named_order_after_bits_and_counts():
     """Caffeine checked by hand: 2 rings, both aromatic, 14 heavy atoms, no donor, 3 of 8
     carbons sp3, TPSA 61.82 (Ertl's table)."""
-    from models.ccs_structure import DESCRIPTORS, FINGERPRINT_BITS, descriptor_values
+    from models.ccs_structure import DESCRIPTORS, molecule_columns
 
     item = ions()[5]
-    named = dict(zip(DESCRIPTORS, descriptor_values(item.smiles, tuple(DESCRIPTORS)), strict=True))
+    values = molecule_columns(item.smiles, tuple(DESCRIPTORS), 0)
+    named = dict(zip(DESCRIPTORS, values, strict=True))
     assert named["rings"] == 2 and named["aromatic_rings"] == 2 and named["aliphatic_rings"] == 0
     assert named["heavy_atoms"] == 14 and named["h_donors"] == 0
     assert named["fraction_csp3"] == pytest.approx(3 / 8) and named["tpsa"] == pytest.approx(61.82)
     feats = featurize([item], CcsConfig())
-    tail = feats.structure[0, FINGERPRINT_BITS + 11 :].numpy()
+    tail = feats.structure[0, -len(DESCRIPTORS) :].numpy()
     assert tail == pytest.approx(np.array(list(named.values()), dtype=np.float32))
     reversed_names = tuple(reversed(DESCRIPTORS))
-    assert descriptor_values(item.smiles, reversed_names).tolist() == list(named.values())[::-1]
+    assert molecule_columns(item.smiles, reversed_names, 0).tolist() == list(named.values())[::-1]
+
+
+def test_the_morgan_counts_are_how_often_each_environment_occurs_between_elements_and_descriptors():
+    """Octane checked by hand: eight atoms at radii 0, 1 and 2 are 24 environments less the end
+    atoms' radius-2 ones (the same bonds as their neighbours' radius 1: RDKit keeps one), 22;
+    the six CH2 atoms at radius 0 count 6 in one column: counts, not bits, as log(1 + count)."""
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from models.ccs_structure import (
+        COUNT_RADIUS,
+        DESCRIPTORS,
+        ELEMENTS,
+        FINGERPRINT_BITS,
+        molecule_columns,
+    )
+
+    counts = np.expm1(molecule_columns("CCCCCCCC", (), 64))
+    assert len(counts) == 64 and counts.sum() == pytest.approx(8 * (COUNT_RADIUS + 1) - 2)
+    assert counts.max() == pytest.approx(6)
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    item = ions()[5]  # caffeine
+    expected = generator.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(item.smiles))
+    feats = featurize([item], CcsConfig(count_bits=1024))
+    start = FINGERPRINT_BITS + len(ELEMENTS)
+    middle = feats.structure[0, start : start + 1024].numpy()
+    assert middle == pytest.approx(np.log1p(expected.astype(np.float32)))
+    assert feats.structure.shape[1] == start + 1024 + len(DESCRIPTORS)
 
 
 def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_needs_none():
@@ -367,7 +396,9 @@ def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_need
         featurize([replace(item, smiles="C1CC")], CcsConfig())
     with pytest.raises(CcsInputError, match="cannot read the structure None"):
         featurize([replace(item, smiles=None)], CcsConfig())
-    bare = featurize([replace(item, smiles=None)], CcsConfig(descriptors=()))
+    with pytest.raises(CcsInputError, match="cannot read the structure None"):
+        featurize([replace(item, smiles=None)], CcsConfig(descriptors=()))  # the counts read it
+    bare = featurize([replace(item, smiles=None)], CcsConfig(descriptors=(), count_bits=0))
     assert bare.structure.shape == (1, 2048 + 11)
 
 
@@ -375,7 +406,8 @@ def test_one_fingerprint_and_formula_with_two_structures_is_two_rows_when_descri
     item = ions()[6]  # ibuprofen; the same bits and formula given for a branched isomer
     isomer = replace(item, smiles="CCCCc1ccc(C(C)C(=O)O)cc1")
     assert featurize([item, isomer], CcsConfig()).row.tolist() == [0, 1]
-    assert featurize([item, isomer], CcsConfig(descriptors=())).row.tolist() == [0, 0]
+    assert featurize([item, isomer], CcsConfig(descriptors=(), count_bits=0)).row.tolist() == [0, 0]
+    assert featurize([item, isomer], CcsConfig(descriptors=())).row.tolist() == [0, 1]
 
 
 def test_descriptors_are_standardised_by_the_training_structures():
@@ -397,11 +429,12 @@ def test_a_predictor_saved_before_descriptors_reads_none_and_still_loads(tmp_pat
 
     from models.ccs import CcsPredictor
 
-    old = CcsPredictor(CcsConfig(hidden=8, members=1, descriptors=()))
+    old = CcsPredictor(CcsConfig(hidden=8, members=1, descriptors=(), count_bits=0))
     assert not any("descriptor" in name for name in old.state_dict())
     saved = asdict(old.config)
-    del saved["descriptors"]  # what an older molvis wrote
+    del saved["descriptors"], saved["count_bits"]  # what an older molvis wrote
     assert CcsConfig.from_dict(saved).descriptors == ()
+    assert CcsConfig.from_dict(saved).count_bits == 0
     torch.save(
         {"kind": "ccs-predictor", "config": saved, "state_dict": old.state_dict(), "metrics": {}},
         tmp_path / "old.pt",
