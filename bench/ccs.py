@@ -65,7 +65,7 @@ print(json.dumps({"n": n, "batch_size": batch, "adducts": len(adducts), "workers
 
 def ccs_section(result: dict) -> list[str]:
     """The BENCHMARKS.md section of a result (bench/report.py)."""
-    head = ["compounds", "adducts each", "featurisation processes"]
+    head = ["compounds", "adducts each", "featurisation processes asked (under 30,000: inline)"]
     head += ["bare predictor molecules/s (no database)"]
     head += ["backfill molecules/s (read, predict, write)", "backfill / bare"]
     head += ["RSS MB before the backfill", "peak RSS MB after it"]
