@@ -262,7 +262,7 @@ def training_epochs(data, config_path: Path, device: torch.device, epochs: int) 
 
 
 def run(args: argparse.Namespace) -> None:
-    from models.embed import default_workers
+    from models.prefetch import default_workers
 
     devices = [torch.device(d) for d in args.devices]
     cuda = torch.cuda.is_available()

@@ -85,7 +85,8 @@ def _library_smiles(n: int) -> list[str]:
 
 def _model_vectors(smiles: list[str], checkpoint: Path) -> np.ndarray:
     from models.checkpoint import load_checkpoint
-    from models.embed import backfill, default_workers
+    from models.embed import backfill
+    from models.prefetch import default_workers
 
     model, _ = load_checkpoint(checkpoint)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
