@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, MaterializeResult, asset
 from assets.ingest import fingerprints
 from assets.partitions import SHARD_COUNT, SHARDS
 from assets.resources import RegistryResource
-from molvis.workflows.ccs_prediction import backfill
+from molvis.workflows.ccs_backfill import backfill
 
 
 @asset(

@@ -28,7 +28,7 @@ import json, sys, time
 from pathlib import Path
 from bench.common import copy_compounds, scratch_database, peak_rss_mb
 from models.ccs import Ion, featurize, load_predictor
-from molvis.workflows.ccs_prediction import backfill, stored_adducts
+from molvis.workflows.ccs_backfill import backfill, stored_adducts
 from registry.learned.ccs_predictions import register_predictor
 from registry.db.connection import session_scope
 n, batch, table, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])

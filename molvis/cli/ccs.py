@@ -50,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from molvis.workflows.ccs_prediction import backfill
+    from molvis.workflows.ccs_backfill import backfill
 
     require_schema()
     with tqdm(desc="CCS predictions", unit=" compounds", file=sys.stderr, disable=args.json) as bar:

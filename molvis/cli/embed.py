@@ -30,7 +30,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     for bar in bars.values():
         bar.close()
     if not args.no_ccs:  # the search's CCS window needs them for never-measured candidates
-        from molvis.workflows.ccs_prediction import backfill
+        from molvis.workflows.ccs_backfill import backfill
 
         with tqdm(
             desc="predict CCS", unit=" compounds", file=sys.stderr, disable=args.quiet or None

@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from models.ccs import ADDUCTS
-from molvis.workflows.ccs_prediction import PRETRAINED, backfill
+from molvis.workflows.ccs_backfill import backfill
+from molvis.workflows.ccs_prediction import PRETRAINED
 from registry.db.connection import session_scope
 from registry.learned.ccs_predictions import register_predictor, write_predictions
 from registry.search.molvis_search import SearchRequest, filter_counts, search
@@ -193,7 +194,7 @@ def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library,
     import multiprocessing
 
     import models.prefetch
-    from molvis.workflows import ccs_prediction
+    from molvis.workflows import ccs_backfill
 
     pools: list[int] = []  # worker processes seen while each backfill ran
     original = models.prefetch.featurised_ahead
@@ -215,13 +216,13 @@ def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library,
 
     monkeypatch.setattr(models.prefetch, "featurised_ahead", watched)
     compounds = count(library, "compound")
-    monkeypatch.setattr(ccs_prediction, "WORKER_MIN_COMPOUNDS", compounds)
+    monkeypatch.setattr(ccs_backfill, "WORKER_MIN_COMPOUNDS", compounds)
     ahead = backfill(library, batch_size=2, workers=1)
     values = stored()
     assert ahead["compounds"] == compounds and len(values) == ahead["predictions"]
     with library.begin() as conn:
         conn.execute(text("DELETE FROM ccs_prediction"))
-    monkeypatch.setattr(ccs_prediction, "WORKER_MIN_COMPOUNDS", compounds + 3)
+    monkeypatch.setattr(ccs_backfill, "WORKER_MIN_COMPOUNDS", compounds + 3)
     assert backfill(library, batch_size=3, workers=1)["predictions"] == len(values)
     assert pools == [1, 0]  # one worker for the backlog that reached the threshold, none below
     inline = stored()
