@@ -95,9 +95,9 @@ def backfill(
     that many processes a few batches ahead of the model (models/prefetch.py). Unparsable
     structures are counted, not written."""
     counts = BackfillCounts()
-    forward = CPU_FORWARD_BATCH if device.type == "cpu" else None
     for batch, graphs in featurised_ahead(batches, _graphs, workers, device.type == "cpu"):
-        ok, vectors = embed_graphs(model, graphs, device, forward or len(batch))
+        forward = CPU_FORWARD_BATCH if device.type == "cpu" else len(batch)
+        ok, vectors = embed_graphs(model, graphs, device, forward)
         ids = [cid for (cid, _), good in zip(batch, ok, strict=True) if good]
         if ids:
             write(ids, vectors)

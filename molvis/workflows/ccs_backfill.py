@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
@@ -36,15 +37,15 @@ def backfill_inputs(
     batch: list[predictions.StructureRow], adducts: tuple[str, ...], config
 ) -> tuple[list[int], list[str], list[np.ndarray]]:
     """A backfill batch's ions (each compound with each of `adducts` in the predictor's range):
-    compound ids, adducts and the featurised columns, as NumPy arrays (they cross from a
-    worker process by value; tensors would cross as shared-memory handles)."""
+    compound ids, adducts and the featurised CcsInputs, field by field as NumPy arrays (they cross
+    from a worker process by value; tensors would cross as shared-memory handles)."""
     from models.ccs import PREDICT_METHOD, Ion, featurize, predictable
 
     pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
     ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD, s.smiles) for s, a in pairs]
     inputs = featurize(ions, config)
-    columns = [inputs.structure, inputs.row, inputs.ion, inputs.adduct, inputs.log_mz]
-    return [s.compound_id for s, _ in pairs], [a for _, a in pairs], [c.numpy() for c in columns]
+    columns = [getattr(inputs, f.name).numpy() for f in fields(inputs)]
+    return [s.compound_id for s, _ in pairs], [a for _, a in pairs], columns
 
 
 def backfill(
