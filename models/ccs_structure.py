@@ -54,9 +54,11 @@ def molecule_columns(smiles: str | None, names: tuple[str, ...], count_bits: int
     CcsInputError."""
     if not names and not count_bits:
         return np.zeros(0, dtype=np.float32)
-    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    if not smiles:
+        raise CcsInputError("no SMILES: the predictor reads the structure itself")
+    mol = Chem.MolFromSmiles(smiles)
     if mol is None:
-        raise CcsInputError(f"cannot read the structure {smiles!r} to compute its descriptors")
+        raise CcsInputError(f"RDKit cannot read the structure {smiles!r}")
     counts = np.zeros(0, dtype=np.float32)
     if count_bits:
         counts = np.log1p(_morgan(count_bits).GetCountFingerprintAsNumPy(mol).astype(np.float32))

@@ -7,7 +7,7 @@ rows (an InChIKey alone needs the registry to find its structure)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
@@ -18,6 +18,9 @@ from registry.ingest.files import member_from_bytes
 from registry.ingest.parsers import ParseError
 from registry.ingest.parsers.ccs import ALIASES
 from registry.ingest.parsers.tables import find_column, read_table
+
+if TYPE_CHECKING:
+    from models.ccs import CcsInputs
 
 
 def registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, float] | None:
@@ -33,6 +36,22 @@ def registry_structure(engine: Engine, inchikey: str) -> tuple[str, str, str, fl
             {"key": inchikey.strip().upper()},
         ).first()
     return tuple(row) if row else None
+
+
+def one_batch(rows: list[CcsInputs]) -> CcsInputs:
+    """Ions featurised one at a time (one ion and one structure row each) as one batch: each
+    row of a table is read once, both to name a row it cannot predict and to predict it."""
+    import torch
+
+    from models.ccs import CcsInputs
+
+    return CcsInputs(
+        structure=torch.cat([r.structure for r in rows]),
+        row=torch.arange(len(rows)),
+        ion=torch.cat([r.ion for r in rows]),
+        adduct=torch.cat([r.adduct for r in rows]),
+        log_mz=torch.cat([r.log_mz for r in rows]),
+    )
 
 
 def predict_table(
@@ -52,7 +71,7 @@ def predict_table(
         raise ParseError(path.name, "no adduct column", 1)
     model = load_active(engine, predictor)[1] if engine is not None else load_shipped()
     answers: list[dict[str, Any]] = []
-    ions: list[tuple[int, Ion]] = []
+    ions: list[tuple[int, CcsInputs]] = []
     for line, row in enumerate(table.to_dict("records"), start=2):
         given = {f: str(row[c]).strip() if c else "" for f, c in cols.items()}
         answer: dict[str, Any] = {"smiles": given["smiles"] or None, "adduct": given["adduct"]}
@@ -84,14 +103,12 @@ def predict_table(
                     )
                 answer["smiles"] = known[0]
                 ion = Ion(known[1], known[2], known[3], adduct, smiles=known[0])
-            featurize([ion], model.config)  # raises, naming the problem, for an ion out of range
-            ions.append((len(answers) - 1, ion))
+            ions.append((len(answers) - 1, featurize([ion], model.config)))  # raises, naming why
         except (InvalidStructureError, CcsInputError) as exc:
             answer["ccs"], answer["uncertainty_pct"] = None, None
             answer["reason"] = f"{path.name} line {line}: {exc}"
     if ions:
-        inputs = featurize([ion for _, ion in ions], model.config)
-        values, uncertainties = model.predict_with_uncertainty(inputs)
+        values, uncertainties = model.predict_with_uncertainty(one_batch([i for _, i in ions]))
         for (n, _), value, spread in zip(ions, values, uncertainties, strict=True):
             answers[n]["ccs"] = round(float(value), 2)
             answers[n]["uncertainty_pct"] = round(float(spread), 2)
