@@ -1,11 +1,11 @@
 """CCS prediction (structure + adduct -> collision cross section, A^2) so ion mobility can
 narrow candidates that were never measured.
 
-Why this model: its structure input is the registry's stored 2048-bit RDKit fingerprint,
-element counts from the stored formula, a Morgan count fingerprint and eleven cheap
-whole-molecule descriptors (models/ccs_structure.py), so it predicts thousands of molecules
-per second on a CPU; a graph network (AttentiveFP) or a 3D conformer per molecule would be too
-slow for a 1.9M candidate library (docs/CCS.md). The model is a per-adduct power law in m/z
+Why this model: its structure input is element counts from the stored formula, Morgan and
+atom-pair count fingerprints and eleven cheap whole-molecule descriptors read by RDKit
+(models/ccs_structure.py; older predictors read the stored fingerprint too), so it predicts
+thousands of molecules per second on a CPU; a graph network (AttentiveFP) or a 3D conformer
+per molecule would be too slow for a 1.9M candidate library (docs/CCS.md). The model is a per-adduct power law in m/z
 (log CCS linear in log m/z: the "linear m/z baseline" every CCS paper compares with) plus an
 MLP residual learned from structure, adduct and IM method (a small ensemble: the members'
 mean; their spread, calibrated, is each prediction's uncertainty). The adduct enters by its
@@ -64,23 +64,25 @@ class CcsConfig:
     min_adduct_ions: int = 20  # training ions an adduct needs to be predicted
     descriptors: tuple[str, ...] = tuple(DESCRIPTORS)  # whole-molecule RDKit descriptors read
     count_bits: int = 1024  # Morgan count fingerprint columns (0: none)
+    pair_bits: int = 512  # atom-pair count fingerprint columns (0: none)
+    stored_fingerprint: bool = False  # read the registry's 2048-bit fingerprint too
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> CcsConfig:
-        """A saved config; one saved before predictors read descriptors or Morgan counts reads
-        none."""
-        values = {"descriptors": (), "count_bits": 0} | values
+        """A saved config; one saved before predictors read descriptors, Morgan or atom-pair
+        counts reads none, and the stored fingerprint."""
+        old = {"descriptors": (), "count_bits": 0, "pair_bits": 0, "stored_fingerprint": True}
+        values = old | values
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @dataclass
 class CcsInputs:
-    """Featurised ions. The structure columns (fingerprint bits, element counts, descriptors
-    as RDKit gives them) are stored once per structure and shared by its ions through `row`,
-    so the first layer reads a compound once for all its adducts; `ion` holds the log m/z,
-    adduct and method columns."""
+    """Featurised ions. The structure columns (models/ccs_structure.py) are stored once per
+    structure and shared by its ions through `row`, so the first layer reads a compound once
+    for all its adducts; `ion` holds the log m/z, adduct and method columns."""
 
-    structure: torch.Tensor  # (structures, structure_width(descriptors, count_bits))
+    structure: torch.Tensor  # (structures, structure_width(config))
     row: torch.Tensor  # (ions,) the structure row of each ion
     ion: torch.Tensor  # (ions, ion columns)
     adduct: torch.Tensor
@@ -99,7 +101,7 @@ class CcsInputs:
 @dataclass
 class Ion:
     """One ion to featurise: the compound's stored fingerprint ('0101...'), formula and
-    monoisotopic mass, the adduct, the IM method and the SMILES (for the descriptors)."""
+    monoisotopic mass, the adduct, the IM method and the SMILES (read for its own columns)."""
 
     fingerprint: str
     formula: str
@@ -133,7 +135,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     adduct = np.zeros(n, dtype=np.int64)
     log_mz = np.zeros(n, dtype=np.float32)
     first_adduct = 1 + ADDUCT_WIDTH
-    reads_smiles = bool(config.descriptors or config.count_bits)
+    reads_smiles = bool(config.descriptors or config.count_bits or config.pair_bits)
     for i, ion in enumerate(ions):
         column = known.get(adduct_key(ion.adduct))
         if column is None:
@@ -147,11 +149,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
         key = (ion.fingerprint, ion.formula, ion.smiles if reads_smiles else None)
         if key not in rows:
             rows[key] = len(structures)
-            structures.append(
-                structure_columns(
-                    ion.fingerprint, ion.formula, ion.smiles, config.descriptors, config.count_bits
-                )
-            )
+            structures.append(structure_columns(ion.fingerprint, ion.formula, ion.smiles, config))
         row[i] = rows[key]
         log_mz[i] = np.log(mz)
         adduct[i] = column
@@ -163,7 +161,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     structure = (
         np.stack(structures).astype(np.float32)
         if structures
-        else np.zeros((0, structure_width(config.descriptors, config.count_bits)), np.float32)
+        else np.zeros((0, structure_width(config)), np.float32)
     )
     return CcsInputs(
         torch.from_numpy(structure),
@@ -196,7 +194,7 @@ class CcsPredictor(nn.Module):
     def __init__(self, config: CcsConfig) -> None:
         super().__init__()
         self.config = config
-        width = structure_width(config.descriptors, config.count_bits) + ion_width(config)
+        width = structure_width(config) + ion_width(config)
         self.mlps = nn.ModuleList(_mlp(width, config) for _ in range(config.members))
         self.intercept = nn.Parameter(torch.zeros(len(config.adducts)))
         self.slope = nn.Parameter(torch.zeros(len(config.adducts)))

@@ -1,19 +1,22 @@
-"""A structure as the CCS predictor reads it: the stored 2048-bit fingerprint, element counts
-from the stored formula, a Morgan count fingerprint and eleven whole-molecule RDKit
-descriptors.
+"""A structure as the CCS predictor reads it: element counts from the stored formula, Morgan
+and atom-pair count fingerprints and eleven whole-molecule RDKit descriptors (predictors
+before the atom pairs read the registry's stored 2048-bit fingerprint too; the counts made it
+redundant: validation error no higher without it, at half the first layer).
 
 Why the descriptors: a fingerprint says which groups a structure has, not how large and
 compact the whole is, and that is what a cross section measures; surface area (Labute), polar
 surface, ring counts, saturation and Kier's / valence connectivity indices say it. Why the
 counts: the stored bits say whether a path occurs, not how often (two phenyls or five
-methylenes look like one). Chosen for cost as much as for accuracy: larger sets cost more for
-no better error, and a 3D conformer per molecule far more (docs/CCS.md)."""
+methylenes look like one). Why atom pairs: how far apart (in bonds) each pair of atom types
+sits says how long or compact the skeleton is. Chosen for cost as much as for accuracy: larger
+sets cost more for no better error, and a 3D conformer per molecule far more (docs/CCS.md)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from rdkit import Chem
@@ -47,23 +50,41 @@ def _morgan(count_bits: int) -> rdFingerprintGenerator.FingerprintGenerator64:
     return rdFingerprintGenerator.GetMorganGenerator(radius=COUNT_RADIUS, fpSize=count_bits)
 
 
-def molecule_columns(smiles: str | None, names: tuple[str, ...], count_bits: int) -> np.ndarray:
+@lru_cache
+def _atom_pairs(pair_bits: int) -> rdFingerprintGenerator.FingerprintGenerator64:
+    return rdFingerprintGenerator.GetAtomPairGenerator(fpSize=pair_bits)
+
+
+def _log_counts(generator: rdFingerprintGenerator.FingerprintGenerator64, mol) -> np.ndarray:
+    return np.log1p(generator.GetCountFingerprintAsNumPy(mol).astype(np.float32))
+
+
+class Reads(Protocol):
+    """What a predictor reads from a structure (the fields of CcsConfig that say so)."""
+
+    stored_fingerprint: bool  # the registry's 2048-bit fingerprint (predictors before pairs)
+    count_bits: int
+    pair_bits: int
+    descriptors: tuple[str, ...]
+
+
+def molecule_columns(smiles: str | None, reads: Reads) -> np.ndarray:
     """What is read from the structure itself: log(1 + count) of each of `count_bits` folded
-    Morgan environments, then the named descriptors in that order (neither asked: the
-    structure is not read); a structure RDKit cannot read, or none given, raises
-    CcsInputError."""
-    if not names and not count_bits:
+    Morgan environments, of each of `pair_bits` folded atom pairs (two atoms' types and their
+    distance in bonds), then the named descriptors in that order (none asked: the structure
+    is not read); a structure RDKit cannot read, or none given, raises CcsInputError."""
+    if not reads.descriptors and not reads.count_bits and not reads.pair_bits:
         return np.zeros(0, dtype=np.float32)
     if not smiles:
         raise CcsInputError("no SMILES: the predictor reads the structure itself")
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         raise CcsInputError(f"RDKit cannot read the structure {smiles!r}")
-    counts = np.zeros(0, dtype=np.float32)
-    if count_bits:
-        counts = np.log1p(_morgan(count_bits).GetCountFingerprintAsNumPy(mol).astype(np.float32))
-    values = np.array([DESCRIPTORS[name](mol) for name in names], dtype=np.float32)
-    return np.concatenate([counts, values])
+    empty = np.zeros(0, dtype=np.float32)
+    counts = _log_counts(_morgan(reads.count_bits), mol) if reads.count_bits else empty
+    pairs = _log_counts(_atom_pairs(reads.pair_bits), mol) if reads.pair_bits else empty
+    values = np.array([DESCRIPTORS[name](mol) for name in reads.descriptors], dtype=np.float32)
+    return np.concatenate([counts, pairs, values])
 
 
 def element_counts(formula: str) -> np.ndarray:
@@ -74,23 +95,23 @@ def element_counts(formula: str) -> np.ndarray:
     return np.array([counts[e] for e in ELEMENTS], dtype=np.float32)
 
 
-def structure_width(descriptors: tuple[str, ...], count_bits: int) -> int:
-    """A structure's columns: fingerprint bits, element counts, Morgan counts, descriptors."""
-    return FINGERPRINT_BITS + len(ELEMENTS) + count_bits + len(descriptors)
+def structure_width(reads: Reads) -> int:
+    """A structure's columns: stored fingerprint bits (if read), element counts, Morgan
+    counts, atom-pair counts, descriptors."""
+    bits = FINGERPRINT_BITS if reads.stored_fingerprint else 0
+    return bits + len(ELEMENTS) + reads.count_bits + reads.pair_bits + len(reads.descriptors)
 
 
 def structure_columns(
-    fingerprint: str,
-    formula: str,
-    smiles: str | None,
-    descriptors: tuple[str, ...],
-    count_bits: int,
+    fingerprint: str, formula: str, smiles: str | None, reads: Reads
 ) -> np.ndarray:
-    """One structure's columns: bits as 0/1, log(1 + count) per element, the Morgan counts
-    (`molecule_columns`) and the descriptors as RDKit gives them, last (the predictor
-    standardises them)."""
-    if len(fingerprint) != FINGERPRINT_BITS:
-        raise CcsInputError("no 2048-bit fingerprint")
-    bits = np.frombuffer(fingerprint.encode(), dtype=np.uint8) - 48
+    """One structure's columns: the stored bits as 0/1 (if read), log(1 + count) per
+    element, the Morgan and atom-pair counts (`molecule_columns`) and the descriptors as RDKit
+    gives them, last (the predictor standardises them)."""
+    bits = np.zeros(0, dtype=np.uint8)
+    if reads.stored_fingerprint:
+        if len(fingerprint) != FINGERPRINT_BITS:
+            raise CcsInputError("no 2048-bit fingerprint")
+        bits = np.frombuffer(fingerprint.encode(), dtype=np.uint8) - 48
     counts = np.log1p(element_counts(formula))
-    return np.concatenate([bits, counts, molecule_columns(smiles, descriptors, count_bits)])
+    return np.concatenate([bits, counts, molecule_columns(smiles, reads)])

@@ -97,7 +97,8 @@ def test_unknown_adducts_and_missing_fingerprints_are_named():
     with pytest.raises(CcsInputError, match=r"adduct \[M\+Li\]\+ is not one"):
         featurize([replace(item, adduct="[M+Li]+")], CcsConfig())
     with pytest.raises(CcsInputError, match="fingerprint"):
-        featurize([replace(item, fingerprint="01")], CcsConfig())
+        featurize([replace(item, fingerprint="01")], CcsConfig(stored_fingerprint=True))
+    featurize([replace(item, fingerprint="01")], CcsConfig())  # one that does not read it
     with pytest.raises(CcsInputError, match="below the predictor's range"):
         featurize([replace(item, formula="CH4O", mass=32.03, adduct="[M+H-H2O]+")], CcsConfig())
     assert set(ADDUCTS) >= {"[M+H]+", "[M+Na]+", "[M-H]-", "[M+FA-H]-"}
@@ -149,7 +150,7 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     """Column 0: log m/z - 6; then the adduct's composition, one adduct column and one method
     column set to 1; a structure row per (fingerprint, formula), its element counts as log1p."""
     from models.ccs import ADDUCT_WIDTH, METHODS, adduct_composition, ion_mz
-    from models.ccs_structure import ELEMENTS, FINGERPRINT_BITS, element_counts, structure_width
+    from models.ccs_structure import ELEMENTS, element_counts, structure_width
 
     item = ions()[5]  # caffeine
     sodium = replace(item, adduct="[M+Na]+", method="TW")
@@ -165,9 +166,10 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     expected[1 + ADDUCT_WIDTH + len(ADDUCTS) + METHODS.index("TW")] = 1.0
     assert feats.ion[1].numpy() == pytest.approx(expected, abs=1e-5)
     assert feats.row.tolist() == [0, 0, 1]  # another formula is another structure row
-    counts = feats.structure[:, FINGERPRINT_BITS : FINGERPRINT_BITS + len(ELEMENTS)]
+    counts = feats.structure[:, : len(ELEMENTS)]  # first: the stored bits are not read
     assert counts[1].numpy() == pytest.approx(np.log1p(element_counts("C8H10N4O3")))
-    width = structure_width(CcsConfig().descriptors, CcsConfig().count_bits)
+    config = CcsConfig()
+    width = structure_width(config)
     assert feats.structure.shape[1] == width
     empty = featurize([], CcsConfig()).structure
     assert empty.shape == (0, width) and empty.dtype == feats.structure.dtype == torch.float32
@@ -184,7 +186,7 @@ def test_the_range_starts_at_min_mz_itself():
     assert not predictable(np.nextafter(mass, -np.inf), "[M+H]+")
     featurize([replace(item, mass=mass)], CcsConfig())
     with pytest.raises(CcsInputError) as caught:
-        featurize([replace(item, fingerprint="01")], CcsConfig())
+        featurize([replace(item, fingerprint="01")], CcsConfig(stored_fingerprint=True))
     assert str(caught.value) == "no 2048-bit fingerprint"
     with pytest.raises(CcsInputError, match="unknown element 'Q'"):
         ion_mz(100.0, "[M+Q]+")
@@ -350,7 +352,7 @@ def test_the_descriptors_are_rdkits_in_their_named_order_after_bits_and_counts()
     from models.ccs_structure import DESCRIPTORS, molecule_columns
 
     item = ions()[5]
-    values = molecule_columns(item.smiles, tuple(DESCRIPTORS), 0)
+    values = molecule_columns(item.smiles, CcsConfig(count_bits=0, pair_bits=0))
     named = dict(zip(DESCRIPTORS, values, strict=True))
     assert named["rings"] == 2 and named["aromatic_rings"] == 2 and named["aliphatic_rings"] == 0
     assert named["heavy_atoms"] == 14 and named["h_donors"] == 0
@@ -359,7 +361,12 @@ def test_the_descriptors_are_rdkits_in_their_named_order_after_bits_and_counts()
     tail = feats.structure[0, -len(DESCRIPTORS) :].numpy()
     assert tail == pytest.approx(np.array(list(named.values()), dtype=np.float32))
     reversed_names = tuple(reversed(DESCRIPTORS))
-    assert molecule_columns(item.smiles, reversed_names, 0).tolist() == list(named.values())[::-1]
+    assert (
+        molecule_columns(
+            item.smiles, CcsConfig(descriptors=reversed_names, count_bits=0, pair_bits=0)
+        ).tolist()
+        == list(named.values())[::-1]
+    )
 
 
 def test_the_morgan_counts_are_how_often_each_environment_occurs_between_elements_and_descriptors():
@@ -373,21 +380,50 @@ def test_the_morgan_counts_are_how_often_each_environment_occurs_between_element
         COUNT_RADIUS,
         DESCRIPTORS,
         ELEMENTS,
-        FINGERPRINT_BITS,
         molecule_columns,
     )
 
-    counts = np.expm1(molecule_columns("CCCCCCCC", (), 64))
+    counts = np.expm1(
+        molecule_columns("CCCCCCCC", CcsConfig(descriptors=(), count_bits=64, pair_bits=0))
+    )
     assert len(counts) == 64 and counts.sum() == pytest.approx(8 * (COUNT_RADIUS + 1) - 2)
     assert counts.max() == pytest.approx(6)
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
     item = ions()[5]  # caffeine
     expected = generator.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(item.smiles))
-    feats = featurize([item], CcsConfig(count_bits=1024))
-    start = FINGERPRINT_BITS + len(ELEMENTS)
+    feats = featurize([item], CcsConfig(count_bits=1024, pair_bits=0))
+    start = len(ELEMENTS)
     middle = feats.structure[0, start : start + 1024].numpy()
     assert middle == pytest.approx(np.log1p(expected.astype(np.float32)))
     assert feats.structure.shape[1] == start + 1024 + len(DESCRIPTORS)
+
+
+def test_the_atom_pairs_are_counted_after_the_morgan_counts_and_before_descriptors():
+    """Octane by hand: eight carbons make 28 pairs, one column per (type, type, distance): the
+    two CH3 at distance 7 once; CH3 to CH2 at distances 1-6 twice each (one per end); the six
+    CH2 among themselves 5, 4, 3, 2, 1 times at distances 1-5. Caffeine's columns are RDKit's
+    own atom-pair count fingerprint, between the Morgan counts and the descriptors."""
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    from models.ccs_structure import DESCRIPTORS, ELEMENTS, molecule_columns
+
+    pairs = np.expm1(
+        molecule_columns("CCCCCCCC", CcsConfig(descriptors=(), count_bits=0, pair_bits=256))
+    )
+    assert len(pairs) == 256 and pairs.sum() == pytest.approx(28)
+    assert sorted(np.round(pairs[pairs > 0]).tolist()) == [1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 4, 5]
+    assert molecule_columns("CCCCCCCC", CcsConfig(descriptors=(), count_bits=64, pair_bits=256))[
+        64:
+    ].tolist() == pytest.approx(np.log1p(pairs).tolist())
+    generator = rdFingerprintGenerator.GetAtomPairGenerator(fpSize=512)
+    item = ions()[5]  # caffeine
+    expected = generator.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(item.smiles))
+    feats = featurize([item], CcsConfig(count_bits=1024, pair_bits=512))
+    start = len(ELEMENTS) + 1024
+    middle = feats.structure[0, start : start + 512].numpy()
+    assert middle == pytest.approx(np.log1p(expected.astype(np.float32)))
+    assert feats.structure.shape[1] == start + 512 + len(DESCRIPTORS)
 
 
 def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_needs_none():
@@ -398,15 +434,25 @@ def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_need
         featurize([replace(item, smiles=None)], CcsConfig())
     with pytest.raises(CcsInputError, match="^no SMILES"):
         featurize([replace(item, smiles=None)], CcsConfig(descriptors=()))  # the counts read it
-    bare = featurize([replace(item, smiles=None)], CcsConfig(descriptors=(), count_bits=0))
-    assert bare.structure.shape == (1, 2048 + 11)
+    with pytest.raises(CcsInputError, match="^no SMILES"):
+        featurize([replace(item, smiles=None)], CcsConfig(descriptors=(), count_bits=0))  # pairs
+    bare = featurize(
+        [replace(item, smiles=None)], CcsConfig(descriptors=(), count_bits=0, pair_bits=0)
+    )
+    assert bare.structure.shape == (1, 11)  # element counts alone
+    stored = CcsConfig(descriptors=(), count_bits=0, pair_bits=0, stored_fingerprint=True)
+    with_bits = featurize([replace(item, smiles=None)], stored).structure
+    assert with_bits.shape == (1, 2048 + 11)
+    assert with_bits[0, :2048].tolist() == [float(b) for b in item.fingerprint]
 
 
 def test_one_fingerprint_and_formula_with_two_structures_is_two_rows_when_descriptors_are_read():
     item = ions()[6]  # ibuprofen; the same bits and formula given for a branched isomer
     isomer = replace(item, smiles="CCCCc1ccc(C(C)C(=O)O)cc1")
     assert featurize([item, isomer], CcsConfig()).row.tolist() == [0, 1]
-    assert featurize([item, isomer], CcsConfig(descriptors=(), count_bits=0)).row.tolist() == [0, 0]
+    blind = CcsConfig(descriptors=(), count_bits=0, pair_bits=0)
+    assert featurize([item, isomer], blind).row.tolist() == [0, 0]
+    assert featurize([item, isomer], replace(blind, pair_bits=64)).row.tolist() == [0, 1]
     assert featurize([item, isomer], CcsConfig(descriptors=())).row.tolist() == [0, 1]
 
 
@@ -429,12 +475,17 @@ def test_a_predictor_saved_before_descriptors_reads_none_and_still_loads(tmp_pat
 
     from models.ccs import CcsPredictor
 
-    old = CcsPredictor(CcsConfig(hidden=8, members=1, descriptors=(), count_bits=0))
+    bare = CcsConfig(hidden=8, members=1, descriptors=(), count_bits=0, pair_bits=0)
+    old = CcsPredictor(replace(bare, stored_fingerprint=True))
     assert not any("descriptor" in name for name in old.state_dict())
     saved = asdict(old.config)
-    del saved["descriptors"], saved["count_bits"]  # what an older molvis wrote
-    assert CcsConfig.from_dict(saved).descriptors == ()
-    assert CcsConfig.from_dict(saved).count_bits == 0
+    for added in ("descriptors", "count_bits", "pair_bits", "stored_fingerprint"):
+        del saved[added]  # what an older molvis wrote
+    assert CcsConfig.from_dict(saved) == old.config  # none read, the stored bits read
+    counts_era = asdict(CcsConfig(count_bits=1024))  # as the predictor before atom pairs wrote it
+    del counts_era["pair_bits"], counts_era["stored_fingerprint"]
+    read = CcsConfig.from_dict(counts_era)
+    assert (read.count_bits, read.pair_bits, read.stored_fingerprint) == (1024, 0, True)
     torch.save(
         {"kind": "ccs-predictor", "config": saved, "state_dict": old.state_dict(), "metrics": {}},
         tmp_path / "old.pt",
