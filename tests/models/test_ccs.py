@@ -446,14 +446,16 @@ def test_descriptors_need_a_readable_structure_and_a_predictor_without_them_need
     assert with_bits[0, :2048].tolist() == [float(b) for b in item.fingerprint]
 
 
-def test_one_fingerprint_and_formula_with_two_structures_is_two_rows_when_descriptors_are_read():
+def test_one_fingerprint_and_formula_with_two_structures_is_two_rows_when_the_structure_is_read():
+    """Descriptors, Morgan counts or atom pairs, each alone, read the structure itself: two
+    structures given one fingerprint and formula are two rows; reading none of them, one."""
     item = ions()[6]  # ibuprofen; the same bits and formula given for a branched isomer
     isomer = replace(item, smiles="CCCCc1ccc(C(C)C(=O)O)cc1")
     assert featurize([item, isomer], CcsConfig()).row.tolist() == [0, 1]
     blind = CcsConfig(descriptors=(), count_bits=0, pair_bits=0)
     assert featurize([item, isomer], blind).row.tolist() == [0, 0]
-    assert featurize([item, isomer], replace(blind, pair_bits=64)).row.tolist() == [0, 1]
-    assert featurize([item, isomer], CcsConfig(descriptors=())).row.tolist() == [0, 1]
+    for reads in ({"descriptors": ("tpsa",)}, {"count_bits": 64}, {"pair_bits": 64}):
+        assert featurize([item, isomer], replace(blind, **reads)).row.tolist() == [0, 1], reads
 
 
 def test_descriptors_are_standardised_by_the_training_structures():
