@@ -5,13 +5,13 @@ Why this model: its structure input is element counts from the stored formula, M
 atom-pair count fingerprints and eleven cheap whole-molecule descriptors read by RDKit
 (models/ccs_structure.py; older predictors read the stored fingerprint too), so it predicts
 thousands of molecules per second on a CPU; a graph network (AttentiveFP) or a 3D conformer
-per molecule would be too slow for a 1.9M candidate library (docs/CCS.md). The model is a per-adduct power law in m/z
-(log CCS linear in log m/z: the "linear m/z baseline" every CCS paper compares with) plus an
-MLP residual learned from structure, adduct and IM method (a small ensemble: the members'
-mean; their spread, calibrated, is each prediction's uncertainty). The adduct enters by its
-composition (molecules, charge, atoms gained or lost) beside its own column, so spellings of
-one adduct pool and rare adducts borrow from common ones. Saved as hyperparameters + weights
-(no pickle), like the structure models."""
+per molecule would be too slow for a 1.9M candidate library (docs/CCS.md). The model is a
+per-adduct power law in m/z (log CCS linear in log m/z: the "linear m/z baseline" every CCS
+paper compares with) plus an MLP residual learned from structure, adduct and IM method (a
+small ensemble: the members' mean; their spread, calibrated, is each prediction's
+uncertainty). The adduct enters by its composition (molecules, charge, atoms gained or lost)
+beside its own column, so spellings of one adduct pool and rare adducts borrow from common
+ones. Saved as hyperparameters + weights (no pickle), like the structure models."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def predict_table(
         raise ParseError(path.name, "no adduct column", 1)
     model = load_active(engine, predictor)[1] if engine is not None else load_shipped()
     answers: list[dict[str, Any]] = []
-    ions: list[tuple[int, CcsInputs]] = []
+    featurised: list[tuple[int, CcsInputs]] = []  # (answer index, its one ion)
     for line, row in enumerate(table.to_dict("records"), start=2):
         given = {f: str(row[c]).strip() if c else "" for f, c in cols.items()}
         answer: dict[str, Any] = {"smiles": given["smiles"] or None, "adduct": given["adduct"]}
@@ -103,13 +103,14 @@ def predict_table(
                     )
                 answer["smiles"] = known[0]
                 ion = Ion(known[1], known[2], known[3], adduct, smiles=known[0])
-            ions.append((len(answers) - 1, featurize([ion], model.config)))  # raises, naming why
+            featurised.append((len(answers) - 1, featurize([ion], model.config)))  # or raises
         except (InvalidStructureError, CcsInputError) as exc:
             answer["ccs"], answer["uncertainty_pct"] = None, None
             answer["reason"] = f"{path.name} line {line}: {exc}"
-    if ions:
-        values, uncertainties = model.predict_with_uncertainty(one_batch([i for _, i in ions]))
-        for (n, _), value, spread in zip(ions, values, uncertainties, strict=True):
+    if featurised:
+        batch = one_batch([inputs for _, inputs in featurised])
+        values, uncertainties = model.predict_with_uncertainty(batch)
+        for (n, _), value, spread in zip(featurised, values, uncertainties, strict=True):
             answers[n]["ccs"] = round(float(value), 2)
             answers[n]["uncertainty_pct"] = round(float(spread), 2)
     return answers
