@@ -31,7 +31,12 @@ from models.ccs_adducts import (
     adduct_index,
     adduct_key,
 )
-from models.ccs_structure import DESCRIPTORS, structure_columns, structure_width
+from models.ccs_structure import (
+    DESCRIPTORS,
+    reads_structure,
+    structure_columns,
+    structure_width,
+)
 from models.checkpoint import read_small_model, save_small_model
 from registry.chem.adducts import UnknownAdductError, parse_adduct
 
@@ -135,7 +140,7 @@ def featurize(ions: list[Ion], config: CcsConfig) -> CcsInputs:
     adduct = np.zeros(n, dtype=np.int64)
     log_mz = np.zeros(n, dtype=np.float32)
     first_adduct = 1 + ADDUCT_WIDTH
-    reads_smiles = bool(config.descriptors or config.count_bits or config.pair_bits)
+    reads_smiles = reads_structure(config)
     for i, ion in enumerate(ions):
         column = known.get(adduct_key(ion.adduct))
         if column is None:

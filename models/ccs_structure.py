@@ -68,12 +68,18 @@ class Reads(Protocol):
     descriptors: tuple[str, ...]
 
 
+def reads_structure(reads: Reads) -> bool:
+    """Whether a predictor reads the structure itself (its SMILES), not only the stored
+    formula and fingerprint: then two structures of one formula and fingerprint differ."""
+    return bool(reads.descriptors or reads.count_bits or reads.pair_bits)
+
+
 def molecule_columns(smiles: str | None, reads: Reads) -> np.ndarray:
     """What is read from the structure itself: log(1 + count) of each of `count_bits` folded
     Morgan environments, of each of `pair_bits` folded atom pairs (two atoms' types and their
     distance in bonds), then the named descriptors in that order (none asked: the structure
     is not read); a structure RDKit cannot read, or none given, raises CcsInputError."""
-    if not reads.descriptors and not reads.count_bits and not reads.pair_bits:
+    if not reads_structure(reads):
         return np.zeros(0, dtype=np.float32)
     if not smiles:
         raise CcsInputError("no SMILES: the predictor reads the structure itself")
