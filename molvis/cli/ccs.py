@@ -146,7 +146,7 @@ def add_parsers(sub) -> None:
     fill.add_argument("--predictor", help="predictor name (default: the active one)")
     fill.add_argument("--batch-size", type=int, default=5000)
     fill.add_argument(
-        "--workers", type=int, help="featurisation processes (default: half the cores; 0: none)"
+        "--workers", type=int, help="featurisation processes (default: every core; 0: none)"
     )
     fill.add_argument(
         "--all-adducts",

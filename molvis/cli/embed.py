@@ -52,7 +52,8 @@ def add_parsers(sub) -> None:
     embed.add_argument(
         "--workers",
         type=int,
-        help="RDKit featurisation processes (default: half the cores on CPU, all but one on GPU)",
+        help="RDKit featurisation processes (default: half the cores on CPU, all but one on GPU; "
+        "for predicted CCS every core)",
     )
     embed.add_argument(
         "--no-ccs", action="store_true", help="skip predicting CCS (`molvis ccs backfill` does it)"

@@ -4,6 +4,7 @@ when the backlog is large enough to pay for one."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import fields
@@ -18,9 +19,16 @@ from registry.chem.adducts import parse_adduct
 from registry.db.connection import session_scope
 from registry.learned import ccs_predictions as predictions
 
-# A backfill of fewer compounds featurises inline: a worker's start-up (~2.4 s with what it
-# slows on two cores) costs more than it saves below ~27,000 (BENCHMARKS.md).
-WORKER_MIN_COMPOUNDS = 30_000
+# A backfill of fewer compounds featurises inline: starting two workers (~2.4 s with what they
+# slow on two cores) costs more than they save below ~13,000 (BENCHMARKS.md).
+WORKER_MIN_COMPOUNDS = 15_000
+
+
+def default_workers() -> int:
+    """Featurisation processes for a CCS backfill: every core. The consumer (a small network
+    and the writes) is about an eighth of a batch's work, so unlike the structure encoder's
+    backfill it needs no core of its own (two workers 1.3x one on two cores: BENCHMARKS.md)."""
+    return os.cpu_count() or 1
 
 
 def stored_adducts(known: tuple[str, ...], everything: bool = False) -> tuple[str, ...]:
@@ -63,18 +71,18 @@ def backfill(
     with a commit each: memory stays flat, a re-run adds nothing, an interrupted run resumes
     where it stopped. Why not every adduct by default: the rows, not the predictor, bound the
     rate (three times the rows, half the molecules per second: BENCHMARKS.md). `workers`:
-    featurisation processes running ahead of the predictor and the writes (default: half the
-    cores, models/prefetch.py) for a backlog of WORKER_MIN_COMPOUNDS or more."""
+    featurisation processes running ahead of the predictor and the writes (default: every core,
+    models/prefetch.py) for a backlog of WORKER_MIN_COMPOUNDS or more."""
     import torch
 
     from models.ccs import CcsInputs
-    from models.prefetch import default_workers, featurised_ahead
+    from models.prefetch import featurised_ahead
 
     info, model = load_active(engine, name)
     adducts = stored_adducts(model.config.adducts, all_adducts)
     marker = max(adducts, key=lambda a: parse_adduct(a).mz(100.0))
     featurise = partial(backfill_inputs, adducts=adducts, config=model.config)
-    workers = default_workers(torch.device("cpu")) if workers is None else workers
+    workers = default_workers() if workers is None else workers
     compounds = written = 0
     started = time.perf_counter()
     with session_scope(engine) as reader:

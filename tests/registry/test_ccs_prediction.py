@@ -187,6 +187,15 @@ def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(libra
     assert all(0.5 < u < 20 for _, u in rows)  # each with its own 95 % interval
 
 
+def test_every_core_featurises_a_ccs_backfill_by_default():
+    """The predictor and the writes are light: no core is kept back from the workers."""
+    import os
+
+    from molvis.workflows.ccs_backfill import default_workers
+
+    assert default_workers() == (os.cpu_count() or 1)
+
+
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
 def test_a_featurisation_process_stores_what_the_inline_backfill_stores(library, monkeypatch):
     """A backlog of WORKER_MIN_COMPOUNDS or more is featurised in the worker processes asked
