@@ -47,6 +47,17 @@ def test_environment_matches_the_settings_module():
     assert "./assets/deploy/initdb:/docker-entrypoint-initdb.d:ro" in SERVICES["db"]["volumes"]
 
 
+def test_a_ccs_shard_run_takes_its_share_of_the_cores():
+    """Shards run side by side up to the run queue's limit, each with a share of the cores."""
+    import os
+
+    from assets.ccs import CONCURRENT_RUNS, shard_workers
+
+    instance = yaml.safe_load((REPO / "assets" / "deploy" / "dagster.yaml").read_text())
+    assert instance["run_coordinator"]["config"]["max_concurrent_runs"] == CONCURRENT_RUNS
+    assert shard_workers() == max(1, (os.cpu_count() or 1) // CONCURRENT_RUNS)
+
+
 def test_no_password_in_the_repository_and_the_page_reads_only():
     """Passwords come from .env (`make deploy-env`), compose refuses to start without them;
     the page gets the read-only role's URL and no writer's."""
