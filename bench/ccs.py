@@ -4,8 +4,9 @@ fingerprints, featurise, predict the stored adducts, write; the common seven, or
 structures, beside the bare predictor (featurise + predict in memory, no database) as the
 baseline of the same run (at most 10,000 compounds in memory); the backfill's memory should
 stay flat as N grows (keyset-paged batches: peak RSS after it vs before it; a featurisation
-process's own memory is not in it). `--workers 0 1` runs it with featurisation inline (the
-baseline) and with one process ahead of it (a backlog under 30,000 compounds stays inline).
+process's own memory is not in it). `--workers 0 1 2` runs it with featurisation inline (the
+baseline), one process and two ahead of it (two: the default on two cores; a backlog under
+molvis.workflows.ccs_backfill.WORKER_MIN_COMPOUNDS stays inline).
 Compounds are COPY-loaded with stand-in InChIKeys; fingerprints of the first 20,000 structures
 are computed and reused cyclically beyond that (the fingerprint pass is bench/fingerprints.py's)."""
 
@@ -65,7 +66,10 @@ print(json.dumps({"n": n, "batch_size": batch, "adducts": len(adducts), "workers
 
 def ccs_section(result: dict) -> list[str]:
     """The BENCHMARKS.md section of a result (bench/report.py)."""
-    head = ["compounds", "adducts each", "featurisation processes asked (under 30,000: inline)"]
+    from molvis.workflows.ccs_backfill import WORKER_MIN_COMPOUNDS
+
+    asked = f"featurisation processes asked (under {WORKER_MIN_COMPOUNDS:,}: inline)"
+    head = ["compounds", "adducts each", asked]
     head += ["bare predictor molecules/s (no database)"]
     head += ["backfill molecules/s (read, predict, write)", "backfill / bare"]
     head += ["RSS MB before the backfill", "peak RSS MB after it"]
