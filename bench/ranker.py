@@ -188,7 +188,8 @@ class Evidence:
 
     def ccs_deviations(self, record, key: str, pool: dict, window: list[str]) -> np.ndarray:
         """|query CCS - predicted CCS| in % per candidate; NaN without a measured query CCS."""
-        from models.ccs import Ion, featurize
+        from models.ccs import featurize
+        from models.ccs_inputs import Ion
 
         query = self.ccs_of.get((key[:14], record.adduct))
         if query is None:

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 
-from models.ccs import CcsConfig, CcsInputs, CcsPredictor
+from models.ccs import CcsInputs, CcsPredictor
 from models.ccs_adducts import readable_key
+from models.ccs_inputs import CcsConfig
 
 
 def known_adducts(adducts: Iterable[str], minimum: int) -> tuple[str, ...]:

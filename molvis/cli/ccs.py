@@ -13,7 +13,7 @@ from molvis.cli.common import CliError, engine, has_schema, require_schema
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.ccs import CcsConfig
+    from models.ccs_inputs import CcsConfig
     from molvis.workflows.ccs_prediction import train_and_register
 
     require_schema()

@@ -1,27 +1,34 @@
 """Fill predicted CCS for every compound that lacks them (`molvis ccs backfill`, `molvis embed`,
-the Dagster asset `ccs_predictions`), batch by batch, featurised ahead in a worker process
-when the backlog is large enough to pay for one."""
+the Dagster asset `ccs_predictions`), batch by batch, featurised ahead in worker processes
+when the backlog is large enough to pay for them."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
-from dataclasses import fields
 from functools import partial
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 
+from models.ccs_inputs import (
+    ADDUCTS,
+    PREDICT_METHOD,
+    CcsConfig,
+    Ion,
+    IonColumns,
+    ion_columns,
+    predictable,
+)
 from molvis.workflows.ccs_prediction import load_active
 from registry.chem.adducts import parse_adduct
 from registry.db.connection import session_scope
 from registry.learned import ccs_predictions as predictions
 
-# A backfill of fewer compounds featurises inline: starting two workers (~2.4 s with what they
-# slow on two cores) costs more than they save below ~13,000 (BENCHMARKS.md).
-WORKER_MIN_COMPOUNDS = 15_000
+# A backfill of fewer compounds featurises inline: starting the workers (~0.6 s of imports
+# each, no torch) costs more than they save below two batches (BENCHMARKS.md).
+WORKER_MIN_COMPOUNDS = 10_000
 
 
 def default_workers() -> int:
@@ -34,7 +41,6 @@ def default_workers() -> int:
 def stored_adducts(known: tuple[str, ...], everything: bool = False) -> tuple[str, ...]:
     """The adducts a backfill stores: the predictor's known ones that are common (ADDUCTS, in
     any spelling), or all it knows."""
-    from models.ccs import ADDUCTS
     from models.ccs_adducts import adduct_key
 
     common = {adduct_key(a) for a in ADDUCTS}
@@ -42,17 +48,15 @@ def stored_adducts(known: tuple[str, ...], everything: bool = False) -> tuple[st
 
 
 def backfill_inputs(
-    batch: list[predictions.StructureRow], adducts: tuple[str, ...], config
-) -> tuple[list[int], list[str], list[np.ndarray]]:
+    batch: list[predictions.StructureRow], adducts: tuple[str, ...], config: CcsConfig
+) -> tuple[list[int], list[str], IonColumns]:
     """A backfill batch's ions (each compound with each of `adducts` in the predictor's range):
-    compound ids, adducts and the featurised CcsInputs, field by field as NumPy arrays (they cross
-    from a worker process by value; tensors would cross as shared-memory handles)."""
-    from models.ccs import PREDICT_METHOD, Ion, featurize, predictable
-
+    compound ids, adducts and their columns as NumPy arrays (they cross from a worker process
+    by value, where tensors would cross as shared-memory handles; and the worker, importing no
+    torch, starts in a fraction of the time)."""
     pairs = [(s, a) for s in batch for a in adducts if predictable(s.mass, a)]
     ions = [Ion(s.fingerprint, s.formula, s.mass, a, PREDICT_METHOD, s.smiles) for s, a in pairs]
-    inputs = featurize(ions, config)
-    columns = [getattr(inputs, f.name).numpy() for f in fields(inputs)]
+    columns = ion_columns(ions, config)
     return [s.compound_id for s, _ in pairs], [a for _, a in pairs], columns
 
 
@@ -66,15 +70,13 @@ def backfill(
     all_adducts: bool = False,
     workers: int | None = None,
 ) -> dict[str, Any]:
-    """Predict the common adducts' CCS (models.ccs.ADDUCTS; `all_adducts`: every adduct the
+    """Predict the common adducts' CCS (models.ccs_inputs.ADDUCTS; `all_adducts`: every adduct the
     predictor knows) for each compound lacking them (optionally one id shard), batch by batch
     with a commit each: memory stays flat, a re-run adds nothing, an interrupted run resumes
     where it stopped. Why not every adduct by default: the rows, not the predictor, bound the
     rate (three times the rows, half the molecules per second: BENCHMARKS.md). `workers`:
     featurisation processes running ahead of the predictor and the writes (default: every core,
     models/prefetch.py) for a backlog of WORKER_MIN_COMPOUNDS or more."""
-    import torch
-
     from models.ccs import CcsInputs
     from models.prefetch import featurised_ahead
 
@@ -93,7 +95,7 @@ def backfill(
             batches, featurise, workers, min_batches=-(-WORKER_MIN_COMPOUNDS // batch_size)
         )
         for batch, (ids, ion_adducts, columns) in ahead:
-            inputs = CcsInputs(*(torch.from_numpy(c) for c in columns))
+            inputs = CcsInputs.of(columns)
             values, uncertainties = model.predict_with_uncertainty(inputs)
             with session_scope(engine) as writer:
                 written += predictions.write_predictions(

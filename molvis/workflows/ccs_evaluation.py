@@ -12,7 +12,7 @@ import torch
 from sqlalchemy.orm import Session
 
 from models.candidate_sets import window_scores
-from models.ccs import ADDUCTS
+from models.ccs_inputs import ADDUCTS
 from models.ccs_windows import CcsWindowQuery, ccs_window_row
 from models.evaluate import Embedder, Query, embed_queries
 from registry.learned.ccs_predictions import (

@@ -59,7 +59,8 @@ def predict_table(
 ) -> list[dict[str, Any]]:
     """One dict per row: smiles, adduct (as given), ccs (A^2) and uncertainty_pct, or both None
     with `reason`. engine None: no registry, the shipped predictor."""
-    from models.ccs import CcsInputError, Ion, featurize
+    from models.ccs import CcsInputError, featurize
+    from models.ccs_inputs import Ion
     from molvis.workflows.ccs_prediction import load_active, load_shipped
 
     member = member_from_bytes(path.name, path.read_bytes())

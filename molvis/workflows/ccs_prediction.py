@@ -30,7 +30,7 @@ def search_tolerance(p95_pct: float) -> float:
 
 
 def _ions(rows: list[predictions.MeasuredCcs]):
-    from models.ccs import Ion
+    from models.ccs_inputs import Ion
 
     return [
         Ion(
@@ -132,8 +132,9 @@ def train_and_register(
     `config.min_adduct_ions` training ions) on the registry's measured values, calibrate its
     95 % interval on the validation ions, report its held-out errors, save it and register it
     with its `search_tolerance`."""
-    from models.ccs import featurize, predictable, save_predictor
+    from models.ccs import featurize, save_predictor
     from models.ccs_classes import ring_scaffold
+    from models.ccs_inputs import predictable
     from models.ccs_train import fit_interval, relative_errors, train_predictor
 
     adducts, parts, totals = _split_measured(engine, config.min_adduct_ions)

@@ -7,7 +7,7 @@ from assets.definitions import ALL_ASSETS, defs
 from assets.partitions import FILE_PARTITIONS, SHARDS
 from assets.resources import RegistryResource
 from assets.sensors import inbox, inbox_sensor
-from models.ccs import ADDUCTS
+from models.ccs_inputs import ADDUCTS
 from tests.builders import write
 from tests.conftest import REPO, first_mgf_blocks, shared, snapshot
 

@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.ccs import (
-    ADDUCTS,
-    CcsConfig,
-    CcsInputError,
-    Ion,
-    featurize,
-    load_predictor,
-    save_predictor,
-)
+from models.ccs import CcsInputError, featurize, load_predictor, save_predictor
+from models.ccs_inputs import ADDUCTS, CcsConfig, Ion
 from models.ccs_train import baseline_predictions, relative_errors, train_predictor
 from registry.chem.identity import fingerprint_bits, identify
 
@@ -149,7 +142,8 @@ def test_element_counts_read_every_listed_element_and_nothing_else():
 def test_an_ions_columns_are_its_log_mz_adduct_and_method():
     """Column 0: log m/z - 6; then the adduct's composition, one adduct column and one method
     column set to 1; a structure row per (fingerprint, formula), its element counts as log1p."""
-    from models.ccs import ADDUCT_WIDTH, METHODS, adduct_composition, ion_mz
+    from models.ccs_adducts import ADDUCT_WIDTH, adduct_composition
+    from models.ccs_inputs import METHODS, ion_mz
     from models.ccs_structure import ELEMENTS, element_counts, structure_width
 
     item = ions()[5]  # caffeine
@@ -176,7 +170,7 @@ def test_an_ions_columns_are_its_log_mz_adduct_and_method():
 
 
 def test_the_range_starts_at_min_mz_itself():
-    from models.ccs import MIN_MZ, ion_mz, predictable
+    from models.ccs_inputs import MIN_MZ, ion_mz, predictable
 
     item = ions()[0]
     mass = MIN_MZ - ion_mz(0.0, "[M+H]+")

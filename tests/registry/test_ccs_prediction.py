@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from models.ccs import ADDUCTS
+from models.ccs_inputs import ADDUCTS
 from molvis.workflows.ccs_backfill import backfill
 from molvis.workflows.ccs_prediction import PRETRAINED
 from registry.db.connection import session_scope
@@ -156,7 +156,8 @@ def test_a_changed_shipped_predictor_is_registered_again_and_refilled(library):
 
 @pytest.mark.skipif(not any(PRETRAINED.glob("*.pt")), reason="no shipped CCS predictor")
 def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(library):
-    from models.ccs import load_predictor, predictable
+    from models.ccs import load_predictor
+    from models.ccs_inputs import predictable
 
     report = backfill(library, batch_size=2)
     compounds = count(library, "compound")
@@ -185,6 +186,17 @@ def test_backfill_predicts_every_compound_once_and_a_rerun_changes_nothing(libra
     assert kept == common
     assert all(100 < v < 200 for v, _ in rows)  # small molecules: 110-160 A^2
     assert all(0.5 < u < 20 for _, u in rows)  # each with its own 95 % interval
+
+
+def test_a_featurisation_process_imports_no_torch():
+    """What a backfill's worker unpickles (its featurising function's module) leaves torch
+    out, so the worker starts in well under the two seconds torch's import takes."""
+    import subprocess
+    import sys
+
+    probe = "import sys, molvis.workflows.ccs_backfill; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_every_core_featurises_a_ccs_backfill_by_default():
