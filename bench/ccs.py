@@ -28,7 +28,8 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 from bench.common import copy_compounds, scratch_database, peak_rss_mb
-from models.ccs import Ion, featurize, load_predictor
+from models.ccs import featurize, load_predictor
+from models.ccs_inputs import Ion
 from molvis.workflows.ccs_backfill import backfill, stored_adducts
 from registry.learned.ccs_predictions import register_predictor
 from registry.db.connection import session_scope
