@@ -57,7 +57,8 @@ def featurised_ahead(
 
 
 def default_workers(device: torch.device) -> int:
-    """Featurisation processes for a backfill: on CPU half the cores (the model's threads get
-    the other half; measured best on 2 cores), with a GPU all cores but one."""
+    """Featurisation processes for the structure-embedding backfill: on CPU half the cores (the
+    encoder's threads get the other half; measured best on 2 cores), with a GPU all cores but
+    one. The CCS backfill, whose network is light, has its own (molvis/workflows/ccs_backfill.py)."""
     cores = os.cpu_count() or 1
     return max(1, cores - 1) if device.type != "cpu" else max(1, cores // 2)
