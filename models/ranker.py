@@ -10,10 +10,13 @@ a linear score is the same arithmetic in SQL (`molvis_rerank()`), so the ranking
 statement from psql. Saved as JSON with the structure model version it belongs to, never pickle.
 
 The features of a candidate, for each evidence value x (missing: 0): x itself, its lead
-x - max(x of the other candidates) (0 for a window of one), and whether the candidate has the
+x - max(x of the other candidates) (0 for a window of one), whether the candidate has the
 value at all (1 or 0): a candidate whose own reference spectra match the query poorly is less
-likely than one that has none, which a single weight on x (missing as 0) cannot say. Window-wide
-constants cancel in a softmax and are not features."""
+likely than one that has none, which a single weight on x (missing as 0) cannot say; and x
+again where the candidate has reference spectra in the library (else 0): such a candidate is
+either the query's compound measured another way or a measured decoy, and how well the
+spectrum explains it tells which, so its evidence weighs apart from a candidate without
+references. Window-wide constants cancel in a softmax and are not features."""
 
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ GROUPS = {  # what an ablation leaves out together
     "mass error": ("mass_error_ppm",),
     "CCS": ("ccs_deviation_pct",),
 }
-VERSION = 2  # 1: value and lead per evidence; 2: and whether it is there
+VERSION = 3  # 1: value and lead per evidence; 2: and whether it is there; 3: and with references
 L2_GRID = (0.001, 0.01, 0.1, 1.0)  # penalties tried on the standardised weights
 
 
@@ -42,29 +45,34 @@ class RankerError(ValueError):
     """A ranker that cannot rank this search (another model's, or another kind)."""
 
 
-SUFFIXES = ("", "_lead", "_present")  # the features of each evidence value, in order
+SUFFIXES = ("", "_lead", "_present", "_with_references")  # each evidence value's, in order
+REFERENCES = "library_score"  # a candidate with this value has reference spectra
 
 
 def feature_names(evidence: Sequence[str]) -> list[str]:
     return [f"{e}{suffix}" for e in evidence for suffix in SUFFIXES]
 
 
-def window_features(values: np.ndarray) -> np.ndarray:
-    """(candidates, evidence) values -> (candidates, 3 x evidence) features: each value, its
-    lead over the best of the other candidates (NaN, a missing value, counts as 0 in both), and
-    1 where the value is there, 0 where it is missing."""
+def window_features(values: np.ndarray, evidence: Sequence[str]) -> np.ndarray:
+    """(candidates, evidence) values, columns named by `evidence` -> (candidates, 4 x evidence)
+    features: each value, its lead over the best of the other candidates (NaN, a missing value,
+    counts as 0 in both), 1 where the value is there, 0 where it is missing, and the value where
+    the candidate has a library score (reference spectra), 0 where not or where the ranker
+    does not read library scores."""
     raw = np.asarray(values, dtype=float)
     x = np.nan_to_num(raw, nan=0.0)
     n, m = x.shape
-    out = np.zeros((n, 3 * m))
-    out[:, 0::3] = x
-    out[:, 2::3] = ~np.isnan(raw)
+    out = np.zeros((n, 4 * m))
+    out[:, 0::4] = x
+    out[:, 2::4] = ~np.isnan(raw)
+    if REFERENCES in evidence:
+        out[:, 3::4] = x * ~np.isnan(raw[:, [list(evidence).index(REFERENCES)]])
     if n > 1:
         order = np.argsort(-x, axis=0, kind="stable")
         first = x[order[0], np.arange(m)]
         second = x[order[1], np.arange(m)]
         best_other = np.where(np.arange(n)[:, None] == order[0][None, :], second, first)
-        out[:, 1::3] = x - best_other
+        out[:, 1::4] = x - best_other
     return out
 
 
@@ -89,7 +97,7 @@ class Ranker:
 
     def scores(self, values: np.ndarray) -> np.ndarray:
         """Each candidate's score from its evidence values (columns in `evidence` order)."""
-        return window_features(values) @ np.asarray(self.coef)
+        return window_features(values, self.evidence) @ np.asarray(self.coef)
 
     def probabilities(self, values: np.ndarray) -> np.ndarray:
         """Each candidate's probability of being the right one, given that one of them is."""
@@ -172,7 +180,8 @@ def fit_weights(windows: list[Window], columns: list[int], l2: float) -> np.ndar
     on the raw features."""
     from scipy.optimize import minimize
 
-    blocks = [(window_features(w.values[:, columns]), w.truth) for w in windows]
+    names = [EVIDENCE[c] for c in columns]
+    blocks = [(window_features(w.values[:, columns], names), w.truth) for w in windows]
     stacked = np.vstack([x for x, _ in blocks])
     scale = stacked.std(axis=0)
     scale[scale == 0] = 1.0
@@ -205,7 +214,8 @@ def held_out_loss(windows: list[Window], columns: list[int], coef: np.ndarray) -
 
 
 def _scored(windows: list[Window], columns: list[int], coef: np.ndarray) -> list:
-    return [(window_features(w.values[:, columns]) @ coef, w.truth) for w in windows]
+    names = [EVIDENCE[c] for c in columns]
+    return [(window_features(w.values[:, columns], names) @ coef, w.truth) for w in windows]
 
 
 def _truth_loss(scored: list[tuple[np.ndarray, int]]) -> float:

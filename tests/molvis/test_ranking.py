@@ -25,7 +25,9 @@ from tests.molvis.test_identify import GNPS3, search_json
 
 # model score alone: A C D B; fragmenter alone: B C D A; their sum (the ranker): C D A B
 WINDOW = {"A": (0.9, 0.0), "B": (0.0, 0.8), "C": (0.6, 0.6), "D": (0.5, 0.5)}
-RANKER = Ranker(["model_score", "fragmenter_score"], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], "m", "v1")
+RANKER = Ranker(
+    ["model_score", "fragmenter_score"], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0], "m", "v1"
+)
 
 
 def _window() -> tuple[SearchResult, list[dict]]:
@@ -66,24 +68,31 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
             -2.0,
             0.2,
             0.7,
+            0.4,
             1.1,
             -0.3,
             -0.4,
+            -0.3,
             0.9,
             0.4,
             0.3,
+            0.2,
             1.3,
             -0.6,
             -1.2,
+            0.1,
             0.5,
             0.1,
             0.6,
+            -0.5,
             -0.8,
             0.3,
             -0.1,
+            0.3,
             -0.2,
             0.05,
             0.2,
+            0.25,
         ],
         "m",
         "v1",
@@ -145,7 +154,9 @@ def test_the_ranker_reads_every_evidence_of_each_hit_as_the_search_gives_it(engi
 def test_no_mass_no_peak_count_and_a_library_score_short_of_confident(engine):
     """Without a precursor the mass error is missing (0); a match without a peak count, or
     just under 0.7, is not confident."""
-    ranker = Ranker(["model_score", "library_score"], [1.0, 0.0, 0.0, 2.0, 0.0, 0.0], "m", "v1")
+    ranker = Ranker(
+        ["model_score", "library_score"], [1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0], "m", "v1"
+    )
     query = Query("q", adduct="[M+H]+")
     hits = [
         Hit(1, "A" * 14 + "-UHFFFAOYSA-N", "C", None, 100.0, 0.9, {}, library_score=0.1),
@@ -249,7 +260,9 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
     """... and each order's hits get the probability fitted on that order's searches."""
     with session_scope(registry) as session:
         info = get_model(session, "ui-model")
-        ranker = Ranker(["model_score"], [-3.0, 0.0, 0.0], "ui-model", info.version)  # the reverse
+        ranker = Ranker(
+            ["model_score"], [-3.0, 0.0, 0.0, 0.0], "ui-model", info.version
+        )  # the reverse
         set_ranker(session, "ui-model", ranker.to_dict())
         set_calibration(session, "ui-model", {"hand": _sure(4.0), "learned": _sure(-4.0)})
     args = ("--msms", str(GNPS3), "--no-library", "--top", "4")
@@ -282,7 +295,7 @@ def test_the_command_line_ranks_by_the_stored_ranker_or_by_hand(registry):
         set_ranker(
             session,
             "ui-model",
-            Ranker(["model_score"], [1.0, 0.0, 0.0], "ui-model", "old").to_dict(),
+            Ranker(["model_score"], [1.0, 0.0, 0.0, 0.0], "ui-model", "old").to_dict(),
         )
     refused = molvis("search", *args, "--json")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr

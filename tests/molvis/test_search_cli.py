@@ -281,8 +281,11 @@ def test_the_library_rates_can_be_measured_in_the_learned_order(seed_registry, e
         learned = get_model(session, "molvis-base").calibration["learned"]
     assert learned["ece_top1"] == pytest.approx(report["calibration"]["ece_top1"])
     orders.clear()
-    assert le.evaluate_library(engine, "molvis-base", 10.0, 30)["ranker"] == "hand"
+    # fewer queries, so that the hand order's fit differs from the learned one's even where
+    # the two orders agree on this small registry
+    assert le.evaluate_library(engine, "molvis-base", 10.0, 20)["ranker"] == "hand"
     assert orders == {("hand", False)}
     with session_scope(engine) as session:
         stored = get_model(session, "molvis-base").calibration
-    assert stored["learned"] == learned and stored["hand"] != learned  # each order its own
+    assert stored["learned"] == learned  # each order its own
+    assert stored["hand"]["fitted_on"]["queries"] == 20 and learned["fitted_on"]["queries"] == 30

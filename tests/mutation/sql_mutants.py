@@ -203,8 +203,8 @@ MUTANTS = {
     ),
     "rerank: the lead over the other candidates ignored": (
         RERANK,
-        "v.c * v.present + v.b * coalesce(",
-        "v.c * v.present + 0 * coalesce(",
+        "+ v.b * coalesce(",
+        "+ 0 * coalesce(",
     ),
     "rerank: a candidate's lead counted against itself": (
         RERANK,
@@ -218,8 +218,8 @@ MUTANTS = {
     ),
     "rerank: a value's and its lead's coefficients swapped": (
         RERANK,
-        "(ranker -> 'coef' ->> (3 * ev.n - 3)::int)::float8 AS a",
-        "(ranker -> 'coef' ->> (3 * ev.n - 2)::int)::float8 AS a",
+        "(ranker -> 'coef' ->> (4 * ev.n - 4)::int)::float8 AS a",
+        "(ranker -> 'coef' ->> (4 * ev.n - 3)::int)::float8 AS a",
     ),
     "rerank: whether a value is there ignored": (
         RERANK,
@@ -233,8 +233,28 @@ MUTANTS = {
     ),
     "rerank: the presence coefficient read from the lead's place": (
         RERANK,
-        "(ranker -> 'coef' ->> (3 * ev.n - 1)::int)::float8 AS c",
-        "(ranker -> 'coef' ->> (3 * ev.n - 2)::int)::float8 AS c",
+        "(ranker -> 'coef' ->> (4 * ev.n - 2)::int)::float8 AS c",
+        "(ranker -> 'coef' ->> (4 * ev.n - 3)::int)::float8 AS c",
+    ),
+    "rerank: a candidate's references ignored": (
+        RERANK,
+        "+ v.d * v.v * v.refs",
+        "+ 0 * v.v * v.refs",
+    ),
+    "rerank: references counted for a ranker that reads no library score": (
+        RERANK,
+        "CASE WHEN ranker -> 'evidence' ? 'library_score'",
+        "CASE WHEN true",
+    ),
+    "rerank: a NaN library score counted as references": (
+        RERANK,
+        "AND nullif(t.lib, 'NaN'::float8) IS NOT NULL",
+        "AND t.lib IS NOT NULL",
+    ),
+    "rerank: the references coefficient read from the presence's place": (
+        RERANK,
+        "(ranker -> 'coef' ->> (4 * ev.n - 1)::int)::float8 AS d",
+        "(ranker -> 'coef' ->> (4 * ev.n - 2)::int)::float8 AS d",
     ),
     "rerank: the scores summed in any order": (
         RERANK,

@@ -12,7 +12,7 @@ from tests.conftest import REPO
 
 
 def test_upgrade_downgrade_upgrade(migrated_engine):
-    assert migrate.current_revision(migrated_engine) == "0023_ccs_uncertainty"
+    assert migrate.current_revision(migrated_engine) == "0024_ranker_with_references"
     migrate.downgrade("base", engine=migrated_engine)
     assert migrate.current_revision(migrated_engine) is None
     assert "compound" not in inspect(migrated_engine).get_table_names()
@@ -101,13 +101,54 @@ def test_0021_clears_the_rankers_its_function_cannot_read(migrated_engine):
         with session_scope(migrated_engine) as session:
             set_ranker(session, "old", ranker(1))
             set_ranker(session, "new", ranker(2))
-        migrate.upgrade(engine=migrated_engine)
+        migrate.upgrade("0021_ranker_presence", engine=migrated_engine)
         assert (stored("old"), stored("new")) == (None, ranker(2))
         assert function_sql("molvis_rerank", "0021").split("$fn$")[1].strip() in function()
         migrate.downgrade("0020_learned_ranker", engine=migrated_engine)
         assert stored("new") is None
-        migrate.upgrade(engine=migrated_engine)
     finally:
+        migrate.upgrade(engine=migrated_engine)
+        with migrated_engine.begin() as conn:
+            conn.execute(text("DELETE FROM model WHERE name IN ('old', 'new')"))
+
+
+def test_0024_clears_the_rankers_its_function_cannot_read(migrated_engine):
+    """Going up to 0024 clears rankers of version 2 (three coefficients per evidence), keeps a
+    version 3 ranker, and installs molvis_rerank() of four coefficients; going down to 0023
+    clears version 3 rankers and restores 0021's function."""
+    from registry.db.connection import session_scope
+    from registry.learned.versions import get_model, register_model, set_ranker
+
+    def ranker(version: int) -> dict:
+        return {"version": version, "evidence": ["model_score"], "coef": [1.0] * (version + 1)}
+
+    def stored(name: str):
+        with session_scope(migrated_engine) as session:
+            return get_model(session, name).ranker
+
+    def function() -> str:
+        with migrated_engine.connect() as conn:
+            return conn.execute(
+                text("SELECT pg_get_functiondef('molvis_rerank'::regproc)")
+            ).scalar()
+
+    with session_scope(migrated_engine) as session:
+        for name in ("old", "new"):
+            register_model(session, name, "v", "/nowhere.pt", {}, {}, activate=False)
+    try:
+        assert function_sql("molvis_rerank", "0024").split("$fn$")[1].strip() in function()
+        migrate.downgrade("0023_ccs_uncertainty", engine=migrated_engine)
+        assert function_sql("molvis_rerank", "0021").split("$fn$")[1].strip() in function()
+        with session_scope(migrated_engine) as session:
+            set_ranker(session, "old", ranker(2))
+            set_ranker(session, "new", ranker(3))
+        migrate.upgrade(engine=migrated_engine)
+        assert (stored("old"), stored("new")) == (None, ranker(3))
+        assert function_sql("molvis_rerank", "0024").split("$fn$")[1].strip() in function()
+        migrate.downgrade("0023_ccs_uncertainty", engine=migrated_engine)
+        assert stored("new") is None
+    finally:
+        migrate.upgrade(engine=migrated_engine)
         with migrated_engine.begin() as conn:
             conn.execute(text("DELETE FROM model WHERE name IN ('old', 'new')"))
 

@@ -30,7 +30,7 @@ def _python_order(ranker: Ranker, keys, values, confident) -> list[int]:
 @pytest.mark.parametrize("size", [1, 2, 7, 40])
 def test_the_sql_ranking_and_the_python_ranking_agree(engine, size):
     rng = np.random.default_rng(size)
-    ranker = Ranker(list(EVIDENCE), rng.normal(0, 2, 3 * len(EVIDENCE)).tolist(), "m", "v")
+    ranker = Ranker(list(EVIDENCE), rng.normal(0, 2, 4 * len(EVIDENCE)).tolist(), "m", "v")
     values = rng.uniform(0, 1, (size, len(EVIDENCE)))
     values[rng.uniform(size=values.shape) < 0.2] = np.nan  # missing: 0, and not present
     if size > 2:
@@ -48,8 +48,29 @@ def test_the_sql_ranking_and_the_python_ranking_agree(engine, size):
         assert r.probability == pytest.approx(probabilities[r.row], abs=1e-9)
 
 
+def test_equal_evidence_gives_equal_scores_and_the_inchikey_orders_them(engine):
+    """A window of 1,000 candidates in 500 pairs, each pair's evidence equal, its terms of very
+    different sizes (so that adding them in another order changes the last bits; in smaller
+    windows the database happens to add them in one order): each pair's scores are equal to
+    the bit and its InChIKeys order it."""
+    pairs = 500
+    rng = np.random.default_rng(11)
+    coef = rng.normal(0, 1, 4 * len(EVIDENCE)) * 10.0 ** rng.integers(-6, 7, 4 * len(EVIDENCE))
+    ranker = Ranker(list(EVIDENCE), coef.tolist(), "m", "v")
+    values = np.repeat(rng.uniform(0, 1, (pairs, len(EVIDENCE))), 2, axis=0)
+    keys = [_key(i) for i in rng.permutation(2 * pairs)]
+    with session_scope(engine) as session:
+        found = rerank(session, ranker.to_dict(), keys, values, [False] * 2 * pairs)
+    score = {r.row: r.score for r in found}
+    rank = {r.row: r.rank for r in found}
+    for pair in range(pairs):
+        a, b = 2 * pair, 2 * pair + 1
+        assert score[a] == score[b]
+        assert (rank[a] < rank[b]) == (keys[a] < keys[b]) and abs(rank[a] - rank[b]) == 1
+
+
 def test_a_ranker_of_some_evidence_ignores_the_rest(engine):
-    ranker = Ranker(["fragmenter_score"], [4.0, 1.0, 0.0], "m", "v")
+    ranker = Ranker(["fragmenter_score"], [4.0, 1.0, 0.0, 0.0], "m", "v")
     values = np.zeros((3, len(EVIDENCE)))
     values[:, 0] = [0.9, 0.5, 0.1]  # the model score says 0, 1, 2
     values[:, 1] = [0.1, 0.2, 0.8]  # the fragmenter says 2, 1, 0
@@ -58,10 +79,39 @@ def test_a_ranker_of_some_evidence_ignores_the_rest(engine):
     assert [r.row for r in found] == [2, 1, 0]
 
 
+def test_a_candidate_with_references_weighs_its_evidence_apart(engine):
+    """The fourth coefficient counts a value again where the candidate has a library score
+    (NULL and NaN: none), and only for a ranker that reads library scores."""
+    values = np.full((3, len(EVIDENCE)), np.nan)
+    values[:, EVIDENCE.index("fragmenter_score")] = [0.9, 0.5, 0.4]
+    values[:, EVIDENCE.index("library_score")] = [np.nan, 0.1, 0.2]
+    keys = [_key(i) for i in range(3)]
+    with_library = Ranker(
+        ["fragmenter_score", "library_score"], [1.0, 0, 0, 2.0] + [0] * 4, "m", "v"
+    )
+    without = Ranker(["fragmenter_score"], [1.0, 0, 0, 2.0], "m", "v")
+    with session_scope(engine) as session:
+        read = rerank(session, with_library.to_dict(), keys, values, [False] * 3)
+        unread = rerank(session, without.to_dict(), keys, values, [False] * 3)
+    assert [r.row for r in read] == [1, 2, 0]
+    assert [r.score for r in read] == pytest.approx([1.5, 1.2, 0.9])
+    assert [r.row for r in unread] == [0, 1, 2]
+    assert [r.score for r in unread] == pytest.approx([0.9, 0.5, 0.4])
+    with engine.connect() as conn:
+        nan = conn.execute(
+            text(
+                "SELECT score FROM molvis_rerank(CAST(:r AS jsonb), '{A}', '{NaN}', '{0.5}', "
+                "'{NaN}', '{NaN}', '{NaN}', '{NaN}', '{NaN}')"
+            ),
+            {"r": json.dumps(with_library.to_dict())},
+        ).scalar_one()
+    assert nan == pytest.approx(0.5)  # a NaN library score: no references
+
+
 def test_a_value_that_is_there_counts_apart_from_its_size(engine):
     """A library score of 0 and a missing one differ by the presence coefficient alone; NULL
     and NaN are both missing."""
-    ranker = Ranker(["library_score"], [1.0, 0.0, -2.0], "m", "v")
+    ranker = Ranker(["library_score"], [1.0, 0.0, -2.0, 0.0], "m", "v")
     values = np.full((3, len(EVIDENCE)), np.nan)
     values[:, EVIDENCE.index("library_score")] = [0.0, np.nan, 0.5]
     with session_scope(engine) as session:
@@ -80,7 +130,7 @@ def test_a_value_that_is_there_counts_apart_from_its_size(engine):
 
 
 def test_scores_far_below_the_best_get_no_probability_and_no_error(engine):
-    ranker = Ranker(["mass_error_ppm"], [-1.0, 0.0, 0.0], "m", "v")
+    ranker = Ranker(["mass_error_ppm"], [-1.0, 0.0, 0.0, 0.0], "m", "v")
     values = np.full((3, len(EVIDENCE)), np.nan)
     values[:, EVIDENCE.index("mass_error_ppm")] = [1.0, 5e4, 2.0]
     with session_scope(engine) as session:
@@ -93,7 +143,7 @@ def test_scores_far_below_the_best_get_no_probability_and_no_error(engine):
 
 
 def test_inputs_that_do_not_line_up_are_refused(engine):
-    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0], "m", "v").to_dict()
+    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0, 0.0], "m", "v").to_dict()
     with engine.connect() as conn:
         assert (
             conn.execute(
