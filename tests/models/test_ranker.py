@@ -235,14 +235,17 @@ def test_a_ranker_of_another_model_version_is_refused_with_both_versions_named()
 
 
 def test_a_ranker_fitted_with_another_forward_model_is_refused():
-    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0, 0.0], "m", "v", forward_model="f" * 12)
-    ranker.check("m", "v", "f" * 12)
+    ranker = Ranker(["model_score"], [1.0, 0.0, 0.0, 0.0], "m", "v", forward_model="f" * 16)
+    ranker.check("m", "v", "f" * 16)
     ranker.check("m", "v", "")  # no forward model in use: its evidence is missing, not other
+    ranker.check("m", "v")  # not said: not checked
     Ranker(["model_score"], [1.0, 0.0, 0.0, 0.0], "m", "v").check(
-        "m", "v", "e" * 12
+        "m", "v", "e" * 16
     )  # not recorded
-    with pytest.raises(RankerError, match="fitted with forward model version f{12}, not e{12}: "):
-        ranker.check("m", "v", "e" * 12)
+    with pytest.raises(
+        RankerError, match="fitted with forward model version f{12}, not e{12}: refit it"
+    ):
+        ranker.check("m", "v", "e" * 16)
 
 
 def test_a_planted_test_skeleton_stops_the_fit():
@@ -317,7 +320,11 @@ def test_the_fit_is_its_weights_over_its_temperature_for_its_model():
     weights = fit_weights(fit_windows, [0, 1], 0.1)
     expected = weights / fit_temperature(held_out, [0, 1], weights)
     assert ranker.coef == pytest.approx(expected.tolist())
-    assert (ranker.model_name, ranker.model_version) == ("m", "v1")
+    assert (ranker.model_name, ranker.model_version, ranker.forward_model) == ("m", "v1", "")
+    kinds = ["model_score"]
+    assert fit(fit_windows, held_out, kinds, "m", "v1", forward_model="f0" * 6).forward_model == (
+        "f0" * 6
+    )
 
 
 def test_noise_keeps_the_penalty_that_flattens_the_weights():
