@@ -3,12 +3,13 @@ measured on test-split ones: median entropy similarity of predicted to measured 
 beside a baseline that averages the training spectra of the nearest precursor masses. With
 `--ship`, the model is written where `molvis spectra predict` finds it.
 
-Run: python -m bench.forward_model [--max-spectra 6000] [--epochs 8] [--ship]"""
+Run: python -m bench.forward_model [--config FILE] [--max-spectra 6000] [--epochs 8] [--ship]"""
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rdkit import Chem, RDLogger
@@ -54,7 +55,8 @@ def forward_model_section(r: dict) -> list[str]:
     return [
         "## MS/MS forward model (predicted spectra)",
         "",
-        f"`python -m bench.forward_model --max-spectra {r['max_spectra']} --epochs {r['epochs']}`"
+        f"`python -m bench.forward_model{' --config ' + r['config'] if r.get('config') else ''}"
+        f" --max-spectra {r['max_spectra']} --epochs {r['epochs']}`"
         f" (`bench/results/forward_model.json`): trained on {r['metrics']['train_spectra']} "
         f"MassBank spectra of training-split skeletons ({r['metrics']['train_ions']:,} fragment "
         f"ions, {r['metrics']['train_seconds']} s on 2 cores), measured on test-split spectra: "
@@ -71,9 +73,10 @@ def forward_model_section(r: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--max-spectra", type=int, default=6000)
+    parser.add_argument("--config", type=Path, help="forward-model settings (YAML/JSON)")
+    parser.add_argument("--max-spectra", type=int, help="default 6000 (0: all)")
     parser.add_argument("--max-test", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, help="default 8")
     parser.add_argument("--spectra", type=int, help="read only the first N MassBank spectra")
     parser.add_argument("--ship", action="store_true", help=f"write the model to {SHIPPED}")
     parser.add_argument("--output", type=Path)
@@ -81,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     RDLogger.DisableLog("rdApp.*")
     started = time.perf_counter()
     spectra = massbank_spectra(args.spectra)
-    config = FragmentConfig(max_spectra=args.max_spectra, epochs=args.epochs)
+    config = FragmentConfig.from_file(args.config) if args.config else FragmentConfig()
+    given = {"max_spectra": args.max_spectra, "epochs": args.epochs}
+    config = replace(config, **{k: v for k, v in given.items() if v is not None})
     target = (
         SHIPPED if args.ship else (args.output or RESULTS / "forward_model.json").with_suffix(".pt")
     )
@@ -90,8 +95,9 @@ def main(argv: list[str] | None = None) -> None:
             spectra, config, target, args.max_test, lambda what, n, total: bar.update()
         )
     result = {
-        "max_spectra": args.max_spectra,
-        "epochs": args.epochs,
+        "max_spectra": config.max_spectra or 0,
+        "epochs": config.epochs,
+        "config": str(args.config) if args.config else None,
         "shipped": args.ship,
         "seconds": round(time.perf_counter() - started, 1),
         **summary,

@@ -11,6 +11,7 @@ their cross-entropy (what the entropy similarity of predicted and measured spect
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 
 from models.checkpoint import read_small_model, save_small_model
@@ -40,6 +42,7 @@ class FragmentConfig:
     max_spectra: int | None = 6000  # training spectra drawn (None: all)
     top_peaks: int = 30  # peaks of a predicted spectrum
     seed: int = 0
+    device: str = "auto"  # where it trains: auto (CUDA when there is one), cpu, cuda
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FragmentConfig:
@@ -48,6 +51,16 @@ class FragmentConfig:
         if unknown:
             raise ValueError(f"unknown forward-model settings: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+    @classmethod
+    def from_file(cls, path: Path) -> FragmentConfig:
+        """Settings from a YAML or JSON file (models/configs/fragments-gpu.yaml); the rest keep
+        their defaults, an unknown one is an error naming it."""
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        if not isinstance(data or {}, dict):
+            raise ValueError(f"{path}: not a mapping of forward-model settings")
+        return cls.from_dict(data or {})
 
 
 @dataclass(frozen=True)
@@ -125,34 +138,45 @@ class FragmentModel(nn.Module):
 def spectrum_loss(logits: torch.Tensor, batch: list[SpectrumExample]) -> torch.Tensor:
     """Mean over the batch's spectra of the cross-entropy between each spectrum's measured
     peak shares and the predicted ones (a peak's predicted share: the summed softmax of the
-    ions that explain it). `logits` are the batch's ions, spectrum after spectrum."""
-    sizes = torch.tensor([len(e.fragment) for e in batch])
-    owner = torch.repeat_interleave(torch.arange(len(batch)), sizes)
-    top = torch.full((len(batch),), -torch.inf).scatter_reduce(0, owner, logits.detach(), "amax")
+    ions that explain it). `logits` are the batch's ions, spectrum after spectrum, on any
+    device: every tensor made here follows them."""
+    device = logits.device
+    ion_sizes = [len(e.fragment) for e in batch]
+    sizes = torch.tensor(ion_sizes, device=device)
+    owner = torch.repeat_interleave(
+        torch.arange(len(batch), device=device), sizes, output_size=sum(ion_sizes)
+    )
+    top = torch.full((len(batch),), -torch.inf, device=device)
+    top = top.scatter_reduce(0, owner, logits.detach(), "amax")
     shifted = logits - top[owner]
-    total = torch.zeros(len(batch)).index_add(0, owner, torch.exp(shifted))
+    total = torch.zeros(len(batch), device=device).index_add(0, owner, torch.exp(shifted))
     log_share = shifted - torch.log(total[owner])
-    ion_offset = torch.cumsum(sizes, 0) - sizes
+    ion_offset = np.cumsum([0, *ion_sizes[:-1]])
     peak_sizes = [len(e.share) for e in batch]
     peak_offset = np.cumsum([0, *peak_sizes[:-1]])
     pair_ion = torch.cat(
         [torch.from_numpy(e.pair_ion) + int(o) for e, o in zip(batch, ion_offset, strict=True)]
-    )
+    ).to(device)
     pair_peak = torch.cat(
         [torch.from_numpy(e.pair_peak) + int(o) for e, o in zip(batch, peak_offset, strict=True)]
-    )
-    predicted = torch.zeros(sum(peak_sizes)).index_add(0, pair_peak, torch.exp(log_share[pair_ion]))
-    measured = torch.from_numpy(np.concatenate([e.share for e in batch]))
+    ).to(device)
+    predicted = torch.zeros(sum(peak_sizes), device=device)
+    predicted = predicted.index_add(0, pair_peak, torch.exp(log_share[pair_ion]))
+    measured = torch.from_numpy(np.concatenate([e.share for e in batch])).to(device)
     return -(measured * torch.log(predicted + 1e-8)).sum() / len(batch)
 
 
 def train_model(
     data: list[SpectrumExample], config: FragmentConfig, progress=None
 ) -> tuple[FragmentModel, list[float]]:
-    """Fit the network to the spectra by `spectrum_loss` (Adam, one-cycle learning rate); the
-    mean loss of each epoch."""
+    """Fit the network to the spectra by `spectrum_loss` (Adam, one-cycle learning rate) on
+    `config.device`; the mean loss of each epoch. The model comes back on the CPU, where it
+    predicts."""
+    from models.train import pick_device
+
+    device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    model = FragmentModel(config)
+    model = FragmentModel(config).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     steps = config.epochs * max(-(-len(data) // config.batch_size), 1)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=steps)
@@ -164,7 +188,7 @@ def train_model(
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             batch = [data[i] for i in order[start : start + config.batch_size]]
-            features = torch.from_numpy(np.concatenate([e.features() for e in batch]))
+            features = torch.from_numpy(np.concatenate([e.features() for e in batch])).to(device)
             loss = spectrum_loss(model(features), batch)
             optimiser.zero_grad()
             loss.backward()
@@ -174,7 +198,7 @@ def train_model(
         history.append(total / max(len(data), 1))
         if progress:
             progress(epoch + 1, history[-1])
-    model.eval()
+    model.to("cpu").eval()
     return model, history
 
 

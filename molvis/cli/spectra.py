@@ -7,19 +7,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from molvis.cli.common import engine, require_schema
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import yaml
+
     from models.fragment_model import FragmentConfig
     from molvis.workflows.forward_model import registry_spectra, train_and_measure
     from registry.db.settings import load_settings
 
     require_schema()
+    try:
+        config = FragmentConfig.from_file(args.config) if args.config else FragmentConfig()
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"cannot read the forward-model settings {args.config}: {exc}", file=sys.stderr)
+        return 2
     given = {"epochs": args.epochs, "max_spectra": args.max_spectra, "seed": args.seed}
-    config = FragmentConfig(**{k: v for k, v in given.items() if v is not None})
+    config = replace(config, **{k: v for k, v in given.items() if v is not None})
     output = args.output or load_settings().home / "models" / "fragments" / f"{args.name}.pt"
 
     def progress(what: str, n: int, total: int) -> None:
@@ -108,6 +116,12 @@ def add_parsers(sub) -> None:
     spectra = p.add_subparsers(dest="spectra_command", required=True)
     train = spectra.add_parser("train", help="train the forward model on the registry's MS/MS")
     train.add_argument("--name", default="molvis-fragments", help="file name under the home")
+    train.add_argument(
+        "--config",
+        type=Path,
+        help="YAML/JSON settings (default: the 2-core CPU ones; models/configs/fragments-gpu.yaml "
+        "for a CUDA machine); the flags below override it",
+    )
     train.add_argument("--epochs", type=int, help="passes over the spectra (default 8)")
     train.add_argument(
         "--max-spectra", type=int, help="training spectra drawn (default 6000; 0: all)"

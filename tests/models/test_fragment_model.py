@@ -31,6 +31,7 @@ from models.fragment_model import (
 )
 from registry.chem.explain import candidate_ions
 from registry.chem.fragmenter import FragmentIons, fragments
+from tests.conftest import REPO
 
 CAFFEINE = "CN1C=NC2=C1C(=O)N(C(=O)N2C)C"
 PRECURSOR = 195.087652
@@ -183,6 +184,38 @@ def test_the_loss_is_the_cross_entropy_of_measured_and_predicted_peak_shares():
     batch = torch.cat([zeros, logits])  # a batch: each spectrum's own softmax, the mean loss
     mean = (np.log(2) + expected) / 2
     assert spectrum_loss(batch, [one, split]).item() == pytest.approx(mean, rel=1e-5)
+
+
+def test_the_loss_follows_its_logits_device():
+    """Every tensor the loss makes lives where the logits do (a GPU's training): on PyTorch's
+    meta device a tensor made on the CPU would raise."""
+    split = _example(3, [(0, 0), (2, 1)], [0.25, 0.75])
+    loss = spectrum_loss(torch.tensor([0.0, 1.0, 2.0], device="meta"), [split])
+    assert loss.device.type == "meta" and loss.shape == ()
+
+
+def test_settings_come_from_a_file_with_the_rest_at_their_defaults(tmp_path):
+    gpu = FragmentConfig.from_file(REPO / "models" / "configs" / "fragments-gpu.yaml")
+    assert (gpu.hidden, gpu.device, gpu.max_spectra) == (512, "cuda", None)
+    assert gpu.top_peaks == FragmentConfig().top_peaks and gpu.depth == FragmentConfig().depth
+    (tmp_path / "small.json").write_text('{"hidden": 8, "epochs": 1}')
+    small = FragmentConfig.from_file(tmp_path / "small.json")
+    assert (small.hidden, small.epochs, small.device) == (8, 1, "auto")
+    (tmp_path / "bad.yaml").write_text("hidden: 8\ncolour: red\n")
+    with pytest.raises(ValueError, match="^unknown forward-model settings: colour$"):
+        FragmentConfig.from_file(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 8\n")
+    with pytest.raises(ValueError, match="not a mapping of forward-model settings"):
+        FragmentConfig.from_file(tmp_path / "list.yaml")
+
+
+def test_training_on_the_cpu_by_name_gives_a_model_on_the_cpu():
+    example = examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 2)
+    config = FragmentConfig(hidden=8, layers=1, epochs=2, batch_size=1, device="cpu")
+    model, history = train_model([example], config)
+    assert len(history) == 2 and next(model.parameters()).device.type == "cpu"
+    with pytest.raises(RuntimeError):  # a device that is not there is not silently the CPU
+        train_model([example], FragmentConfig(hidden=8, layers=1, epochs=1, device="nodevice"))
 
 
 def _tiny_model(epochs: int = 60):

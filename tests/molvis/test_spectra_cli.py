@@ -1,9 +1,10 @@
 """`molvis spectra predict FILE`: one answer per row in input order, with the predicted peaks
-and their fragment formulas, or `peaks: null` and a reason naming the file and line."""
+and their fragment formulas, or `peaks: null` and a reason naming the file and line.
+`molvis spectra train --config FILE`: the file's settings, the flags over them."""
 
 import json
 
-from models.fragment_model import save_model
+from models.fragment_model import load_model, save_model
 from tests.builders import write
 from tests.conftest import molvis
 from tests.models.test_fragment_model import _tiny_model
@@ -63,3 +64,27 @@ def test_predict_table_says_how_far_it_got(tmp_path):
         table, None, path, progress=lambda done, rows: calls.append((done, rows))
     )
     assert len(answers) == 2 and calls == [(0, 2), (1, 2), (2, 2)]
+
+
+def test_spectra_train_reads_its_settings_from_a_file_and_the_flags_over_them(
+    seed_registry, tmp_path
+):
+    seed_registry(massbank=300)
+    settings = write(tmp_path, "small.yaml", "hidden: 8\nlayers: 1\nepochs: 5\ndevice: cpu\n")
+    output = tmp_path / "forward.pt"
+    done = molvis(
+        "spectra", "train", "--config", str(settings), "--epochs", "1", "--max-spectra", "40",
+        "--max-test", "5", "--output", str(output), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    model, saved = load_model(output)
+    assert (model.config.hidden, model.config.layers, model.config.device) == (8, 1, "cpu")
+    assert (model.config.epochs, model.config.max_spectra) == (1, 40)  # the flags win
+    assert summary["version"] == model.version and len(saved["metrics"]["history"]) == 1
+    bad = write(tmp_path, "bad.yaml", "hidden: 8\ncolour: red\n")
+    refused = molvis("spectra", "train", "--config", str(bad), "--output", str(output))
+    assert refused.returncode == 2 and not refused.stdout
+    assert refused.stderr.strip() == (
+        f"cannot read the forward-model settings {bad}: unknown forward-model settings: colour"
+    )
