@@ -11,7 +11,6 @@ their cross-entropy (what the entropy similarity of predicted and measured spect
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -54,10 +53,9 @@ class FragmentConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> FragmentConfig:
-        """Settings from a YAML or JSON file (models/configs/fragments-gpu.yaml); the rest keep
-        their defaults, an unknown one is an error naming it."""
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        """Settings from a YAML file, or JSON, which YAML reads (models/configs/
+        fragments-gpu.yaml); the rest keep their defaults, an unknown one is an error naming it."""
+        data = yaml.safe_load(path.read_text())
         if not isinstance(data or {}, dict):
             raise ValueError(f"{path}: not a mapping of forward-model settings")
         return cls.from_dict(data or {})

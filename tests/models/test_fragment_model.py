@@ -2,6 +2,8 @@
 lowers the loss, its predicted spectrum's shape, and its checkpoint (hyperparameters + weights,
 read weights-only)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -184,6 +186,44 @@ def test_the_loss_is_the_cross_entropy_of_measured_and_predicted_peak_shares():
     batch = torch.cat([zeros, logits])  # a batch: each spectrum's own softmax, the mean loss
     mean = (np.log(2) + expected) / 2
     assert spectrum_loss(batch, [one, split]).item() == pytest.approx(mean, rel=1e-5)
+
+
+def test_the_loss_stays_finite_for_logits_far_from_zero():
+    """Each spectrum's logits are shifted by their largest before the softmax (1,000 and 1,001
+    would overflow), and a peak whose ions get no probability costs -log(1e-8), not infinity."""
+    split = _example(3, [(0, 0), (2, 1)], [0.25, 0.75])
+    logits = torch.tensor([1000.0, 1001.0, 1002.0])
+    p = torch.softmax(logits - 1000, 0).numpy()
+    expected = -(0.25 * np.log(p[0]) + 0.75 * np.log(p[2]))
+    assert spectrum_loss(logits, [split]).item() == pytest.approx(expected, rel=1e-5)
+    starved = spectrum_loss(torch.tensor([-1000.0, 0.0, 0.0]), [split]).item()
+    assert np.isfinite(starved) and starved == pytest.approx(
+        -(0.25 * np.log(1e-8) + 0.75 * np.log(0.5)), rel=1e-4
+    )
+
+
+def test_each_epoch_s_loss_is_the_mean_over_its_spectra_and_progress_hears_it():
+    """With a learning rate of 0 the weights stay put, so every epoch's loss is the mean of the
+    spectra's own losses under the first weights, whatever the batches; progress gets (epoch,
+    that loss) after each epoch; the same seed trains the same weights."""
+    data = [
+        examples(CAFFEINE, "[M+H]+", "35 eV", *PEAKS, PRECURSOR, 1),
+        examples(CAFFEINE, "[M+H]+", "10 eV", np.array([110.0713]), np.array([1.0]), PRECURSOR, 1),
+        examples(CAFFEINE, "[M+H]+", None, np.array([138.0662]), np.array([1.0]), PRECURSOR, 1),
+    ]
+    config = FragmentConfig(hidden=8, layers=1, epochs=2, batch_size=2, lr=0.0, device="cpu")
+    heard = []
+    model, history = train_model(data, config, lambda epoch, loss: heard.append((epoch, loss)))
+    with torch.no_grad():
+        each = [spectrum_loss(model(torch.from_numpy(e.features())), [e]).item() for e in data]
+    assert history == pytest.approx([np.mean(each)] * 2, rel=1e-5)
+    assert heard == [(1, history[0]), (2, history[1])]
+    _, alone = train_model(data[:1], replace(config, batch_size=2))
+    assert alone == pytest.approx([each[0]] * 2, rel=1e-5)
+    learning = replace(config, lr=1e-2, batch_size=1, epochs=3)
+    first, second = train_model(data, learning)[0], train_model(data, learning)[0]
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_the_loss_follows_its_logits_device():
