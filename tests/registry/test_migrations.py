@@ -72,10 +72,20 @@ def test_the_ranker_column_and_function_come_and_go_with_0020(migrated_engine):
     assert installed() == (True, True)
 
 
-def test_0021_clears_the_rankers_its_function_cannot_read(migrated_engine):
-    """Going up to 0021 clears rankers of version 1 (two coefficients per evidence), keeps a
-    version 2 ranker, and installs molvis_rerank() of three coefficients; going down to 0020
-    clears version 2 rankers and restores 0020's function."""
+@pytest.mark.parametrize(
+    "below, up, function_below, cleared",
+    [
+        ("0020_learned_ranker", "0021_ranker_presence", "0020", 1),
+        ("0023_ccs_uncertainty", "0024_ranker_with_references", "0021", 2),
+    ],
+)
+def test_a_ranker_migration_clears_the_rankers_its_function_cannot_read(
+    migrated_engine, below, up, function_below, cleared
+):
+    """Going up to 0021 (0024) clears rankers of version 1 (2), whose coefficients per evidence
+    its molvis_rerank() cannot read (three from 0021, four from 0024), keeps one of the next
+    version and installs its function; going down clears that one and restores the function
+    below."""
     from registry.db.connection import session_scope
     from registry.learned.versions import get_model, register_model, set_ranker
 
@@ -92,60 +102,22 @@ def test_0021_clears_the_rankers_its_function_cannot_read(migrated_engine):
                 text("SELECT pg_get_functiondef('molvis_rerank'::regproc)")
             ).scalar()
 
-    with session_scope(migrated_engine) as session:
-        for name in ("old", "new"):
-            register_model(session, name, "v", "/nowhere.pt", {}, {}, activate=False)
-    try:
-        migrate.downgrade("0020_learned_ranker", engine=migrated_engine)
-        assert function_sql("molvis_rerank", "0020").split("$fn$")[1].strip() in function()
-        with session_scope(migrated_engine) as session:
-            set_ranker(session, "old", ranker(1))
-            set_ranker(session, "new", ranker(2))
-        migrate.upgrade("0021_ranker_presence", engine=migrated_engine)
-        assert (stored("old"), stored("new")) == (None, ranker(2))
-        assert function_sql("molvis_rerank", "0021").split("$fn$")[1].strip() in function()
-        migrate.downgrade("0020_learned_ranker", engine=migrated_engine)
-        assert stored("new") is None
-    finally:
-        migrate.upgrade(engine=migrated_engine)
-        with migrated_engine.begin() as conn:
-            conn.execute(text("DELETE FROM model WHERE name IN ('old', 'new')"))
-
-
-def test_0024_clears_the_rankers_its_function_cannot_read(migrated_engine):
-    """Going up to 0024 clears rankers of version 2 (three coefficients per evidence), keeps a
-    version 3 ranker, and installs molvis_rerank() of four coefficients; going down to 0023
-    clears version 3 rankers and restores 0021's function."""
-    from registry.db.connection import session_scope
-    from registry.learned.versions import get_model, register_model, set_ranker
-
-    def ranker(version: int) -> dict:
-        return {"version": version, "evidence": ["model_score"], "coef": [1.0] * (version + 1)}
-
-    def stored(name: str):
-        with session_scope(migrated_engine) as session:
-            return get_model(session, name).ranker
-
-    def function() -> str:
-        with migrated_engine.connect() as conn:
-            return conn.execute(
-                text("SELECT pg_get_functiondef('molvis_rerank'::regproc)")
-            ).scalar()
+    def body(version: str) -> str:
+        return function_sql("molvis_rerank", version).split("$fn$")[1].strip()
 
     with session_scope(migrated_engine) as session:
         for name in ("old", "new"):
             register_model(session, name, "v", "/nowhere.pt", {}, {}, activate=False)
     try:
-        assert function_sql("molvis_rerank", "0024").split("$fn$")[1].strip() in function()
-        migrate.downgrade("0023_ccs_uncertainty", engine=migrated_engine)
-        assert function_sql("molvis_rerank", "0021").split("$fn$")[1].strip() in function()
+        migrate.downgrade(below, engine=migrated_engine)
+        assert body(function_below) in function()
         with session_scope(migrated_engine) as session:
-            set_ranker(session, "old", ranker(2))
-            set_ranker(session, "new", ranker(3))
-        migrate.upgrade(engine=migrated_engine)
-        assert (stored("old"), stored("new")) == (None, ranker(3))
-        assert function_sql("molvis_rerank", "0024").split("$fn$")[1].strip() in function()
-        migrate.downgrade("0023_ccs_uncertainty", engine=migrated_engine)
+            set_ranker(session, "old", ranker(cleared))
+            set_ranker(session, "new", ranker(cleared + 1))
+        migrate.upgrade(up, engine=migrated_engine)
+        assert (stored("old"), stored("new")) == (None, ranker(cleared + 1))
+        assert body(up[:4]) in function()
+        migrate.downgrade(below, engine=migrated_engine)
         assert stored("new") is None
     finally:
         migrate.upgrade(engine=migrated_engine)
