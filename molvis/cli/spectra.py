@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from molvis.cli.common import engine, require_schema
+from molvis.cli.common import CliError, engine, require_schema
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -24,8 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         config = FragmentConfig.from_file(args.config) if args.config else FragmentConfig()
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        print(f"cannot read the forward-model settings {args.config}: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"cannot read the forward-model settings {args.config}: {exc}") from exc
     given = {"epochs": args.epochs, "max_spectra": args.max_spectra, "seed": args.seed}
     config = replace(config, **{k: v for k, v in given.items() if v is not None})
     output = args.output or load_settings().home / "models" / "fragments" / f"{args.name}.pt"

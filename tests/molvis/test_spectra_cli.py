@@ -83,8 +83,9 @@ def test_spectra_train_reads_its_settings_from_a_file_and_the_flags_over_them(
     assert (model.config.epochs, model.config.max_spectra) == (1, 40)  # the flags win
     assert summary["version"] == model.version and len(saved["metrics"]["history"]) == 1
     bad = write(tmp_path, "bad.yaml", "hidden: 8\ncolour: red\n")
-    refused = molvis("spectra", "train", "--config", str(bad), "--output", str(output))
-    assert refused.returncode == 2 and not refused.stdout
-    assert refused.stderr.strip() == (
+    message = (
         f"cannot read the forward-model settings {bad}: unknown forward-model settings: colour"
     )
+    refused = molvis("spectra", "train", "--config", str(bad), "--output", str(output), "--json")
+    assert refused.returncode == 2 and json.loads(refused.stdout) == {"error": message}
+    assert refused.stderr.strip() == f"molvis: error: {message}"
