@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from rdkit import Chem, RDLogger
@@ -84,9 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     RDLogger.DisableLog("rdApp.*")
     started = time.perf_counter()
     spectra = massbank_spectra(args.spectra)
-    config = FragmentConfig.from_file(args.config) if args.config else FragmentConfig()
-    given = {"max_spectra": args.max_spectra, "epochs": args.epochs}
-    config = replace(config, **{k: v for k, v in given.items() if v is not None})
+    config = FragmentConfig.given(args.config, max_spectra=args.max_spectra, epochs=args.epochs)
     target = (
         SHIPPED if args.ship else (args.output or RESULTS / "forward_model.json").with_suffix(".pt")
     )

@@ -121,8 +121,13 @@ def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     return config
 
 
+def read_settings(path: Path) -> Any:
+    """A settings file's content: JSON by its suffix (PyYAML, a YAML 1.1 reader, would take
+    JSON's 1e-3 for text), else YAML."""
+    text = path.read_text()
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
 def load_config(path: Path) -> TrainConfig:
     """A TrainConfig from a YAML or JSON file; unknown keys are an error, not ignored."""
-    text = path.read_text()
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return config_from_dict(data or {})
+    return config_from_dict(read_settings(path) or {})

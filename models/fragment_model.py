@@ -12,16 +12,16 @@ their cross-entropy (what the entropy similarity of predicted and measured spect
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from models.checkpoint import read_small_model, save_small_model
+from models.config import read_settings
 from models.fragment_features import FEATURES, collision_energy, ion_columns, piece_features
 from registry.chem.explain import candidate_ions, fragment_peaks, ion_formula, matching_ions
 
@@ -53,12 +53,19 @@ class FragmentConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> FragmentConfig:
-        """Settings from a YAML file, or JSON, which YAML reads (models/configs/
-        fragments-gpu.yaml); the rest keep their defaults, an unknown one is an error naming it."""
-        data = yaml.safe_load(path.read_text())
+        """Settings from a YAML or JSON file (models/configs/fragments-gpu.yaml); the rest keep
+        their defaults, an unknown one is an error naming it."""
+        data = read_settings(path)
         if not isinstance(data or {}, dict):
             raise ValueError(f"{path}: not a mapping of forward-model settings")
         return cls.from_dict(data or {})
+
+    @classmethod
+    def given(cls, path: Path | None, **flags: Any) -> FragmentConfig:
+        """The settings of `path` (the defaults without one) with the flags that are not None
+        over them: what `molvis spectra train` and `bench.forward_model` train with."""
+        config = cls.from_file(path) if path else cls()
+        return replace(config, **{k: v for k, v in flags.items() if v is not None})
 
 
 @dataclass(frozen=True)

@@ -180,8 +180,7 @@ def fit_weights(windows: list[Window], columns: list[int], l2: float) -> np.ndar
     on the raw features."""
     from scipy.optimize import minimize
 
-    names = [EVIDENCE[c] for c in columns]
-    blocks = [(window_features(w.values[:, columns], names), w.truth) for w in windows]
+    blocks = [(_features(w, columns), w.truth) for w in windows]
     stacked = np.vstack([x for x, _ in blocks])
     scale = stacked.std(axis=0)
     scale[scale == 0] = 1.0
@@ -213,9 +212,13 @@ def held_out_loss(windows: list[Window], columns: list[int], coef: np.ndarray) -
     return _truth_loss(_scored(windows, columns, coef))
 
 
+def _features(window: Window, columns: list[int]) -> np.ndarray:
+    """The window's features over its EVIDENCE columns `columns` (named, for the references)."""
+    return window_features(window.values[:, columns], [EVIDENCE[c] for c in columns])
+
+
 def _scored(windows: list[Window], columns: list[int], coef: np.ndarray) -> list:
-    names = [EVIDENCE[c] for c in columns]
-    return [(window_features(w.values[:, columns], names) @ coef, w.truth) for w in windows]
+    return [(_features(w, columns) @ coef, w.truth) for w in windows]
 
 
 def _truth_loss(scored: list[tuple[np.ndarray, int]]) -> float:

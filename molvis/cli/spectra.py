@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from molvis.cli.common import CliError, engine, require_schema
@@ -21,12 +20,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from registry.db.settings import load_settings
 
     require_schema()
+    flags = {"epochs": args.epochs, "max_spectra": args.max_spectra, "seed": args.seed}
     try:
-        config = FragmentConfig.from_file(args.config) if args.config else FragmentConfig()
+        config = FragmentConfig.given(args.config, **flags)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise CliError(f"cannot read the forward-model settings {args.config}: {exc}") from exc
-    given = {"epochs": args.epochs, "max_spectra": args.max_spectra, "seed": args.seed}
-    config = replace(config, **{k: v for k, v in given.items() if v is not None})
     output = args.output or load_settings().home / "models" / "fragments" / f"{args.name}.pt"
 
     def progress(what: str, n: int, total: int) -> None:

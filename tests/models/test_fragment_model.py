@@ -238,9 +238,9 @@ def test_settings_come_from_a_file_with_the_rest_at_their_defaults(tmp_path):
     gpu = FragmentConfig.from_file(REPO / "models" / "configs" / "fragments-gpu.yaml")
     assert (gpu.hidden, gpu.device, gpu.max_spectra) == (512, "cuda", None)
     assert gpu.top_peaks == FragmentConfig().top_peaks and gpu.depth == FragmentConfig().depth
-    (tmp_path / "small.json").write_text('{"hidden": 8, "epochs": 1}')
+    (tmp_path / "small.json").write_text('{"hidden": 8, "epochs": 1, "lr": 1e-3}')
     small = FragmentConfig.from_file(tmp_path / "small.json")
-    assert (small.hidden, small.epochs, small.device) == (8, 1, "auto")
+    assert (small.hidden, small.epochs, small.device, small.lr) == (8, 1, "auto", 1e-3)
     (tmp_path / "bad.yaml").write_text("hidden: 8\ncolour: red\n")
     with pytest.raises(ValueError, match="^unknown forward-model settings: colour$"):
         FragmentConfig.from_file(tmp_path / "bad.yaml")

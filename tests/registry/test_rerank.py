@@ -3,6 +3,7 @@ probabilities, order), keeps confident library matches first, and refuses inputs
 line up."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -25,6 +26,19 @@ def _python_order(ranker: Ranker, keys, values, confident) -> list[int]:
         range(len(keys)),
         key=lambda i: (not confident[i], -library[i] if confident[i] else 0, -scores[i], keys[i]),
     )
+
+
+def _score_sent_as_nan(engine, ranker: Ranker, fragmenter_score: float = math.nan) -> float:
+    """molvis_rerank()'s score of one candidate whose evidence is sent as NaN (rerank() sends a
+    missing value as NULL), its fragmenter score as given."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT score FROM molvis_rerank(CAST(:r AS jsonb), '{A}', '{NaN}', "
+                "CAST(:f AS float8[]), '{NaN}', '{NaN}', '{NaN}', '{NaN}', '{NaN}')"
+            ),
+            {"r": json.dumps(ranker.to_dict()), "f": [fragmenter_score]},
+        ).scalar_one()
 
 
 @pytest.mark.parametrize("size", [1, 2, 7, 40])
@@ -97,14 +111,7 @@ def test_a_candidate_with_references_weighs_its_evidence_apart(engine):
     assert [r.score for r in read] == pytest.approx([1.5, 1.2, 0.9])
     assert [r.row for r in unread] == [0, 1, 2]
     assert [r.score for r in unread] == pytest.approx([0.9, 0.5, 0.4])
-    with engine.connect() as conn:
-        nan = conn.execute(
-            text(
-                "SELECT score FROM molvis_rerank(CAST(:r AS jsonb), '{A}', '{NaN}', '{0.5}', "
-                "'{NaN}', '{NaN}', '{NaN}', '{NaN}', '{NaN}')"
-            ),
-            {"r": json.dumps(with_library.to_dict())},
-        ).scalar_one()
+    nan = _score_sent_as_nan(engine, with_library, fragmenter_score=0.5)
     assert nan == pytest.approx(0.5)  # a NaN library score: no references
 
 
@@ -118,15 +125,7 @@ def test_a_value_that_is_there_counts_apart_from_its_size(engine):
         found = rerank(session, ranker.to_dict(), [_key(i) for i in range(3)], values, [False] * 3)
     assert [r.row for r in found] == [1, 2, 0]
     assert [r.score for r in found] == pytest.approx([0.0, -1.5, -2.0])
-    with engine.connect() as conn:
-        nan = conn.execute(
-            text(
-                "SELECT score FROM molvis_rerank(CAST(:r AS jsonb), '{A}', '{NaN}', '{NaN}', "
-                "'{NaN}', '{NaN}', '{NaN}', '{NaN}', '{NaN}')"
-            ),
-            {"r": json.dumps(ranker.to_dict())},
-        ).scalar_one()
-    assert nan == 0.0
+    assert _score_sent_as_nan(engine, ranker) == 0.0
 
 
 def test_scores_far_below_the_best_get_no_probability_and_no_error(engine):
