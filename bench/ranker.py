@@ -53,6 +53,7 @@ from bench.fragments import (
     window_of,
 )
 from models.calibration import reliability
+from models.candidate_sets import MEASURED_MIN, MEASURED_SET
 from models.data import SPLIT_SEED, split_of
 from models.ranker import EVIDENCE, GROUPS, SPECTRAL, Ranker, Window, fit, softmax
 from molvis.workflows.fragment_evidence import DEPTH, predicted_similarity
@@ -379,6 +380,8 @@ def subsets(scored: Scored) -> dict[str, np.ndarray]:
         if n >= b_lo and (b_hi is None or n <= b_hi):
             out[f"window {b_lo}-{b_hi}" if b_hi else f"window {b_lo}+"] = everything
     out["measured_only"] = np.flatnonzero(scored.measured)
+    if len(out["measured_only"]) >= MEASURED_MIN:
+        out[MEASURED_SET] = out["measured_only"]
     formula = scored.formulas[scored.truth]
     out["same_formula"] = np.array([i for i, f in enumerate(scored.formulas) if f == formula])
     return out
@@ -567,7 +570,12 @@ def main(argv: list[str] | None = None) -> None:
         "window_seconds": latency_stats([1000 * s.seconds for s in testing]),
     }
     for row in rows:
-        if row["candidate_set"] in ("window 10-99", "measured_only", "window 10-99 (unknown)"):
+        if row["candidate_set"] in (
+            "window 10-99",
+            "window 10-99 (unknown)",
+            "measured_only",
+            MEASURED_SET,
+        ):
             print({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
     print("ECE", calibration["ece"], calibration["ece_top1"])
     write_result("ranker", result, args.output)
@@ -588,6 +596,8 @@ def ranker_section(r: dict) -> list[str]:
         "window 100+",
         "measured_only",
         "measured_only (unknown)",
+        MEASURED_SET,
+        f"{MEASURED_SET} (unknown)",
         "same_formula",
         "window (with CCS)",
     )

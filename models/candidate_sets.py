@@ -6,7 +6,9 @@ library ones without reading the spectrum. So the same queries are ranked in:
 - `window`: every registry compound within the ppm window (MOSES included when loaded), also
   split by window size (`window 2-9`, `window 10-99`, `window 100+` candidates);
 - `measured_only`: the window restricted to compounds with any measurement, where the
-  measured-vs-library shortcut cannot help;
+  measured-vs-library shortcut cannot help; `measured_only 3+` the same where it holds at
+  least MEASURED_MIN of them (a window of one or two measured candidates has random top-1 of
+  1/2 or more, where no ranking can reach 2.5x random);
 - `same_formula`: the window's compounds of the truth's formula (a protocol set, as in
   MassSpecGym's formula challenge: the formula is the set's definition, not a model input);
 - `massspecgym_256`: MassSpecGym's protocol where it fits: at most 256 same-mass candidates
@@ -31,6 +33,8 @@ from models.evaluate import Embedder, Query, embed_queries, embed_structures, ra
 KS = (1, 5, 10, 20)
 BUCKETS = ((2, 9), (10, 99), (100, None))
 MASSSPECGYM_MAX = 256
+MEASURED_MIN = 3
+MEASURED_SET = f"measured_only {MEASURED_MIN}+"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ def candidate_set_rows(
                 add(f"window {lo}-{hi}" if hi else f"window {lo}+", cands, scores, query.truth)
         keep = [n for n, c in enumerate(cands) if c.measured]
         add("measured_only", [cands[n] for n in keep], scores[keep], query.truth)
+        if len(keep) >= MEASURED_MIN:
+            add(MEASURED_SET, [cands[n] for n in keep], scores[keep], query.truth)
         formula = next((c.formula for c in cands if c.inchikey[:14] == query.truth[:14]), None)
         same = [n for n, c in enumerate(cands) if formula and c.formula == formula]
         add("same_formula", [cands[n] for n in same], scores[same], query.truth)
@@ -128,6 +134,7 @@ def candidate_set_rows(
         "window",
         *(f"window {lo}-{hi}" if hi else f"window {lo}+" for lo, hi in BUCKETS),
         "measured_only",
+        MEASURED_SET,
         "same_formula",
         "massspecgym_256",
     ]

@@ -336,3 +336,21 @@ def test_profile_prints_the_costliest_functions(engine, pipeline):
     out = run("profile", pipeline, "--n", "40", "--top", "5").stdout
     assert f"{pipeline}: " in out and "per second under the profiler" in out
     assert "ncalls" in out
+
+
+def test_ranker_benchmark_measured_only_3_plus_set():
+    """The ranker benchmark's `measured_only 3+` set: the measured rows of a window holding at
+    least three of them (random top-1 at most a third), absent below three."""
+    from bench.ranker import Scored, subsets
+    from models.candidate_sets import MEASURED_SET
+
+    def scored(measured):
+        n = len(measured)
+        return Scored(
+            "K", ["K"] * n, np.zeros((n, 1)), 0, np.array(measured), ["X"] * n,
+            np.zeros(n, bool), True, False, 0.0,
+        )  # fmt: skip
+
+    sets = subsets(scored([True, False, True, True]))
+    assert sets[MEASURED_SET].tolist() == [0, 2, 3] == sets["measured_only"].tolist()
+    assert MEASURED_SET not in subsets(scored([True, False, True, False]))

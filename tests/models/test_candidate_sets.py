@@ -4,7 +4,12 @@ candidates whose answers are known."""
 import numpy as np
 import pytest
 
-from models.candidate_sets import MASSSPECGYM_MAX, Candidate, candidate_set_rows
+from models.candidate_sets import (
+    MASSSPECGYM_MAX,
+    MEASURED_SET,
+    Candidate,
+    candidate_set_rows,
+)
 from models.evaluate import Embedder, Query
 from models.split_similarity import nearest_train_similarity
 from tests.builders import unit
@@ -55,6 +60,7 @@ def test_sets_ranks_random_and_structure_prior():
     measured = rows["measured_only"]  # t and b: b first
     assert measured["mean_candidates"] == 2 and measured["top1"] == 0.0
     assert measured["random_top1"] == pytest.approx(0.5) and measured["top5"] == 1.0
+    assert MEASURED_SET not in rows  # two measured candidates: not in the 3+ set
     same = rows["same_formula"]  # t and a: a first
     assert same["mean_candidates"] == 2 and same["top1"] == 0.0
     assert same["prior_top1"] == pytest.approx(1.0)  # one measured: the prior ranks t first
@@ -65,6 +71,30 @@ def test_sets_ranks_random_and_structure_prior():
         )
     )
     assert rows["window"]["top1"] == 1.0 and rows["window"]["control"] == "spectrum_blind"
+
+
+def test_measured_only_3_plus_holds_windows_of_three_or_more_measured_candidates():
+    """A window of exactly three measured candidates (and a library one) is in the set, ranked
+    among its measured candidates only; one of two measured candidates is not."""
+    three = [
+        Candidate(T, "t", True, "X"),
+        Candidate(A, "a", False, "X"),
+        Candidate(B, "b", True, "X"),
+        Candidate(C, "c", True, "X"),
+    ]
+    two = [three[0], three[1], three[2]]
+    queries = [
+        Query("msms", [("msms", [0.5, 0.5])], T, 100.0),
+        Query("msms", [("msms", [1.0, -0.2])], T, 200.0),
+    ]
+    rows = rows_by_set(
+        candidate_set_rows(EMBEDDER, queries, lambda m: three if m < 150 else two, "msms", {})
+    )
+    assert rows["measured_only"]["n_queries"] == 2
+    row = rows[MEASURED_SET]
+    assert row["n_queries"] == 1 and row["mean_candidates"] == 3
+    assert row["random_top1"] == pytest.approx(1 / 3)
+    assert row["top1"] == 0.0 and row["top5"] == 1.0  # b first, the truth behind it
 
 
 def test_truth_missing_and_no_mass_are_misses_and_massspecgym_caps_at_256():
