@@ -354,3 +354,16 @@ def test_ranker_benchmark_measured_only_3_plus_set():
     sets = subsets(scored([True, False, True, True]))
     assert sets[MEASURED_SET].tolist() == [0, 2, 3] == sets["measured_only"].tolist()
     assert MEASURED_SET not in subsets(scored([True, False, True, False]))
+
+
+def test_ccs_graph_lever_runs_small(engine, seed_registry, tmp_path):
+    seed_registry(ccs_rows=400)
+    out = tmp_path / "ccs_graph.json"
+    run("ccs_graph_lever", "--epochs", "1", "--output", str(out))
+    result = json.loads(out.read_text())
+    assert result["ions"]["train"] > 0 and len(result["history"]) == 1
+    by_weight = result["val_median_by_weight"]  # validation chooses the graph's share
+    assert by_weight[str(result["weight"])] == min(by_weight.values())
+    test = result["test"]
+    assert test["shipped"]["all"]["n"] == test["averaged"]["all"]["n"] == result["ions"]["test"]
+    assert result["cost"]["with_graph_ms"] > result["cost"]["shipped_ms"] > 0
