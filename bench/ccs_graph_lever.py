@@ -71,6 +71,7 @@ def dgllife_graph(smiles: str) -> MolGraph:
 
 
 def graphs_of(smiles: list[str], features: str) -> list[MolGraph]:
+    """Each row's graph, a structure featurised once however many ions it has."""
     if features == "report":
         return featurize_all(smiles)
     cache: dict[str, MolGraph] = {}
@@ -96,6 +97,7 @@ def part_data(rows: list, shipped, features: str) -> dict:
 
 
 def predict(net: GraphResidual, d: dict, size: int = 1024) -> np.ndarray:
+    """The graph network's log CCS of a split's ions (the power law plus its residual)."""
     net.eval()
     with torch.no_grad():
         out = [
@@ -106,6 +108,8 @@ def predict(net: GraphResidual, d: dict, size: int = 1024) -> np.ndarray:
 
 
 def train(train: dict, val: dict, epochs: int, seed: int) -> tuple[GraphResidual, list]:
+    """L1 on log CCS, as the shipped predictor learns; the epoch with the lowest validation
+    median is kept, and each epoch's line goes to stderr as it ends."""
     torch.manual_seed(seed)
     first = train["graphs"][0]
     net = GraphResidual(first.atoms.shape[1], first.bonds.shape[1], train["ion"].shape[1])
@@ -126,7 +130,7 @@ def train(train: dict, val: dict, epochs: int, seed: int) -> tuple[GraphResidual
         median = float(np.median(relative_errors(np.exp(predict(net, val)), val["ccs"])))
         history.append({"epoch": epoch + 1, "val_median_pct": round(median, 3)})
         history[-1]["seconds"] = round(time.perf_counter() - started, 1)
-        print(history[-1], file=sys.stderr, flush=True)  # progress
+        print(history[-1], file=sys.stderr, flush=True)
         if median < best:
             best, state = median, {k: v.clone() for k, v in net.state_dict().items()}
     net.load_state_dict(state)
@@ -134,14 +138,15 @@ def train(train: dict, val: dict, epochs: int, seed: int) -> tuple[GraphResidual
 
 
 def errors(d: dict, graph_log: np.ndarray, weight: float) -> dict:
+    """Relative errors of the two averaged in log space, `weight` the graph's share."""
     log_ccs = weight * graph_log + (1 - weight) * d["shipped"]
     e = relative_errors(np.exp(log_ccs), d["ccs"])
     return {"all": error_summary(e), "dt_unknown": error_summary(e[d["dt_unknown"]])}
 
 
 def cost_ms(net: GraphResidual, shipped, rows: list, features: str) -> dict:
-    """Milliseconds a molecule to featurise and predict one adduct: the shipped predictor and
-    the graph network beside it (both from SMILES)."""
+    """Milliseconds an ion (a structure and one adduct) to featurise and predict: the shipped
+    predictor alone, and with the graph network beside it (both from SMILES)."""
     started = time.perf_counter()
     shipped.predict(featurize(_ions(rows), shipped.config))
     mlp = time.perf_counter() - started
