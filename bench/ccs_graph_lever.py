@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
         {
             "ions": {p: len(rows) for p, rows in parts.items()},
             "epochs": args.epochs,
+            "seed": args.seed,
             "atom_features": args.atom_features,
             "history": history,
             "val_median_by_weight": by_weight,
