@@ -23,11 +23,10 @@ from torch import nn
 from bench.common import write_result
 from models.ccs import featurize, load_predictor
 from models.ccs_adducts import adduct_key
-from models.ccs_inputs import predictable
 from models.ccs_train import error_summary, relative_errors
 from models.encoders.attentivefp import AttentiveFPGNN, AttentiveFPReadout
 from models.molgraph import MolGraph, batch, featurize_all
-from molvis.workflows.ccs_prediction import _ions, _split_measured
+from molvis.workflows.ccs_prediction import measured_ions, training_split
 from registry.db.connection import get_engine
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ccs" / "molvis-ccs.pt"
@@ -72,18 +71,18 @@ def dgllife_graph(smiles: str) -> MolGraph:
 
 def graphs_of(smiles: list[str], features: str) -> list[MolGraph]:
     """Each row's graph, a structure featurised once however many ions it has."""
+    unique = list(dict.fromkeys(smiles))
     if features == "report":
-        return featurize_all(smiles)
-    cache: dict[str, MolGraph] = {}
-    for s in smiles:
-        if s not in cache:
-            cache[s] = dgllife_graph(s)
-    return [cache[s] for s in smiles]
+        graphs = featurize_all(unique)
+    else:
+        graphs = [dgllife_graph(s) for s in unique]
+    by_smiles = dict(zip(unique, graphs, strict=True))
+    return [by_smiles[s] for s in smiles]
 
 
 def part_data(rows: list, shipped, features: str) -> dict:
     """One split's ions: graphs, the shipped predictor's inputs, power law and prediction."""
-    inputs = featurize(_ions(rows), shipped.config)
+    inputs = featurize(measured_ions(rows), shipped.config)
     with torch.no_grad():
         base = shipped.baseline(inputs)
     return {
@@ -148,7 +147,7 @@ def cost_ms(net: GraphResidual, shipped, rows: list, features: str) -> dict:
     """Milliseconds an ion (a structure and one adduct) to featurise and predict: the shipped
     predictor alone, and with the graph network beside it (both from SMILES)."""
     started = time.perf_counter()
-    shipped.predict(featurize(_ions(rows), shipped.config))
+    shipped.predict(featurize(measured_ions(rows), shipped.config))
     mlp = time.perf_counter() - started
     started = time.perf_counter()
     predict(net, part_data(rows, shipped, features))
@@ -173,15 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
     shipped, _ = load_predictor(args.predictor)
-    _, parts, _ = _split_measured(get_engine(), shipped.config.min_adduct_ions)
+    _, parts, _ = training_split(get_engine(), shipped.config.min_adduct_ions)
     known = {adduct_key(a) for a in shipped.config.adducts}
     parts = {  # as `molvis ccs train` split them, of the adducts the shipped predictor knows
-        p: [
-            r
-            for r in rows
-            if adduct_key(r.adduct) in known and predictable(r.structure.mass, r.adduct)
-        ]
-        for p, rows in parts.items()
+        p: [r for r in rows if adduct_key(r.adduct) in known] for p, rows in parts.items()
     }
     data = {p: part_data(rows, shipped, args.atom_features) for p, rows in parts.items()}
     net, history = train(data["train"], data["val"], args.epochs, args.seed)

@@ -29,7 +29,8 @@ def search_tolerance(p95_pct: float) -> float:
     return math.ceil(p95_pct * 10) / 10
 
 
-def _ions(rows: list[predictions.MeasuredCcs]):
+def measured_ions(rows: list[predictions.MeasuredCcs]):
+    """The predictor's ions (models.ccs_inputs.Ion) of measured CCS rows, in their order."""
     from models.ccs_inputs import Ion
 
     return [
@@ -73,7 +74,7 @@ def test_report(
         relative_errors,
     )
 
-    inputs = featurize(_ions(rows), model.config)
+    inputs = featurize(measured_ions(rows), model.config)
     measured = np.array([r.ccs for r in rows])
     errors = relative_errors(model.predict(inputs), measured)
     baseline = relative_errors(baseline_predictions(model, inputs), measured)
@@ -120,6 +121,20 @@ def _split_measured(
     return adducts, parts, totals
 
 
+def training_split(
+    engine: Engine, minimum: int
+) -> tuple[tuple[str, ...], dict[str, list[predictions.MeasuredCcs]], dict[str, int]]:
+    """`_split_measured`'s adducts, parts and totals, each part without the ions below the
+    range (a water loss of a tiny molecule has no CCS): what a predictor trains and is tested
+    on."""
+    from models.ccs_inputs import predictable
+
+    adducts, parts, totals = _split_measured(engine, minimum)
+    for part in parts:
+        parts[part] = [r for r in parts[part] if predictable(r.structure.mass, r.adduct)]
+    return adducts, parts, totals
+
+
 def train_and_register(
     engine: Engine,
     name: str,
@@ -134,16 +149,13 @@ def train_and_register(
     with its `search_tolerance`."""
     from models.ccs import featurize, save_predictor
     from models.ccs_classes import ring_scaffold
-    from models.ccs_inputs import predictable
     from models.ccs_train import fit_interval, relative_errors, train_predictor
 
-    adducts, parts, totals = _split_measured(engine, config.min_adduct_ions)
+    adducts, parts, totals = training_split(engine, config.min_adduct_ions)
     config = replace(config, adducts=adducts)
-    for part in parts:  # ions below the range (a water loss of a tiny molecule) have no CCS
-        parts[part] = [r for r in parts[part] if predictable(r.structure.mass, r.adduct)]
 
     def data(part: str):
-        return featurize(_ions(parts[part]), config), np.array([r.ccs for r in parts[part]])
+        return featurize(measured_ions(parts[part]), config), np.array([r.ccs for r in parts[part]])
 
     started = time.perf_counter()
     val = data("val")
