@@ -20,17 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.ccs_levers import SHIPPED, chosen_share, errors, shipped_and_parts
 from bench.common import write_result
-from models.ccs import featurize, load_predictor
-from models.ccs_adducts import adduct_key
-from models.ccs_train import error_summary, relative_errors
+from models.ccs import featurize
+from models.ccs_train import relative_errors
 from models.encoders.attentivefp import AttentiveFPGNN, AttentiveFPReadout
 from models.molgraph import MolGraph, batch, featurize_all
-from molvis.workflows.ccs_prediction import measured_ions, training_split
-from registry.db.connection import get_engine
+from molvis.workflows.ccs_prediction import measured_ions
 
-SHIPPED = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ccs" / "molvis-ccs.pt"
-WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)  # the graph network's share of log CCS
 WIDTH = 200
 
 
@@ -136,13 +133,6 @@ def train(train: dict, val: dict, epochs: int, seed: int) -> tuple[GraphResidual
     return net, history
 
 
-def errors(d: dict, graph_log: np.ndarray, weight: float) -> dict:
-    """Relative errors of the two averaged in log space, `weight` the graph's share."""
-    log_ccs = weight * graph_log + (1 - weight) * d["shipped"]
-    e = relative_errors(np.exp(log_ccs), d["ccs"])
-    return {"all": error_summary(e), "dt_unknown": error_summary(e[d["dt_unknown"]])}
-
-
 def cost_ms(net: GraphResidual, shipped, rows: list, features: str) -> dict:
     """Milliseconds an ion (a structure and one adduct) to featurise and predict: the shipped
     predictor alone, and with the graph network beside it (both from SMILES)."""
@@ -171,17 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
-    shipped, _ = load_predictor(args.predictor)
-    _, parts, _ = training_split(get_engine(), shipped.config.min_adduct_ions)
-    known = {adduct_key(a) for a in shipped.config.adducts}
-    parts = {  # as `molvis ccs train` split them, of the adducts the shipped predictor knows
-        p: [r for r in rows if adduct_key(r.adduct) in known] for p, rows in parts.items()
-    }
+    shipped, parts = shipped_and_parts(args.predictor)
     data = {p: part_data(rows, shipped, args.atom_features) for p, rows in parts.items()}
     net, history = train(data["train"], data["val"], args.epochs, args.seed)
     graph = {p: predict(net, data[p]) for p in ("val", "test")}
-    by_weight = {w: errors(data["val"], graph["val"], w)["all"]["median_pct"] for w in WEIGHTS}
-    weight = min(WEIGHTS, key=lambda w: by_weight[w])
+    by_weight, weight = chosen_share(data["val"], graph["val"])
     write_result(
         "ccs_graph_lever",
         {

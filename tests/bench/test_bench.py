@@ -367,3 +367,69 @@ def test_ccs_graph_lever_runs_small(engine, seed_registry, tmp_path):
     test = result["test"]
     assert test["shipped"]["all"]["n"] == test["averaged"]["all"]["n"] == result["ions"]["test"]
     assert result["cost"]["with_graph_ms"] > result["cost"]["shipped_ms"] > 0
+
+
+@pytest.mark.parametrize("structure_only", [False, True])
+def test_ccs_trees_lever_runs_small(engine, seed_registry, tmp_path, structure_only):
+    seed_registry(ccs_rows=400)
+    out = tmp_path / "ccs_trees.json"
+    flags = ["--structure-only"] if structure_only else []
+    run("ccs_trees_lever", "--trees", "5", *flags, "--output", str(out))
+    result = json.loads(out.read_text())
+    assert result["ions"]["train"] > 0 and result["structure_only"] is structure_only
+    by_weight = result["val_median_by_weight"]  # validation chooses the trees' share
+    assert by_weight[str(result["weight"])] == min(by_weight.values())
+    test = result["test"]
+    assert test["shipped"]["all"]["n"] == test["trees"]["all"]["n"] == result["ions"]["test"]
+    assert test["trees"]["all"] != test["shipped"]["all"]  # the trees' own predictions
+    assert result["cost"]["trees_ms"] > 0 and result["cost"]["shipped_ms"] > 0
+
+
+def test_ccs_trees_lever_columns_with_and_without_the_ion():
+    """The trees read each ion's structure columns (as the shipped predictor reads them),
+    then its ion columns unless structure-only; the shared report's data is the shipped
+    predictor's."""
+    from bench.ccs_trees_lever import columns
+    from models.ccs import featurize, load_predictor
+    from molvis.workflows.ccs_prediction import PRETRAINED, measured_ions
+    from registry.learned.ccs_predictions import MeasuredCcs, StructureRow
+
+    model, _ = load_predictor(PRETRAINED / "molvis-ccs.pt")
+    caffeine = StructureRow(
+        1, "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "", "C8H10N4O2", 194.080376
+    )
+    rows = [
+        MeasuredCcs(caffeine, a, "DT", c, ["x"]) for a, c in (("[M+H]+", 138.0), ("[M+Na]+", 148.0))
+    ]
+    with_ion, data = columns(model, rows, structure_only=False)
+    alone, _ = columns(model, rows, structure_only=True)
+    assert with_ion.shape[0] == alone.shape[0] == 2
+    assert (alone[0] == alone[1]).all() and not (with_ion[0] == with_ion[1]).all()
+    assert (with_ion[:, : alone.shape[1]] == alone).all() and with_ion.shape[1] > alone.shape[1]
+    assert data["ccs"].tolist() == [138.0, 148.0] and data["dt_unknown"].all()
+    inputs = featurize(measured_ions(rows), model.config)
+    assert np.allclose(np.exp(data["shipped"]), model.predict(inputs))
+    assert np.allclose(data["base"], model.baseline(inputs).detach().numpy())
+    standardised = model.standardised(inputs.structure)[inputs.row].detach().numpy()
+    assert np.allclose(alone, standardised)
+
+
+def test_ccs_levers_average_in_log_space_and_validation_picks_the_share():
+    """A lever averaged with the shipped predictor in log space (the geometric mean of the two
+    CCS), reported over all ions and the drift-tube + unknown ones; the share with the lowest
+    validation median is the one chosen."""
+    from bench.ccs_levers import chosen_share, errors
+
+    d = {
+        "ccs": np.array([100.0, 200.0, 300.0]),
+        "shipped": np.log([110.0, 180.0, 300.0]),
+        "dt_unknown": np.array([True, False, True]),
+    }
+    lever = np.log([100.0 * 100 / 110, 200.0, 330.0])
+    half = errors(d, lever, 0.5)  # sqrt(110 * 90.9) = 100; sqrt(180 * 200); sqrt(300 * 330)
+    expected = [0.0, 100 * (1 - np.sqrt(180 * 200) / 200), 100 * (np.sqrt(300 * 330) / 300 - 1)]
+    assert half["all"]["median_pct"] == round(float(np.median(expected)), 3)
+    assert half["dt_unknown"]["n"] == 2 and half["all"]["n"] == 3
+    assert errors(d, lever, 0.0)["all"]["median_pct"] == 10.0  # the shipped alone: 10, 10, 0 %
+    by_weight, weight = chosen_share(d, np.log([100.0, 200.0, 300.0]))  # a perfect lever
+    assert weight == 1.0 and by_weight[1.0] == 0.0 and by_weight[0.0] > 0
