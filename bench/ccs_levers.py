@@ -11,10 +11,10 @@ import numpy as np
 from models.ccs import CcsPredictor, load_predictor
 from models.ccs_adducts import adduct_key
 from models.ccs_train import error_summary, relative_errors
-from molvis.workflows.ccs_prediction import training_split
+from molvis.workflows.ccs_prediction import PRETRAINED, training_split
 from registry.db.connection import get_engine
 
-SHIPPED = Path(__file__).resolve().parents[1] / "models" / "pretrained" / "ccs" / "molvis-ccs.pt"
+SHIPPED = PRETRAINED / "molvis-ccs.pt"  # the file load_shipped() reads
 WEIGHTS = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0)  # the lever's share of log CCS
 
 

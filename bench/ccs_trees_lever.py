@@ -6,9 +6,10 @@ predictor's columns of an ion (structure and ion columns, or with `--structure-o
 structure's alone) and learns the residual of its per-adduct power law on the training ions
 (the structure split `molvis ccs train` uses), a fixed number of trees; then alone and averaged
 in log space with the shipped predictor, the trees' share chosen on validation ions only
-(bench/ccs_levers.py, as for every CCS lever). Test ions: all, and drift-tube + unknown methods (the CCS
-issue's targets); plus each one's cost an ion at prediction. Reads the registry named by
-MOLVIS_HOME; the shipped predictor must have been trained on it (`make demo`)."""
+(bench/ccs_levers.py, as for every CCS lever). Test ions: all, and drift-tube + unknown
+methods (the CCS issue's targets); plus each one's cost an ion at prediction. Reads the
+registry named by MOLVIS_HOME; the shipped predictor must have been trained on it (`make
+demo`)."""
 
 from __future__ import annotations
 

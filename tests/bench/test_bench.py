@@ -390,11 +390,11 @@ def test_ccs_trees_lever_columns_with_and_without_the_ion():
     then its ion columns unless structure-only; the shared report's data is the shipped
     predictor's."""
     from bench.ccs_trees_lever import columns
-    from models.ccs import featurize, load_predictor
-    from molvis.workflows.ccs_prediction import PRETRAINED, measured_ions
+    from models.ccs import featurize
+    from molvis.workflows.ccs_prediction import load_shipped, measured_ions
     from registry.learned.ccs_predictions import MeasuredCcs, StructureRow
 
-    model, _ = load_predictor(PRETRAINED / "molvis-ccs.pt")
+    model = load_shipped()
     caffeine = StructureRow(
         1, "RYYVLZVUVIJVGH-UHFFFAOYSA-N", "Cn1c(=O)c2c(ncn2C)n(C)c1=O", "", "C8H10N4O2", 194.080376
     )
